@@ -1,0 +1,125 @@
+// Lint for the whole workspace: type-checked TypeScript rules, plus Nx module boundaries that
+// turn shared/DESIGN.md's layering rules into lint errors (a domain lib importing pg, kafkajs,
+// mongodb or NestJS; a context importing another context's internals).
+import js from '@eslint/js';
+import globals from 'globals';
+import nx from '@nx/eslint-plugin';
+import prettier from 'eslint-config-prettier';
+import tseslint from 'typescript-eslint';
+
+const infrastructurePackages = [
+  'pg',
+  'pg-*',
+  'kafkajs',
+  'mongodb',
+  '@nestjs/*',
+  'express',
+  '@opentelemetry/*',
+];
+
+export default tseslint.config(
+  { ignores: ['**/dist/**', '**/node_modules/**', '**/coverage/**', '.nx/**', '.local/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.strictTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: {
+        projectService: { allowDefaultProject: ['*.js', '*.mjs', 'tools/*/*.mjs'] },
+        tsconfigRootDir: import.meta.dirname,
+      },
+    },
+    plugins: { '@nx': nx },
+    rules: {
+      '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
+      '@typescript-eslint/switch-exhaustiveness-check': 'error',
+      '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true }],
+      // Nest's DI needs classes with only static members and empty constructors with parameter properties.
+      '@typescript-eslint/no-extraneous-class': ['error', { allowWithDecorator: true }],
+      // NestJS declares its option bags (NestApplicationOptions, ...) as classes but documents
+      // and types them to be passed as object literals.
+      '@typescript-eslint/no-unsafe-class-instance-assignment': 'off',
+      '@nx/enforce-module-boundaries': [
+        'error',
+        {
+          enforceBuildableLibDependency: false,
+          banTransitiveDependencies: false,
+          depConstraints: [
+            // Layers
+            {
+              sourceTag: 'type:domain',
+              onlyDependOnLibsWithTags: ['type:domain', 'type:contracts', 'type:util'],
+              bannedExternalImports: infrastructurePackages,
+            },
+            {
+              sourceTag: 'type:contracts',
+              onlyDependOnLibsWithTags: ['type:contracts', 'type:util'],
+              bannedExternalImports: infrastructurePackages,
+            },
+            {
+              sourceTag: 'type:util',
+              onlyDependOnLibsWithTags: ['type:util'],
+              bannedExternalImports: infrastructurePackages,
+            },
+            {
+              sourceTag: 'type:infra',
+              onlyDependOnLibsWithTags: ['type:infra', 'type:util', 'type:contracts'],
+            },
+            {
+              sourceTag: 'type:testing',
+              onlyDependOnLibsWithTags: [
+                'type:infra',
+                'type:util',
+                'type:contracts',
+                'type:domain',
+              ],
+            },
+            { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['*'] },
+            // Bounded contexts: another context is reachable only through its contracts.
+            {
+              sourceTag: 'scope:order',
+              onlyDependOnLibsWithTags: ['scope:order', 'scope:shared', 'type:contracts'],
+            },
+            {
+              sourceTag: 'scope:inventory',
+              onlyDependOnLibsWithTags: ['scope:inventory', 'scope:shared', 'type:contracts'],
+            },
+            {
+              sourceTag: 'scope:payment',
+              onlyDependOnLibsWithTags: ['scope:payment', 'scope:shared', 'type:contracts'],
+            },
+            {
+              sourceTag: 'scope:saga',
+              onlyDependOnLibsWithTags: ['scope:saga', 'scope:shared', 'type:contracts'],
+            },
+            {
+              sourceTag: 'scope:projection',
+              onlyDependOnLibsWithTags: ['scope:projection', 'scope:shared', 'type:contracts'],
+            },
+            { sourceTag: 'scope:shared', onlyDependOnLibsWithTags: ['scope:shared'] },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['**/*.spec.ts', 'libs/testing/**/*.ts', 'bench/**/*.ts'],
+    rules: {
+      // Tests assert on shapes they build; non-null assertions there read better than guards.
+      '@typescript-eslint/no-non-null-assertion': 'off',
+    },
+  },
+  {
+    files: ['**/*.js', '**/*.mjs'],
+    ...tseslint.configs.disableTypeChecked,
+  },
+  {
+    files: ['**/*.mjs'],
+    languageOptions: { globals: { ...globals.node } },
+  },
+  {
+    files: ['**/*.js'],
+    languageOptions: { sourceType: 'commonjs', globals: { ...globals.node } },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  prettier,
+);

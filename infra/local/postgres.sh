@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# PostgreSQL 15+ from Debian's packages: a throwaway cluster in the clone (not the distribution's
+# default cluster), one database per service, a generated password for the `es` role.
+
+PG_DIR="$ES_STACK_DIR/postgres"
+PG_DATA="$PG_DIR/data"
+PG_SOCKET_DIR="$PG_DIR/run"
+PG_DATABASES=(orders inventory payments sagas)
+PG_ROLE=es
+
+pg_bindir() {
+  local v
+  for v in 17 16 15; do
+    if [ -x "/usr/lib/postgresql/$v/bin/postgres" ]; then echo "/usr/lib/postgresql/$v/bin"; return; fi
+  done
+  return 1
+}
+
+pg_install() {
+  pg_bindir >/dev/null && return
+  log "PostgreSQL server not found; installing postgresql-15 from Debian's packages"
+  if is_root; then
+    # Keep the package from creating and starting its own default cluster on 5432.
+    mkdir -p /etc/postgresql-common
+    grep -qs '^create_main_cluster *= *false' /etc/postgresql-common/createcluster.conf \
+      || echo 'create_main_cluster = false' >>/etc/postgresql-common/createcluster.conf
+  fi
+  apt_install postgresql-15
+  pg_bindir >/dev/null || die "postgresql-15 installed but /usr/lib/postgresql/15/bin/postgres is missing"
+}
+
+pg_password() { sed -n 's/^export PGPASSWORD=//p' "$ES_STACK_DIR/credentials.env" 2>/dev/null; }
+
+pg_init() {
+  [ -f "$PG_DATA/PG_VERSION" ] && return
+  local bin; bin="$(pg_bindir)"
+  log "initdb: new cluster in $PG_DATA"
+  mkdir -p "$PG_DIR" "$PG_SOCKET_DIR"
+  rm -rf "$PG_DATA"
+  if is_root; then chown postgres:postgres "$PG_DIR" "$PG_SOCKET_DIR"; fi
+  as_user postgres "$bin/initdb" -D "$PG_DATA" -U postgres -E UTF8 --locale=C.UTF-8 \
+    --auth-local=peer --auth-host=scram-sha-256 >"$LOG_DIR/postgres-initdb.log" 2>&1 \
+    || die "initdb failed (log: $LOG_DIR/postgres-initdb.log)"
+  # Superuser over the socket only (peer); the `es` role over loopback TCP with a password.
+  cat >>"$PG_DATA/postgresql.conf" <<CONF
+# es-cqrs local cluster
+listen_addresses = '$ES_BIND_HOST'
+port = $ES_PG_PORT
+unix_socket_directories = '$PG_SOCKET_DIR'
+wal_level = logical
+max_connections = 300
+shared_buffers = 512MB
+max_wal_size = 2GB
+max_replication_slots = 10
+max_wal_senders = 10
+synchronous_commit = on
+log_min_messages = warning
+log_line_prefix = '%m [%p] %q%u@%d '
+CONF
+  if [ ! -f "$ES_STACK_DIR/credentials.env" ]; then
+    umask 077
+    printf 'export PGPASSWORD=%s\n' "$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')" >"$ES_STACK_DIR/credentials.env"
+    umask 022
+  fi
+}
+
+pg_psql() { # superuser psql over the socket
+  as_user postgres "$(pg_bindir)/psql" -h "$PG_SOCKET_DIR" -p "$ES_PG_PORT" -U postgres -d postgres \
+    -v ON_ERROR_STOP=1 -qAt "$@"
+}
+
+pg_provision() {
+  local pw; pw="$(pg_password)"
+  pg_psql -c "DO \$\$BEGIN
+      IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$PG_ROLE') THEN
+        CREATE ROLE $PG_ROLE LOGIN CREATEDB PASSWORD '$pw';
+      ELSE
+        ALTER ROLE $PG_ROLE LOGIN CREATEDB PASSWORD '$pw';
+      END IF;
+    END\$\$;" >/dev/null
+  local db
+  for db in "${PG_DATABASES[@]}"; do
+    if [ -z "$(pg_psql -c "SELECT 1 FROM pg_database WHERE datname = '$db'")" ]; then
+      pg_psql -c "CREATE DATABASE $db OWNER $PG_ROLE" >/dev/null
+    fi
+  done
+}
+
+pg_running() { [ -f "$PG_DATA/postmaster.pid" ] && as_user postgres "$(pg_bindir)/pg_ctl" -D "$PG_DATA" status >/dev/null 2>&1; }
+
+pg_up() {
+  pg_install
+  mkdir -p "$LOG_DIR"
+  pg_init
+  if ! pg_running; then
+    require_free_port "$ES_PG_PORT" PostgreSQL
+    if is_root; then chown postgres:postgres "$LOG_DIR"; touch "$LOG_DIR/postgres.log"; chown postgres "$LOG_DIR/postgres.log"; fi
+    as_user postgres "$(pg_bindir)/pg_ctl" -D "$PG_DATA" -l "$LOG_DIR/postgres.log" -w -t 60 start >/dev/null \
+      || die "PostgreSQL did not start (log: $LOG_DIR/postgres.log)"
+  fi
+  pg_provision
+}
+
+pg_down() {
+  pg_running || return 0
+  as_user postgres "$(pg_bindir)/pg_ctl" -D "$PG_DATA" -m fast -w -t 60 stop >/dev/null
+}
+
+pg_status() {
+  if pg_running; then echo "postgres  up    $ES_BIND_HOST:$ES_PG_PORT  databases: ${PG_DATABASES[*]}"
+  else echo "postgres  down"; fi
+}

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# The real engines on loopback, without Docker: PostgreSQL, Kafka (KRaft) and FerretDB.
+#   stack.sh up [engine...]     install what is missing, start, wait until ready (idempotent)
+#   stack.sh down [engine...]   stop what runs (data is kept)
+#   stack.sh status             what runs, where; exit 0 only when all engines are up
+#   stack.sh env                the environment services and tests use (sourceable)
+#   stack.sh reset              stop and delete all data, logs and credentials
+# engines: postgres kafka ferretdb (default: all)
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=common.sh
+. "$HERE/common.sh"
+. "$HERE/postgres.sh"
+. "$HERE/kafka.sh"
+. "$HERE/ferretdb.sh"
+
+ENGINES=(postgres kafka ferretdb)
+
+engine_fn() { # $1 = engine, $2 = verb
+  case "$1" in
+    postgres) echo "pg_$2" ;;
+    kafka) echo "kafka_$2" ;;
+    ferretdb|mongo) echo "ferret_$2" ;;
+    *) die "unknown engine '$1' (expected: ${ENGINES[*]})" ;;
+  esac
+}
+
+write_env() {
+  mkdir -p "$ES_STACK_DIR"
+  {
+    echo "# written by infra/local/stack.sh; sourced by scripts/run.sh and the test helpers"
+    echo "export PGHOST=$ES_BIND_HOST"
+    echo "export PGPORT=$ES_PG_PORT"
+    echo "export PGUSER=$PG_ROLE"
+    cat "$ES_STACK_DIR/credentials.env"
+    echo "export KAFKA_BROKERS=$ES_BIND_HOST:$ES_KAFKA_PORT"
+    echo "export MONGO_URL=mongodb://$ES_BIND_HOST:$ES_MONGO_PORT/"
+  } >"$ES_STACK_DIR/stack.env.tmp"
+  chmod 600 "$ES_STACK_DIR/stack.env.tmp"
+  mv "$ES_STACK_DIR/stack.env.tmp" "$ES_STACK_DIR/stack.env"
+}
+
+cmd="${1:-status}"; shift || true
+selected=("$@"); [ ${#selected[@]} -gt 0 ] || selected=("${ENGINES[@]}")
+
+case "$cmd" in
+  up)
+    start=$SECONDS
+    for e in "${selected[@]}"; do
+      t=$SECONDS
+      "$(engine_fn "$e" up)"
+      log "$e ready ($((SECONDS - t)) s)"
+    done
+    write_env
+    log "stack ready in $((SECONDS - start)) s; environment: $ES_STACK_DIR/stack.env; logs: $LOG_DIR"
+    ;;
+  down)
+    for ((i = ${#selected[@]} - 1; i >= 0; i--)); do "$(engine_fn "${selected[$i]}" down)"; done
+    log "stopped: ${selected[*]}"
+    ;;
+  status)
+    all=0
+    for e in "${selected[@]}"; do
+      line="$("$(engine_fn "$e" status)")"; echo "$line"
+      case "$line" in *" up "*) ;; *) all=1 ;; esac
+    done
+    exit $all
+    ;;
+  env)
+    [ -f "$ES_STACK_DIR/stack.env" ] || die "no $ES_STACK_DIR/stack.env yet: run 'stack.sh up' first"
+    cat "$ES_STACK_DIR/stack.env"
+    ;;
+  reset)
+    for ((i = ${#ENGINES[@]} - 1; i >= 0; i--)); do "$(engine_fn "${ENGINES[$i]}" down)"; done
+    rm -rf "$ES_STACK_DIR"
+    log "deleted $ES_STACK_DIR"
+    ;;
+  *) die "usage: stack.sh up|down|status|env|reset [postgres|kafka|ferretdb...]" ;;
+esac

@@ -1,0 +1,3 @@
+// The order context's domain: filled by the issue "Order, inventory and payment services".
+// The project exists now so the lint's layering rules (type:domain, scope:order) are in force.
+export {};

@@ -1,0 +1,125 @@
+// Typed runtime configuration from the environment. Defaults are the local addresses in
+// shared/DESIGN.md, so a service started on the local stack needs no settings beyond the
+// generated Postgres password; every bad variable is named in one error.
+
+export interface PostgresConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  readonly password: string | undefined;
+  readonly database: string;
+}
+
+export interface KafkaConfig {
+  readonly brokers: readonly string[];
+  readonly clientId: string;
+}
+
+export interface MongoConfig {
+  readonly url: string;
+}
+
+export interface HttpConfig {
+  readonly host: string;
+  readonly port: number;
+}
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly { variable: string; problem: string }[]) {
+    super(
+      `invalid configuration: ${problems.map((p) => `${p.variable}: ${p.problem}`).join('; ')}`,
+    );
+    this.name = 'ConfigError';
+  }
+}
+
+/** Collects problems so one error can name every bad variable at once. */
+class Reader {
+  readonly problems: { variable: string; problem: string }[] = [];
+  constructor(private readonly env: Env) {}
+
+  string(variable: string, fallback: string): string {
+    const value = this.env[variable];
+    if (value === undefined || value === '') return fallback;
+    return value;
+  }
+
+  optional(variable: string): string | undefined {
+    const value = this.env[variable];
+    return value === undefined || value === '' ? undefined : value;
+  }
+
+  port(variable: string, fallback: number): number {
+    const raw = this.env[variable];
+    if (raw === undefined || raw === '') return fallback;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < 1 || value > 65535) {
+      this.problems.push({ variable, problem: `expected a port number 1-65535, got '${raw}'` });
+      return fallback;
+    }
+    return value;
+  }
+
+  list(variable: string, fallback: readonly string[]): readonly string[] {
+    const raw = this.env[variable];
+    if (raw === undefined || raw === '') return fallback;
+    const items = raw.split(',').map((s) => s.trim());
+    const bad = items.filter((item) => !/^[^:\s]+:\d{1,5}$/.test(item));
+    if (bad.length > 0) {
+      this.problems.push({ variable, problem: `expected host:port[,host:port...], got '${raw}'` });
+      return fallback;
+    }
+    return items;
+  }
+
+  done(): void {
+    if (this.problems.length > 0) throw new ConfigError(this.problems);
+  }
+}
+
+export const LOCAL_DEFAULTS = {
+  host: '127.0.0.1',
+  postgresPort: 55432,
+  postgresUser: 'es',
+  kafkaBrokers: ['127.0.0.1:9092'],
+  mongoUrl: 'mongodb://127.0.0.1:27017/',
+} as const;
+
+export function postgresConfig(database: string, env: Env = process.env): PostgresConfig {
+  const r = new Reader(env);
+  const config = {
+    host: r.string('PGHOST', LOCAL_DEFAULTS.host),
+    port: r.port('PGPORT', LOCAL_DEFAULTS.postgresPort),
+    user: r.string('PGUSER', LOCAL_DEFAULTS.postgresUser),
+    password: r.optional('PGPASSWORD'),
+    database: r.string('PGDATABASE', database),
+  };
+  r.done();
+  return config;
+}
+
+export function kafkaConfig(clientId: string, env: Env = process.env): KafkaConfig {
+  const r = new Reader(env);
+  const config = { brokers: r.list('KAFKA_BROKERS', LOCAL_DEFAULTS.kafkaBrokers), clientId };
+  r.done();
+  return config;
+}
+
+export function mongoConfig(env: Env = process.env): MongoConfig {
+  const r = new Reader(env);
+  const url = r.string('MONGO_URL', LOCAL_DEFAULTS.mongoUrl);
+  if (!/^mongodb(\+srv)?:\/\//.test(url)) {
+    r.problems.push({ variable: 'MONGO_URL', problem: `expected a mongodb:// URL, got '${url}'` });
+  }
+  r.done();
+  return { url };
+}
+
+export function httpConfig(defaultPort: number, env: Env = process.env): HttpConfig {
+  const r = new Reader(env);
+  const config = { host: r.string('HOST', LOCAL_DEFAULTS.host), port: r.port('PORT', defaultPort) };
+  r.done();
+  return config;
+}

@@ -1,0 +1,50 @@
+import {
+  ConfigError,
+  httpConfig,
+  kafkaConfig,
+  mongoConfig,
+  postgresConfig,
+} from './runtime-config';
+
+describe('runtime config', () => {
+  it('defaults to the local addresses of shared/DESIGN.md', () => {
+    expect(postgresConfig('orders', {})).toEqual({
+      host: '127.0.0.1',
+      port: 55432,
+      user: 'es',
+      password: undefined,
+      database: 'orders',
+    });
+    expect(kafkaConfig('order-service', {}).brokers).toEqual(['127.0.0.1:9092']);
+    expect(mongoConfig({}).url).toBe('mongodb://127.0.0.1:27017/');
+    expect(httpConfig(3001, {})).toEqual({ host: '127.0.0.1', port: 3001 });
+  });
+
+  it('reads the environment', () => {
+    const env = {
+      PGHOST: 'db',
+      PGPORT: '5432',
+      PGUSER: 'u',
+      PGPASSWORD: 'p',
+      KAFKA_BROKERS: 'a:1, b:2',
+    };
+    expect(postgresConfig('orders', env)).toMatchObject({
+      host: 'db',
+      port: 5432,
+      user: 'u',
+      password: 'p',
+    });
+    expect(kafkaConfig('x', env).brokers).toEqual(['a:1', 'b:2']);
+  });
+
+  it('names every bad variable in one error', () => {
+    const attempt = () => postgresConfig('orders', { PGPORT: 'abc' });
+    expect(attempt).toThrow(ConfigError);
+    expect(attempt).toThrow("PGPORT: expected a port number 1-65535, got 'abc'");
+    expect(() => kafkaConfig('x', { KAFKA_BROKERS: 'nohostport' })).toThrow(/KAFKA_BROKERS/);
+    expect(() => mongoConfig({ MONGO_URL: 'http://x' })).toThrow(
+      /MONGO_URL: expected a mongodb:\/\/ URL/,
+    );
+    expect(() => httpConfig(3001, { PORT: '70000' })).toThrow(/PORT/);
+  });
+});

@@ -1,0 +1,156 @@
+// What every service shares: engine connections (by token), health, metrics, and their
+// orderly release on shutdown. Each app imports PlatformModule.forRoot() once.
+import {
+  Controller,
+  Get,
+  Inject,
+  Injectable,
+  Module,
+  Req,
+  Res,
+  ServiceUnavailableException,
+  type DynamicModule,
+  type OnApplicationShutdown,
+  type Provider,
+} from '@nestjs/common';
+import {
+  ApiExcludeEndpoint,
+  ApiOkResponse,
+  ApiServiceUnavailableResponse,
+  ApiTags,
+} from '@nestjs/swagger';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Kafka } from 'kafkajs';
+import type { MongoClient } from 'mongodb';
+import type { Pool } from 'pg';
+import { createServiceMetrics, type ServiceMetrics } from '@es/observability';
+import {
+  KAFKA,
+  MONGO_CLIENT,
+  PG_POOL,
+  createKafka,
+  createMongoClient,
+  createPostgresPool,
+} from './infrastructure';
+import {
+  kafkaReadiness,
+  mongoReadiness,
+  postgresReadiness,
+  runChecks,
+  type ReadinessCheck,
+} from './readiness';
+
+export interface PlatformOptions {
+  /** The service's name in logs, metrics and client ids, e.g. `order-service`. */
+  readonly serviceName: string;
+  /** The service's own Postgres database, if it has one. */
+  readonly postgres?: { readonly database: string };
+  readonly kafka?: boolean;
+  readonly mongo?: boolean;
+  readonly readinessTimeoutMs?: number;
+}
+
+export const PLATFORM_OPTIONS = Symbol('PLATFORM_OPTIONS');
+export const SERVICE_METRICS = Symbol('SERVICE_METRICS');
+export const READINESS_CHECKS = Symbol('READINESS_CHECKS');
+
+@ApiTags('health')
+@Controller('health')
+class HealthController {
+  constructor(
+    @Inject(PLATFORM_OPTIONS) private readonly options: PlatformOptions,
+    @Inject(READINESS_CHECKS) private readonly checks: readonly ReadinessCheck[],
+  ) {}
+
+  @Get('live')
+  @ApiOkResponse({ description: 'The process is up and serving HTTP' })
+  live(): { status: 'live'; service: string } {
+    return { status: 'live', service: this.options.serviceName };
+  }
+
+  @Get('ready')
+  @ApiOkResponse({ description: 'Every dependency answers' })
+  @ApiServiceUnavailableResponse({ description: 'A dependency does not answer; the body names it' })
+  async ready(): Promise<object> {
+    const report = await runChecks(this.checks, this.options.readinessTimeoutMs ?? 2_000);
+    const body = {
+      status: report.ready ? 'ready' : 'not ready',
+      service: this.options.serviceName,
+      checks: report.checks,
+    };
+    if (!report.ready) throw new ServiceUnavailableException(body);
+    return body;
+  }
+}
+
+@Controller()
+class MetricsController {
+  constructor(@Inject(SERVICE_METRICS) private readonly metrics: ServiceMetrics) {}
+
+  @Get('metrics')
+  @ApiExcludeEndpoint()
+  serve(@Req() request: IncomingMessage, @Res() response: ServerResponse): void {
+    this.metrics.serve(request, response);
+  }
+}
+
+@Injectable()
+class InfrastructureLifecycle implements OnApplicationShutdown {
+  constructor(
+    @Inject(READINESS_CHECKS) private readonly checks: readonly ReadinessCheck[],
+    @Inject(SERVICE_METRICS) private readonly metrics: ServiceMetrics,
+    @Inject(PG_POOL) private readonly pool: Pool | null,
+    @Inject(MONGO_CLIENT) private readonly mongo: MongoClient | null,
+  ) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await Promise.allSettled([
+      ...this.checks.map((c) => c.close?.()),
+      this.pool?.end(),
+      this.mongo?.close(),
+      this.metrics.shutdown(),
+    ]);
+  }
+}
+
+@Module({})
+export class PlatformModule {
+  static forRoot(options: PlatformOptions): DynamicModule {
+    const providers: Provider[] = [
+      { provide: PLATFORM_OPTIONS, useValue: options },
+      { provide: SERVICE_METRICS, useFactory: () => createServiceMetrics(options.serviceName) },
+      {
+        provide: PG_POOL,
+        useFactory: () =>
+          options.postgres
+            ? createPostgresPool(options.postgres.database, options.serviceName)
+            : null,
+      },
+      {
+        provide: KAFKA,
+        useFactory: () => (options.kafka ? createKafka(options.serviceName) : null),
+      },
+      {
+        provide: MONGO_CLIENT,
+        useFactory: () => (options.mongo ? createMongoClient(options.serviceName) : null),
+      },
+      {
+        provide: READINESS_CHECKS,
+        inject: [PG_POOL, KAFKA, MONGO_CLIENT],
+        useFactory: (pool: Pool | null, kafka: Kafka | null, mongo: MongoClient | null) => [
+          ...(pool ? [postgresReadiness(pool)] : []),
+          ...(kafka ? [kafkaReadiness(kafka)] : []),
+          ...(mongo ? [mongoReadiness(mongo)] : []),
+        ],
+      },
+      InfrastructureLifecycle,
+    ];
+    return {
+      module: PlatformModule,
+      global: true,
+      controllers: [HealthController, MetricsController],
+      providers,
+      exports: [PLATFORM_OPTIONS, SERVICE_METRICS, PG_POOL, KAFKA, MONGO_CLIENT],
+    };
+  }
+}

@@ -1,0 +1,6 @@
+export * from './eventually';
+export * from './kafka';
+export * from './mongo';
+export * from './postgres';
+export * from './services';
+export * from './stack';

@@ -1,0 +1,133 @@
+// The five services as real child processes (their built dist/main.js), as `npm start` runs
+// them and as the e2e tests drive them. A service counts as started when /health/ready says 200.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadStackEnv, stackDir, workspaceRoot } from './stack';
+
+export const SERVICES = [
+  { name: 'order-service', port: 3001 },
+  { name: 'inventory-service', port: 3002 },
+  { name: 'payment-service', port: 3003 },
+  { name: 'saga-orchestrator', port: 3004 },
+  { name: 'projection-service', port: 3005 },
+] as const;
+
+export type ServiceName = (typeof SERVICES)[number]['name'];
+
+export class RunningService {
+  private readonly exited: Promise<number | null>;
+
+  constructor(
+    readonly name: string,
+    readonly port: number,
+    readonly process: ChildProcess,
+    readonly logFile: string,
+  ) {
+    this.exited = new Promise((resolve) => {
+      process.once('exit', (code, signal) => {
+        resolve(code ?? (signal ? -1 : null));
+      });
+    });
+  }
+
+  url(path = ''): string {
+    return `http://127.0.0.1:${this.port}${path}`;
+  }
+
+  get running(): boolean {
+    return this.process.exitCode === null && this.process.signalCode === null;
+  }
+
+  logTail(lines = 40): string {
+    try {
+      return readFileSync(this.logFile, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+    } catch {
+      return '(no log)';
+    }
+  }
+
+  /** SIGTERM (graceful) then SIGKILL after the grace period; resolves when the process is gone. */
+  async stop(graceMs = 10_000): Promise<void> {
+    if (!this.running) return;
+    this.process.kill('SIGTERM');
+    const timer = setTimeout(() => this.process.kill('SIGKILL'), graceMs);
+    await this.exited;
+    clearTimeout(timer);
+  }
+
+  /** SIGKILL: the crash a fault-injection test wants. */
+  async kill(): Promise<void> {
+    if (!this.running) return;
+    this.process.kill('SIGKILL');
+    await this.exited;
+  }
+
+  whenExited(): Promise<number | null> {
+    return this.exited;
+  }
+}
+
+async function isReady(url: string): Promise<boolean> {
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(3_000) });
+    return response.status === 200;
+  } catch {
+    return false;
+  }
+}
+
+export interface StartOptions {
+  readonly env?: Record<string, string>;
+  readonly readyTimeoutMs?: number;
+}
+
+export async function startService(
+  spec: { name: string; port: number },
+  { env = {}, readyTimeoutMs = 60_000 }: StartOptions = {},
+): Promise<RunningService> {
+  loadStackEnv();
+  const logDir = join(stackDir(), 'logs');
+  mkdirSync(logDir, { recursive: true });
+  const logFile = join(logDir, `${spec.name}.log`);
+  const fd = openSync(logFile, 'a');
+  const child = spawn(
+    process.execPath,
+    [join(workspaceRoot(), 'apps', spec.name, 'dist', 'main.js')],
+    {
+      env: { ...process.env, PORT: String(spec.port), ...env },
+      stdio: ['ignore', fd, fd],
+    },
+  );
+  closeSync(fd);
+  const service = new RunningService(spec.name, spec.port, child, logFile);
+  const deadline = Date.now() + readyTimeoutMs;
+  while (!(await isReady(service.url('/health/ready')))) {
+    if (!service.running) {
+      throw new Error(`${spec.name} exited during start-up; log ${logFile}:\n${service.logTail()}`);
+    }
+    if (Date.now() > deadline) {
+      await service.kill();
+      throw new Error(
+        `${spec.name} not ready within ${readyTimeoutMs} ms; log ${logFile}:\n${service.logTail()}`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  return service;
+}
+
+/** Starts services concurrently; if one fails, the others are stopped and the error rethrown. */
+export async function startServices(
+  specs: readonly { name: string; port: number }[] = SERVICES,
+  options: StartOptions = {},
+): Promise<RunningService[]> {
+  const results = await Promise.allSettled(specs.map((spec) => startService(spec, options)));
+  const started = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const failed = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as Error] : []));
+  if (failed.length > 0) {
+    await Promise.all(started.map((s) => s.stop()));
+    throw new AggregateError(failed, failed.map((e) => e.message).join('\n\n'));
+  }
+  return started;
+}
