@@ -36,11 +36,14 @@ require_free_port() { # $1 = port, $2 = engine name
   fi
 }
 
-wait_until() { # $1 = timeout seconds, $2 = description, $3.. = command that succeeds when ready
-  local timeout="$1" what="$2"; shift 2
+# Polls a command until it succeeds (0); gives up at the timeout (1) or at once when the
+# command returns 2 (the process it waits for has died).
+wait_until() { # $1 = timeout seconds, $2.. = command
+  local timeout="$1"; shift
   local deadline=$((SECONDS + timeout))
   until "$@" 2>/dev/null; do
-    if [ "$SECONDS" -ge "$deadline" ]; then return 1; fi
+    [ $? -eq 2 ] && return 2
+    [ "$SECONDS" -ge "$deadline" ] && return 1
     sleep 0.2
   done
 }

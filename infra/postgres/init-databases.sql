@@ -1,0 +1,5 @@
+-- One database per service (shared/DESIGN.md). Run once by the postgres image's entrypoint;
+-- the local stack creates the same databases in infra/local/postgres.sh.
+CREATE DATABASE inventory OWNER es;
+CREATE DATABASE payments OWNER es;
+CREATE DATABASE sagas OWNER es;

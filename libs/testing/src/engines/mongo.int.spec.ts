@@ -1,0 +1,167 @@
+// The MongoDB-wire server (FerretDB locally, MongoDB 7 in compose) supports what the read
+// models rely on: version-guarded upserts, unique indexes, unordered bulk writes.
+import {
+  MongoBulkWriteError,
+  MongoServerError,
+  type AnyBulkWriteOperation,
+  type Collection,
+} from 'mongodb';
+import { createTestMongo, type TestMongo } from '../mongo';
+
+interface OrderDoc {
+  _id: string;
+  version: number;
+  status: string;
+}
+
+const DUPLICATE_KEY = 11000;
+
+/** Applies the document only if it is newer than what is stored; a stale write changes nothing. */
+function guardedUpsert(doc: OrderDoc): AnyBulkWriteOperation<OrderDoc> {
+  return {
+    updateOne: {
+      filter: { _id: doc._id, version: { $lt: doc.version } },
+      update: { $set: { version: doc.version, status: doc.status } },
+      upsert: true,
+    },
+  };
+}
+
+async function applyGuarded(
+  collection: Collection<OrderDoc>,
+  doc: OrderDoc,
+): Promise<'applied' | 'stale'> {
+  try {
+    await collection.updateOne(
+      { _id: doc._id, version: { $lt: doc.version } },
+      { $set: { version: doc.version, status: doc.status } },
+      { upsert: true },
+    );
+    return 'applied';
+  } catch (error) {
+    // The filter missed because a newer (or equal) version is stored, so the upsert tried to
+    // insert an existing _id.
+    if (error instanceof MongoServerError && error.code === DUPLICATE_KEY) return 'stale';
+    throw error;
+  }
+}
+
+describe('MongoDB wire protocol (local stack)', () => {
+  let mongo: TestMongo;
+
+  beforeAll(async () => {
+    mongo = await createTestMongo('stack_int');
+  });
+  afterAll(async () => {
+    await mongo.drop();
+  });
+
+  it('answers a ping and reports a wire version the driver accepts', async () => {
+    const hello = await mongo.db.admin().command({ hello: 1 });
+    expect(hello['ok']).toBe(1);
+    expect(hello['maxWireVersion']).toBeGreaterThanOrEqual(17);
+  });
+
+  it('never moves a document backwards: a replayed or older version is ignored', async () => {
+    const orders = mongo.db.collection<OrderDoc>('orders_guarded');
+    expect(await applyGuarded(orders, { _id: 'o-1', version: 1, status: 'PENDING' })).toBe(
+      'applied',
+    );
+    expect(await applyGuarded(orders, { _id: 'o-1', version: 3, status: 'CONFIRMED' })).toBe(
+      'applied',
+    );
+    expect(await applyGuarded(orders, { _id: 'o-1', version: 2, status: 'PENDING' })).toBe('stale');
+    expect(await applyGuarded(orders, { _id: 'o-1', version: 3, status: 'CONFIRMED' })).toBe(
+      'stale',
+    );
+    expect(await orders.findOne({ _id: 'o-1' })).toEqual({
+      _id: 'o-1',
+      version: 3,
+      status: 'CONFIRMED',
+    });
+  });
+
+  it('enforces a unique index', async () => {
+    const stock = mongo.db.collection<{ sku: string; onHand: number }>('stock_unique');
+    await stock.createIndex({ sku: 1 }, { unique: true });
+    await stock.insertOne({ sku: 'SKU-1', onHand: 5 });
+    await expect(stock.insertOne({ sku: 'SKU-1', onHand: 7 })).rejects.toMatchObject({
+      code: DUPLICATE_KEY,
+    });
+    expect(await stock.countDocuments({ sku: 'SKU-1' })).toBe(1);
+  });
+
+  it('on an unordered bulk write with a stale upsert: MongoDB goes on, FerretDB 1.24 stops at the error', async () => {
+    const orders = mongo.db.collection<OrderDoc>('orders_bulk_divergence');
+    await orders.insertOne({ _id: 'a', version: 2, status: 'CONFIRMED' });
+    const error = await orders
+      .bulkWrite(
+        [
+          guardedUpsert({ _id: 'a', version: 1, status: 'PENDING' }), // stale: duplicate _id on upsert
+          guardedUpsert({ _id: 'b', version: 1, status: 'PENDING' }), // new
+        ],
+        { ordered: false },
+      )
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    expect(error).toBeInstanceOf(MongoBulkWriteError);
+    expect((error as MongoBulkWriteError).code).toBe(DUPLICATE_KEY);
+    // This is why read models must not rely on an unordered batch continuing past an error
+    // (docs/engines.md): on FerretDB the rest of the batch is silently not applied.
+    const appliedB = (await orders.countDocuments({ _id: 'b' })) === 1;
+    expect(appliedB).toBe(!(await isFerretDb()));
+  });
+
+  it('applies a version-guarded batch on both engines when stale writes cannot raise errors', async () => {
+    // The portable pattern: look up which ids exist, guard updates of those by version (a stale
+    // one matches nothing, without an error), insert the rest.
+    const orders = mongo.db.collection<OrderDoc>('orders_bulk');
+    await orders.insertMany([
+      { _id: 'a', version: 2, status: 'CONFIRMED' },
+      { _id: 'b', version: 1, status: 'PENDING' },
+    ]);
+    const batch: OrderDoc[] = [
+      { _id: 'a', version: 1, status: 'PENDING' }, // stale
+      { _id: 'b', version: 2, status: 'REJECTED' }, // newer
+      { _id: 'c', version: 1, status: 'PENDING' }, // new
+      { _id: 'a', version: 2, status: 'CONFIRMED' }, // duplicate delivery
+      { _id: 'd', version: 5, status: 'CANCELLED' }, // new
+    ];
+    const existing = new Set(
+      (
+        await orders
+          .find({ _id: { $in: batch.map((d) => d._id) } }, { projection: { _id: 1 } })
+          .toArray()
+      ).map((d) => d._id),
+    );
+    const operations: AnyBulkWriteOperation<OrderDoc>[] = batch.map((doc) =>
+      existing.has(doc._id)
+        ? {
+            updateOne: {
+              filter: { _id: doc._id, version: { $lt: doc.version } },
+              update: { $set: { version: doc.version, status: doc.status } },
+            },
+          }
+        : { insertOne: { document: doc } },
+    );
+    const result = await orders.bulkWrite(operations, { ordered: false });
+    expect({ inserted: result.insertedCount, modified: result.modifiedCount }).toEqual({
+      inserted: 2,
+      modified: 1,
+    });
+    const docs = await orders.find({}, { sort: { _id: 1 } }).toArray();
+    expect(docs).toEqual([
+      { _id: 'a', version: 2, status: 'CONFIRMED' },
+      { _id: 'b', version: 2, status: 'REJECTED' },
+      { _id: 'c', version: 1, status: 'PENDING' },
+      { _id: 'd', version: 5, status: 'CANCELLED' },
+    ]);
+  });
+
+  async function isFerretDb(): Promise<boolean> {
+    const info = await mongo.db.admin().command({ buildInfo: 1 });
+    return 'ferretdbVersion' in info;
+  }
+});

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# `npm start` and `npm test` for a fresh machine: each brings its own Node, pnpm, packages,
+# build and engines, and stops what it started when it ends.
+#   run.sh start   the whole system in the foreground until Ctrl-C
+#   run.sh test    every check and test level; prints "N passed, N failed" last
+set -euo pipefail
+LOG_TAG=run
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$ROOT"
+
+STACK="$ROOT/infra/local/stack.sh"
+stack_started=""
+
+stop_stack_if_ours() {
+  if [ -n "$stack_started" ]; then
+    log "stopping the engines this run started"
+    bash "$STACK" down || true
+  fi
+}
+
+ensure_stack() {
+  if bash "$STACK" status >/dev/null 2>&1; then
+    log "engines already running; leaving them running afterwards"
+  else
+    stack_started=1
+    bash "$STACK" up
+  fi
+  # shellcheck disable=SC1091
+  . "$(bash "$STACK" env >/dev/null && echo "${ES_STACK_DIR:-$ROOT/.local/stack}/stack.env")"
+}
+
+step() { # name, command...
+  local name="$1"; shift
+  local t=$SECONDS
+  log "$name"
+  "$@"
+  log "$name: done in $((SECONDS - t)) s"
+}
+
+build() { nx run-many -t build --outputStyle=static --parallel=2 >"$ROOT/.local/build.log" 2>&1 || { tail -40 "$ROOT/.local/build.log" >&2; die "build failed (log: .local/build.log)"; }; }
+
+# Runs one Jest level, keeping its JSON summary for the closing line.
+jest_level() { # level
+  jest -c "jest.$1.config.js" --ci --json --outputFile="$ROOT/.local/jest-$1.json"
+}
+
+summary() {
+  node -e '
+    const fs = require("node:fs");
+    let passed = 0, failed = 0, skipped = 0;
+    for (const level of ["unit", "int", "e2e"]) {
+      const file = `.local/jest-${level}.json`;
+      if (!fs.existsSync(file)) continue;
+      const r = JSON.parse(fs.readFileSync(file, "utf8"));
+      passed += r.numPassedTests; failed += r.numFailedTests; skipped += r.numPendingTests + r.numTodoTests;
+      console.log(`${level.padEnd(4)}: ${r.numPassedTests} passed, ${r.numFailedTests} failed (${r.numTotalTestSuites} suites)`);
+    }
+    console.log(`tests: ${passed} passed, ${failed} failed` + (skipped ? `, ${skipped} skipped` : ""));
+  '
+}
+
+cmd_test() {
+  local started=$SECONDS
+  rm -f "$ROOT"/.local/jest-*.json
+  trap 'stop_stack_if_ours' EXIT
+  step "build" build
+  step "typecheck (sources and tests)" tsc -p tsconfig.json
+  step "lint" eslint . --max-warnings 0
+  step "format check" prettier --check . --log-level warn
+  local status=0
+  step "unit tests" jest_level unit || status=1
+  step "engines" ensure_stack
+  step "integration tests" jest_level int || status=1
+  step "end-to-end tests" jest_level e2e || status=1
+  summary
+  log "all checks and tests in $((SECONDS - started)) s"
+  return $status
+}
+
+cmd_start() {
+  trap 'stop_stack_if_ours' EXIT
+  step "build" build
+  step "engines" ensure_stack
+  # Ctrl-C reaches the launcher and the services (one process group); the launcher waits for
+  # every service to finish its graceful shutdown, then the EXIT trap stops the engines.
+  node libs/testing/dist/cli/start-system.js
+}
+
+bootstrap
+case "${1:-}" in
+  start) cmd_start ;;
+  test) cmd_test ;;
+  *) die "usage: run.sh start|test" ;;
+esac

@@ -1,0 +1,127 @@
+// docker-compose.yml cannot run on machines without a Docker engine, so it is checked
+// statically: it parses, and its images, ports and environment agree with shared/DESIGN.md,
+// the native stack (infra/local) and the services' own defaults.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { LOCAL_DEFAULTS } from '@es/runtime-config';
+import { SERVICES } from '@es/testing';
+
+const root = join(__dirname, '..', '..');
+
+interface ComposeService {
+  image?: string;
+  build?: { context: string; dockerfile: string; args?: Record<string, string> };
+  environment?: Record<string, string | number>;
+  ports?: string[];
+  depends_on?: Record<string, { condition: string }>;
+  healthcheck?: { test: string[] };
+}
+
+const compose = parse(readFileSync(join(root, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
+  services: Record<string, ComposeService>;
+};
+const services = compose.services;
+
+function published(service: string): { host: string; hostPort: number; containerPort: number }[] {
+  return (services[service]?.ports ?? []).map((spec) => {
+    const match = /^(\d+\.\d+\.\d+\.\d+):(\d+):(\d+)$/.exec(spec);
+    if (!match) throw new Error(`${service}: port '${spec}' does not name a host address`);
+    return { host: match[1]!, hostPort: Number(match[2]), containerPort: Number(match[3]) };
+  });
+}
+
+describe('docker-compose.yml', () => {
+  it('has the engines and the five services, nothing else', () => {
+    expect(Object.keys(services).sort()).toEqual(
+      ['postgres', 'kafka', 'mongo', ...SERVICES.map((s) => s.name)].sort(),
+    );
+  });
+
+  it('uses the engines and versions of shared/DESIGN.md', () => {
+    expect(services['postgres']?.image).toMatch(/^postgres:(1[5-9])\b/);
+    expect(services['kafka']?.image).toMatch(/^apache\/kafka:3\.9\.\d+$/);
+    expect(services['mongo']?.image).toMatch(/^mongo:7\b/);
+    expect(services['mongo']?.healthcheck?.test.join(' ')).toContain('rs.initiate');
+  });
+
+  it('publishes every port on 127.0.0.1 only', () => {
+    for (const name of Object.keys(services)) {
+      for (const p of published(name))
+        expect({ name, host: p.host }).toEqual({ name, host: '127.0.0.1' });
+    }
+  });
+
+  it('publishes the engines on the local addresses the native stack uses', () => {
+    expect(published('postgres')).toEqual([
+      { host: '127.0.0.1', hostPort: LOCAL_DEFAULTS.postgresPort, containerPort: 5432 },
+    ]);
+    expect(published('kafka')).toEqual([
+      { host: '127.0.0.1', hostPort: 9092, containerPort: 9092 },
+    ]);
+    expect(published('mongo')).toEqual([
+      { host: '127.0.0.1', hostPort: 27017, containerPort: 27017 },
+    ]);
+    expect(LOCAL_DEFAULTS.kafkaBrokers).toEqual(['127.0.0.1:9092']);
+  });
+
+  it('advertises Kafka to the host on 127.0.0.1:9092 and to services on the address they are given', () => {
+    const env = services['kafka']?.environment ?? {};
+    const advertised = String(env['KAFKA_ADVERTISED_LISTENERS']);
+    expect(advertised).toContain('EXTERNAL://127.0.0.1:9092');
+    for (const s of SERVICES) {
+      const brokers = String(services[s.name]?.environment?.['KAFKA_BROKERS']);
+      expect(advertised).toContain(`://${brokers}`);
+    }
+    expect(env['KAFKA_PROCESS_ROLES']).toBe('broker,controller');
+    expect(env['KAFKA_NUM_PARTITIONS']).toBe(6);
+  });
+
+  it.each(SERVICES.map((s) => [s.name, s.port] as const))(
+    'builds and wires %s on port %i',
+    (name, port) => {
+      const service = services[name]!;
+      expect(service.build).toEqual({
+        context: '.',
+        dockerfile: 'Dockerfile',
+        args: { APP: name },
+      });
+      expect(existsSync(join(root, 'apps', name, 'package.json'))).toBe(true);
+      expect(published(name)).toEqual([{ host: '127.0.0.1', hostPort: port, containerPort: port }]);
+      const env = service.environment!;
+      expect(env['PORT']).toBe(String(port));
+      expect(env['HOST']).toBe('0.0.0.0'); // inside the container; the host side is 127.0.0.1 above
+      expect(env['PGHOST']).toBe('postgres');
+      expect(env['MONGO_URL']).toMatch(/^mongodb:\/\/mongo:27017\//);
+      expect(String(env['PGPASSWORD'])).toMatch(/^\$\{POSTGRES_PASSWORD:\?/); // never a literal secret
+      expect(Object.keys(service.depends_on ?? {})).toEqual(
+        expect.arrayContaining(['postgres', 'kafka']),
+      );
+      expect(service.healthcheck?.test.join(' ')).toContain('/health/ready');
+    },
+  );
+
+  it('waits for MongoDB before the projection service', () => {
+    expect(services['projection-service']?.depends_on?.['mongo']).toEqual({
+      condition: 'service_healthy',
+    });
+  });
+
+  it('creates the per-service databases of shared/DESIGN.md', () => {
+    const init = readFileSync(join(root, 'infra', 'postgres', 'init-databases.sql'), 'utf8');
+    const created = [String(services['postgres']?.environment?.['POSTGRES_DB'])];
+    for (const match of init.matchAll(/CREATE DATABASE (\w+)/g)) created.push(match[1]!);
+    expect(created.sort()).toEqual(['inventory', 'orders', 'payments', 'sagas']);
+  });
+
+  it('agrees with the runtime table of shared/DESIGN.md', () => {
+    const design = join(root, '..', 'shared', 'DESIGN.md');
+    if (!existsSync(design)) return; // shared/ sits beside the clone in CI and on developer machines
+    const text = readFileSync(design, 'utf8');
+    for (const s of SERVICES)
+      expect(text).toMatch(new RegExp(`\\| ${s.name} \\|[^\\n]*\\| :${s.port} \\|`));
+    expect(text).toContain(`127.0.0.1:${LOCAL_DEFAULTS.postgresPort}`);
+    expect(text).toContain('127.0.0.1:9092');
+    expect(text).toContain('127.0.0.1:27017');
+  });
+});
