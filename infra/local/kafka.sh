@@ -52,7 +52,7 @@ kafka_up() {
   local mark; mark="$(wc -l <"$LOG_DIR/kafka-server.log" 2>/dev/null || echo 0)"
   # shellcheck disable=SC2086
   spawn kafka java $KAFKA_HEAP -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+ExitOnOutOfMemoryError \
-    -Djava.awt.headless=true -Dlog4j.configuration="file:$KAFKA_DIR/log4j.properties" \
+    -Djava.awt.headless=true -Djava.net.preferIPv4Stack=true -Dlog4j.configuration="file:$KAFKA_DIR/log4j.properties" \
     -cp "$KAFKA_JARS/*" kafka.Kafka "$KAFKA_DIR/server.properties"
   # Ready = the broker logged its start (after this launch) and its client port answers.
   kafka_started() {

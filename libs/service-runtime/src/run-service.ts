@@ -14,10 +14,13 @@ export interface ServiceDefinition {
   readonly defaultPort: number;
   readonly rootModule: Type;
   readonly description: string;
+  /** How long a graceful shutdown may take before the process gives up and exits 1. */
+  readonly shutdownTimeoutMs?: number;
 }
 
 function httpMetrics(metrics: ServiceMetrics) {
-  const duration = metrics.meter.createHistogram('http.server.request.duration', {
+  // Named as Prometheus expects it; this exporter version adds no unit suffix itself.
+  const duration = metrics.meter.createHistogram('http_server_request_duration_seconds', {
     description: 'HTTP request duration by method, route template and status',
     unit: 's',
     advice: { explicitBucketBoundaries: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5] },
@@ -39,7 +42,7 @@ function httpMetrics(metrics: ServiceMetrics) {
 export async function runService(definition: ServiceDefinition): Promise<INestApplication> {
   const logger = new ConsoleLogger(definition.name, { json: true });
   const app = await NestFactory.create(definition.rootModule, { logger });
-  app.enableShutdownHooks();
+  stopGracefullyOnSignals(app, logger, definition.shutdownTimeoutMs ?? 15_000);
   app.use(httpMetrics(app.get<ServiceMetrics>(SERVICE_METRICS)));
 
   const openApi = new DocumentBuilder()
@@ -55,6 +58,41 @@ export async function runService(definition: ServiceDefinition): Promise<INestAp
   await app.listen(port, host);
   logger.log(`listening on http://${host}:${port}`);
   return app;
+}
+
+/**
+ * SIGTERM/SIGINT: stop accepting connections, let in-flight requests finish, run the modules'
+ * shutdown hooks (connections closed, relays flushed), then exit 0. Nest's own
+ * enableShutdownHooks re-raises the signal after closing, which supervisors read as a crash.
+ */
+function stopGracefullyOnSignals(
+  app: INestApplication,
+  logger: ConsoleLogger,
+  timeoutMs: number,
+): void {
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    logger.log(`${signal}: shutting down`);
+    const deadline = setTimeout(() => {
+      logger.error(`shutdown took longer than ${timeoutMs} ms; exiting`);
+      process.exit(1);
+    }, timeoutMs);
+    deadline.unref();
+    app.close().then(
+      () => {
+        logger.log('stopped');
+        process.exit(0);
+      },
+      (error: unknown) => {
+        logger.error(`shutdown failed: ${error instanceof Error ? error.message : String(error)}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
 }
 
 /** Entry point for an app's main.ts: a failed start is logged with its cause and exits 1. */

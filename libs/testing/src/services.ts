@@ -80,11 +80,13 @@ async function isReady(url: string): Promise<boolean> {
 export interface StartOptions {
   readonly env?: Record<string, string>;
   readonly readyTimeoutMs?: number;
+  /** `ready` (default) waits for /health/ready; `live` only for the process to serve HTTP. */
+  readonly waitFor?: 'ready' | 'live';
 }
 
 export async function startService(
   spec: { name: string; port: number },
-  { env = {}, readyTimeoutMs = 60_000 }: StartOptions = {},
+  { env = {}, readyTimeoutMs = 60_000, waitFor = 'ready' }: StartOptions = {},
 ): Promise<RunningService> {
   loadStackEnv();
   const logDir = join(stackDir(), 'logs');
@@ -102,7 +104,7 @@ export async function startService(
   closeSync(fd);
   const service = new RunningService(spec.name, spec.port, child, logFile);
   const deadline = Date.now() + readyTimeoutMs;
-  while (!(await isReady(service.url('/health/ready')))) {
+  while (!(await isReady(service.url(`/health/${waitFor}`)))) {
     if (!service.running) {
       throw new Error(`${spec.name} exited during start-up; log ${logFile}:\n${service.logTail()}`);
     }
