@@ -1,0 +1,40 @@
+// The shape of every aggregate's logic (shared/STYLE.md): pure functions, no I/O, no clock, no
+// random ids. Time and ids arrive in the command.
+
+/** A domain event as a decider produces it; the store adds ids, versions and metadata. */
+export interface DomainEvent<Type extends string = string, Data = unknown> {
+  readonly type: Type;
+  readonly data: Data;
+}
+
+export interface Decider<Command, Event extends DomainEvent, State> {
+  /** The events a command causes in a state; throws a DomainError when the command is refused. */
+  decide(command: Command, state: State): readonly Event[];
+  evolve(state: State, event: Event): State;
+  initialState(): State;
+}
+
+/** A command refused by the domain: a named reason and the facts behind it, never a crash. */
+export class DomainError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly details: Readonly<Record<string, unknown>> = {},
+  ) {
+    super(message);
+    this.name = 'DomainError';
+  }
+}
+
+export function fold<Event extends DomainEvent, State>(
+  decider: Pick<Decider<unknown, Event, State>, 'evolve'>,
+  state: State,
+  events: readonly Event[],
+): State {
+  return events.reduce((s, e) => decider.evolve(s, e), state);
+}
+
+/** For the `never` branch of an exhaustive switch over a union. */
+export function assertNever(value: never): never {
+  throw new Error(`unexpected value: ${JSON.stringify(value)}`);
+}

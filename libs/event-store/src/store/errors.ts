@@ -1,0 +1,38 @@
+import type { ExpectedVersion, StreamRef } from './types';
+
+/** The stream moved on since it was read: reload and decide again. */
+export class ConcurrencyError extends Error {
+  constructor(
+    readonly stream: StreamRef,
+    readonly expected: ExpectedVersion,
+    readonly actual: number,
+  ) {
+    super(
+      `stream ${stream.type}/${stream.id}: expected version ${String(expected)}, but it is at ${actual}`,
+    );
+    this.name = 'ConcurrencyError';
+  }
+}
+
+/** An event failed its type's schema: it is not appended, and nothing else of the append is. */
+export class EventValidationError extends Error {
+  constructor(
+    readonly eventType: string,
+    readonly problems: readonly string[],
+  ) {
+    super(`event ${eventType} is invalid: ${problems.join('; ')}`);
+    this.name = 'EventValidationError';
+  }
+}
+
+/** The message or request was handled before by this consumer; `result` is what it returned then. */
+export class AlreadyHandledError extends Error {
+  constructor(
+    readonly consumer: string,
+    readonly messageId: string,
+    readonly result: unknown,
+  ) {
+    super(`${consumer} already handled ${messageId}`);
+    this.name = 'AlreadyHandledError';
+  }
+}

@@ -1,0 +1,361 @@
+// The PostgreSQL event store. An append is ONE statement (a data-modifying CTE): it checks the
+// expected version and writes the events, their outbox rows, the consumer's inbox mark and an
+// optional snapshot, all or nothing, in one round trip.
+import type { Pool, PoolClient } from 'pg';
+import { AlreadyHandledError, ConcurrencyError } from './errors';
+import type { EventRegistry } from './registry';
+import type {
+  AllCheckpoint,
+  EventMetadata,
+  ExpectedVersion,
+  NewEvent,
+  RecordedEvent,
+  StreamRef,
+} from './types';
+import { uuidv7 } from './uuid';
+
+type Queryable = Pool | PoolClient;
+
+/** A message to publish, written to the outbox in the append's transaction. */
+export type OutboxMessage =
+  | {
+      /** Publishes the appended event at this index (0-based) as its envelope. */
+      readonly eventIndex: number;
+      readonly topic: string;
+      readonly headers?: Record<string, string>;
+    }
+  | {
+      readonly topic: string;
+      readonly key: string;
+      readonly messageId: string;
+      readonly headers?: Record<string, string>;
+      readonly payload: unknown;
+    };
+
+export interface AppendOptions {
+  readonly expectedVersion: ExpectedVersion;
+  readonly metadata: EventMetadata;
+  readonly outbox?: readonly OutboxMessage[];
+  /** Marks (consumer, messageId) handled with this result, in the same transaction. */
+  readonly inbox?: {
+    readonly consumer: string;
+    readonly messageId: string;
+    readonly result?: unknown;
+  };
+  /** Replaces the stream's snapshot, taken at the version this append ends at. */
+  readonly snapshot?: { readonly schemaVersion: number; readonly state: unknown };
+  /** Overrides event ids (tests, imports); generated as UUID v7 otherwise. */
+  readonly eventIds?: readonly string[];
+}
+
+export interface AppendResult {
+  /** The stream's version after the append: the expected version of the next one. */
+  readonly nextExpectedVersion: number;
+  readonly events: readonly RecordedEvent[];
+}
+
+export interface Snapshot {
+  readonly streamVersion: number;
+  readonly schemaVersion: number;
+  readonly state: unknown;
+}
+
+export interface ReadStreamOptions {
+  /** Only events after this version. */
+  readonly afterVersion?: number;
+  /** Only events up to and including this version (temporal read by version). */
+  readonly toVersion?: number;
+  /** Only events recorded at or before this time (temporal read by time). */
+  readonly asOf?: Date;
+}
+
+interface EventRow {
+  global_position: string;
+  stream_type: string;
+  stream_id: string;
+  stream_version: number;
+  event_id: string;
+  event_type: string;
+  schema_version: number;
+  data: unknown;
+  metadata: EventMetadata;
+  recorded_at: Date | string;
+  transaction_id: string;
+}
+
+const EVENT_COLUMNS = `global_position, stream_type, stream_id, stream_version, event_id, event_type,
+  schema_version, data, metadata, recorded_at, transaction_id`;
+
+const APPEND_SQL = `
+WITH input AS (
+  SELECT (e->>'id')::uuid AS event_id, e->>'type' AS event_type, (e->>'schemaVersion')::int AS schema_version,
+         e->'data' AS data, n::int AS n
+  FROM jsonb_array_elements($3::jsonb) WITH ORDINALITY AS t(e, n)
+),
+current_version AS (
+  SELECT COALESCE(MAX(stream_version), 0) AS v FROM events WHERE stream_type = $1 AND stream_id = $2
+),
+allowed AS (
+  SELECT v FROM current_version WHERE $4::int IS NULL OR v = $4::int
+),
+inserted AS (
+  INSERT INTO events (stream_type, stream_id, stream_version, event_id, event_type, schema_version, data, metadata)
+  SELECT $1, $2, allowed.v + input.n, input.event_id, input.event_type, input.schema_version, input.data, $5::jsonb
+  FROM input CROSS JOIN allowed
+  ORDER BY input.n
+  RETURNING ${EVENT_COLUMNS}
+),
+outboxed AS (
+  INSERT INTO outbox (topic, message_key, message_id, headers, payload)
+  SELECT o->>'topic',
+         COALESCE(o->>'key', $2),
+         COALESCE((o->>'messageId')::uuid, i.event_id),
+         o->'headers' || CASE WHEN i.event_id IS NULL THEN '{}'::jsonb ELSE jsonb_build_object(
+           'stream-version', i.stream_version::text, 'global-position', i.global_position::text) END,
+         COALESCE(o->'payload', jsonb_build_object(
+           'eventId', i.event_id, 'type', i.event_type, 'schemaVersion', i.schema_version,
+           'streamType', i.stream_type, 'streamId', i.stream_id, 'streamVersion', i.stream_version,
+           'globalPosition', i.global_position::text, 'recordedAt', i.recorded_at,
+           'data', i.data, 'metadata', i.metadata))
+  FROM jsonb_array_elements($6::jsonb) WITH ORDINALITY AS t(o, m)
+  LEFT JOIN input ON input.n = (o->>'eventIndex')::int + 1
+  LEFT JOIN inserted i ON i.event_id = input.event_id
+  WHERE EXISTS (SELECT 1 FROM allowed)
+  ORDER BY m
+  RETURNING id
+),
+inboxed AS (
+  INSERT INTO inbox (consumer, message_id, result)
+  SELECT $7, $8, $9::jsonb
+  WHERE $7::text IS NOT NULL AND EXISTS (SELECT 1 FROM allowed)
+  RETURNING 1
+),
+snapshotted AS (
+  INSERT INTO snapshots (stream_type, stream_id, stream_version, schema_version, state)
+  SELECT $1, $2, allowed.v + jsonb_array_length($3::jsonb), $10::int, $11::jsonb
+  FROM allowed WHERE $10::int IS NOT NULL
+  ON CONFLICT (stream_type, stream_id) DO UPDATE
+    SET stream_version = EXCLUDED.stream_version, schema_version = EXCLUDED.schema_version,
+        state = EXCLUDED.state, taken_at = now()
+    WHERE snapshots.stream_version < EXCLUDED.stream_version
+  RETURNING 1
+)
+SELECT (SELECT v FROM current_version) AS current_version,
+       EXISTS (SELECT 1 FROM allowed) AS allowed,
+       (SELECT count(*) FROM outboxed) AS outboxed,
+       (SELECT count(*) FROM inboxed) AS inboxed,
+       (SELECT count(*) FROM snapshotted) AS snapshotted,
+       COALESCE((SELECT jsonb_agg(jsonb_build_object(
+         'global_position', global_position::text, 'stream_type', stream_type, 'stream_id', stream_id,
+         'stream_version', stream_version, 'event_id', event_id, 'event_type', event_type,
+         'schema_version', schema_version, 'data', data, 'metadata', metadata, 'recorded_at', recorded_at,
+         'transaction_id', transaction_id::text) ORDER BY stream_version) FROM inserted), '[]'::jsonb) AS events`;
+
+function expectedToSql(expected: ExpectedVersion): number | null {
+  if (expected === 'any') return null;
+  if (expected === 'no_stream') return 0;
+  if (!Number.isInteger(expected) || expected < 0)
+    throw new RangeError(`expected version must be >= 0, got ${expected}`);
+  return expected;
+}
+
+function isUniqueViolation(error: unknown, constraint: string): boolean {
+  const e = error as { code?: string; constraint?: string };
+  return e.code === '23505' && e.constraint === constraint;
+}
+
+export class PostgresEventStore {
+  constructor(
+    private readonly pool: Pool,
+    private readonly registry: EventRegistry,
+  ) {}
+
+  async append(
+    stream: StreamRef,
+    events: readonly NewEvent[],
+    options: AppendOptions,
+    db: Queryable = this.pool,
+  ): Promise<AppendResult> {
+    const input = events.map((event, i) => ({
+      id: options.eventIds?.[i] ?? uuidv7(),
+      type: event.type,
+      schemaVersion: this.registry.prepare(event.type, event.data),
+      data: event.data,
+    }));
+    for (const message of options.outbox ?? []) {
+      if (
+        'eventIndex' in message &&
+        (message.eventIndex < 0 || message.eventIndex >= events.length)
+      ) {
+        throw new RangeError(
+          `outbox message refers to event ${message.eventIndex} of ${events.length}`,
+        );
+      }
+    }
+    const expected = expectedToSql(options.expectedVersion);
+    try {
+      const { rows } = await db.query<{
+        current_version: number;
+        allowed: boolean;
+        inboxed: string;
+        events: (Omit<EventRow, 'recorded_at'> & { recorded_at: string })[];
+      }>({
+        name: 'es_append',
+        text: APPEND_SQL,
+        values: [
+          stream.type,
+          stream.id,
+          JSON.stringify(input),
+          expected,
+          JSON.stringify(options.metadata),
+          JSON.stringify((options.outbox ?? []).map((m) => ({ ...m, headers: m.headers ?? {} }))),
+          options.inbox?.consumer ?? null,
+          options.inbox?.messageId ?? null,
+          options.inbox ? JSON.stringify(options.inbox.result ?? null) : null,
+          options.snapshot?.schemaVersion ?? null,
+          options.snapshot ? JSON.stringify(options.snapshot.state) : null,
+        ],
+      });
+      const [row] = rows;
+      if (!row) throw new Error('append returned no row');
+      if (!row.allowed)
+        throw new ConcurrencyError(stream, options.expectedVersion, row.current_version);
+      const recorded = row.events.map((e) => this.toRecorded(e));
+      return { nextExpectedVersion: row.current_version + events.length, events: recorded };
+    } catch (error) {
+      if (isUniqueViolation(error, 'events_stream_version')) {
+        // A concurrent append won the race for the same version.
+        throw new ConcurrencyError(
+          stream,
+          options.expectedVersion,
+          await this.currentVersion(stream),
+        );
+      }
+      if (options.inbox && isUniqueViolation(error, 'inbox_pkey')) {
+        const first = await this.handled(options.inbox.consumer, options.inbox.messageId);
+        throw new AlreadyHandledError(
+          options.inbox.consumer,
+          options.inbox.messageId,
+          first?.result,
+        );
+      }
+      throw error;
+    }
+  }
+
+  async currentVersion(stream: StreamRef, db: Queryable = this.pool): Promise<number> {
+    const { rows } = await db.query<{ v: number }>(
+      'SELECT COALESCE(MAX(stream_version), 0) AS v FROM events WHERE stream_type = $1 AND stream_id = $2',
+      [stream.type, stream.id],
+    );
+    return rows[0]?.v ?? 0;
+  }
+
+  /** The stream's events in version order, upcast to their current schema versions. */
+  async readStream(
+    stream: StreamRef,
+    options: ReadStreamOptions = {},
+    db: Queryable = this.pool,
+  ): Promise<RecordedEvent[]> {
+    const { rows } = await db.query<EventRow>({
+      name: 'es_read_stream',
+      text: `SELECT ${EVENT_COLUMNS} FROM events
+             WHERE stream_type = $1 AND stream_id = $2 AND stream_version > $3
+               AND ($4::int IS NULL OR stream_version <= $4) AND ($5::timestamptz IS NULL OR recorded_at <= $5)
+             ORDER BY stream_version`,
+      values: [
+        stream.type,
+        stream.id,
+        options.afterVersion ?? 0,
+        options.toVersion ?? null,
+        options.asOf ?? null,
+      ],
+    });
+    return rows.map((r) => this.toRecorded(r));
+  }
+
+  /**
+   * Events of every stream after a checkpoint, at most `limit`, upcast. Only rows written by
+   * transactions older than every transaction still running are read, in (transaction,
+   * position) order, so a transaction that commits late is read after the ones before it,
+   * never skipped; a rolled-back one leaves nothing to wait for.
+   */
+  async readAll(
+    after: AllCheckpoint,
+    limit: number,
+    db: Queryable = this.pool,
+  ): Promise<{ events: RecordedEvent[]; checkpoint: AllCheckpoint }> {
+    const { rows } = await db.query<EventRow>({
+      name: 'es_read_all',
+      text: `SELECT ${EVENT_COLUMNS} FROM events
+             WHERE (transaction_id, global_position) > ($1::text::xid8, $2::bigint)
+               AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+             ORDER BY transaction_id, global_position
+             LIMIT $3`,
+      values: [after.transactionId.toString(), after.position.toString(), limit],
+    });
+    const events = rows.map((r) => this.toRecorded(r));
+    const last = events.at(-1);
+    return {
+      events,
+      checkpoint: last
+        ? { transactionId: last.transactionId, position: last.globalPosition }
+        : after,
+    };
+  }
+
+  async loadSnapshot(stream: StreamRef, db: Queryable = this.pool): Promise<Snapshot | undefined> {
+    const { rows } = await db.query<{
+      stream_version: number;
+      schema_version: number;
+      state: unknown;
+    }>({
+      name: 'es_load_snapshot',
+      text: 'SELECT stream_version, schema_version, state FROM snapshots WHERE stream_type = $1 AND stream_id = $2',
+      values: [stream.type, stream.id],
+    });
+    const row = rows[0];
+    return (
+      row && {
+        streamVersion: row.stream_version,
+        schemaVersion: row.schema_version,
+        state: row.state,
+      }
+    );
+  }
+
+  /** The recorded result of a handled message, if this consumer handled it. */
+  async handled(
+    consumer: string,
+    messageId: string,
+    db: Queryable = this.pool,
+  ): Promise<{ result: unknown } | undefined> {
+    const { rows } = await db.query<{ result: unknown }>({
+      name: 'es_inbox_lookup',
+      text: 'SELECT result FROM inbox WHERE consumer = $1 AND message_id = $2',
+      values: [consumer, messageId],
+    });
+    return rows[0];
+  }
+
+  private toRecorded(row: EventRow): RecordedEvent {
+    const upcast = this.registry.upcast({
+      type: row.event_type,
+      schemaVersion: row.schema_version,
+      data: row.data,
+    });
+    return {
+      eventId: row.event_id,
+      type: upcast.type,
+      schemaVersion: upcast.schemaVersion,
+      data: upcast.data,
+      metadata: row.metadata,
+      streamType: row.stream_type,
+      streamId: row.stream_id,
+      streamVersion: row.stream_version,
+      globalPosition: BigInt(row.global_position),
+      recordedAt: new Date(row.recorded_at),
+      transactionId: BigInt(row.transaction_id),
+    };
+  }
+}

@@ -1,0 +1,67 @@
+// What the store knows of each event type: the schema version it writes now, how to validate
+// an event before it is appended, and the upcasters that bring older stored versions up to the
+// current one on every read path.
+import { EventValidationError } from './errors';
+
+export interface EventSchema {
+  readonly type: string;
+  /** The version new events of this type are written with. */
+  readonly schemaVersion: number;
+  /** Returns the problems with `data`, each naming its field; empty when valid. */
+  validate(data: unknown): readonly string[];
+}
+
+/** Turns (type, fromVersion) data into the next version's shape, possibly under a new type name. */
+export interface Upcaster {
+  readonly type: string;
+  readonly fromVersion: number;
+  upcast(data: unknown): { readonly type?: string; readonly data: unknown };
+}
+
+export interface StoredShape {
+  readonly type: string;
+  readonly schemaVersion: number;
+  readonly data: unknown;
+}
+
+export class EventRegistry {
+  private readonly schemas = new Map<string, EventSchema>();
+  private readonly upcasters = new Map<string, Upcaster>();
+
+  constructor(schemas: readonly EventSchema[] = [], upcasters: readonly Upcaster[] = []) {
+    for (const s of schemas) {
+      if (this.schemas.has(s.type)) throw new Error(`event type ${s.type} registered twice`);
+      this.schemas.set(s.type, s);
+    }
+    for (const u of upcasters) {
+      const key = `${u.type}@${u.fromVersion}`;
+      if (this.upcasters.has(key)) throw new Error(`two upcasters for ${key}`);
+      this.upcasters.set(key, u);
+    }
+  }
+
+  /** Validates an event about to be appended and says which schema version it is written with. */
+  prepare(type: string, data: unknown): number {
+    const schema = this.schemas.get(type);
+    if (!schema) throw new EventValidationError(type, [`unknown event type '${type}'`]);
+    const problems = schema.validate(data);
+    if (problems.length > 0) throw new EventValidationError(type, problems);
+    return schema.schemaVersion;
+  }
+
+  /** Applies the upcaster chain until no upcaster applies (the current version). */
+  upcast(stored: StoredShape): StoredShape {
+    let current = stored;
+    for (let guard = 0; guard < 100; guard++) {
+      const upcaster = this.upcasters.get(`${current.type}@${current.schemaVersion}`);
+      if (!upcaster) return current;
+      const next = upcaster.upcast(current.data);
+      current = {
+        type: next.type ?? current.type,
+        schemaVersion: current.schemaVersion + 1,
+        data: next.data,
+      };
+    }
+    throw new Error(`upcaster chain for ${stored.type}@${stored.schemaVersion} does not end`);
+  }
+}

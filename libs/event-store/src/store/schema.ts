@@ -1,0 +1,124 @@
+// The event store's schema, applied by the library on start (migrate()), in order, once each,
+// under an advisory lock so that instances starting together do not race.
+import type { Pool } from 'pg';
+
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'events, snapshots, outbox, inbox',
+    sql: `
+      CREATE TABLE events (
+        global_position bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        stream_type     text        NOT NULL,
+        stream_id       text        NOT NULL,
+        stream_version  integer     NOT NULL CHECK (stream_version > 0),
+        event_id        uuid        NOT NULL UNIQUE,
+        event_type      text        NOT NULL,
+        schema_version  integer     NOT NULL CHECK (schema_version > 0),
+        data            jsonb       NOT NULL,
+        metadata        jsonb       NOT NULL,
+        recorded_at     timestamptz NOT NULL DEFAULT now(),
+        -- The writing transaction: readers of "all events" only read rows of transactions
+        -- older than every running one, so a late commit is never skipped.
+        transaction_id  xid8        NOT NULL DEFAULT pg_current_xact_id(),
+        -- The optimistic-concurrency guard.
+        CONSTRAINT events_stream_version UNIQUE (stream_type, stream_id, stream_version)
+      );
+      CREATE INDEX events_all_order ON events (transaction_id, global_position);
+      CREATE INDEX events_recorded_at ON events (stream_type, stream_id, recorded_at);
+
+      CREATE TABLE snapshots (
+        stream_type    text        NOT NULL,
+        stream_id      text        NOT NULL,
+        stream_version integer     NOT NULL,
+        schema_version integer     NOT NULL,
+        state          jsonb       NOT NULL,
+        taken_at       timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (stream_type, stream_id)
+      );
+
+      CREATE TABLE outbox (
+        id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        transaction_id xid8        NOT NULL DEFAULT pg_current_xact_id(),
+        topic          text        NOT NULL,
+        message_key    text        NOT NULL,
+        message_id     uuid        NOT NULL,
+        headers        jsonb       NOT NULL,
+        payload        jsonb       NOT NULL,
+        created_at     timestamptz NOT NULL DEFAULT clock_timestamp(),
+        published_at   timestamptz
+      );
+      CREATE INDEX outbox_unpublished ON outbox (transaction_id, id) WHERE published_at IS NULL;
+      CREATE INDEX outbox_published ON outbox (published_at) WHERE published_at IS NOT NULL;
+
+      -- One notification per transaction however many rows it writes: identical notifications
+      -- in one transaction are folded into one by Postgres.
+      CREATE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        PERFORM pg_notify('outbox', '');
+        RETURN NULL;
+      END $$;
+      CREATE TRIGGER outbox_notify AFTER INSERT ON outbox
+        FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify();
+
+      -- Messages and commands already handled, per consumer, with the first result: a
+      -- redelivery or a retried request returns it and writes nothing.
+      CREATE TABLE inbox (
+        consumer     text        NOT NULL,
+        message_id   text        NOT NULL,
+        result       jsonb,
+        processed_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (consumer, message_id)
+      );
+    `,
+  },
+];
+
+const LOCK_KEY = 'es:event-store:migrations';
+
+export async function migrate(
+  pool: Pool,
+  migrations: readonly Migration[] = MIGRATIONS,
+): Promise<number[]> {
+  const client = await pool.connect();
+  try {
+    await client.query('SELECT pg_advisory_lock(hashtext($1))', [LOCK_KEY]);
+    try {
+      await client.query(`CREATE TABLE IF NOT EXISTS es_migrations (
+        version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+      const { rows } = await client.query<{ version: number }>('SELECT version FROM es_migrations');
+      const applied = new Set(rows.map((r) => r.version));
+      const done: number[] = [];
+      for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
+        if (applied.has(m.version)) continue;
+        await client.query('BEGIN');
+        try {
+          await client.query(m.sql);
+          await client.query('INSERT INTO es_migrations (version, name) VALUES ($1, $2)', [
+            m.version,
+            m.name,
+          ]);
+          await client.query('COMMIT');
+        } catch (error) {
+          await client.query('ROLLBACK');
+          throw new Error(
+            `migration ${m.version} (${m.name}) failed: ${(error as Error).message}`,
+            { cause: error },
+          );
+        }
+        done.push(m.version);
+      }
+      return done;
+    } finally {
+      await client.query('SELECT pg_advisory_unlock(hashtext($1))', [LOCK_KEY]);
+    }
+  } finally {
+    client.release();
+  }
+}
