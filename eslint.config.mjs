@@ -17,6 +17,48 @@ const infrastructurePackages = [
   '@opentelemetry/*',
 ];
 
+/** Layers and bounded contexts; integration and e2e specs may also use the testing lib. */
+function boundaries({ testingAllowed }) {
+  const allow = (tags) => (testingAllowed ? [...tags, 'type:testing'] : tags);
+  return {
+    enforceBuildableLibDependency: false,
+    banTransitiveDependencies: false,
+    depConstraints: [
+      // Layers
+      {
+        sourceTag: 'type:domain',
+        onlyDependOnLibsWithTags: allow(['type:domain', 'type:contracts', 'type:util']),
+        bannedExternalImports: infrastructurePackages,
+      },
+      {
+        sourceTag: 'type:contracts',
+        onlyDependOnLibsWithTags: allow(['type:contracts', 'type:util']),
+        bannedExternalImports: infrastructurePackages,
+      },
+      {
+        sourceTag: 'type:util',
+        onlyDependOnLibsWithTags: allow(['type:util']),
+        bannedExternalImports: infrastructurePackages,
+      },
+      {
+        sourceTag: 'type:infra',
+        onlyDependOnLibsWithTags: allow(['type:infra', 'type:util', 'type:contracts']),
+      },
+      {
+        sourceTag: 'type:testing',
+        onlyDependOnLibsWithTags: ['type:infra', 'type:util', 'type:contracts', 'type:domain'],
+      },
+      { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['*'] },
+      // Bounded contexts: another context is reachable only through its contracts.
+      ...['order', 'inventory', 'payment', 'saga', 'projection'].map((context) => ({
+        sourceTag: `scope:${context}`,
+        onlyDependOnLibsWithTags: [`scope:${context}`, 'scope:shared', 'type:contracts'],
+      })),
+      { sourceTag: 'scope:shared', onlyDependOnLibsWithTags: ['scope:shared'] },
+    ],
+  };
+}
+
 export default tseslint.config(
   { ignores: ['**/dist/**', '**/node_modules/**', '**/coverage/**', '.nx/**', '.local/**'] },
   js.configs.recommended,
@@ -38,68 +80,12 @@ export default tseslint.config(
       // NestJS declares its option bags (NestApplicationOptions, ...) as classes but documents
       // and types them to be passed as object literals.
       '@typescript-eslint/no-unsafe-class-instance-assignment': 'off',
-      '@nx/enforce-module-boundaries': [
-        'error',
-        {
-          enforceBuildableLibDependency: false,
-          banTransitiveDependencies: false,
-          depConstraints: [
-            // Layers
-            {
-              sourceTag: 'type:domain',
-              onlyDependOnLibsWithTags: ['type:domain', 'type:contracts', 'type:util'],
-              bannedExternalImports: infrastructurePackages,
-            },
-            {
-              sourceTag: 'type:contracts',
-              onlyDependOnLibsWithTags: ['type:contracts', 'type:util'],
-              bannedExternalImports: infrastructurePackages,
-            },
-            {
-              sourceTag: 'type:util',
-              onlyDependOnLibsWithTags: ['type:util'],
-              bannedExternalImports: infrastructurePackages,
-            },
-            {
-              sourceTag: 'type:infra',
-              onlyDependOnLibsWithTags: ['type:infra', 'type:util', 'type:contracts'],
-            },
-            {
-              sourceTag: 'type:testing',
-              onlyDependOnLibsWithTags: [
-                'type:infra',
-                'type:util',
-                'type:contracts',
-                'type:domain',
-              ],
-            },
-            { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['*'] },
-            // Bounded contexts: another context is reachable only through its contracts.
-            {
-              sourceTag: 'scope:order',
-              onlyDependOnLibsWithTags: ['scope:order', 'scope:shared', 'type:contracts'],
-            },
-            {
-              sourceTag: 'scope:inventory',
-              onlyDependOnLibsWithTags: ['scope:inventory', 'scope:shared', 'type:contracts'],
-            },
-            {
-              sourceTag: 'scope:payment',
-              onlyDependOnLibsWithTags: ['scope:payment', 'scope:shared', 'type:contracts'],
-            },
-            {
-              sourceTag: 'scope:saga',
-              onlyDependOnLibsWithTags: ['scope:saga', 'scope:shared', 'type:contracts'],
-            },
-            {
-              sourceTag: 'scope:projection',
-              onlyDependOnLibsWithTags: ['scope:projection', 'scope:shared', 'type:contracts'],
-            },
-            { sourceTag: 'scope:shared', onlyDependOnLibsWithTags: ['scope:shared'] },
-          ],
-        },
-      ],
+      '@nx/enforce-module-boundaries': ['error', boundaries({ testingAllowed: false })],
     },
+  },
+  {
+    files: ['**/*.int.spec.ts', '**/*.e2e.spec.ts'],
+    rules: { '@nx/enforce-module-boundaries': ['error', boundaries({ testingAllowed: true })] },
   },
   {
     files: ['**/*.spec.ts', 'libs/testing/**/*.ts', 'bench/**/*.ts'],

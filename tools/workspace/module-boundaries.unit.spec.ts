@@ -26,6 +26,18 @@ const cases = {
     file: 'libs/order/contracts/src/probe.ts',
     code: `import '@es/order-domain';\n`,
   },
+  'infra int spec imports testing': {
+    file: 'libs/event-store/src/probe.int.spec.ts',
+    code: `import '@es/testing';\n`,
+  },
+  'infra unit spec imports testing': {
+    file: 'libs/event-store/src/probe.unit.spec.ts',
+    code: `import '@es/testing';\n`,
+  },
+  'infra source imports testing': {
+    file: 'libs/event-store/src/probe.ts',
+    code: `import '@es/testing';\n`,
+  },
   'app imports infrastructure': {
     file: 'apps/order-service/src/probe.ts',
     code: `import 'pg';\nimport '@es/service-runtime';\n`,
@@ -66,6 +78,12 @@ describe('module boundaries', () => {
     const found = errors['contracts import their own domain'];
     expect(found).toHaveLength(1);
     expect(found?.[0]).toContain('"type:contracts" can only depend on libs tagged with');
+  });
+
+  it('integration specs may use the testing lib; unit specs and sources may not', () => {
+    expect(errors['infra int spec imports testing']).toEqual([]);
+    expect(errors['infra unit spec imports testing']).toHaveLength(1);
+    expect(errors['infra source imports testing']).toHaveLength(1);
   });
 
   it('an app may import infrastructure', () => {

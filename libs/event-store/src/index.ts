@@ -6,3 +6,4 @@ export * from './store/registry';
 export * from './store/schema';
 export * from './store/types';
 export * from './store/uuid';
+export * from './outbox/relay';

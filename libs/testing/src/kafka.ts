@@ -20,3 +20,81 @@ export async function createTopic(
   });
   if (!created) throw new Error(`topic ${topic} already exists`);
 }
+
+export interface CollectedMessage {
+  readonly key: string | null;
+  readonly partition: number;
+  readonly offset: string;
+  readonly headers: Record<string, string>;
+  readonly value: string;
+}
+
+/**
+ * Reads a topic from the beginning with a fresh consumer group until `until` says enough (or
+ * the time is up, which throws with what was read). Returns the messages in partition order.
+ */
+export async function collect(
+  kafka: Kafka,
+  topic: string,
+  until: (messages: readonly CollectedMessage[]) => boolean,
+  timeoutMs = 30_000,
+): Promise<CollectedMessage[]> {
+  const messages: CollectedMessage[] = [];
+  const consumer = kafka.consumer({
+    groupId: `collect-${topic}-${Date.now()}-${Math.random()}`,
+    maxWaitTimeInMs: 100,
+  });
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    let done: () => void = () => undefined;
+    const finished = new Promise<void>((resolve) => {
+      done = resolve;
+    });
+    await consumer.run({
+      eachMessage: ({ partition, message }) => {
+        const headers: Record<string, string> = {};
+        for (const [k, v] of Object.entries(message.headers ?? {}))
+          if (v !== undefined) headers[k] = String(v);
+        messages.push({
+          key: message.key?.toString() ?? null,
+          partition,
+          offset: message.offset,
+          headers,
+          value: message.value?.toString() ?? '',
+        });
+        if (until(messages)) done();
+        return Promise.resolve();
+      },
+    });
+    if (until(messages)) done();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      finished,
+      new Promise((_, reject) => {
+        timer = setTimeout(() => {
+          reject(
+            new Error(
+              `collect(${topic}): condition not met within ${timeoutMs} ms; got ${messages.length} messages`,
+            ),
+          );
+        }, timeoutMs);
+      }),
+    ]).finally(() => {
+      clearTimeout(timer);
+    });
+    return messages;
+  } finally {
+    await consumer.disconnect();
+  }
+}
+
+/** Messages grouped by key, in the order each key's messages were read. */
+export function byKey(messages: readonly CollectedMessage[]): Map<string, CollectedMessage[]> {
+  const groups = new Map<string, CollectedMessage[]>();
+  for (const m of messages) {
+    const key = m.key ?? '';
+    groups.set(key, [...(groups.get(key) ?? []), m]);
+  }
+  return groups;
+}

@@ -20,6 +20,9 @@ export async function createTestDatabase(prefix = 'test'): Promise<TestDatabase>
     await admin.end();
   }
   const pool = new Pool({ ...postgresConfig(name), max: 10 });
+  // An idle client ended by the server (the forced drop below, a restart injected by a test) is
+  // discarded by the pool; the error must not surface as an unhandled event.
+  pool.on('error', () => undefined);
   return {
     name,
     pool,

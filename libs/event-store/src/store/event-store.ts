@@ -110,8 +110,12 @@ outboxed AS (
   SELECT o->>'topic',
          COALESCE(o->>'key', $2),
          COALESCE((o->>'messageId')::uuid, i.event_id),
-         o->'headers' || CASE WHEN i.event_id IS NULL THEN '{}'::jsonb ELSE jsonb_build_object(
-           'stream-version', i.stream_version::text, 'global-position', i.global_position::text) END,
+         -- Headers: the caller's, then what every message carries (shared/DESIGN.md).
+         o->'headers' || jsonb_strip_nulls(jsonb_build_object(
+           'event-type', i.event_type, 'schema-version', i.schema_version::text,
+           'stream-version', i.stream_version::text, 'global-position', i.global_position::text,
+           'correlation-id', $5::jsonb->>'correlationId', 'causation-id', $5::jsonb->>'causationId',
+           'traceparent', $5::jsonb->>'traceparent')),
          COALESCE(o->'payload', jsonb_build_object(
            'eventId', i.event_id, 'type', i.event_type, 'schemaVersion', i.schema_version,
            'streamType', i.stream_type, 'streamId', i.stream_id, 'streamVersion', i.stream_version,

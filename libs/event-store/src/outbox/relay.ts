@@ -1,0 +1,268 @@
+// Publishes the outbox to the message broker. One relay per database leads at a time (an
+// advisory lock held on its own connection, so losing the connection loses the lead at once);
+// others wait to take over. The leader reads unpublished rows of transactions older than every
+// running one, in (transaction, id) order, publishes a batch, waits for the broker's ack, then
+// marks the rows. A crash between ack and mark republishes (at-least-once; consumers
+// deduplicate), never loses. Woken by LISTEN/NOTIFY, with a polling fallback.
+import { Client, type ClientConfig } from 'pg';
+import type { Meter } from '@opentelemetry/api';
+
+export interface OutboundMessage {
+  readonly topic: string;
+  readonly key: string;
+  readonly messageId: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly payload: unknown;
+}
+
+/** Port to the broker: resolves once every message is acknowledged, order kept per key. */
+export interface MessagePublisher {
+  publish(batch: readonly OutboundMessage[]): Promise<void>;
+}
+
+export interface OutboxRelayOptions {
+  /** Names the lock and the metrics; one name per database. */
+  readonly name: string;
+  readonly batchSize?: number;
+  /** Longest sleep without a notification before looking again. */
+  readonly pollIntervalMs?: number;
+  /** How often a follower tries to take the lead. */
+  readonly leaderRetryMs?: number;
+  /** Published rows older than this are deleted. */
+  readonly retentionMs?: number;
+  readonly purgeIntervalMs?: number;
+  readonly meter?: Meter;
+  /** Where failures go (the relay retries them); a JSON line on stderr by default. */
+  readonly onError?: (error: unknown) => void;
+}
+
+const logToStderr = (name: string) => (error: unknown) => {
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(
+    `${JSON.stringify({ level: 'error', context: `outbox-relay:${name}`, message })}\n`,
+  );
+};
+
+interface OutboxRow {
+  id: string;
+  topic: string;
+  message_key: string;
+  message_id: string;
+  headers: Record<string, string>;
+  payload: unknown;
+  /** numeric: pg returns it as a string */
+  age_ms: string;
+}
+
+export class OutboxRelay {
+  private client: Client | undefined;
+  private leader = false;
+  private stopping = false;
+  private loop: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+  /** A notification came while the relay was busy: look again before sleeping. */
+  private notified = false;
+  private lastPurge = 0;
+  private readonly batchSize: number;
+  private readonly onError: (error: unknown) => void;
+  private readonly publishedCounter;
+  private readonly lagHistogram;
+
+  constructor(
+    private readonly connection: ClientConfig,
+    private readonly publisher: MessagePublisher,
+    private readonly options: OutboxRelayOptions,
+  ) {
+    this.batchSize = options.batchSize ?? 500;
+    this.onError = options.onError ?? logToStderr(options.name);
+    const meter = options.meter;
+    const attributes = { relay: options.name };
+    this.publishedCounter = meter?.createCounter('outbox_published_messages_total', {
+      description: 'Outbox messages acknowledged by the broker',
+    });
+    this.lagHistogram = meter?.createHistogram('outbox_commit_to_ack_seconds', {
+      description: 'From the outbox row being written to the broker acknowledging it',
+      unit: 's',
+      advice: {
+        explicitBucketBoundaries: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      },
+    });
+    meter
+      ?.createObservableGauge('outbox_is_leader', {
+        description: '1 when this relay instance leads',
+      })
+      .addCallback((r) => {
+        r.observe(this.leader ? 1 : 0, attributes);
+      });
+    const backlog = meter?.createObservableGauge('outbox_backlog_messages', {
+      description: 'Outbox rows not yet published',
+    });
+    const oldest = meter?.createObservableGauge('outbox_oldest_unpublished_age_seconds', {
+      description: 'Age of the oldest unpublished outbox row',
+      unit: 's',
+    });
+    if (backlog && oldest && meter) {
+      meter.addBatchObservableCallback(
+        async (result) => {
+          const client = this.client;
+          if (!client) return;
+          const figures = await outboxBacklog(client).catch(() => undefined);
+          if (!figures) return;
+          result.observe(backlog, figures.unpublished, attributes);
+          result.observe(oldest, figures.oldestAgeSeconds, attributes);
+        },
+        [backlog, oldest],
+      );
+    }
+  }
+
+  get isLeader(): boolean {
+    return this.leader;
+  }
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  /** Finishes the batch in flight (published and marked), then releases the lead. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.wake?.();
+    await this.loop;
+    this.loop = undefined;
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopping) {
+      try {
+        await this.step();
+      } catch (error) {
+        this.onError(error);
+        await this.dropConnection();
+        await this.sleepUnlessWoken(1_000);
+      }
+    }
+    await this.dropConnection();
+  }
+
+  private async step(): Promise<void> {
+    const client = await this.connect();
+    if (!this.leader) {
+      const { rows } = await client.query<{ locked: boolean }>(
+        'SELECT pg_try_advisory_lock(hashtext($1)) AS locked',
+        [`es:outbox-relay:${this.options.name}`],
+      );
+      this.leader = rows[0]?.locked === true;
+      if (!this.leader) {
+        await this.sleepUnlessWoken(this.options.leaderRetryMs ?? 2_000);
+        return;
+      }
+    }
+    this.notified = false;
+    const published = await this.publishBatch(client);
+    await this.purgeIfDue(client);
+    if (published === 0) await this.sleepUnlessWoken(this.options.pollIntervalMs ?? 500);
+  }
+
+  /** Publishes one batch; returns how many messages. */
+  async publishBatch(client: Client): Promise<number> {
+    const { rows } = await client.query<OutboxRow>({
+      name: 'outbox_batch',
+      text: `SELECT id, topic, message_key, message_id, headers, payload,
+                    extract(epoch FROM clock_timestamp() - created_at) * 1000 AS age_ms
+             FROM outbox
+             WHERE published_at IS NULL AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+             ORDER BY transaction_id, id
+             LIMIT $1`,
+      values: [this.batchSize],
+    });
+    if (rows.length === 0) return 0;
+    const sentAt = performance.now();
+    await this.publisher.publish(
+      rows.map((r) => ({
+        topic: r.topic,
+        key: r.message_key,
+        messageId: r.message_id,
+        headers: r.headers,
+        payload: r.payload,
+      })),
+    );
+    const ackMs = performance.now() - sentAt;
+    await client.query({
+      name: 'outbox_mark',
+      text: 'UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])',
+      values: [rows.map((r) => r.id)],
+    });
+    const attributes = { relay: this.options.name };
+    this.publishedCounter?.add(rows.length, attributes);
+    for (const r of rows) this.lagHistogram?.record((Number(r.age_ms) + ackMs) / 1000, attributes);
+    return rows.length;
+  }
+
+  private async purgeIfDue(client: Client): Promise<void> {
+    const every = this.options.purgeIntervalMs ?? 60_000;
+    if (Date.now() - this.lastPurge < every) return;
+    this.lastPurge = Date.now();
+    await client.query(
+      `DELETE FROM outbox WHERE id IN (
+         SELECT id FROM outbox WHERE published_at < now() - make_interval(secs => $1) LIMIT 50000)`,
+      [(this.options.retentionMs ?? 3_600_000) / 1000],
+    );
+  }
+
+  private async connect(): Promise<Client> {
+    if (this.client) return this.client;
+    const client = new Client({
+      ...this.connection,
+      application_name: `outbox-relay:${this.options.name}`,
+    });
+    client.on('notification', () => {
+      this.notified = true;
+      this.wake?.();
+    });
+    client.on('error', (error) => {
+      this.onError(error);
+      void this.dropConnection();
+    });
+    await client.connect();
+    await client.query('LISTEN outbox');
+    this.client = client;
+    return client;
+  }
+
+  private async dropConnection(): Promise<void> {
+    const client = this.client;
+    this.client = undefined;
+    this.leader = false; // the session's advisory lock goes with its connection
+    await client?.end().catch(() => undefined);
+  }
+
+  private async sleepUnlessWoken(ms: number): Promise<void> {
+    if (this.stopping || this.notified) {
+      this.notified = false;
+      return;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      this.wake = resolve;
+      timer = setTimeout(resolve, ms);
+    });
+    clearTimeout(timer);
+    this.wake = undefined;
+    this.notified = false;
+  }
+}
+
+/** Backlog figures for metrics and admin endpoints. */
+export async function outboxBacklog(db: {
+  query: Client['query'];
+}): Promise<{ unpublished: number; oldestAgeSeconds: number }> {
+  const { rows } = await db.query<{ unpublished: string; oldest: string | null }>(
+    `SELECT count(*) AS unpublished, extract(epoch FROM clock_timestamp() - min(created_at)) AS oldest
+     FROM outbox WHERE published_at IS NULL`,
+  );
+  return {
+    unpublished: Number(rows[0]?.unpublished ?? 0),
+    oldestAgeSeconds: Number(rows[0]?.oldest ?? 0),
+  };
+}

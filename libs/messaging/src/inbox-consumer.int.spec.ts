@@ -1,0 +1,173 @@
+// The consumer on real Kafka and PostgreSQL: one effect per message however often it arrives,
+// retries, dead letters through the outbox, and committed progress.
+import { Partitioners, type Admin, type Kafka, type Producer } from 'kafkajs';
+import {
+  CommandHandler,
+  OutboxRelay,
+  PostgresEventStore,
+  migrate,
+  type EventMetadata,
+} from '@es/event-store';
+import { counter, counterRegistry } from '@es/event-store/src/testing/counter';
+import { postgresConfig } from '@es/runtime-config';
+import {
+  collect,
+  createTestDatabase,
+  eventually,
+  testKafka,
+  uniqueName,
+  type TestDatabase,
+} from '@es/testing';
+import { InboxConsumer } from './inbox-consumer';
+import { KafkaPublisher } from './kafka-publisher';
+import { dlqTopic, ensureTopics } from './topics';
+
+const metadata: EventMetadata = { correlationId: 'corr-consumer', causationId: null };
+// The counter's events stay in the store here; only dead letters are published.
+const silentCounter = counter({ topic: undefined });
+
+describe('InboxConsumer (real Kafka and PostgreSQL)', () => {
+  let db: TestDatabase;
+  let kafka: Kafka;
+  let admin: Admin;
+  let producer: Producer;
+  let store: PostgresEventStore;
+  let relay: OutboxRelay;
+  let publisher: KafkaPublisher;
+  const topic = uniqueName('commands');
+  const counterId = uniqueName('counter');
+  const attemptsOf = new Map<string, number>();
+
+  const consumer = () =>
+    new InboxConsumer(kafka, store, {
+      groupId: `${topic}-group`,
+      topics: [topic],
+      maxAttempts: 3,
+      backoffMs: 20,
+      handler: async (message, inbox) => {
+        attemptsOf.set(message.messageId, (attemptsOf.get(message.messageId) ?? 0) + 1);
+        const body = message.payload as { amount: number; failTimes?: number };
+        if ((attemptsOf.get(message.messageId) ?? 0) <= (body.failTimes ?? 0))
+          throw new Error(`refused attempt ${attemptsOf.get(message.messageId)}`);
+        await new CommandHandler(store).handle(
+          silentCounter,
+          counterId,
+          { type: 'Increment', amount: body.amount },
+          { metadata, inbox },
+        );
+      },
+    });
+
+  const send = (messageId: string, value: string) =>
+    producer.send({
+      topic,
+      acks: -1,
+      messages: [
+        { key: counterId, value, headers: { 'message-id': messageId, 'correlation-id': 'corr-x' } },
+      ],
+    });
+
+  beforeAll(async () => {
+    db = await createTestDatabase('consumer');
+    await migrate(db.pool);
+    store = new PostgresEventStore(db.pool, counterRegistry());
+    kafka = testKafka('consumer-int');
+    admin = kafka.admin();
+    await admin.connect();
+    await ensureTopics(admin, [topic]);
+    producer = kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
+    await producer.connect();
+    publisher = new KafkaPublisher(kafka);
+    relay = new OutboxRelay(postgresConfig(db.name), publisher, {
+      name: 'consumer-test',
+      pollIntervalMs: 100,
+    });
+    relay.start();
+    await new CommandHandler(store).handle(
+      silentCounter,
+      counterId,
+      { type: 'Open', limit: 1000 },
+      { metadata },
+    );
+  });
+
+  afterAll(async () => {
+    await relay.stop();
+    await publisher.close();
+    await producer.disconnect();
+    await admin.disconnect();
+    await db.drop();
+  });
+
+  it('has one effect per message, retries, dead-letters what fails, and goes on', async () => {
+    await send('m-1', JSON.stringify({ amount: 1 }));
+    await send('m-1', JSON.stringify({ amount: 1 })); // redelivered duplicate
+    await send('m-2', JSON.stringify({ amount: 2, failTimes: 2 })); // succeeds on its third attempt
+    await send('m-poison', 'this is not json');
+    await send('m-failing', JSON.stringify({ amount: 50, failTimes: 99 }));
+    await send('m-3', JSON.stringify({ amount: 4 }));
+
+    const first = consumer();
+    await first.start();
+    const handler = new CommandHandler(store);
+    await eventually(
+      async () => {
+        expect((await handler.load(silentCounter, counterId)).state).toMatchObject({ total: 7 });
+      },
+      { timeoutMs: 20_000 },
+    );
+    expect(attemptsOf.get('m-1')).toBe(1);
+    expect(attemptsOf.get('m-2')).toBe(3);
+    expect(attemptsOf.get('m-failing')).toBe(3);
+    expect(attemptsOf.has('m-poison')).toBe(false); // never reaches the handler
+
+    const dead = await collect(kafka, dlqTopic(topic), (m) => m.length >= 2);
+    expect(
+      dead.map((m) => m.headers['message-id'] && m.headers['dlq-original-message-id']),
+    ).toEqual(['m-poison', 'm-failing']);
+    expect(dead[0]!.headers).toMatchObject({
+      'dlq-error': 'PoisonMessage: payload is not JSON',
+      'dlq-attempts': '1',
+      'dlq-original-topic': topic,
+      'correlation-id': 'corr-x',
+    });
+    expect(dead[0]!.value).toBe(JSON.stringify('this is not json'));
+    expect(dead[1]!.headers).toMatchObject({
+      'dlq-error': 'Error: refused attempt 3',
+      'dlq-attempts': '3',
+    });
+    expect(dead.every((m) => m.key === counterId)).toBe(true);
+
+    // Committed progress: the same group started again reprocesses nothing.
+    await new Promise((r) => setTimeout(r, 1_000)); // past the auto-commit interval
+    await first.stop();
+    const attemptsBefore = new Map(attemptsOf);
+    const second = consumer();
+    await second.start();
+    await send('m-4', JSON.stringify({ amount: 8 }));
+    await eventually(
+      async () => {
+        expect((await handler.load(silentCounter, counterId)).state).toMatchObject({ total: 15 });
+      },
+      { timeoutMs: 20_000 },
+    );
+    await second.stop();
+    for (const [id, attempts] of attemptsBefore)
+      expect({ id, attempts: attemptsOf.get(id) }).toEqual({ id, attempts });
+    const { rows } = await db.pool.query<{ message_id: string; result: unknown }>(
+      'SELECT message_id, result FROM inbox ORDER BY processed_at, message_id',
+    );
+    expect(rows.map((r) => r.message_id).sort()).toEqual([
+      'm-1',
+      'm-2',
+      'm-3',
+      'm-4',
+      'm-failing',
+      'm-poison',
+    ]);
+  });
+});

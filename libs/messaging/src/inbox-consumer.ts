@@ -1,0 +1,188 @@
+// Consumes Kafka messages with exactly-once effects on an at-least-once feed:
+// - a message already in the consumer's inbox is skipped (a read, no write);
+// - the handler's own append writes the inbox mark in the same statement as its events, so the
+//   mark is durable exactly when the effect is, and nothing is written before the handler loads
+//   its stream (see docs/event-store.md on transaction order);
+// - offsets are committed only for messages whose handling returned;
+// - a failing message is retried with back-off, then dead-lettered to <topic>.dlq through the
+//   outbox, atomically with its inbox mark, and consumption goes on.
+import type { Consumer, EachMessagePayload, Kafka } from 'kafkajs';
+import type { Meter } from '@opentelemetry/api';
+import {
+  AlreadyHandledError,
+  uuidv7,
+  type EventMetadata,
+  type PostgresEventStore,
+} from '@es/event-store';
+import { dlqTopic } from './topics';
+
+export interface ConsumedMessage {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+  readonly key: string | null;
+  readonly messageId: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly payload: unknown;
+}
+
+export interface InboxRef {
+  readonly consumer: string;
+  readonly messageId: string;
+}
+
+/** Must write its effect through the event store with `inbox` (the command handler does). */
+export type MessageHandler = (message: ConsumedMessage, inbox: InboxRef) => Promise<void>;
+
+export interface InboxConsumerOptions {
+  readonly groupId: string;
+  readonly topics: readonly string[];
+  readonly handler: MessageHandler;
+  readonly maxAttempts?: number;
+  readonly backoffMs?: number;
+  readonly fromBeginning?: boolean;
+  readonly meter?: Meter;
+  readonly onError?: (error: unknown, message: ConsumedMessage, attempt: number) => void;
+}
+
+class PoisonMessage extends Error {
+  override name = 'PoisonMessage';
+}
+
+function decode(payload: EachMessagePayload): ConsumedMessage {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(payload.message.headers ?? {})) {
+    if (value !== undefined)
+      headers[name] = Array.isArray(value) ? String(value[0]) : String(value);
+  }
+  const raw = payload.message.value?.toString() ?? '';
+  const base = {
+    topic: payload.topic,
+    partition: payload.partition,
+    offset: payload.message.offset,
+    key: payload.message.key?.toString() ?? null,
+    headers,
+  };
+  // A message without an id cannot be deduplicated: identify it by its place in the log.
+  const messageId =
+    headers['message-id'] ?? `${payload.topic}/${payload.partition}/${payload.message.offset}`;
+  try {
+    return { ...base, messageId, payload: JSON.parse(raw) as unknown };
+  } catch {
+    return { ...base, messageId, payload: raw };
+  }
+}
+
+export class InboxConsumer {
+  private readonly consumer: Consumer;
+  private readonly processed;
+  private readonly deadLettered;
+
+  constructor(
+    kafka: Kafka,
+    private readonly store: PostgresEventStore,
+    private readonly options: InboxConsumerOptions,
+  ) {
+    this.consumer = kafka.consumer({ groupId: options.groupId, maxWaitTimeInMs: 250 });
+    this.processed = options.meter?.createCounter('consumer_messages_total', {
+      description: 'Messages handled, by outcome',
+    });
+    this.deadLettered = options.meter?.createCounter('consumer_dead_letters_total', {
+      description: 'Messages sent to a DLQ',
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.consumer.connect();
+    await this.consumer.subscribe({
+      topics: [...this.options.topics],
+      fromBeginning: this.options.fromBeginning ?? true,
+    });
+    await this.consumer.run({
+      autoCommit: true,
+      autoCommitInterval: 500,
+      eachMessage: async (payload) => {
+        await this.handle(decode(payload));
+      },
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.consumer.disconnect();
+  }
+
+  private async handle(message: ConsumedMessage): Promise<void> {
+    const inbox: InboxRef = { consumer: this.options.groupId, messageId: message.messageId };
+    const attributes = { consumer: this.options.groupId, topic: message.topic };
+    if (await this.store.handled(inbox.consumer, inbox.messageId)) {
+      this.processed?.add(1, { ...attributes, outcome: 'duplicate' });
+      return;
+    }
+    const maxAttempts = this.options.maxAttempts ?? 3;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        if (typeof message.payload === 'string') throw new PoisonMessage('payload is not JSON');
+        await this.options.handler(message, inbox);
+        this.processed?.add(1, { ...attributes, outcome: 'handled' });
+        return;
+      } catch (error) {
+        if (error instanceof AlreadyHandledError) {
+          this.processed?.add(1, { ...attributes, outcome: 'duplicate' });
+          return;
+        }
+        this.options.onError?.(error, message, attempt);
+        if (attempt >= maxAttempts || error instanceof PoisonMessage) {
+          await this.deadLetter(message, inbox, error, attempt);
+          this.processed?.add(1, { ...attributes, outcome: 'dead-lettered' });
+          this.deadLettered?.add(1, attributes);
+          return;
+        }
+        await new Promise((resolve) =>
+          setTimeout(resolve, (this.options.backoffMs ?? 100) * 2 ** (attempt - 1)),
+        );
+      }
+    }
+  }
+
+  private async deadLetter(
+    message: ConsumedMessage,
+    inbox: InboxRef,
+    error: unknown,
+    attempts: number,
+  ): Promise<void> {
+    const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    const metadata: EventMetadata = {
+      correlationId: message.headers['correlation-id'] ?? message.messageId,
+      causationId: message.messageId,
+      ...(message.headers['traceparent'] ? { traceparent: message.headers['traceparent'] } : {}),
+    };
+    try {
+      await this.store.append({ type: '$dead-letter', id: message.messageId }, [], {
+        expectedVersion: 'any',
+        metadata,
+        outbox: [
+          {
+            topic: dlqTopic(message.topic),
+            key: message.key ?? message.messageId,
+            messageId: uuidv7(),
+            headers: {
+              ...message.headers,
+              'dlq-error': reason.slice(0, 2_000),
+              'dlq-consumer': inbox.consumer,
+              'dlq-attempts': String(attempts),
+              'dlq-original-topic': message.topic,
+              'dlq-original-partition': String(message.partition),
+              'dlq-original-offset': message.offset,
+              'dlq-original-message-id': message.messageId,
+            },
+            payload: message.payload,
+          },
+        ],
+        inbox: { ...inbox, result: { deadLettered: true, error: reason } },
+      });
+    } catch (dlqError) {
+      if (dlqError instanceof AlreadyHandledError) return;
+      throw dlqError; // not committed: Kafka redelivers it
+    }
+  }
+}

@@ -1,0 +1,3 @@
+export * from './inbox-consumer';
+export * from './kafka-publisher';
+export * from './topics';

@@ -1,0 +1,264 @@
+// The outbox relay on real PostgreSQL and Kafka: ordering per key, the late-commit gap, leader
+// hand-over between instances, and a SIGKILL between the broker's ack and the mark.
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Admin, Kafka } from 'kafkajs';
+import {
+  CommandHandler,
+  OutboxRelay,
+  PostgresEventStore,
+  migrate,
+  outboxBacklog,
+  type EventMetadata,
+} from '@es/event-store';
+import { counter, counterRegistry } from '@es/event-store/src/testing/counter';
+import { postgresConfig } from '@es/runtime-config';
+import {
+  byKey,
+  collect,
+  createTestDatabase,
+  eventually,
+  testKafka,
+  uniqueName,
+  type CollectedMessage,
+  type TestDatabase,
+} from '@es/testing';
+import { KafkaPublisher } from './kafka-publisher';
+import { ensureTopics } from './topics';
+
+const metadata: EventMetadata = { correlationId: 'corr-relay', causationId: null };
+
+/** Per key: the stream versions in the order read, after dropping redelivered duplicates. */
+function versionsByKey(messages: readonly CollectedMessage[]): Map<string, number[]> {
+  const result = new Map<string, number[]>();
+  for (const [key, list] of byKey(messages)) {
+    const seen = new Set<string>();
+    const versions: number[] = [];
+    for (const m of list) {
+      if (seen.has(m.headers['message-id']!)) continue;
+      seen.add(m.headers['message-id']!);
+      versions.push(Number(m.headers['stream-version']));
+    }
+    result.set(key, versions);
+  }
+  return result;
+}
+
+const upTo = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
+
+describe('OutboxRelay (real PostgreSQL and Kafka)', () => {
+  let db: TestDatabase;
+  let kafka: Kafka;
+  let admin: Admin;
+  let store: PostgresEventStore;
+  const relays: OutboxRelay[] = [];
+  const publishers: KafkaPublisher[] = [];
+
+  const newRelay = (
+    name: string,
+    options: Partial<ConstructorParameters<typeof OutboxRelay>[2]> = {},
+  ) => {
+    const publisher = new KafkaPublisher(kafka);
+    publishers.push(publisher);
+    const relay = new OutboxRelay(postgresConfig(db.name), publisher, {
+      name,
+      pollIntervalMs: 200,
+      leaderRetryMs: 200,
+      ...options,
+    });
+    relays.push(relay);
+    return relay;
+  };
+
+  const newTopic = async (partitions = 6) => {
+    const topic = uniqueName('relay');
+    await ensureTopics(admin, [topic], { partitions, withDeadLetters: false });
+    return topic;
+  };
+
+  beforeAll(async () => {
+    db = await createTestDatabase('relay');
+    await migrate(db.pool);
+    store = new PostgresEventStore(db.pool, counterRegistry());
+    kafka = testKafka('relay-int');
+    admin = kafka.admin();
+    await admin.connect();
+  });
+
+  afterEach(async () => {
+    await Promise.all(relays.splice(0).map((r) => r.stop()));
+    await Promise.all(publishers.splice(0).map((p) => p.close()));
+    await db.pool.query('UPDATE outbox SET published_at = now() WHERE published_at IS NULL');
+  });
+
+  afterAll(async () => {
+    await admin.disconnect();
+    await db.drop();
+  });
+
+  it('publishes every event keyed by its stream, in stream order, and marks it published', async () => {
+    const topic = await newTopic();
+    const handler = new CommandHandler(store);
+    const streams = Array.from({ length: 10 }, (_, i) => uniqueName(`s${i}`));
+    await Promise.all(
+      streams.map((id) =>
+        handler.handle(counter({ topic }), id, { type: 'Open', limit: 1000 }, { metadata }),
+      ),
+    );
+    for (let round = 0; round < 10; round++) {
+      await Promise.all(
+        streams.map((id) =>
+          handler.handle(counter({ topic }), id, { type: 'Increment', amount: 1 }, { metadata }),
+        ),
+      );
+    }
+    newRelay('order').start();
+    const messages = await collect(kafka, topic, (m) => m.length >= 110);
+    expect(messages).toHaveLength(110);
+    const versions = versionsByKey(messages);
+    expect([...versions.keys()].sort()).toEqual([...streams].sort());
+    for (const id of streams) expect(versions.get(id)).toEqual(upTo(11));
+    for (const [, list] of byKey(messages))
+      expect(new Set(list.map((m) => m.partition)).size).toBe(1);
+    const first = messages.find((m) => m.headers['stream-version'] === '1')!;
+    expect(first.headers).toMatchObject({
+      'event-type': 'CounterOpened',
+      'schema-version': '1',
+      'correlation-id': 'corr-relay',
+    });
+    expect(JSON.parse(first.value)).toMatchObject({
+      type: 'CounterOpened',
+      streamId: first.key,
+      streamVersion: 1,
+      data: { limit: 1000 },
+    });
+    await eventually(async () => {
+      expect((await outboxBacklog(db.pool)).unpublished).toBe(0);
+    });
+  });
+
+  it('waits for a transaction that commits late, and is not stalled by one rolled back', async () => {
+    const topic = await newTopic(1); // one partition: the topic's order is the publishing order
+    const handler = new CommandHandler(store);
+    const late = await db.pool.connect();
+    const aborted = await db.pool.connect();
+    try {
+      await late.query('BEGIN');
+      await store.append(
+        { type: 'counter', id: 'late' },
+        [{ type: 'CounterOpened', data: { limit: 1 } }],
+        {
+          expectedVersion: 'no_stream',
+          metadata,
+          outbox: [{ eventIndex: 0, topic }],
+        },
+        late,
+      );
+      await aborted.query('BEGIN');
+      await store.append(
+        { type: 'counter', id: 'aborted' },
+        [{ type: 'CounterOpened', data: { limit: 1 } }],
+        {
+          expectedVersion: 'no_stream',
+          metadata,
+          outbox: [{ eventIndex: 0, topic }],
+        },
+        aborted,
+      );
+      await handler.handle(counter({ topic }), 'early', { type: 'Open', limit: 1 }, { metadata });
+      const relay = newRelay('gap');
+      relay.start();
+      await new Promise((r) => setTimeout(r, 1_000));
+      // The committed row waits behind the open transaction (the others are not visible here).
+      expect((await outboxBacklog(db.pool)).unpublished).toBe(1);
+      await aborted.query('ROLLBACK');
+      await late.query('COMMIT');
+      const messages = await collect(kafka, topic, (m) => m.length >= 2);
+      await new Promise((r) => setTimeout(r, 500));
+      expect(messages.map((m) => m.key)).toEqual(['late', 'early']);
+    } finally {
+      late.release();
+      aborted.release();
+    }
+  });
+
+  it('lets one instance lead; another takes over when it stops, losing nothing and keeping order', async () => {
+    const topic = await newTopic();
+    const handler = new CommandHandler(store);
+    const [a, b] = [newRelay('pair'), newRelay('pair')];
+    a.start();
+    await eventually(() => {
+      expect(a.isLeader).toBe(true);
+    });
+    b.start();
+    await new Promise((r) => setTimeout(r, 500));
+    expect(b.isLeader).toBe(false);
+    const id = uniqueName('pair');
+    await handler.handle(counter({ topic }), id, { type: 'Open', limit: 1000 }, { metadata });
+    for (let i = 0; i < 20; i++)
+      await handler.handle(counter({ topic }), id, { type: 'Increment', amount: 1 }, { metadata });
+    await a.stop();
+    for (let i = 0; i < 20; i++)
+      await handler.handle(counter({ topic }), id, { type: 'Increment', amount: 1 }, { metadata });
+    await eventually(() => {
+      expect(b.isLeader).toBe(true);
+    });
+    const messages = await collect(
+      kafka,
+      topic,
+      (m) => new Set(m.map((x) => x.headers['message-id'])).size >= 41,
+    );
+    expect(versionsByKey(messages).get(id)).toEqual(upTo(41));
+  });
+
+  it('after a SIGKILL between the broker ack and the mark, a restarted relay loses nothing and keeps order', async () => {
+    const child = join(__dirname, '..', 'test-support', 'relay-crash-child.js');
+    if (!existsSync(join(__dirname, '..', 'dist', 'index.js')))
+      throw new Error('build first: the crash child runs libs/messaging/dist');
+    const topic = await newTopic();
+    const handler = new CommandHandler(store);
+    const streams = Array.from({ length: 5 }, (_, i) => uniqueName(`k${i}`));
+    for (const id of streams)
+      await handler.handle(counter({ topic }), id, { type: 'Open', limit: 1000 }, { metadata });
+    for (let round = 0; round < 20; round++) {
+      for (const id of streams)
+        await handler.handle(
+          counter({ topic }),
+          id,
+          { type: 'Increment', amount: 1 },
+          { metadata },
+        );
+    }
+    const crashing = spawn(process.execPath, [child], {
+      env: { ...process.env, PGDATABASE: db.name, RELAY_NAME: 'crash' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const exited = new Promise((resolve) => crashing.once('exit', resolve));
+    await new Promise<void>((resolve, reject) => {
+      crashing.stdout.on('data', (chunk: Buffer) => {
+        if (chunk.toString().includes('acked')) resolve();
+      });
+      crashing.once('exit', (code) => {
+        reject(new Error(`crash child exited early (${code})`));
+      });
+    });
+    crashing.kill('SIGKILL');
+    await exited;
+    // Acked by Kafka, not marked: still unpublished as far as the database knows.
+    expect((await outboxBacklog(db.pool)).unpublished).toBe(105);
+
+    newRelay('crash').start();
+    const messages = await collect(
+      kafka,
+      topic,
+      (m) => new Set(m.map((x) => x.headers['message-id'])).size >= 105,
+    );
+    expect(messages.length).toBeGreaterThanOrEqual(105 + 40); // the acked batch went out twice
+    const versions = versionsByKey(messages);
+    for (const id of streams) expect(versions.get(id)).toEqual(upTo(21));
+    await eventually(async () => {
+      expect((await outboxBacklog(db.pool)).unpublished).toBe(0);
+    });
+  });
+});

@@ -1,0 +1,26 @@
+// A relay in its own process whose publisher, once Kafka has acknowledged a batch, reports it
+// and then never returns, so the rows stay unmarked: the test SIGKILLs it right there, between
+// the broker's ack and the mark. Runs the built code (dist); settings come from the environment
+// (PG*, KAFKA_BROKERS, RELAY_NAME).
+const { Kafka, logLevel } = require('kafkajs');
+const { OutboxRelay } = require('@es/event-store');
+const { KafkaPublisher } = require('../dist');
+
+const kafka = new Kafka({
+  clientId: 'relay-crash-child',
+  brokers: process.env.KAFKA_BROKERS.split(','),
+  logLevel: logLevel.ERROR,
+});
+const inner = new KafkaPublisher(kafka);
+const publisher = {
+  async publish(batch) {
+    await inner.publish(batch);
+    process.stdout.write(`acked ${batch.length}\n`);
+    await new Promise(() => undefined); // hold here until killed
+  },
+};
+new OutboxRelay({}, publisher, {
+  name: process.env.RELAY_NAME,
+  batchSize: 40,
+  pollIntervalMs: 100,
+}).start();
