@@ -88,7 +88,7 @@ export default tseslint.config(
     rules: { '@nx/enforce-module-boundaries': ['error', boundaries({ testingAllowed: true })] },
   },
   {
-    files: ['**/*.spec.ts', 'libs/testing/**/*.ts', 'bench/**/*.ts'],
+    files: ['**/*.spec.ts', 'libs/testing/**/*.ts', 'bench/**/*.mts'],
     rules: {
       // Tests assert on shapes they build; non-null assertions there read better than guards.
       '@typescript-eslint/no-non-null-assertion': 'off',

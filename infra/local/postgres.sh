@@ -78,6 +78,8 @@ pg_provision() {
         ALTER ROLE $PG_ROLE LOGIN CREATEDB PASSWORD '$pw';
       END IF;
     END\$\$;" >/dev/null
+  # Benchmarks start each run from a checkpoint.
+  pg_psql -c "GRANT pg_checkpoint TO $PG_ROLE" >/dev/null
   local db
   for db in "${PG_DATABASES[@]}"; do
     if [ -z "$(pg_psql -c "SELECT 1 FROM pg_database WHERE datname = '$db'")" ]; then

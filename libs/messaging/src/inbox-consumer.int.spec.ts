@@ -84,6 +84,7 @@ describe('InboxConsumer (real Kafka and PostgreSQL)', () => {
     publisher = new KafkaPublisher(kafka);
     relay = new OutboxRelay(postgresConfig(db.name), publisher, {
       name: 'consumer-test',
+      registry: counterRegistry(),
       pollIntervalMs: 100,
     });
     relay.start();

@@ -63,6 +63,7 @@ describe('OutboxRelay (real PostgreSQL and Kafka)', () => {
     publishers.push(publisher);
     const relay = new OutboxRelay(postgresConfig(db.name), publisher, {
       name,
+      registry: counterRegistry(),
       pollIntervalMs: 200,
       leaderRetryMs: 200,
       ...options,
@@ -135,6 +136,33 @@ describe('OutboxRelay (real PostgreSQL and Kafka)', () => {
     });
     await eventually(async () => {
       expect((await outboxBacklog(db.pool)).unpublished).toBe(0);
+    });
+  });
+
+  it('publishes a stored v1 event upcast to its current schema', async () => {
+    const topic = await newTopic();
+    const id = uniqueName('old');
+    await new CommandHandler(store).handle(
+      counter({ topic }),
+      id,
+      { type: 'Open', limit: 100 },
+      { metadata },
+    );
+    await db.pool.query(
+      `WITH e AS (
+         INSERT INTO events (stream_type, stream_id, stream_version, event_id, event_type, schema_version, data, metadata)
+         VALUES ('counter', $1, 2, gen_random_uuid(), 'Incremented', 1, '{"amount": "7"}', $2) RETURNING global_position, event_id)
+       INSERT INTO outbox (topic, message_key, message_id, event_position) SELECT $3, $1, event_id, global_position FROM e`,
+      [id, metadata, topic],
+    );
+    newRelay('upcast').start();
+    const messages = await collect(kafka, topic, (m) => m.length >= 2);
+    const v1 = messages.find((m) => m.headers['stream-version'] === '2')!;
+    expect(v1.headers).toMatchObject({ 'event-type': 'Incremented', 'schema-version': '2' });
+    expect(JSON.parse(v1.value)).toMatchObject({
+      type: 'Incremented',
+      schemaVersion: 2,
+      data: { amount: 7 },
     });
   });
 
@@ -235,6 +263,8 @@ describe('OutboxRelay (real PostgreSQL and Kafka)', () => {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     const exited = new Promise((resolve) => crashing.once('exit', resolve));
+    // The child is killed whatever happens: a live child would hold the test run open.
+    const timer = setTimeout(() => crashing.kill('SIGKILL'), 30_000);
     await new Promise<void>((resolve, reject) => {
       crashing.stdout.on('data', (chunk: Buffer) => {
         if (chunk.toString().includes('acked')) resolve();
@@ -243,6 +273,7 @@ describe('OutboxRelay (real PostgreSQL and Kafka)', () => {
         reject(new Error(`crash child exited early (${code})`));
       });
     });
+    clearTimeout(timer);
     crashing.kill('SIGKILL');
     await exited;
     // Acked by Kafka, not marked: still unpublished as far as the database knows.

@@ -3,7 +3,7 @@
 // the broker's ack and the mark. Runs the built code (dist); settings come from the environment
 // (PG*, KAFKA_BROKERS, RELAY_NAME).
 const { Kafka, logLevel } = require('kafkajs');
-const { OutboxRelay } = require('@es/event-store');
+const { EventRegistry, OutboxRelay } = require('@es/event-store');
 const { KafkaPublisher } = require('../dist');
 
 const kafka = new Kafka({
@@ -21,6 +21,7 @@ const publisher = {
 };
 new OutboxRelay({}, publisher, {
   name: process.env.RELAY_NAME,
+  registry: new EventRegistry(),
   batchSize: 40,
   pollIntervalMs: 100,
 }).start();

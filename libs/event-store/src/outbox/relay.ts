@@ -6,6 +6,8 @@
 // deduplicate), never loses. Woken by LISTEN/NOTIFY, with a polling fallback.
 import { Client, type ClientConfig } from 'pg';
 import type { Meter } from '@opentelemetry/api';
+import { eventMessage, recordedFromRow, type EventRow } from '../store/event-store';
+import type { EventRegistry } from '../store/registry';
 
 export interface OutboundMessage {
   readonly topic: string;
@@ -23,6 +25,8 @@ export interface MessagePublisher {
 export interface OutboxRelayOptions {
   /** Names the lock and the metrics; one name per database. */
   readonly name: string;
+  /** Upcasts events as they are published (the relay is one of the store's read paths). */
+  readonly registry: EventRegistry;
   readonly batchSize?: number;
   /** Longest sleep without a notification before looking again. */
   readonly pollIntervalMs?: number;
@@ -43,7 +47,10 @@ const logToStderr = (name: string) => (error: unknown) => {
   );
 };
 
-interface OutboxRow {
+/** The event columns are null for messages that carry their own payload (LEFT JOIN). */
+type Nullable<T> = { [K in keyof T]: T[K] | null };
+
+interface OutboxRow extends Nullable<EventRow> {
   id: string;
   topic: string;
   message_key: string;
@@ -161,32 +168,47 @@ export class OutboxRelay {
     this.notified = false;
     const published = await this.publishBatch(client);
     await this.purgeIfDue(client);
-    if (published === 0) await this.sleepUnlessWoken(this.options.pollIntervalMs ?? 500);
+    if (published > 0) return;
+    // Idle: ask writers to notify, look once more (a commit may have raced the flag), then
+    // sleep until a notification or the polling interval.
+    await client.query({
+      name: 'outbox_wait',
+      text: 'UPDATE outbox_relay_state SET waiting = true WHERE id = 1',
+    });
+    try {
+      if ((await this.publishBatch(client)) > 0) return;
+      await this.sleepUnlessWoken(this.options.pollIntervalMs ?? 500);
+    } finally {
+      await client.query({
+        name: 'outbox_busy',
+        text: 'UPDATE outbox_relay_state SET waiting = false WHERE id = 1',
+      });
+    }
   }
 
   /** Publishes one batch; returns how many messages. */
   async publishBatch(client: Client): Promise<number> {
     const { rows } = await client.query<OutboxRow>({
       name: 'outbox_batch',
-      text: `SELECT id, topic, message_key, message_id, headers, payload,
-                    extract(epoch FROM clock_timestamp() - created_at) * 1000 AS age_ms
-             FROM outbox
-             WHERE published_at IS NULL AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-             ORDER BY transaction_id, id
+      text: `SELECT o.id, o.topic, o.message_key, o.message_id, o.headers, o.payload,
+                    extract(epoch FROM clock_timestamp() - o.created_at) * 1000 AS age_ms,
+                    e.global_position, e.stream_type, e.stream_id, e.stream_version, e.event_id, e.event_type,
+                    e.schema_version, e.data, e.metadata, e.recorded_at, e.transaction_id
+             FROM outbox o LEFT JOIN events e ON e.global_position = o.event_position
+             WHERE o.published_at IS NULL AND o.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+             ORDER BY o.transaction_id, o.id
              LIMIT $1`,
       values: [this.batchSize],
     });
     if (rows.length === 0) return 0;
+    const messages = rows.map((r): OutboundMessage => {
+      const base = { topic: r.topic, key: r.message_key, messageId: r.message_id };
+      if (r.global_position === null) return { ...base, headers: r.headers, payload: r.payload };
+      const event = eventMessage(recordedFromRow(r as OutboxRow & EventRow, this.options.registry));
+      return { ...base, headers: { ...event.headers, ...r.headers }, payload: event.payload };
+    });
     const sentAt = performance.now();
-    await this.publisher.publish(
-      rows.map((r) => ({
-        topic: r.topic,
-        key: r.message_key,
-        messageId: r.message_id,
-        headers: r.headers,
-        payload: r.payload,
-      })),
-    );
+    await this.publisher.publish(messages);
     const ackMs = performance.now() - sentAt;
     await client.query({
       name: 'outbox_mark',

@@ -326,26 +326,45 @@ describe('PostgresEventStore (real PostgreSQL)', () => {
         topic: string;
         message_key: string;
         message_id: string;
-        headers: Record<string, string>;
-        payload: Record<string, unknown>;
+        event_position: string;
+        payload: unknown;
       }>(
-        'SELECT topic, message_key, message_id, headers, payload FROM outbox WHERE message_key = $1 ORDER BY id',
+        'SELECT topic, message_key, message_id, event_position, payload FROM outbox WHERE message_key = $1 ORDER BY id',
         [id],
       );
-      expect(rows).toHaveLength(1);
-      expect(rows[0]).toMatchObject({
-        topic: 'counters.events',
-        message_key: id,
-        message_id: result.eventIds[0],
-      });
-      expect(rows[0]!.headers).toMatchObject({ 'stream-version': '1' });
-      expect(rows[0]!.payload).toMatchObject({
-        type: 'CounterOpened',
-        streamId: id,
-        streamVersion: 1,
-        data: { limit: 10 },
+      const [event] = await store.readStream({ type: 'counter', id });
+      // An event's message points at the event; the relay builds it at publish time.
+      expect(rows).toEqual([
+        {
+          topic: 'counters.events',
+          message_key: id,
+          message_id: result.eventIds[0],
+          event_position: event!.globalPosition.toString(),
+          payload: null,
+        },
+      ]);
+      await store.append({ type: 'counter', id }, [], {
+        expectedVersion: 'any',
         metadata,
+        outbox: [
+          {
+            topic: 'commands',
+            key: id,
+            messageId: '01900000-0000-7000-8000-000000000001',
+            payload: { do: 'it' },
+          },
+        ],
       });
+      const { rows: explicit } = await pool.query<{
+        headers: Record<string, string>;
+        payload: unknown;
+      }>("SELECT headers, payload FROM outbox WHERE topic = 'commands' AND message_key = $1", [id]);
+      expect(explicit).toEqual([
+        {
+          headers: { 'correlation-id': 'corr-1', traceparent: metadata.traceparent },
+          payload: { do: 'it' },
+        },
+      ]);
       await expect(
         store.append({ type: 'counter', id }, [inc(1)], {
           expectedVersion: 0,
@@ -354,7 +373,7 @@ describe('PostgresEventStore (real PostgreSQL)', () => {
         }),
       ).rejects.toBeInstanceOf(ConcurrencyError);
       expect((await pool.query('SELECT 1 FROM outbox WHERE message_key = $1', [id])).rowCount).toBe(
-        1,
+        2,
       );
     });
   });

@@ -69,7 +69,7 @@ export interface ReadStreamOptions {
   readonly asOf?: Date;
 }
 
-interface EventRow {
+export interface EventRow {
   global_position: string;
   stream_type: string;
   stream_id: string;
@@ -83,7 +83,7 @@ interface EventRow {
   transaction_id: string;
 }
 
-const EVENT_COLUMNS = `global_position, stream_type, stream_id, stream_version, event_id, event_type,
+export const EVENT_COLUMNS = `global_position, stream_type, stream_id, stream_version, event_id, event_type,
   schema_version, data, metadata, recorded_at, transaction_id`;
 
 const APPEND_SQL = `
@@ -103,24 +103,12 @@ inserted AS (
   SELECT $1, $2, allowed.v + input.n, input.event_id, input.event_type, input.schema_version, input.data, $5::jsonb
   FROM input CROSS JOIN allowed
   ORDER BY input.n
-  RETURNING ${EVENT_COLUMNS}
+  RETURNING global_position, stream_version, event_id, recorded_at, transaction_id
 ),
 outboxed AS (
-  INSERT INTO outbox (topic, message_key, message_id, headers, payload)
-  SELECT o->>'topic',
-         COALESCE(o->>'key', $2),
-         COALESCE((o->>'messageId')::uuid, i.event_id),
-         -- Headers: the caller's, then what every message carries (shared/DESIGN.md).
-         o->'headers' || jsonb_strip_nulls(jsonb_build_object(
-           'event-type', i.event_type, 'schema-version', i.schema_version::text,
-           'stream-version', i.stream_version::text, 'global-position', i.global_position::text,
-           'correlation-id', $5::jsonb->>'correlationId', 'causation-id', $5::jsonb->>'causationId',
-           'traceparent', $5::jsonb->>'traceparent')),
-         COALESCE(o->'payload', jsonb_build_object(
-           'eventId', i.event_id, 'type', i.event_type, 'schemaVersion', i.schema_version,
-           'streamType', i.stream_type, 'streamId', i.stream_id, 'streamVersion', i.stream_version,
-           'globalPosition', i.global_position::text, 'recordedAt', i.recorded_at,
-           'data', i.data, 'metadata', i.metadata))
+  INSERT INTO outbox (topic, message_key, message_id, event_position, headers, payload)
+  SELECT o->>'topic', COALESCE(o->>'key', $2), COALESCE((o->>'messageId')::uuid, i.event_id),
+         i.global_position, o->'headers', o->'payload'
   FROM jsonb_array_elements($6::jsonb) WITH ORDINALITY AS t(o, m)
   LEFT JOIN input ON input.n = (o->>'eventIndex')::int + 1
   LEFT JOIN inserted i ON i.event_id = input.event_id
@@ -146,14 +134,10 @@ snapshotted AS (
 )
 SELECT (SELECT v FROM current_version) AS current_version,
        EXISTS (SELECT 1 FROM allowed) AS allowed,
-       (SELECT count(*) FROM outboxed) AS outboxed,
-       (SELECT count(*) FROM inboxed) AS inboxed,
-       (SELECT count(*) FROM snapshotted) AS snapshotted,
-       COALESCE((SELECT jsonb_agg(jsonb_build_object(
-         'global_position', global_position::text, 'stream_type', stream_type, 'stream_id', stream_id,
-         'stream_version', stream_version, 'event_id', event_id, 'event_type', event_type,
-         'schema_version', schema_version, 'data', data, 'metadata', metadata, 'recorded_at', recorded_at,
-         'transaction_id', transaction_id::text) ORDER BY stream_version) FROM inserted), '[]'::jsonb) AS events`;
+       (SELECT count(*) FROM outboxed) + (SELECT count(*) FROM inboxed) + (SELECT count(*) FROM snapshotted) AS written,
+       -- What only the database knows; the rest of each recorded event is the input.
+       COALESCE((SELECT jsonb_agg(jsonb_build_array(global_position::text, recorded_at, transaction_id::text)
+                 ORDER BY stream_version) FROM inserted), '[]'::jsonb) AS recorded`;
 
 function expectedToSql(expected: ExpectedVersion): number | null {
   if (expected === 'any') return null;
@@ -201,8 +185,7 @@ export class PostgresEventStore {
       const { rows } = await db.query<{
         current_version: number;
         allowed: boolean;
-        inboxed: string;
-        events: (Omit<EventRow, 'recorded_at'> & { recorded_at: string })[];
+        recorded: [position: string, recordedAt: string, transactionId: string][];
       }>({
         name: 'es_append',
         text: APPEND_SQL,
@@ -212,7 +195,13 @@ export class PostgresEventStore {
           JSON.stringify(input),
           expected,
           JSON.stringify(options.metadata),
-          JSON.stringify((options.outbox ?? []).map((m) => ({ ...m, headers: m.headers ?? {} }))),
+          JSON.stringify(
+            (options.outbox ?? []).map((m) =>
+              'eventIndex' in m
+                ? { ...m, headers: m.headers ?? {} }
+                : { ...m, headers: { ...metadataHeaders(options.metadata), ...m.headers } },
+            ),
+          ),
           options.inbox?.consumer ?? null,
           options.inbox?.messageId ?? null,
           options.inbox ? JSON.stringify(options.inbox.result ?? null) : null,
@@ -224,7 +213,25 @@ export class PostgresEventStore {
       if (!row) throw new Error('append returned no row');
       if (!row.allowed)
         throw new ConcurrencyError(stream, options.expectedVersion, row.current_version);
-      const recorded = row.events.map((e) => this.toRecorded(e));
+      const recorded = row.recorded.map(
+        ([position, recordedAt, transactionId], i): RecordedEvent => {
+          const event = input[i];
+          if (!event) throw new Error(`append recorded more events than it was given`);
+          return {
+            eventId: event.id,
+            type: event.type,
+            schemaVersion: event.schemaVersion,
+            data: event.data,
+            metadata: options.metadata,
+            streamType: stream.type,
+            streamId: stream.id,
+            streamVersion: row.current_version + i + 1,
+            globalPosition: BigInt(position),
+            recordedAt: new Date(recordedAt),
+            transactionId: BigInt(transactionId),
+          };
+        },
+      );
       return { nextExpectedVersion: row.current_version + events.length, events: recorded };
     } catch (error) {
       if (isUniqueViolation(error, 'events_stream_version')) {
@@ -343,23 +350,65 @@ export class PostgresEventStore {
   }
 
   private toRecorded(row: EventRow): RecordedEvent {
-    const upcast = this.registry.upcast({
-      type: row.event_type,
-      schemaVersion: row.schema_version,
-      data: row.data,
-    });
-    return {
-      eventId: row.event_id,
-      type: upcast.type,
-      schemaVersion: upcast.schemaVersion,
-      data: upcast.data,
-      metadata: row.metadata,
-      streamType: row.stream_type,
-      streamId: row.stream_id,
-      streamVersion: row.stream_version,
-      globalPosition: BigInt(row.global_position),
-      recordedAt: new Date(row.recorded_at),
-      transactionId: BigInt(row.transaction_id),
-    };
+    return recordedFromRow(row, this.registry);
   }
+}
+
+/** An event row as read, upcast to its type's current schema version. */
+export function recordedFromRow(row: EventRow, registry: EventRegistry): RecordedEvent {
+  const upcast = registry.upcast({
+    type: row.event_type,
+    schemaVersion: row.schema_version,
+    data: row.data,
+  });
+  return {
+    eventId: row.event_id,
+    type: upcast.type,
+    schemaVersion: upcast.schemaVersion,
+    data: upcast.data,
+    metadata: row.metadata,
+    streamType: row.stream_type,
+    streamId: row.stream_id,
+    streamVersion: row.stream_version,
+    globalPosition: BigInt(row.global_position),
+    recordedAt: new Date(row.recorded_at),
+    transactionId: BigInt(row.transaction_id),
+  };
+}
+
+/** The headers every message carries for tracing and correlation (shared/DESIGN.md). */
+export function metadataHeaders(metadata: EventMetadata): Record<string, string> {
+  return {
+    'correlation-id': metadata.correlationId,
+    ...(metadata.causationId ? { 'causation-id': metadata.causationId } : {}),
+    ...(metadata.traceparent ? { traceparent: metadata.traceparent } : {}),
+  };
+}
+
+/** An event as published: its message value and headers. */
+export function eventMessage(event: RecordedEvent): {
+  payload: unknown;
+  headers: Record<string, string>;
+} {
+  return {
+    payload: {
+      eventId: event.eventId,
+      type: event.type,
+      schemaVersion: event.schemaVersion,
+      streamType: event.streamType,
+      streamId: event.streamId,
+      streamVersion: event.streamVersion,
+      globalPosition: event.globalPosition.toString(),
+      recordedAt: event.recordedAt.toISOString(),
+      data: event.data,
+      metadata: event.metadata,
+    },
+    headers: {
+      ...metadataHeaders(event.metadata),
+      'event-type': event.type,
+      'schema-version': String(event.schemaVersion),
+      'stream-version': String(event.streamVersion),
+      'global-position': event.globalPosition.toString(),
+    },
+  };
 }

@@ -31,7 +31,6 @@ export const MIGRATIONS: readonly Migration[] = [
         CONSTRAINT events_stream_version UNIQUE (stream_type, stream_id, stream_version)
       );
       CREATE INDEX events_all_order ON events (transaction_id, global_position);
-      CREATE INDEX events_recorded_at ON events (stream_type, stream_id, recorded_at);
 
       CREATE TABLE snapshots (
         stream_type    text        NOT NULL,
@@ -43,25 +42,42 @@ export const MIGRATIONS: readonly Migration[] = [
         PRIMARY KEY (stream_type, stream_id)
       );
 
+      -- A message to publish. An event's message points at the event (event_position) and the
+      -- relay builds it from the event row, upcast, at publish time: copying the event into the
+      -- outbox doubled the WAL written per append (docs/event-store.md). Other messages (saga
+      -- commands, dead letters) carry their payload.
       CREATE TABLE outbox (
         id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
         transaction_id xid8        NOT NULL DEFAULT pg_current_xact_id(),
         topic          text        NOT NULL,
         message_key    text        NOT NULL,
         message_id     uuid        NOT NULL,
-        headers        jsonb       NOT NULL,
-        payload        jsonb       NOT NULL,
+        event_position bigint,
+        headers        jsonb       NOT NULL DEFAULT '{}',
+        payload        jsonb,
+        CHECK ((event_position IS NULL) <> (payload IS NULL)),
         created_at     timestamptz NOT NULL DEFAULT clock_timestamp(),
         published_at   timestamptz
       );
       CREATE INDEX outbox_unpublished ON outbox (transaction_id, id) WHERE published_at IS NULL;
       CREATE INDEX outbox_published ON outbox (published_at) WHERE published_at IS NOT NULL;
 
-      -- One notification per transaction however many rows it writes: identical notifications
-      -- in one transaction are folded into one by Postgres.
+      -- The relay is woken by NOTIFY, but only while it waits: NOTIFY takes a cluster-wide lock
+      -- from pre-commit through the WAL flush, so notifying on every transaction serializes all
+      -- commits (measured: half the append rate at 8 writers, docs/event-store.md). The leader
+      -- sets waiting before it sleeps; the first commit after that wakes it; while it drains it
+      -- is not waiting and nobody notifies. Identical notifications in one transaction are
+      -- folded into one by Postgres.
+      CREATE TABLE outbox_relay_state (
+        id      integer PRIMARY KEY DEFAULT 1 CHECK (id = 1),
+        waiting boolean NOT NULL DEFAULT false
+      );
+      INSERT INTO outbox_relay_state DEFAULT VALUES;
       CREATE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN
-        PERFORM pg_notify('outbox', '');
+        IF (SELECT waiting FROM outbox_relay_state WHERE id = 1) THEN
+          PERFORM pg_notify('outbox', '');
+        END IF;
         RETURN NULL;
       END $$;
       CREATE TRIGGER outbox_notify AFTER INSERT ON outbox

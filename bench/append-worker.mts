@@ -1,0 +1,130 @@
+// One contender at one concurrency, in its own process (Emmett changes pg's type parsers for
+// the whole process, so contenders never share one). Prints a JSON summary on stdout.
+//   node bench/append-worker.mts <contender> <writers> <warmupSeconds> <seconds> <database>
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { EventRegistry, PostgresEventStore, uuidv7 } from '@es/event-store';
+import { postgresConfig } from '@es/runtime-config';
+import { summarize } from './lib.mts';
+
+const [contender, writersArg, warmupArg, secondsArg, database] = process.argv.slice(2);
+const writers = Number(writersArg);
+const warmupMs = Number(warmupArg) * 1000;
+const seconds = Number(secondsArg);
+
+// An order-sized event: ~200 bytes of data, ~150 of metadata.
+const data = () => ({
+  orderId: randomUUID(),
+  customerId: 'customer-0000123456',
+  items: [
+    { sku: 'SKU-000123', quantity: 2, unitPrice: 1999 },
+    { sku: 'SKU-000456', quantity: 1, unitPrice: 550 },
+  ],
+  total: 4548,
+});
+const metadata = () => ({
+  correlationId: randomUUID(),
+  causationId: null,
+  actor: 'bench',
+  traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+});
+
+const pool = new pg.Pool({ ...postgresConfig(database!), max: writers });
+
+async function operation(): Promise<() => Promise<void>> {
+  switch (contender ?? '') {
+    case 'store': {
+      const registry = new EventRegistry([
+        {
+          type: 'OrderCreated',
+          schemaVersion: 1,
+          validate: (d) =>
+            typeof (d as { orderId?: unknown }).orderId === 'string' ? [] : ['orderId: required'],
+        },
+      ]);
+      const store = new PostgresEventStore(pool, registry);
+      return async () => {
+        await store.append(
+          { type: 'order', id: uuidv7() },
+          [{ type: 'OrderCreated', data: data() }],
+          {
+            expectedVersion: 'no_stream',
+            metadata: metadata(),
+            outbox: [{ eventIndex: 0, topic: 'orders.events' }],
+          },
+        );
+      };
+    }
+    case 'raw-tx':
+      return async () => {
+        const client = await pool.connect();
+        try {
+          const id = uuidv7();
+          await client.query('BEGIN');
+          const { rows } = await client.query<{ global_position: string }>({
+            name: 'ev',
+            text: `INSERT INTO events (stream_id, version, event_type, data, metadata) VALUES ($1, 1, 'OrderCreated', $2, $3) RETURNING global_position`,
+            values: [id, data(), metadata()],
+          });
+          await client.query({
+            name: 'ob',
+            text: `INSERT INTO outbox (global_position, topic, key, payload) VALUES ($1, 'orders.events', $2, $3)`,
+            values: [rows[0]!.global_position, id, data()],
+          });
+          await client.query('COMMIT');
+        } finally {
+          client.release();
+        }
+      };
+    case 'raw-cte':
+      return async () => {
+        await pool.query({
+          name: 'cte',
+          text: `WITH e AS (
+                   INSERT INTO events (stream_id, version, event_type, data, metadata)
+                   VALUES ($1, 1, 'OrderCreated', $2, $3) RETURNING global_position, stream_id, data)
+                 INSERT INTO outbox (global_position, topic, key, payload)
+                 SELECT global_position, 'orders.events', stream_id, data FROM e`,
+          values: [uuidv7(), data(), metadata()],
+        });
+      };
+    case 'emmett': {
+      const { getPostgreSQLEventStore } = await import('@event-driven-io/emmett-postgresql');
+      const store = getPostgreSQLEventStore(
+        `postgres://${process.env['PGUSER']}:${process.env['PGPASSWORD']}@${process.env['PGHOST']}:${process.env['PGPORT']}/${database}`,
+        { connectionOptions: { pool } },
+      );
+      await store.schema.migrate();
+      return async () => {
+        // 0n: "the stream must not exist", enforced (Emmett's STREAM_DOES_NOT_EXIST is not, in 0.42).
+        await store.appendToStream(
+          `order-${uuidv7()}`,
+          [{ type: 'OrderCreated', data: data(), metadata: metadata() }],
+          {
+            expectedStreamVersion: 0n,
+          },
+        );
+      };
+    }
+    default:
+      throw new Error(`unknown contender ${contender}`);
+  }
+}
+
+const op = await operation();
+const latencies: number[] = [];
+const start = performance.now();
+const measureFrom = start + warmupMs;
+const end = measureFrom + seconds * 1000;
+await Promise.all(
+  Array.from({ length: writers }, async () => {
+    for (;;) {
+      const t0 = performance.now();
+      if (t0 >= end) return;
+      await op();
+      if (t0 >= measureFrom) latencies.push(performance.now() - t0);
+    }
+  }),
+);
+await pool.end();
+process.stdout.write(JSON.stringify({ contender, writers, ...summarize(latencies, seconds) }));

@@ -1,0 +1,117 @@
+// Appends per second and latency of one event + its outbox row per transaction, at 1, 8 and 32
+// concurrent writers: the event store beside two raw baselines on the same PostgreSQL
+// ((a) BEGIN, INSERT event, INSERT outbox, COMMIT; (b) both rows in one statement, about the
+// ceiling for this design) and Emmett's PostgreSQL event store as a peer. Each contender
+// runs in its own process, in its own database, after a CHECKPOINT.
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import pg from 'pg';
+import { migrate } from '@es/event-store';
+import { postgresConfig } from '@es/runtime-config';
+import { machine, ms, root, writeSection } from './lib.mts';
+
+const writers = (process.env['BENCH_WRITERS'] ?? '1,8,32').split(',').map(Number);
+const seconds = Number(process.env['BENCH_SECONDS'] ?? 10);
+const warmup = Number(process.env['BENCH_WARMUP'] ?? 2);
+const contenders = ['raw-tx', 'raw-cte', 'store', 'emmett'] as const;
+type Contender = (typeof contenders)[number];
+
+const RAW_SCHEMA = `
+  CREATE TABLE events (
+    global_position bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    stream_id text NOT NULL, version integer NOT NULL, event_type text NOT NULL,
+    data jsonb NOT NULL, metadata jsonb NOT NULL, recorded_at timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (stream_id, version));
+  CREATE TABLE outbox (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    global_position bigint NOT NULL, topic text NOT NULL, key text NOT NULL, payload jsonb NOT NULL);`;
+
+const database = (c: Contender) => `bench_${c.replace('-', '_')}`;
+
+async function prepare(): Promise<void> {
+  const admin = new pg.Pool({ ...postgresConfig('postgres'), max: 1 });
+  for (const c of contenders) {
+    await admin.query(`DROP DATABASE IF EXISTS ${database(c)} WITH (FORCE)`);
+    await admin.query(`CREATE DATABASE ${database(c)}`);
+    const pool = new pg.Pool({ ...postgresConfig(database(c)), max: 1 });
+    if (c === 'store') await migrate(pool);
+    if (c === 'raw-tx' || c === 'raw-cte') await pool.query(RAW_SCHEMA);
+    await pool.end();
+  }
+  await admin.end();
+}
+
+async function checkpoint(db: string): Promise<void> {
+  const pool = new pg.Pool({ ...postgresConfig(db), max: 1 });
+  await pool.query('CHECKPOINT').catch(() => undefined); // needs pg_checkpoint; skipped without
+  await pool.end();
+}
+
+interface Result {
+  contender: Contender;
+  writers: number;
+  perSecond: number;
+  p50: number;
+  p99: number;
+}
+
+async function main(): Promise<void> {
+  await prepare();
+  const results: Result[] = [];
+  for (const w of writers) {
+    for (const c of contenders) {
+      await checkpoint(database(c));
+      const out = execFileSync(
+        process.execPath,
+        [
+          join(root, 'bench', 'append-worker.mts'),
+          c,
+          String(w),
+          String(warmup),
+          String(seconds),
+          database(c),
+        ],
+        {
+          encoding: 'utf8',
+          stdio: ['ignore', 'pipe', 'inherit'],
+        },
+      );
+      const r = JSON.parse(out) as Result;
+      results.push(r);
+      process.stdout.write(
+        `${c.padEnd(8)} ${String(w).padStart(2)} writers: ${String(r.perSecond).padStart(6)}/s  p50 ${ms(r.p50)} ms  p99 ${ms(r.p99)} ms\n`,
+      );
+    }
+  }
+  const get = (c: Contender, w: number) =>
+    results.find((r) => r.contender === c && r.writers === w)!;
+  const rows = writers.map((w) => {
+    const [a, b, s, e] = contenders.map((c) => get(c, w));
+    const cell = (r: Result) => `${r.perSecond} (${ms(r.p50)} / ${ms(r.p99)})`;
+    return `| ${w} | ${cell(a!)} | ${cell(b!)} | ${cell(s!)} | ${cell(e!)} | ${(s!.perSecond / b!.perSecond).toFixed(2)} | ${(s!.perSecond / e!.perSecond).toFixed(2)} |`;
+  });
+  writeSection(
+    'append',
+    `## Event store append (issue: event store, outbox and relay)
+
+One event (~200 B data, ~150 B metadata) and its outbox row per transaction, each append a new
+stream with "no stream" expected. Appends/s, and (p50 / p99 latency in ms). Each contender in
+its own process and database on the same PostgreSQL (\`synchronous_commit=on\`), ${warmup} s warm-up,
+${seconds} s measured, CHECKPOINT before each run.
+
+- (a) raw transaction: BEGIN, INSERT event, INSERT outbox, COMMIT (4 round trips).
+- (b) raw single statement: both rows in one data-modifying CTE, about the ceiling here.
+- store: \`PostgresEventStore.append\` with an outbox message: validation, expected-version
+  check, event id, metadata, transaction id, NOTIFY trigger; one statement.
+- Emmett: \`@event-driven-io/emmett-postgresql\` 0.42.0 \`appendToStream\`, expected version 0n
+  (no outbox row: Emmett has none).
+
+| writers | (a) raw tx | (b) raw one statement | store | Emmett | store / (b) | store / Emmett |
+|---|---|---|---|---|---|---|
+${rows.join('\n')}
+
+Machine: ${machine()}. Command: \`npm run bench -- append\` (${new Date().toISOString().slice(0, 10)}).`,
+  );
+}
+
+await main();
