@@ -3,6 +3,7 @@
 # build and engines, and stops what it started when it ends.
 #   run.sh start   the whole system in the foreground until Ctrl-C
 #   run.sh test    every check and test level; prints "N passed, N failed" last
+#   run.sh bench   the benchmarks (results in docs/benchmarks.md)
 set -euo pipefail
 LOG_TAG=run
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -86,9 +87,19 @@ cmd_start() {
   node libs/testing/dist/cli/start-system.js
 }
 
+# Benchmarks print their figures and write them to docs/benchmarks.md.
+cmd_bench() {
+  trap 'stop_stack_if_ours' EXIT
+  step "build" build
+  step "engines" ensure_stack
+  local which="${1:-append}"
+  node "bench/$which.mts"
+}
+
 bootstrap
 case "${1:-}" in
   start) cmd_start ;;
   test) cmd_test ;;
-  *) die "usage: run.sh start|test" ;;
+  bench) shift; cmd_bench "$@" ;;
+  *) die "usage: run.sh start|test|bench [append]" ;;
 esac
