@@ -91,3 +91,12 @@ stop_pidfile() { # $1 = name, $2 = seconds to wait before SIGKILL
   done
   rm -f "$pidfile"
 }
+
+# Waits for an engine just spawned; on failure shows its logs, stops it and exits naming them.
+await_ready() { # $1 = engine name, $2 = timeout s, $3 = ready check, $4 = stop function, $5.. = log files
+  local name="$1" timeout="$2" check="$3" stop="$4"; shift 4
+  wait_until "$timeout" "$check" && return 0
+  tail -20 "$@" >&2 2>/dev/null || true
+  "$stop"
+  die "$name did not become ready in $timeout s (logs: $*)"
+}

@@ -46,11 +46,7 @@ ferret_up() {
   esac
   spawn ferretdb "$(ferret_binary)" "${args[@]}"
   ferret_ready() { ferret_running || return 2; port_open "$ES_MONGO_PORT"; }
-  wait_until 30 ferret_ready || {
-    tail -20 "$LOG_DIR/ferretdb.log" >&2 2>/dev/null || true
-    ferret_down
-    die "FerretDB did not become ready in 30 s (log: $LOG_DIR/ferretdb.log)"
-  }
+  await_ready FerretDB 30 ferret_ready ferret_down "$LOG_DIR/ferretdb.log"
 }
 
 ferret_down() { stop_pidfile ferretdb 20; }

@@ -59,11 +59,7 @@ kafka_up() {
     kafka_running || return 2
     tail -n +"$((mark + 1))" "$LOG_DIR/kafka-server.log" 2>/dev/null | grep -q 'Kafka Server started' && port_open "$ES_KAFKA_PORT"
   }
-  wait_until 90 kafka_started || {
-    tail -20 "$LOG_DIR/kafka-server.log" "$LOG_DIR/kafka.log" >&2 2>/dev/null || true
-    kafka_down
-    die "Kafka did not become ready in 90 s (logs: $LOG_DIR/kafka-server.log, $LOG_DIR/kafka.log)"
-  }
+  await_ready Kafka 90 kafka_started kafka_down "$LOG_DIR/kafka-server.log" "$LOG_DIR/kafka.log"
 }
 
 kafka_down() { stop_pidfile kafka 60; }
