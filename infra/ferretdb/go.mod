@@ -67,3 +67,7 @@ require (
 	modernc.org/strutil v1.2.0 // indirect
 	modernc.org/token v1.1.0 // indirect
 )
+
+// Built from a patched copy of the verified module (infra/ferretdb/patches; prepared by
+// infra/local/ferretdb.sh, git-ignored).
+replace github.com/FerretDB/FerretDB => ./third_party/FerretDB

@@ -160,6 +160,35 @@ describe('MongoDB wire protocol (local stack)', () => {
     ]);
   });
 
+  it('updates 500 matched documents in one batch without stalling the server', async () => {
+    // Stock FerretDB 1.24.2 held a backend connection per matched update until the command
+    // ended: at 100 (its SQLite pool) the whole server stopped answering. Patched in
+    // infra/ferretdb/patches; a projection's batch is this shape.
+    const orders = mongo.db.collection<OrderDoc>('orders_large_batch');
+    const ids = Array.from({ length: 500 }, (_, i) => `o-${i}`);
+    await orders.insertMany(ids.map((id) => ({ _id: id, version: 1, status: 'PENDING' })));
+    const batch = ids.map((id) => ({
+      updateOne: {
+        filter: { _id: id, version: { $lt: 2 } },
+        update: { $set: { version: 2, status: 'CONFIRMED' } },
+      },
+    }));
+    let timer: NodeJS.Timeout | undefined;
+    const result = await Promise.race([
+      orders.bulkWrite(batch, { ordered: false }),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          reject(new Error('a 500-document batch did not finish in 20 s'));
+        }, 20_000);
+      }),
+    ]).finally(() => {
+      clearTimeout(timer);
+    });
+    expect(result.modifiedCount).toBe(500);
+    expect(await orders.countDocuments({ version: 2 })).toBe(500);
+    expect((await mongo.db.admin().command({ ping: 1 }))['ok']).toBe(1);
+  });
+
   async function isFerretDb(): Promise<boolean> {
     const info = await mongo.db.admin().command({ buildInfo: 1 });
     return 'ferretdbVersion' in info;
