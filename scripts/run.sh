@@ -27,7 +27,7 @@ ensure_stack() {
     bash "$STACK" up
   fi
   # shellcheck disable=SC1091
-  . "$(bash "$STACK" env >/dev/null && echo "${ES_STACK_DIR:-$ROOT/.local/stack}/stack.env")"
+  . "${ES_STACK_DIR:-$ROOT/.local/stack}/stack.env"
 }
 
 step() { # name, command...

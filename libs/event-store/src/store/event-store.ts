@@ -132,9 +132,9 @@ snapshotted AS (
     WHERE snapshots.stream_version < EXCLUDED.stream_version
   RETURNING 1
 )
+-- The data-modifying CTEs above run to completion whether or not this reads them.
 SELECT (SELECT v FROM current_version) AS current_version,
        EXISTS (SELECT 1 FROM allowed) AS allowed,
-       (SELECT count(*) FROM outboxed) + (SELECT count(*) FROM inboxed) + (SELECT count(*) FROM snapshotted) AS written,
        -- What only the database knows; the rest of each recorded event is the input.
        COALESCE((SELECT jsonb_agg(jsonb_build_array(global_position::text, recorded_at, transaction_id::text)
                  ORDER BY stream_version) FROM inserted), '[]'::jsonb) AS recorded`;
