@@ -1,9 +1,10 @@
 // Publishes the outbox to the message broker. One relay per database leads at a time (an
 // advisory lock held on its own connection, so losing the connection loses the lead at once);
-// others wait to take over. The leader reads unpublished rows of transactions older than every
-// running one, in (transaction, id) order, publishes a batch, waits for the broker's ack, then
-// marks the rows. A crash between ack and mark republishes (at-least-once; consumers
-// deduplicate), never loses. Woken by LISTEN/NOTIFY, with a polling fallback.
+// others wait to take over. The leader reads rows after its mark, of transactions older than
+// every running one, in (transaction, id) order, publishes a batch, waits for the broker's ack,
+// then moves the mark past the batch (one row written per batch). A crash between ack and mark
+// republishes (at-least-once; consumers deduplicate), never loses. Woken by LISTEN/NOTIFY, with
+// a polling fallback.
 import { Client, type ClientConfig } from 'pg';
 import type { Meter } from '@opentelemetry/api';
 import { eventMessage, recordedFromRow, type EventRow } from '../store/event-store';
@@ -30,6 +31,9 @@ export interface OutboxRelayOptions {
   readonly batchSize?: number;
   /** Longest sleep without a notification before looking again. */
   readonly pollIntervalMs?: number;
+  /** For this long after publishing, the relay polls every busyPollIntervalMs instead. */
+  readonly busyWindowMs?: number;
+  readonly busyPollIntervalMs?: number;
   /** How often a follower tries to take the lead. */
   readonly leaderRetryMs?: number;
   /** Published rows older than this are deleted. */
@@ -51,6 +55,7 @@ const logToStderr = (name: string) => (error: unknown) => {
 type Nullable<T> = { [K in keyof T]: T[K] | null };
 
 interface OutboxRow extends Nullable<EventRow> {
+  outbox_transaction_id: string;
   id: string;
   topic: string;
   message_key: string;
@@ -70,6 +75,9 @@ export class OutboxRelay {
   /** A notification came while the relay was busy: look again before sleeping. */
   private notified = false;
   private lastPurge = 0;
+  private lastPublished = 0;
+  /** Everything up to here is published: (transaction id, outbox id), read on taking the lead. */
+  private mark: { transactionId: string; id: string } | undefined;
   private readonly batchSize: number;
   private readonly onError: (error: unknown) => void;
   private readonly publishedCounter;
@@ -164,11 +172,28 @@ export class OutboxRelay {
         await this.sleepUnlessWoken(this.options.leaderRetryMs ?? 2_000);
         return;
       }
+      const state = await client.query<{ transactionId: string; id: string }>(
+        `SELECT published_transaction_id::text AS "transactionId", published_id::text AS id
+         FROM outbox_relay_state WHERE id = 1`,
+      );
+      this.mark = state.rows[0];
+      if (!this.mark) throw new Error('outbox_relay_state has no row: was the schema migrated?');
     }
     this.notified = false;
     const published = await this.publishBatch(client);
     await this.purgeIfDue(client);
-    if (published > 0) return;
+    if (published > 0) {
+      this.lastPublished = Date.now();
+      return;
+    }
+    // Recently busy: look again shortly, without asking writers to notify. An append that
+    // read the flag before it was set and commits after the second look below sends nothing,
+    // and under a steady load that race is common enough to put the polling interval into the
+    // p99 (measured: 190 ms at 1,000 events/s); a short poll bounds it while traffic flows.
+    if (Date.now() - this.lastPublished < (this.options.busyWindowMs ?? 1_000)) {
+      await this.sleepUnlessWoken(this.options.busyPollIntervalMs ?? 5);
+      return;
+    }
     // Idle: ask writers to notify, look once more (a commit may have raced the flag), then
     // sleep until a notification or the polling interval.
     await client.query({
@@ -187,20 +212,29 @@ export class OutboxRelay {
   }
 
   /** Publishes one batch; returns how many messages. */
-  async publishBatch(client: Client): Promise<number> {
+  private async publishBatch(client: Client): Promise<number> {
+    const mark = this.mark;
+    if (!mark) throw new Error('publishing without the lead');
     const { rows } = await client.query<OutboxRow>({
       name: 'outbox_batch',
-      text: `SELECT o.id, o.topic, o.message_key, o.message_id, o.headers, o.payload,
+      text: `SELECT o.transaction_id::text AS outbox_transaction_id, o.id, o.topic, o.message_key, o.message_id, o.headers, o.payload,
                     extract(epoch FROM clock_timestamp() - o.created_at) * 1000 AS age_ms,
                     e.global_position, e.stream_type, e.stream_id, e.stream_version, e.event_id, e.event_type,
                     e.schema_version, e.data, e.metadata, e.recorded_at, e.transaction_id
-             FROM outbox o LEFT JOIN events e ON e.global_position = o.event_position
-             WHERE o.published_at IS NULL AND o.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+             -- LATERAL: one index probe per row. A plain join let the planner merge on the
+             -- transaction alone, quadratic for a large transaction (2,600 rows/s drained).
+             FROM outbox o LEFT JOIN LATERAL (
+               SELECT * FROM events e
+               WHERE e.transaction_id = o.transaction_id AND e.global_position = o.event_position
+               LIMIT 1) e ON true
+             WHERE (o.transaction_id, o.id) > ($1::text::xid8, $2::bigint)
+               AND o.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
              ORDER BY o.transaction_id, o.id
-             LIMIT $1`,
-      values: [this.batchSize],
+             LIMIT $3`,
+      values: [mark.transactionId, mark.id, this.batchSize],
     });
-    if (rows.length === 0) return 0;
+    const last = rows.at(-1);
+    if (!last) return 0;
     const messages = rows.map((r): OutboundMessage => {
       const base = { topic: r.topic, key: r.message_key, messageId: r.message_id };
       if (r.global_position === null) return { ...base, headers: r.headers, payload: r.payload };
@@ -212,9 +246,12 @@ export class OutboxRelay {
     const ackMs = performance.now() - sentAt;
     await client.query({
       name: 'outbox_mark',
-      text: 'UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])',
-      values: [rows.map((r) => r.id)],
+      text: `UPDATE outbox_relay_state
+             SET published_transaction_id = $1::text::xid8, published_id = $2, published_at = now()
+             WHERE id = 1`,
+      values: [last.outbox_transaction_id, last.id],
     });
+    this.mark = { transactionId: last.outbox_transaction_id, id: last.id };
     const attributes = { relay: this.options.name };
     this.publishedCounter?.add(rows.length, attributes);
     for (const r of rows) this.lagHistogram?.record((Number(r.age_ms) + ackMs) / 1000, attributes);
@@ -225,9 +262,13 @@ export class OutboxRelay {
     const every = this.options.purgeIntervalMs ?? 60_000;
     if (Date.now() - this.lastPurge < every) return;
     this.lastPurge = Date.now();
+    // Published (behind the mark) and older than the retention; at most 50,000 rows a time.
     await client.query(
-      `DELETE FROM outbox WHERE id IN (
-         SELECT id FROM outbox WHERE published_at < now() - make_interval(secs => $1) LIMIT 50000)`,
+      `DELETE FROM outbox WHERE ctid = ANY(ARRAY(
+         SELECT o.ctid FROM outbox o, outbox_relay_state s
+         WHERE s.id = 1 AND (o.transaction_id, o.id) <= (s.published_transaction_id, s.published_id)
+           AND o.created_at < now() - make_interval(secs => $1)
+         LIMIT 50000))`,
       [(this.options.retentionMs ?? 3_600_000) / 1000],
     );
   }
@@ -256,6 +297,7 @@ export class OutboxRelay {
     const client = this.client;
     this.client = undefined;
     this.leader = false; // the session's advisory lock goes with its connection
+    this.mark = undefined; // read again by whoever leads next
     await client?.end().catch(() => undefined);
   }
 
@@ -280,8 +322,9 @@ export async function outboxBacklog(db: {
   query: Client['query'];
 }): Promise<{ unpublished: number; oldestAgeSeconds: number }> {
   const { rows } = await db.query<{ unpublished: string; oldest: string | null }>(
-    `SELECT count(*) AS unpublished, extract(epoch FROM clock_timestamp() - min(created_at)) AS oldest
-     FROM outbox WHERE published_at IS NULL`,
+    `SELECT count(*) AS unpublished, extract(epoch FROM clock_timestamp() - min(o.created_at)) AS oldest
+     FROM outbox o, outbox_relay_state s
+     WHERE s.id = 1 AND (o.transaction_id, o.id) > (s.published_transaction_id, s.published_id)`,
   );
   return {
     unpublished: Number(rows[0]?.unpublished ?? 0),

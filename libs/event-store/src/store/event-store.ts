@@ -1,6 +1,6 @@
-// The PostgreSQL event store. An append is ONE statement (a data-modifying CTE): it checks the
-// expected version and writes the events, their outbox rows, the consumer's inbox mark and an
-// optional snapshot, all or nothing, in one round trip.
+// The PostgreSQL event store. An append is ONE statement (a data-modifying CTE, append-sql.ts):
+// it checks the expected version and writes the events, their outbox rows, the consumer's inbox
+// mark and an optional snapshot, all or nothing, in one round trip.
 import type { Pool, PoolClient } from 'pg';
 import { AlreadyHandledError, ConcurrencyError } from './errors';
 import type { EventRegistry } from './registry';
@@ -12,6 +12,7 @@ import type {
   RecordedEvent,
   StreamRef,
 } from './types';
+import { appendStatement, MAX_EVENTS_PER_APPEND, MAX_OUTBOX_PER_APPEND } from './append-sql';
 import { uuidv7 } from './uuid';
 
 type Queryable = Pool | PoolClient;
@@ -86,59 +87,6 @@ export interface EventRow {
 export const EVENT_COLUMNS = `global_position, stream_type, stream_id, stream_version, event_id, event_type,
   schema_version, data, metadata, recorded_at, transaction_id`;
 
-const APPEND_SQL = `
-WITH input AS (
-  SELECT (e->>'id')::uuid AS event_id, e->>'type' AS event_type, (e->>'schemaVersion')::int AS schema_version,
-         e->'data' AS data, n::int AS n
-  FROM jsonb_array_elements($3::jsonb) WITH ORDINALITY AS t(e, n)
-),
-current_version AS (
-  SELECT COALESCE(MAX(stream_version), 0) AS v FROM events WHERE stream_type = $1 AND stream_id = $2
-),
-allowed AS (
-  SELECT v FROM current_version WHERE $4::int IS NULL OR v = $4::int
-),
-inserted AS (
-  INSERT INTO events (stream_type, stream_id, stream_version, event_id, event_type, schema_version, data, metadata)
-  SELECT $1, $2, allowed.v + input.n, input.event_id, input.event_type, input.schema_version, input.data, $5::jsonb
-  FROM input CROSS JOIN allowed
-  ORDER BY input.n
-  RETURNING global_position, stream_version, event_id, recorded_at, transaction_id
-),
-outboxed AS (
-  INSERT INTO outbox (topic, message_key, message_id, event_position, headers, payload)
-  SELECT o->>'topic', COALESCE(o->>'key', $2), COALESCE((o->>'messageId')::uuid, i.event_id),
-         i.global_position, o->'headers', o->'payload'
-  FROM jsonb_array_elements($6::jsonb) WITH ORDINALITY AS t(o, m)
-  LEFT JOIN input ON input.n = (o->>'eventIndex')::int + 1
-  LEFT JOIN inserted i ON i.event_id = input.event_id
-  WHERE EXISTS (SELECT 1 FROM allowed)
-  ORDER BY m
-  RETURNING id
-),
-inboxed AS (
-  INSERT INTO inbox (consumer, message_id, result)
-  SELECT $7, $8, $9::jsonb
-  WHERE $7::text IS NOT NULL AND EXISTS (SELECT 1 FROM allowed)
-  RETURNING 1
-),
-snapshotted AS (
-  INSERT INTO snapshots (stream_type, stream_id, stream_version, schema_version, state)
-  SELECT $1, $2, allowed.v + jsonb_array_length($3::jsonb), $10::int, $11::jsonb
-  FROM allowed WHERE $10::int IS NOT NULL
-  ON CONFLICT (stream_type, stream_id) DO UPDATE
-    SET stream_version = EXCLUDED.stream_version, schema_version = EXCLUDED.schema_version,
-        state = EXCLUDED.state, taken_at = now()
-    WHERE snapshots.stream_version < EXCLUDED.stream_version
-  RETURNING 1
-)
--- The data-modifying CTEs above run to completion whether or not this reads them.
-SELECT (SELECT v FROM current_version) AS current_version,
-       EXISTS (SELECT 1 FROM allowed) AS allowed,
-       -- What only the database knows; the rest of each recorded event is the input.
-       COALESCE((SELECT jsonb_agg(jsonb_build_array(global_position::text, recorded_at, transaction_id::text)
-                 ORDER BY stream_version) FROM inserted), '[]'::jsonb) AS recorded`;
-
 function expectedToSql(expected: ExpectedVersion): number | null {
   if (expected === 'any') return null;
   if (expected === 'no_stream') return 0;
@@ -173,7 +121,9 @@ export class PostgresEventStore {
     for (const message of options.outbox ?? []) {
       if (
         'eventIndex' in message &&
-        (message.eventIndex < 0 || message.eventIndex >= events.length)
+        (!Number.isInteger(message.eventIndex) ||
+          message.eventIndex < 0 ||
+          message.eventIndex >= events.length)
       ) {
         throw new RangeError(
           `outbox message refers to event ${message.eventIndex} of ${events.length}`,
@@ -181,58 +131,90 @@ export class PostgresEventStore {
       }
     }
     const expected = expectedToSql(options.expectedVersion);
+    const outbox = options.outbox ?? [];
+    if (events.length > MAX_EVENTS_PER_APPEND || outbox.length > MAX_OUTBOX_PER_APPEND) {
+      throw new RangeError(
+        `an append takes at most ${MAX_EVENTS_PER_APPEND} events and ${MAX_OUTBOX_PER_APPEND} outbox messages, got ${events.length} and ${outbox.length}: split it`,
+      );
+    }
+    const values: unknown[] = [stream.type, stream.id, expected];
+    if (input.length > 0) values.push(JSON.stringify(options.metadata));
+    for (const event of input) {
+      values.push(event.id, event.type, event.schemaVersion, JSON.stringify(event.data));
+    }
+    let kinds = '';
+    for (const m of outbox) {
+      if ('eventIndex' in m) {
+        kinds += 'e';
+        const event = input[m.eventIndex];
+        if (!event) throw new RangeError(`outbox message refers to event ${m.eventIndex}`);
+        values.push(m.topic, event.id, m.headers ? JSON.stringify(m.headers) : '{}');
+      } else {
+        kinds += 'p';
+        values.push(
+          m.topic,
+          m.key,
+          m.messageId,
+          JSON.stringify({ ...metadataHeaders(options.metadata), ...m.headers }),
+          JSON.stringify(m.payload),
+        );
+      }
+    }
+    if (options.inbox) {
+      values.push(
+        options.inbox.consumer,
+        options.inbox.messageId,
+        JSON.stringify(options.inbox.result ?? null),
+      );
+    }
+    if (options.snapshot) {
+      values.push(options.snapshot.schemaVersion, JSON.stringify(options.snapshot.state));
+    }
+    const statement = appendStatement({
+      events: events.length,
+      outbox: kinds,
+      inbox: options.inbox !== undefined,
+      snapshot: options.snapshot !== undefined,
+    });
     try {
       const { rows } = await db.query<{
-        current_version: number;
+        stream_version: number;
+        position: string;
+        recorded_ms: number;
+        transaction_id: string;
         allowed: boolean;
-        recorded: [position: string, recordedAt: string, transactionId: string][];
-      }>({
-        name: 'es_append',
-        text: APPEND_SQL,
-        values: [
-          stream.type,
-          stream.id,
-          JSON.stringify(input),
-          expected,
-          JSON.stringify(options.metadata),
-          JSON.stringify(
-            (options.outbox ?? []).map((m) =>
-              'eventIndex' in m
-                ? { ...m, headers: m.headers ?? {} }
-                : { ...m, headers: { ...metadataHeaders(options.metadata), ...m.headers } },
-            ),
-          ),
-          options.inbox?.consumer ?? null,
-          options.inbox?.messageId ?? null,
-          options.inbox ? JSON.stringify(options.inbox.result ?? null) : null,
-          options.snapshot?.schemaVersion ?? null,
-          options.snapshot ? JSON.stringify(options.snapshot.state) : null,
-        ],
+        current_version: number;
+      }>({ ...statement, values });
+      if (input.length === 0 ? rows[0]?.allowed !== true : rows.length === 0) {
+        // Only a conflict costs a second round trip: the version it found, for the error.
+        throw new ConcurrencyError(
+          stream,
+          options.expectedVersion,
+          await this.currentVersion(stream, db),
+        );
+      }
+      if (input.length > 0 && rows.length !== input.length) {
+        throw new Error(`append recorded ${rows.length} rows for ${input.length} events`);
+      }
+      const recorded = input.map((event, i): RecordedEvent => {
+        const row = rows[i];
+        if (!row) throw new Error(`append recorded ${rows.length} rows for ${input.length} events`);
+        return {
+          eventId: event.id,
+          type: event.type,
+          schemaVersion: event.schemaVersion,
+          data: event.data,
+          metadata: options.metadata,
+          streamType: stream.type,
+          streamId: stream.id,
+          streamVersion: row.stream_version,
+          globalPosition: BigInt(row.position),
+          recordedAt: new Date(row.recorded_ms),
+          transactionId: BigInt(row.transaction_id),
+        };
       });
-      const [row] = rows;
-      if (!row) throw new Error('append returned no row');
-      if (!row.allowed)
-        throw new ConcurrencyError(stream, options.expectedVersion, row.current_version);
-      const recorded = row.recorded.map(
-        ([position, recordedAt, transactionId], i): RecordedEvent => {
-          const event = input[i];
-          if (!event) throw new Error(`append recorded more events than it was given`);
-          return {
-            eventId: event.id,
-            type: event.type,
-            schemaVersion: event.schemaVersion,
-            data: event.data,
-            metadata: options.metadata,
-            streamType: stream.type,
-            streamId: stream.id,
-            streamVersion: row.current_version + i + 1,
-            globalPosition: BigInt(position),
-            recordedAt: new Date(recordedAt),
-            transactionId: BigInt(transactionId),
-          };
-        },
-      );
-      return { nextExpectedVersion: row.current_version + events.length, events: recorded };
+      const nextExpectedVersion = recorded.at(-1)?.streamVersion ?? rows[0]?.current_version ?? 0;
+      return { nextExpectedVersion, events: recorded };
     } catch (error) {
       if (isUniqueViolation(error, 'events_stream_version')) {
         // A concurrent append won the race for the same version.

@@ -13,12 +13,16 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 1,
     name: 'events, snapshots, outbox, inbox',
     sql: `
+      -- Two indexes, as few as the reads need: every index is written by every append, and
+      -- the append is bound by WAL and CPU (docs/event-store.md). The stream key reads a stream
+      -- and guards concurrency; (transaction, position) orders read-all and joins the outbox.
+      -- Event ids are UUID v7 made by the store; duplicate commands are the inbox's business.
       CREATE TABLE events (
-        global_position bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
         stream_type     text        NOT NULL,
         stream_id       text        NOT NULL,
         stream_version  integer     NOT NULL CHECK (stream_version > 0),
-        event_id        uuid        NOT NULL UNIQUE,
+        global_position bigint      NOT NULL GENERATED ALWAYS AS IDENTITY,
+        event_id        uuid        NOT NULL,
         event_type      text        NOT NULL,
         schema_version  integer     NOT NULL CHECK (schema_version > 0),
         data            jsonb       NOT NULL,
@@ -28,7 +32,7 @@ export const MIGRATIONS: readonly Migration[] = [
         -- older than every running one, so a late commit is never skipped.
         transaction_id  xid8        NOT NULL DEFAULT pg_current_xact_id(),
         -- The optimistic-concurrency guard.
-        CONSTRAINT events_stream_version UNIQUE (stream_type, stream_id, stream_version)
+        CONSTRAINT events_stream_version PRIMARY KEY (stream_type, stream_id, stream_version)
       );
       CREATE INDEX events_all_order ON events (transaction_id, global_position);
 
@@ -45,10 +49,10 @@ export const MIGRATIONS: readonly Migration[] = [
       -- A message to publish. An event's message points at the event (event_position) and the
       -- relay builds it from the event row, upcast, at publish time: copying the event into the
       -- outbox doubled the WAL written per append (docs/event-store.md). Other messages (saga
-      -- commands, dead letters) carry their payload.
+      -- commands, dead letters) carry their payload. One index, the relay's reading order.
       CREATE TABLE outbox (
-        id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
         transaction_id xid8        NOT NULL DEFAULT pg_current_xact_id(),
+        id             bigint      NOT NULL GENERATED ALWAYS AS IDENTITY,
         topic          text        NOT NULL,
         message_key    text        NOT NULL,
         message_id     uuid        NOT NULL,
@@ -57,31 +61,27 @@ export const MIGRATIONS: readonly Migration[] = [
         payload        jsonb,
         CHECK ((event_position IS NULL) <> (payload IS NULL)),
         created_at     timestamptz NOT NULL DEFAULT clock_timestamp(),
-        published_at   timestamptz
+        PRIMARY KEY (transaction_id, id)
       );
-      CREATE INDEX outbox_unpublished ON outbox (transaction_id, id) WHERE published_at IS NULL;
-      CREATE INDEX outbox_published ON outbox (published_at) WHERE published_at IS NOT NULL;
 
+      -- The relay's state. Its mark: every outbox row at or before (published_transaction_id,
+      -- published_id) is published. Rows are read behind the xmin horizon in that order, so a
+      -- row never appears behind the mark later (the read-all argument, docs/event-store.md),
+      -- and one row written per batch marks the whole batch.
       -- The relay is woken by NOTIFY, but only while it waits: NOTIFY takes a cluster-wide lock
       -- from pre-commit through the WAL flush, so notifying on every transaction serializes all
-      -- commits (measured: half the append rate at 8 writers, docs/event-store.md). The leader
-      -- sets waiting before it sleeps; the first commit after that wakes it; while it drains it
-      -- is not waiting and nobody notifies. Identical notifications in one transaction are
-      -- folded into one by Postgres.
+      -- commits (measured: half the append rate at 8 writers). The leader sets waiting before
+      -- it sleeps; the first append after that notifies (the append statement itself, see
+      -- append-sql.ts; a trigger cost ~25 us of server CPU per append); while it drains it is
+      -- not waiting and nobody notifies.
       CREATE TABLE outbox_relay_state (
-        id      integer PRIMARY KEY DEFAULT 1 CHECK (id = 1),
-        waiting boolean NOT NULL DEFAULT false
+        id                       integer PRIMARY KEY DEFAULT 1 CHECK (id = 1),
+        waiting                  boolean     NOT NULL DEFAULT false,
+        published_transaction_id xid8        NOT NULL DEFAULT '0',
+        published_id             bigint      NOT NULL DEFAULT 0,
+        published_at             timestamptz
       );
       INSERT INTO outbox_relay_state DEFAULT VALUES;
-      CREATE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN
-        IF (SELECT waiting FROM outbox_relay_state WHERE id = 1) THEN
-          PERFORM pg_notify('outbox', '');
-        END IF;
-        RETURN NULL;
-      END $$;
-      CREATE TRIGGER outbox_notify AFTER INSERT ON outbox
-        FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify();
 
       -- Messages and commands already handled, per consumer, with the first result: a
       -- redelivery or a retried request returns it and writes nothing.

@@ -1,0 +1,54 @@
+import { appendStatement, shapeKey, type AppendShape } from './append-sql';
+
+function parameterNumbers(sql: string): number[] {
+  return [...new Set([...sql.matchAll(/\$(\d+)/g)].map((m) => Number(m[1])))].sort((a, b) => a - b);
+}
+
+// What PostgresEventStore.append passes for a shape: 3, metadata if there are events, 4 per event, 3 per event message,
+// 5 per payload message + 3 for an inbox mark + 2 for a snapshot.
+function valuesFor(shape: AppendShape): number {
+  let n = 3 + (shape.events > 0 ? 1 : 0) + 4 * shape.events;
+  for (const kind of shape.outbox) n += kind === 'e' ? 3 : 5;
+  return n + (shape.inbox ? 3 : 0) + (shape.snapshot ? 2 : 0);
+}
+
+describe('appendStatement', () => {
+  const shapes: AppendShape[] = [
+    { events: 1, outbox: 'e', inbox: false, snapshot: false },
+    { events: 3, outbox: 'eep', inbox: true, snapshot: true },
+    { events: 0, outbox: 'p', inbox: true, snapshot: false },
+    { events: 2, outbox: '', inbox: false, snapshot: true },
+    { events: 20, outbox: 'e'.repeat(20), inbox: false, snapshot: false },
+  ];
+
+  it.each(shapes)(
+    'uses exactly the parameters the store passes, numbered without gaps: %j',
+    (shape) => {
+      const { text } = appendStatement(shape);
+      const used = parameterNumbers(text);
+      expect(used).toEqual(Array.from({ length: valuesFor(shape) }, (_, i) => i + 1));
+    },
+  );
+
+  it('writes only the parts a shape uses', () => {
+    const { text } = appendStatement({ events: 1, outbox: 'e', inbox: false, snapshot: false });
+    expect(text).toContain('INSERT INTO events');
+    expect(text).toContain('INSERT INTO outbox');
+    expect(text).not.toContain('INSERT INTO inbox');
+    expect(text).not.toContain('INSERT INTO snapshots');
+    const deadLetter = appendStatement({ events: 0, outbox: 'p', inbox: true, snapshot: false });
+    expect(deadLetter.text).not.toContain('INSERT INTO events');
+    expect(deadLetter.text).toContain('INSERT INTO inbox');
+  });
+
+  it('prepares small shapes once under a name per shape, and plans large ones each time', () => {
+    const shape: AppendShape = { events: 2, outbox: 'ep', inbox: false, snapshot: false };
+    const a = appendStatement(shape);
+    expect(a.name).toBe(`es_append_${shapeKey(shape)}`);
+    expect(appendStatement({ ...shape })).toBe(a);
+    expect(appendStatement({ ...shape, inbox: true }).name).not.toBe(a.name);
+    expect(
+      appendStatement({ events: 9, outbox: '', inbox: false, snapshot: false }).name,
+    ).toBeUndefined();
+  });
+});
