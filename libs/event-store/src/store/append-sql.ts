@@ -11,6 +11,11 @@ export interface AppendShape {
   readonly outbox: string;
   readonly inbox: boolean;
   readonly snapshot: boolean;
+  /**
+   * Expected "no stream" with events to write: nothing to read, the primary key refuses an
+   * existing stream's version 1 (a unique violation the store turns into its ConcurrencyError).
+   */
+  readonly newStream: boolean;
 }
 
 /** Shapes up to this size are prepared and kept per connection; larger ones are planned each time. */
@@ -22,7 +27,7 @@ export const MAX_OUTBOX_PER_APPEND = 1_000;
 const cache = new Map<string, { name: string | undefined; text: string }>();
 
 export function shapeKey(shape: AppendShape): string {
-  return `e${shape.events}.${shape.outbox || '-'}.${shape.inbox ? 'i' : '-'}${shape.snapshot ? 's' : '-'}`;
+  return `e${shape.events}.${shape.outbox || '-'}.${shape.inbox ? 'i' : '-'}${shape.snapshot ? 's' : '-'}${shape.newStream ? 'n' : ''}`;
 }
 
 /**
@@ -75,10 +80,14 @@ function buildAppendSql(shape: AppendShape): string {
       );
     }
   }
-  const parts = [
-    `cur AS (SELECT COALESCE(MAX(stream_version), 0) AS v FROM events WHERE stream_type = $1 AND stream_id = $2)`,
-    `allowed AS (SELECT v FROM cur WHERE $3::int IS NULL OR v = $3::int)`,
-  ];
+  // A new stream skips the version read (an index probe, ~10% of the append's server CPU).
+  const parts =
+    shape.newStream && shape.events > 0
+      ? [`allowed AS (SELECT $3::int AS v)`]
+      : [
+          `cur AS (SELECT COALESCE(MAX(stream_version), 0) AS v FROM events WHERE stream_type = $1 AND stream_id = $2)`,
+          `allowed AS (SELECT v FROM cur WHERE $3::int IS NULL OR v = $3::int)`,
+        ];
   if (shape.events > 0) {
     parts.push(`ins AS (
   INSERT INTO events (stream_type, stream_id, stream_version, event_id, event_type, schema_version, data, metadata)

@@ -14,11 +14,13 @@ function valuesFor(shape: AppendShape): number {
 
 describe('appendStatement', () => {
   const shapes: AppendShape[] = [
-    { events: 1, outbox: 'e', inbox: false, snapshot: false },
-    { events: 3, outbox: 'eep', inbox: true, snapshot: true },
-    { events: 0, outbox: 'p', inbox: true, snapshot: false },
-    { events: 2, outbox: '', inbox: false, snapshot: true },
-    { events: 20, outbox: 'e'.repeat(20), inbox: false, snapshot: false },
+    { events: 1, outbox: 'e', inbox: false, snapshot: false, newStream: false },
+    { events: 3, outbox: 'eep', inbox: true, snapshot: true, newStream: false },
+    { events: 0, outbox: 'p', inbox: true, snapshot: false, newStream: false },
+    { events: 2, outbox: '', inbox: false, snapshot: true, newStream: false },
+    { events: 20, outbox: 'e'.repeat(20), inbox: false, snapshot: false, newStream: false },
+    { events: 2, outbox: 'ep', inbox: true, snapshot: true, newStream: true },
+    { events: 0, outbox: 'p', inbox: false, snapshot: false, newStream: true },
   ];
 
   it.each(shapes)(
@@ -31,24 +33,59 @@ describe('appendStatement', () => {
   );
 
   it('writes only the parts a shape uses', () => {
-    const { text } = appendStatement({ events: 1, outbox: 'e', inbox: false, snapshot: false });
+    const { text } = appendStatement({
+      events: 1,
+      outbox: 'e',
+      inbox: false,
+      snapshot: false,
+      newStream: false,
+    });
     expect(text).toContain('INSERT INTO events');
     expect(text).toContain('INSERT INTO outbox');
     expect(text).not.toContain('INSERT INTO inbox');
     expect(text).not.toContain('INSERT INTO snapshots');
-    const deadLetter = appendStatement({ events: 0, outbox: 'p', inbox: true, snapshot: false });
+    const deadLetter = appendStatement({
+      events: 0,
+      outbox: 'p',
+      inbox: true,
+      snapshot: false,
+      newStream: false,
+    });
     expect(deadLetter.text).not.toContain('INSERT INTO events');
     expect(deadLetter.text).toContain('INSERT INTO inbox');
   });
 
+  it('reads the stream version unless a new stream has events to write', () => {
+    const read = 'SELECT COALESCE(MAX(stream_version), 0)';
+    const shape: AppendShape = {
+      events: 1,
+      outbox: 'e',
+      inbox: false,
+      snapshot: false,
+      newStream: false,
+    };
+    expect(appendStatement(shape).text).toContain(read);
+    expect(appendStatement({ ...shape, newStream: true }).text).not.toContain(read);
+    expect(appendStatement({ ...shape, events: 0, outbox: 'p', newStream: true }).text).toContain(
+      read,
+    );
+  });
+
   it('prepares small shapes once under a name per shape, and plans large ones each time', () => {
-    const shape: AppendShape = { events: 2, outbox: 'ep', inbox: false, snapshot: false };
+    const shape: AppendShape = {
+      events: 2,
+      outbox: 'ep',
+      inbox: false,
+      snapshot: false,
+      newStream: false,
+    };
     const a = appendStatement(shape);
     expect(a.name).toBe(`es_append_${shapeKey(shape)}`);
     expect(appendStatement({ ...shape })).toBe(a);
     expect(appendStatement({ ...shape, inbox: true }).name).not.toBe(a.name);
     expect(
-      appendStatement({ events: 9, outbox: '', inbox: false, snapshot: false }).name,
+      appendStatement({ events: 9, outbox: '', inbox: false, snapshot: false, newStream: false })
+        .name,
     ).toBeUndefined();
   });
 });

@@ -70,6 +70,20 @@ describe('PostgresEventStore (real PostgreSQL)', () => {
       { expected: 5, actual: 1 },
     );
     expect(await store.currentVersion(s)).toBe(1);
+    // A refused new stream (refused by the primary key, not a read) writes none of its parts.
+    const outboxRows = async () =>
+      Number((await db.pool.query<{ n: string }>('SELECT count(*) AS n FROM outbox')).rows[0]?.n);
+    const before = await outboxRows();
+    await expect(
+      store.append(s, [inc(1)], {
+        expectedVersion: 'no_stream',
+        metadata,
+        outbox: [{ eventIndex: 0, topic: 'counter.events' }],
+        inbox: { consumer: 'refused', messageId: s.id },
+      }),
+    ).rejects.toMatchObject({ expected: 'no_stream', actual: 1 });
+    expect(await outboxRows()).toBe(before);
+    expect(await store.handled('refused', s.id)).toBeUndefined();
   });
 
   it('validates every event before appending and writes nothing of an invalid append', async () => {

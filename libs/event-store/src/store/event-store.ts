@@ -175,6 +175,7 @@ export class PostgresEventStore {
       outbox: kinds,
       inbox: options.inbox !== undefined,
       snapshot: options.snapshot !== undefined,
+      newStream: expected === 0,
     });
     try {
       const { rows } = await db.query<{
