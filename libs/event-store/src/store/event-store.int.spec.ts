@@ -70,6 +70,16 @@ describe('PostgresEventStore (real PostgreSQL)', () => {
       { expected: 5, actual: 1 },
     );
     expect(await store.currentVersion(s)).toBe(1);
+    for (const eventIndex of [1, -1, 0.5]) {
+      await expect(
+        store.append(s, [inc(1)], {
+          expectedVersion: 1,
+          metadata,
+          outbox: [{ eventIndex, topic: 'counter.events' }],
+        }),
+      ).rejects.toThrow(`outbox message refers to event ${eventIndex} of 1`);
+    }
+    expect(await store.currentVersion(s)).toBe(1);
     // A refused new stream (refused by the primary key, not a read) writes none of its parts.
     const outboxRows = async () =>
       Number((await db.pool.query<{ n: string }>('SELECT count(*) AS n FROM outbox')).rows[0]?.n);

@@ -118,18 +118,6 @@ export class PostgresEventStore {
       schemaVersion: this.registry.prepare(event.type, event.data),
       data: event.data,
     }));
-    for (const message of options.outbox ?? []) {
-      if (
-        'eventIndex' in message &&
-        (!Number.isInteger(message.eventIndex) ||
-          message.eventIndex < 0 ||
-          message.eventIndex >= events.length)
-      ) {
-        throw new RangeError(
-          `outbox message refers to event ${message.eventIndex} of ${events.length}`,
-        );
-      }
-    }
     const expected = expectedToSql(options.expectedVersion);
     const outbox = options.outbox ?? [];
     if (events.length > MAX_EVENTS_PER_APPEND || outbox.length > MAX_OUTBOX_PER_APPEND) {
@@ -146,8 +134,11 @@ export class PostgresEventStore {
     for (const m of outbox) {
       if ('eventIndex' in m) {
         kinds += 'e';
+        // Also refuses a fractional or negative index: input[1.5] and input[-1] are undefined.
         const event = input[m.eventIndex];
-        if (!event) throw new RangeError(`outbox message refers to event ${m.eventIndex}`);
+        if (!event) {
+          throw new RangeError(`outbox message refers to event ${m.eventIndex} of ${input.length}`);
+        }
         values.push(m.topic, event.id, m.headers ? JSON.stringify(m.headers) : '{}');
       } else {
         kinds += 'p';
