@@ -1,13 +1,22 @@
 // The command-handling loop, written once: load (snapshot + newer events, upcast) -> fold ->
-// decide -> append events + outbox rows + inbox mark (+ snapshot) in ONE statement; on a
-// concurrency conflict, reload and decide again, a bounded number of times. NestJS command
-// handlers are thin adapters over handle().
-import { fold, type DomainEvent } from '@es/decider';
-import { AlreadyHandledError, ConcurrencyError } from '../store/errors';
+// decide -> append events + outbox rows + inbox mark (+ snapshot) atomically; on a concurrency
+// conflict, reload and decide again, a bounded number of times. One stream's append is ONE
+// statement; commands over several streams (reserve every line of an order, hold funds and
+// authorize a payment) append in one transaction, all or nothing. Commands on a stream are
+// serialized within the process (StreamLocks), so only other processes cause conflicts.
+// NestJS command handlers are thin adapters over handle() and handleAll().
+import { DomainError, fold, type DomainEvent } from '@es/decider';
+import {
+  AlreadyHandledError,
+  CommandsRefusedError,
+  ConcurrencyError,
+  IdempotencyKeyReusedError,
+} from '../store/errors';
 import type { OutboxMessage, PostgresEventStore } from '../store/event-store';
 import type { EventMetadata, RecordedEvent, StreamRef } from '../store/types';
 import { uuidv7 } from '../store/uuid';
 import type { AggregateDefinition } from './aggregate';
+import { StreamLocks } from './stream-locks';
 
 export interface LoadedAggregate<State> {
   readonly state: State;
@@ -17,24 +26,128 @@ export interface LoadedAggregate<State> {
   readonly fromSnapshot?: number;
 }
 
+export interface InboxContext {
+  readonly consumer: string;
+  readonly messageId: string;
+  /**
+   * What the message or request was (a hash of its content). A key seen before with another
+   * fingerprint is refused (IdempotencyKeyReusedError) rather than answered with the first result.
+   */
+  readonly fingerprint?: string;
+}
+
 export interface HandleContext {
   readonly metadata: EventMetadata;
   /** Refuse (ConcurrencyError) unless the stream is at this version (HTTP If-Match); no retry then. */
   readonly expectedVersion?: number;
   /** Deduplicate: a (consumer, messageId) seen before returns its first result and writes nothing. */
-  readonly inbox?: { readonly consumer: string; readonly messageId: string };
+  readonly inbox?: InboxContext;
+}
+
+export interface StreamResult {
+  readonly streamType: string;
+  readonly streamId: string;
+  /** The stream's version after the command: the consistency token's version. */
+  readonly version: number;
+  readonly eventIds: readonly string[];
 }
 
 export interface HandleResult {
   readonly streamId: string;
-  /** The stream's version after the command: the consistency token's version. */
   readonly version: number;
   readonly eventIds: readonly string[];
   /** True when this is the stored result of an earlier handling of the same message. */
   readonly duplicate: boolean;
 }
 
+export interface HandleAllResult {
+  /** In the order the commands were given. */
+  readonly streams: readonly StreamResult[];
+  readonly duplicate: boolean;
+}
+
+/** What the inbox keeps of a handled command: enough to answer a retry the same way. */
+interface StoredResult {
+  readonly streams: readonly StreamResult[];
+  readonly fingerprint?: string;
+}
+
+/** One stream's share of a unit of work, decided on the state just loaded. */
+export interface AppendPlan {
+  readonly stream: StreamRef;
+  readonly loadedVersion: number;
+  readonly events: readonly DomainEvent[];
+  readonly outbox: readonly OutboxMessage[];
+  readonly snapshot?: { readonly schemaVersion: number; readonly state: unknown };
+}
+
+/** A command bound to its aggregate and stream; build it with `onStream`. */
+export interface AggregateCommand {
+  readonly stream: StreamRef;
+  /** Refuse unless the stream is at this version (no retry then). */
+  readonly expectedVersion?: number;
+  /** Loads the aggregate and decides; throws the decider's DomainError when refused. */
+  plan(handler: CommandHandler): Promise<AppendPlan>;
+}
+
+export function onStream<C, E extends DomainEvent, S>(
+  definition: AggregateDefinition<C, E, S>,
+  streamId: string,
+  command: C,
+  options: { readonly expectedVersion?: number } = {},
+): AggregateCommand {
+  const stream: StreamRef = { type: definition.streamType, id: streamId };
+  return {
+    stream,
+    ...(options.expectedVersion === undefined ? {} : { expectedVersion: options.expectedVersion }),
+    plan: async (handler) => {
+      const loaded = await handler.load(definition, streamId);
+      if (options.expectedVersion !== undefined && loaded.version !== options.expectedVersion) {
+        throw new ConcurrencyError(stream, options.expectedVersion, loaded.version);
+      }
+      const events = definition.decider.decide(command, loaded.state);
+      return {
+        stream,
+        loadedVersion: loaded.version,
+        ...planAppend(definition, streamId, loaded, events),
+      };
+    },
+  };
+}
+
+function planAppend<C, E extends DomainEvent, S>(
+  definition: AggregateDefinition<C, E, S>,
+  streamId: string,
+  loaded: LoadedAggregate<S>,
+  events: readonly E[],
+): Pick<AppendPlan, 'events' | 'outbox' | 'snapshot'> {
+  const { topic, snapshot } = definition;
+  const outbox: OutboxMessage[] = [
+    ...(topic ? events.map((_, eventIndex) => ({ eventIndex, topic })) : []),
+    ...(definition.messages?.(events, streamId) ?? []),
+  ];
+  const next = loaded.version + events.length;
+  const takeSnapshot =
+    snapshot !== undefined &&
+    events.length > 0 &&
+    Math.floor(next / snapshot.every) > Math.floor(loaded.version / snapshot.every);
+  if (!takeSnapshot) return { events, outbox };
+  const state = fold(definition.decider, loaded.state, events);
+  return {
+    events,
+    outbox,
+    snapshot: {
+      schemaVersion: snapshot.schemaVersion,
+      state: snapshot.serialize ? snapshot.serialize(state) : state,
+    },
+  };
+}
+
+const streamKey = (s: StreamRef) => `${s.type}/${s.id}`;
+
 export class CommandHandler {
+  private readonly locks = new StreamLocks();
+
   constructor(
     private readonly store: PostgresEventStore,
     private readonly options: { readonly maxAttempts?: number } = {},
@@ -81,90 +194,147 @@ export class CommandHandler {
     return { state, version: events.at(-1)?.streamVersion ?? 0 };
   }
 
+  /** One command on one stream. A refusal is the decider's DomainError. */
   async handle<C, E extends DomainEvent, S>(
     definition: AggregateDefinition<C, E, S>,
     streamId: string,
     command: C,
     context: HandleContext,
   ): Promise<HandleResult> {
+    const options =
+      context.expectedVersion === undefined ? {} : { expectedVersion: context.expectedVersion };
+    const result = await this.handleAll(
+      [onStream(definition, streamId, command, options)],
+      context,
+    );
+    const stream = result.streams[0];
+    if (!stream) throw new Error(`no result for ${definition.streamType}/${streamId}`);
+    return {
+      streamId: stream.streamId,
+      version: stream.version,
+      eventIds: stream.eventIds,
+      duplicate: result.duplicate,
+    };
+  }
+
+  /**
+   * Commands over several streams as one unit of work: every stream is decided on its current
+   * state and everything is appended in one transaction, or nothing is. When any command is
+   * refused, nothing is written and every refusal is reported (CommandsRefusedError; a single
+   * command's refusal is its own DomainError).
+   */
+  async handleAll(
+    commands: readonly AggregateCommand[],
+    context: HandleContext,
+  ): Promise<HandleAllResult> {
+    const keys = commands.map((c) => streamKey(c.stream));
+    if (keys.length === 0) throw new RangeError('handleAll needs at least one command');
+    if (new Set(keys).size !== keys.length)
+      throw new RangeError(`one command per stream in a unit of work, got ${keys.join(', ')}`);
     const { inbox } = context;
     if (inbox) {
       const earlier = await this.store.handled(inbox.consumer, inbox.messageId);
-      if (earlier) return { ...(earlier.result as HandleResult), duplicate: true };
+      if (earlier) return this.replay(inbox, earlier.result);
     }
-    const maxAttempts = context.expectedVersion === undefined ? (this.options.maxAttempts ?? 5) : 1;
-    for (let attempt = 1; ; attempt++) {
-      const loaded = await this.load(definition, streamId);
-      if (context.expectedVersion !== undefined && loaded.version !== context.expectedVersion) {
-        throw new ConcurrencyError(
-          { type: definition.streamType, id: streamId },
-          context.expectedVersion,
-          loaded.version,
-        );
+    const explicit = commands.some((c) => c.expectedVersion !== undefined);
+    const maxAttempts = explicit ? 1 : (this.options.maxAttempts ?? 5);
+    const release = await this.locks.acquire(keys);
+    try {
+      for (let attempt = 1; ; attempt++) {
+        const plans = await this.plan(commands);
+        try {
+          return { streams: await this.append(plans, context), duplicate: false };
+        } catch (error) {
+          if (error instanceof AlreadyHandledError && inbox)
+            return this.replay(inbox, error.result);
+          if (error instanceof ConcurrencyError && attempt < maxAttempts) continue;
+          throw error;
+        }
       }
-      const events = definition.decider.decide(command, loaded.state);
-      try {
-        return await this.append(definition, streamId, loaded, events, context);
-      } catch (error) {
-        if (error instanceof AlreadyHandledError)
-          return { ...(error.result as HandleResult), duplicate: true };
-        if (error instanceof ConcurrencyError && attempt < maxAttempts) continue;
-        throw error;
-      }
+    } finally {
+      release();
     }
   }
 
-  private async append<C, E extends DomainEvent, S>(
-    definition: AggregateDefinition<C, E, S>,
-    streamId: string,
-    loaded: LoadedAggregate<S>,
-    events: readonly E[],
-    context: HandleContext,
-  ): Promise<HandleResult> {
-    const next = loaded.version + events.length;
-    const { topic } = definition;
-    const outbox: OutboxMessage[] = [
-      ...(topic ? events.map((_, eventIndex) => ({ eventIndex, topic })) : []),
-      ...(definition.messages?.(events, streamId) ?? []),
-    ];
-    const snapshot = definition.snapshot;
-    const takeSnapshot =
-      snapshot !== undefined &&
-      events.length > 0 &&
-      Math.floor(next / snapshot.every) > Math.floor(loaded.version / snapshot.every);
-    const state = takeSnapshot ? fold(definition.decider, loaded.state, events) : undefined;
-    // Ids are made here, not in the store, so the inbox row can record them in the same statement.
-    const eventIds = events.map(() => uuidv7());
-    const result = await this.store.append({ type: definition.streamType, id: streamId }, events, {
-      expectedVersion: loaded.version,
-      metadata: context.metadata,
-      eventIds,
-      outbox,
-      ...(context.inbox
-        ? {
-            inbox: {
-              ...context.inbox,
-              result: { streamId, version: next, eventIds } satisfies Omit<
-                HandleResult,
-                'duplicate'
-              >,
-            },
-          }
-        : {}),
-      ...(takeSnapshot
-        ? {
-            snapshot: {
-              schemaVersion: snapshot.schemaVersion,
-              state: snapshot.serialize ? snapshot.serialize(state as S) : state,
-            },
-          }
-        : {}),
+  private async plan(commands: readonly AggregateCommand[]): Promise<AppendPlan[]> {
+    const settled = await Promise.allSettled(commands.map((c) => c.plan(this)));
+    const refusals: { stream: StreamRef; error: DomainError }[] = [];
+    const plans: AppendPlan[] = [];
+    settled.forEach((outcome, i) => {
+      if (outcome.status === 'fulfilled') {
+        plans.push(outcome.value);
+        return;
+      }
+      const reason: unknown = outcome.reason;
+      if (!(reason instanceof DomainError)) throw reason;
+      refusals.push({ stream: commands[i]?.stream ?? { type: '?', id: '?' }, error: reason });
     });
-    return {
-      streamId,
-      version: result.nextExpectedVersion,
-      eventIds: result.events.map((e) => e.eventId),
-      duplicate: false,
+    const [first] = refusals;
+    if (!first) return plans;
+    if (commands.length === 1) throw first.error;
+    throw new CommandsRefusedError(refusals);
+  }
+
+  private async append(
+    plans: readonly AppendPlan[],
+    context: HandleContext,
+  ): Promise<StreamResult[]> {
+    // Ids are made here, not in the store, so the inbox row can record them in the same statement.
+    const results = plans.map((p): StreamResult => ({
+      streamType: p.stream.type,
+      streamId: p.stream.id,
+      version: p.loadedVersion + p.events.length,
+      eventIds: p.events.map(() => uuidv7()),
+    }));
+    const { inbox } = context;
+    const stored: StoredResult = {
+      streams: results,
+      ...(inbox?.fingerprint === undefined ? {} : { fingerprint: inbox.fingerprint }),
     };
+    const appendOne = async (
+      plan: AppendPlan,
+      result: StreamResult,
+      first: boolean,
+      db?: Parameters<PostgresEventStore['append']>[3],
+    ) => {
+      await this.store.append(
+        plan.stream,
+        plan.events,
+        {
+          expectedVersion: plan.loadedVersion,
+          metadata: context.metadata,
+          eventIds: result.eventIds,
+          outbox: plan.outbox,
+          // The first append carries the inbox mark: it stops a concurrent duplicate earliest.
+          ...(inbox && first
+            ? { inbox: { consumer: inbox.consumer, messageId: inbox.messageId, result: stored } }
+            : {}),
+          ...(plan.snapshot ? { snapshot: plan.snapshot } : {}),
+        },
+        db,
+      );
+    };
+    const pairs = plans.map((plan, i) => [plan, results[i] as StreamResult] as const);
+    if (pairs.length === 1) {
+      for (const [plan, result] of pairs) await appendOne(plan, result, true); // one statement
+    } else {
+      await this.store.transaction(async (db) => {
+        for (const [i, [plan, result]] of pairs.entries())
+          await appendOne(plan, result, i === 0, db);
+      });
+    }
+    return results;
+  }
+
+  private replay(inbox: InboxContext, result: unknown): HandleAllResult {
+    const stored = result as StoredResult | null;
+    if (
+      inbox.fingerprint !== undefined &&
+      stored?.fingerprint !== undefined &&
+      stored.fingerprint !== inbox.fingerprint
+    ) {
+      throw new IdempotencyKeyReusedError(inbox.consumer, inbox.messageId);
+    }
+    return { streams: stored?.streams ?? [], duplicate: true };
   }
 }

@@ -36,3 +36,29 @@ export class AlreadyHandledError extends Error {
     this.name = 'AlreadyHandledError';
   }
 }
+
+/** An idempotency key (or message id) came back with a different request than its first use. */
+export class IdempotencyKeyReusedError extends Error {
+  constructor(
+    readonly consumer: string,
+    readonly messageId: string,
+  ) {
+    super(`${consumer}: key ${messageId} was first used for a different request`);
+    this.name = 'IdempotencyKeyReusedError';
+  }
+}
+
+/** Commands over several streams were refused together: every refusal, each with its stream. */
+export class CommandsRefusedError extends Error {
+  constructor(
+    readonly refusals: readonly {
+      readonly stream: StreamRef;
+      readonly error: Error & { readonly code: string };
+    }[],
+  ) {
+    super(
+      `refused: ${refusals.map((r) => `${r.stream.type}/${r.stream.id}: ${r.error.message}`).join('; ')}`,
+    );
+    this.name = 'CommandsRefusedError';
+  }
+}

@@ -1,8 +1,14 @@
 import type { Pool } from 'pg';
 import { createTestDatabase, type TestDatabase } from '@es/testing';
-import { CommandHandler } from '../handler/command-handler';
+import { CommandHandler, onStream } from '../handler/command-handler';
 import { counter, counterRegistry, type CounterEvent } from '../testing/counter';
-import { AlreadyHandledError, ConcurrencyError, EventValidationError } from './errors';
+import {
+  AlreadyHandledError,
+  CommandsRefusedError,
+  ConcurrencyError,
+  EventValidationError,
+  IdempotencyKeyReusedError,
+} from './errors';
 import { PostgresEventStore } from './event-store';
 import { migrate } from './schema';
 import { START, type EventMetadata, type RecordedEvent } from './types';
@@ -398,6 +404,122 @@ describe('PostgresEventStore (real PostgreSQL)', () => {
       ).rejects.toBeInstanceOf(ConcurrencyError);
       expect((await pool.query('SELECT 1 FROM outbox WHERE message_key = $1', [id])).rowCount).toBe(
         2,
+      );
+    });
+
+    it('appends commands over several streams in one transaction, or nothing when one is refused', async () => {
+      const [a, b, c] = [stream().id, stream().id, stream().id];
+      const h = handler();
+      for (const id of [a, b, c])
+        await h.handle(counter(), id, { type: 'Open', limit: 10 }, { metadata });
+      const together = await h.handleAll(
+        [
+          onStream(counter(), a, { type: 'Increment', amount: 4 }),
+          onStream(counter(), b, { type: 'Increment', amount: 5 }),
+        ],
+        { metadata },
+      );
+      expect(together.streams.map((r) => [r.streamId, r.version, r.eventIds.length])).toEqual([
+        [a, 2, 1],
+        [b, 2, 1],
+      ]);
+      const [ea, eb] = await Promise.all(
+        [a, b].map(async (id) => (await store.readStream({ type: 'counter', id })).at(-1)!),
+      );
+      expect(ea!.transactionId).toBe(eb!.transactionId);
+
+      // b and c are refused (over their limits): a is not written either, and both are named.
+      const refused = h.handleAll(
+        [
+          onStream(counter(), a, { type: 'Increment', amount: 1 }),
+          onStream(counter(), b, { type: 'Increment', amount: 6 }),
+          onStream(counter(), c, { type: 'Increment', amount: 11 }),
+        ],
+        { metadata },
+      );
+      await expect(refused).rejects.toBeInstanceOf(CommandsRefusedError);
+      await expect(refused).rejects.toMatchObject({
+        refusals: [
+          { stream: { type: 'counter', id: b }, error: { code: 'LIMIT' } },
+          { stream: { type: 'counter', id: c }, error: { code: 'LIMIT' } },
+        ],
+      });
+      expect(
+        await Promise.all([a, b, c].map((id) => store.currentVersion({ type: 'counter', id }))),
+      ).toEqual([2, 2, 1]);
+    });
+
+    it('rolls a multi-stream append back whole when one stream conflicts, then decides again', async () => {
+      const [a, b] = [stream().id, stream().id];
+      const h = handler();
+      for (const id of [a, b])
+        await h.handle(counter(), id, { type: 'Open', limit: 1000 }, { metadata });
+      // Writers on other handlers (other processes, as far as locks go) race the pair.
+      const racers = Array.from({ length: 8 }, (_, i) =>
+        new CommandHandler(store, { maxAttempts: 50 }).handle(
+          counter(),
+          i % 2 ? a : b,
+          { type: 'Increment', amount: 1 },
+          { metadata },
+        ),
+      );
+      const pairs = Array.from({ length: 8 }, () =>
+        new CommandHandler(store, { maxAttempts: 50 }).handleAll(
+          [
+            onStream(counter(), a, { type: 'Increment', amount: 10 }),
+            onStream(counter(), b, { type: 'Increment', amount: 10 }),
+          ],
+          { metadata },
+        ),
+      );
+      await Promise.all([...racers, ...pairs]);
+      const totals = await Promise.all(
+        [a, b].map(async (id) => (await h.load(counter(), id)).state),
+      );
+      expect(totals).toEqual([
+        { status: 'open', limit: 1000, total: 84 },
+        { status: 'open', limit: 1000, total: 84 },
+      ]);
+      for (const id of [a, b]) {
+        const versions = (await store.readStream({ type: 'counter', id })).map(
+          (e) => e.streamVersion,
+        );
+        expect(versions).toEqual(Array.from({ length: 13 }, (_, i) => i + 1)); // open + 4 + 8
+      }
+    });
+
+    it('answers a reused idempotency key with the first result, or refuses it for another request', async () => {
+      const [a, b] = [stream().id, stream().id];
+      const h = handler();
+      for (const id of [a, b])
+        await h.handle(counter(), id, { type: 'Open', limit: 100 }, { metadata });
+      const inbox = { consumer: 'http:test', messageId: `key-${a}`, fingerprint: 'f1' };
+      const pair = () => [
+        onStream(counter(), a, { type: 'Increment', amount: 1 }),
+        onStream(counter(), b, { type: 'Increment', amount: 2 }),
+      ];
+      const first = await h.handleAll(pair(), { metadata, inbox });
+      const again = await h.handleAll(pair(), { metadata, inbox });
+      expect(again).toEqual({ streams: first.streams, duplicate: true });
+      await expect(
+        h.handleAll(pair(), { metadata, inbox: { ...inbox, fingerprint: 'f2' } }),
+      ).rejects.toBeInstanceOf(IdempotencyKeyReusedError);
+      expect(
+        await Promise.all([a, b].map((id) => store.currentVersion({ type: 'counter', id }))),
+      ).toEqual([2, 2]);
+    });
+
+    it('serializes commands on one stream within a handler: no conflict, no retry needed', async () => {
+      const { id } = stream();
+      const h = new CommandHandler(store, { maxAttempts: 1 });
+      await h.handle(counter(), id, { type: 'Open', limit: 1000 }, { metadata });
+      const results = await Promise.all(
+        Array.from({ length: 50 }, () =>
+          h.handle(counter(), id, { type: 'Increment', amount: 1 }, { metadata }),
+        ),
+      );
+      expect(results.map((r) => r.version).sort((x, y) => x - y)).toEqual(
+        Array.from({ length: 50 }, (_, i) => i + 2),
       );
     });
   });

@@ -228,6 +228,29 @@ export class PostgresEventStore {
     }
   }
 
+  /**
+   * Runs `work` in one transaction on one connection: everything it appends through `db`
+   * commits together or not at all (appends to several streams, as one unit of work).
+   */
+  async transaction<T>(work: (db: PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    let broken = false;
+    try {
+      await client.query('BEGIN');
+      const result = await work(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      // A connection that cannot even roll back is not given back to the pool.
+      await client.query('ROLLBACK').catch(() => {
+        broken = true;
+      });
+      throw error;
+    } finally {
+      client.release(broken);
+    }
+  }
+
   async currentVersion(stream: StreamRef, db: Queryable = this.pool): Promise<number> {
     const { rows } = await db.query<{ v: number }>(
       'SELECT COALESCE(MAX(stream_version), 0) AS v FROM events WHERE stream_type = $1 AND stream_id = $2',

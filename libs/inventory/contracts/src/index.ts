@@ -1,3 +1,4 @@
-// The inventory context's contracts: filled by the issue "Order, inventory and payment services".
-// The project exists now so the lint's layering rules (type:contracts, scope:inventory) are in force.
-export {};
+// The inventory context's published contract: stock item events on `inventory.events`, the
+// saga's commands to inventory and its replies.
+export * from './inventory.messages';
+export * from './stock-item.events';

@@ -1,3 +1,4 @@
-// The inventory context's domain: filled by the issue "Order, inventory and payment services".
-// The project exists now so the lint's layering rules (type:domain, scope:inventory) are in force.
-export {};
+// The inventory context's domain: a pure stock item decider per SKU.
+export * from './stock-item/stock-item.commands';
+export * from './stock-item/stock-item.decider';
+export * from './stock-item/stock-item.state';

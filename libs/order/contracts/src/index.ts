@@ -1,3 +1,4 @@
-// The order context's contracts: filled by the issue "Order, inventory and payment services".
-// The project exists now so the lint's layering rules (type:contracts, scope:order) are in force.
-export {};
+// The order context's published contract: its events on `orders.events`, the saga's commands
+// to it and its replies. The only thing another context may import of the order context.
+export * from './order.events';
+export * from './order.messages';

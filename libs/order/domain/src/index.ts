@@ -1,3 +1,4 @@
-// The order context's domain: filled by the issue "Order, inventory and payment services".
-// The project exists now so the lint's layering rules (type:domain, scope:order) are in force.
-export {};
+// The order context's domain: a pure decider (no framework, driver, clock or random ids).
+export * from './order/order.commands';
+export * from './order/order.decider';
+export * from './order/order.state';

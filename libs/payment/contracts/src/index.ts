@@ -1,3 +1,4 @@
-// The payment context's contracts: filled by the issue "Order, inventory and payment services".
-// The project exists now so the lint's layering rules (type:contracts, scope:payment) are in force.
-export {};
+// The payment context's published contract: account and payment events on `payments.events`,
+// the saga's commands to payments and its replies.
+export * from './payment.events';
+export * from './payment.messages';

@@ -1,3 +1,3 @@
-// The payment context's domain: filled by the issue "Order, inventory and payment services".
-// The project exists now so the lint's layering rules (type:domain, scope:payment) are in force.
-export {};
+// The payment context's domain: pure deciders for a customer account and for a payment.
+export * from './account/account.decider';
+export * from './payment/payment.decider';

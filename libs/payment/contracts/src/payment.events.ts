@@ -1,0 +1,86 @@
+// The payment context's events as published on `payments.events`: a customer account's funds
+// (keyed by customer id) and each payment's life (keyed by payment id).
+import { identifier, isoInstant, money, positiveInt, versioned, z } from '@es/schema';
+
+export const ACCOUNT_STREAM_TYPE = 'account';
+export const PAYMENT_STREAM_TYPE = 'payment';
+export const PAYMENTS_EVENTS_TOPIC = 'payments.events';
+
+const hold = z.strictObject({ customerId: identifier, paymentId: identifier, amount: positiveInt });
+
+export const FundsDeposited = versioned(
+  'FundsDeposited',
+  1,
+  z.strictObject({ customerId: identifier, amount: positiveInt }),
+);
+/** Held for an authorized payment: no longer available, still in the balance. */
+export const FundsReserved = versioned('FundsReserved', 1, hold);
+/** A hold given back (the payment was voided). */
+export const FundsReleased = versioned('FundsReleased', 1, hold);
+/** A hold taken from the balance (the payment was captured). */
+export const FundsDebited = versioned('FundsDebited', 1, hold);
+/** A captured payment's amount returned to the balance (refund). */
+export const FundsCredited = versioned('FundsCredited', 1, hold);
+
+export const accountEventSchemas = [
+  FundsDeposited,
+  FundsReserved,
+  FundsReleased,
+  FundsDebited,
+  FundsCredited,
+] as const;
+
+const paymentRef = { paymentId: identifier };
+export const PaymentAuthorized = versioned(
+  'PaymentAuthorized',
+  1,
+  z.strictObject({
+    ...paymentRef,
+    orderId: identifier,
+    customerId: identifier,
+    amount: money,
+    authorizedAt: isoInstant,
+  }),
+);
+export const PaymentDeclined = versioned(
+  'PaymentDeclined',
+  1,
+  z.strictObject({
+    ...paymentRef,
+    orderId: identifier,
+    customerId: identifier,
+    amount: money,
+    reason: z.enum(['INSUFFICIENT_FUNDS']),
+    available: money,
+    declinedAt: isoInstant,
+  }),
+);
+export const PaymentCaptured = versioned(
+  'PaymentCaptured',
+  1,
+  z.strictObject({ ...paymentRef, capturedAt: isoInstant }),
+);
+export const PaymentVoided = versioned(
+  'PaymentVoided',
+  1,
+  z.strictObject({ ...paymentRef, voidedAt: isoInstant }),
+);
+export const PaymentRefunded = versioned(
+  'PaymentRefunded',
+  1,
+  z.strictObject({ ...paymentRef, refundedAt: isoInstant }),
+);
+
+export const paymentEventSchemas = [
+  PaymentAuthorized,
+  PaymentDeclined,
+  PaymentCaptured,
+  PaymentVoided,
+  PaymentRefunded,
+] as const;
+
+type EventOf<S> = S extends { type: infer T; schema: z.ZodType<infer D> }
+  ? { readonly type: T; readonly data: D }
+  : never;
+export type AccountEvent = EventOf<(typeof accountEventSchemas)[number]>;
+export type PaymentEvent = EventOf<(typeof paymentEventSchemas)[number]>;

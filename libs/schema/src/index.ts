@@ -1,0 +1,185 @@
+// Schemas for everything that crosses a boundary (HTTP bodies, events before they are appended,
+// messages between contexts), with problems that name the field: `items[1].quantity: must be a
+// positive integer`. One zod, one way of naming fields, for every service.
+import { z } from 'zod';
+
+export { z };
+
+export interface FieldProblem {
+  /** The field's path as a client writes it: `items[1].quantity`; `(body)` for the whole value. */
+  readonly field: string;
+  readonly problem: string;
+}
+
+export type Parsed<T> =
+  | { readonly ok: true; readonly value: T }
+  | { readonly ok: false; readonly problems: readonly FieldProblem[] };
+
+export function fieldOf(path: readonly PropertyKey[]): string {
+  let field = '';
+  for (const part of path) {
+    if (typeof part === 'number') field += `[${part}]`;
+    else field += field === '' ? String(part) : `.${String(part)}`;
+  }
+  return field === '' ? '(body)' : field;
+}
+
+// Messages for the cases zod words for programmers ("expected number, received undefined").
+const messages: z.core.$ZodErrorMap = (issue) => {
+  if (issue.code === 'invalid_type') {
+    return issue.input === undefined ? 'is required' : `must be ${article(issue.expected)}`;
+  }
+  if (issue.code === 'unrecognized_keys') {
+    return `unknown field${issue.keys.length > 1 ? 's' : ''}: ${issue.keys.join(', ')}`;
+  }
+  return undefined;
+};
+
+function article(expected: string): string {
+  return /^[aeiou]/.test(expected) ? `an ${expected}` : `a ${expected}`;
+}
+
+export function problemsOf(error: z.ZodError): FieldProblem[] {
+  return error.issues.map((issue) => ({ field: fieldOf(issue.path), problem: issue.message }));
+}
+
+export function parse<T>(schema: z.ZodType<T>, input: unknown): Parsed<T> {
+  const result = schema.safeParse(input, { error: messages });
+  return result.success
+    ? { ok: true, value: result.data }
+    : { ok: false, problems: problemsOf(result.error) };
+}
+
+/** Bad input, each problem naming its field. */
+export class InvalidInputError extends Error {
+  constructor(
+    readonly problems: readonly FieldProblem[],
+    readonly what = 'input',
+  ) {
+    super(`invalid ${what}: ${problems.map((p) => `${p.field}: ${p.problem}`).join('; ')}`);
+    this.name = 'InvalidInputError';
+  }
+}
+
+export function parseOrThrow<T>(schema: z.ZodType<T>, input: unknown, what?: string): T {
+  const parsed = parse(schema, input);
+  if (!parsed.ok) throw new InvalidInputError(parsed.problems, what);
+  return parsed.value;
+}
+
+// Building blocks of the domain's values (shared/DESIGN.md: money in integer minor units,
+// quantities positive integers).
+export const positiveInt = z
+  .number()
+  .int({ error: 'must be a whole number' })
+  .positive({ error: 'must be greater than 0' })
+  .max(Number.MAX_SAFE_INTEGER, { error: 'is too large' });
+
+/** An amount of money in minor units (cents): a whole number, 0 or more. */
+export const money = z
+  .number()
+  .int({ error: 'must be a whole number of minor units (cents)' })
+  .nonnegative({ error: 'must not be negative' })
+  .max(Number.MAX_SAFE_INTEGER, { error: 'is too large' });
+
+/** Ids and SKUs: 1-128 characters, letters, digits and `._:-`, starting with a letter or digit. */
+export const identifier = z
+  .string()
+  .min(1, { error: 'must not be empty' })
+  .max(128, { error: 'must be at most 128 characters' })
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]*$/, {
+    error: 'may hold only letters, digits and . _ : - (starting with a letter or digit)',
+  });
+
+/** An ISO-8601 instant with its offset, e.g. 2026-11-23T10:00:00.000Z. */
+export const isoInstant = z.iso.datetime({ offset: true, error: 'must be an ISO-8601 date-time' });
+
+/** A free-text reason a person reads: 1-500 characters. */
+export const reason = z
+  .string()
+  .trim()
+  .min(1, { error: 'must not be empty' })
+  .max(500, { error: 'must be at most 500 characters' });
+
+/** An event type's schema at its current version, with the check the event store runs on append. */
+export interface VersionedSchema<Type extends string = string, Data = unknown> {
+  readonly type: Type;
+  readonly schemaVersion: number;
+  readonly schema: z.ZodType<Data>;
+  /** Problems with `data`, each as `field: problem`; empty when valid. */
+  validate(data: unknown): readonly string[];
+}
+
+export function versioned<Type extends string, Data>(
+  type: Type,
+  schemaVersion: number,
+  schema: z.ZodType<Data>,
+): VersionedSchema<Type, Data> {
+  return {
+    type,
+    schemaVersion,
+    schema,
+    validate: (data) => {
+      const parsed = parse(schema, data);
+      return parsed.ok ? [] : parsed.problems.map((p) => `${p.field}: ${p.problem}`);
+    },
+  };
+}
+
+/** The JSON Schema of a body, for OpenAPI. */
+export function jsonSchemaOf(schema: z.ZodType): Record<string, unknown> {
+  const json: Record<string, unknown> = z.toJSONSchema(schema, { io: 'input' });
+  delete json['$schema'];
+  return json;
+}
+
+/**
+ * A saga command or reply as it travels between contexts (shared/DESIGN.md): its type and
+ * contract version, the saga it belongs to, and its data. Keyed by the saga's order id.
+ */
+export function messageSchema<Type extends string, Data extends z.ZodType>(
+  type: Type,
+  version: number,
+  data: Data,
+) {
+  return z.strictObject({
+    type: z.literal(type),
+    version: z.literal(version),
+    sagaId: identifier,
+    data,
+  });
+}
+
+/** A participant's typed failure: a stable code the saga branches on, and words for people. */
+export const failureSchema = <Code extends string>(codes: readonly [Code, ...Code[]]) =>
+  z.strictObject({
+    code: z.enum(codes),
+    message: z.string(),
+    /** The facts behind it, e.g. which SKUs were short and by how much. */
+    details: z.record(z.string(), z.unknown()).optional(),
+  });
+
+/**
+ * A participant's typed reply to one saga command (on `sagas.replies`): success with data, or
+ * a failure with a code from the command's own list. Never an exception across services.
+ */
+export function replySchema<Command extends string, Data extends z.ZodType, Code extends string>(
+  command: Command,
+  version: number,
+  success: Data,
+  /** Empty for a command that cannot fail (a compensation that is safe to repeat). */
+  codes: readonly Code[],
+) {
+  const succeeded = z.strictObject({ outcome: z.literal('success'), data: success });
+  const failed = z.strictObject({
+    outcome: z.literal('failure'),
+    failure: failureSchema(codes as readonly [Code, ...Code[]]),
+  });
+  return z.strictObject({
+    type: z.literal('Reply'),
+    command: z.literal(command),
+    version: z.literal(version),
+    sagaId: identifier,
+    result: codes.length > 0 ? z.discriminatedUnion('outcome', [succeeded, failed]) : succeeded,
+  });
+}
