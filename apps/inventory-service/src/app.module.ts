@@ -1,5 +1,15 @@
 import { Module } from '@nestjs/common';
-import { PlatformModule } from '@es/service-runtime';
+import { CqrsModule } from '@nestjs/cqrs';
+import { INVENTORY_EVENTS_TOPIC, stockItemEventSchemas } from '@es/inventory-contracts';
+import { EventSourcingModule, PlatformModule } from '@es/service-runtime';
+import {
+  CommitStockHandler,
+  ReleaseStockHandler,
+  ReserveStockHandler,
+  RestockHandler,
+} from './inventory.commands';
+import { InventoryController } from './inventory.controller';
+import { GetStockItemHandler } from './inventory.queries';
 
 @Module({
   imports: [
@@ -8,6 +18,19 @@ import { PlatformModule } from '@es/service-runtime';
       postgres: { database: 'inventory' },
       kafka: true,
     }),
+    EventSourcingModule.forRoot({
+      schemas: stockItemEventSchemas,
+      topics: [INVENTORY_EVENTS_TOPIC],
+    }),
+    CqrsModule.forRoot(),
+  ],
+  controllers: [InventoryController],
+  providers: [
+    RestockHandler,
+    ReserveStockHandler,
+    ReleaseStockHandler,
+    CommitStockHandler,
+    GetStockItemHandler,
   ],
 })
 export class AppModule {}

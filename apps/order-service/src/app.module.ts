@@ -1,5 +1,15 @@
 import { Module } from '@nestjs/common';
-import { PlatformModule } from '@es/service-runtime';
+import { CqrsModule } from '@nestjs/cqrs';
+import { ORDERS_EVENTS_TOPIC, orderEventSchemas } from '@es/order-contracts';
+import { EventSourcingModule, PlatformModule } from '@es/service-runtime';
+import { CancelOrderHandler, PlaceOrderHandler } from './orders.commands';
+import { OrdersController } from './orders.controller';
+import {
+  GetOrderAtHandler,
+  GetOrderEventsHandler,
+  GetOrderHandler,
+  ListCustomerOrdersHandler,
+} from './orders.queries';
 
 @Module({
   imports: [
@@ -8,6 +18,17 @@ import { PlatformModule } from '@es/service-runtime';
       postgres: { database: 'orders' },
       kafka: true,
     }),
+    EventSourcingModule.forRoot({ schemas: orderEventSchemas, topics: [ORDERS_EVENTS_TOPIC] }),
+    CqrsModule.forRoot(),
+  ],
+  controllers: [OrdersController],
+  providers: [
+    PlaceOrderHandler,
+    CancelOrderHandler,
+    GetOrderHandler,
+    GetOrderAtHandler,
+    GetOrderEventsHandler,
+    ListCustomerOrdersHandler,
   ],
 })
 export class AppModule {}

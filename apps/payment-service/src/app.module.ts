@@ -1,5 +1,18 @@
 import { Module } from '@nestjs/common';
-import { PlatformModule } from '@es/service-runtime';
+import { CqrsModule } from '@nestjs/cqrs';
+import {
+  PAYMENTS_EVENTS_TOPIC,
+  accountEventSchemas,
+  paymentEventSchemas,
+} from '@es/payment-contracts';
+import { EventSourcingModule, PlatformModule } from '@es/service-runtime';
+import {
+  AuthorizePaymentHandler,
+  DepositFundsHandler,
+  SettlePaymentHandler,
+} from './payments.commands';
+import { PaymentsController } from './payments.controller';
+import { GetAccountHandler, GetPaymentHandler } from './payments.queries';
 
 @Module({
   imports: [
@@ -8,6 +21,19 @@ import { PlatformModule } from '@es/service-runtime';
       postgres: { database: 'payments' },
       kafka: true,
     }),
+    EventSourcingModule.forRoot({
+      schemas: [...accountEventSchemas, ...paymentEventSchemas],
+      topics: [PAYMENTS_EVENTS_TOPIC],
+    }),
+    CqrsModule.forRoot(),
+  ],
+  controllers: [PaymentsController],
+  providers: [
+    DepositFundsHandler,
+    AuthorizePaymentHandler,
+    SettlePaymentHandler,
+    GetAccountHandler,
+    GetPaymentHandler,
   ],
 })
 export class AppModule {}

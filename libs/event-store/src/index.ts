@@ -7,3 +7,4 @@ export * from './store/schema';
 export * from './store/types';
 export * from './store/uuid';
 export * from './outbox/relay';
+export * from './store/consistency-token';

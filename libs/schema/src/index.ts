@@ -29,9 +29,6 @@ const messages: z.core.$ZodErrorMap = (issue) => {
   if (issue.code === 'invalid_type') {
     return issue.input === undefined ? 'is required' : `must be ${article(issue.expected)}`;
   }
-  if (issue.code === 'unrecognized_keys') {
-    return `unknown field${issue.keys.length > 1 ? 's' : ''}: ${issue.keys.join(', ')}`;
-  }
   return undefined;
 };
 
@@ -40,7 +37,14 @@ function article(expected: string): string {
 }
 
 export function problemsOf(error: z.ZodError): FieldProblem[] {
-  return error.issues.map((issue) => ({ field: fieldOf(issue.path), problem: issue.message }));
+  return error.issues.flatMap((issue) =>
+    issue.code === 'unrecognized_keys'
+      ? issue.keys.map((key) => ({
+          field: fieldOf([...issue.path, key]),
+          problem: 'is not a known field',
+        }))
+      : [{ field: fieldOf(issue.path), problem: issue.message }],
+  );
 }
 
 export function parse<T>(schema: z.ZodType<T>, input: unknown): Parsed<T> {

@@ -1,12 +1,13 @@
 // Boots one NestJS service: JSON logs, HTTP metrics, OpenAPI at /docs, graceful shutdown on
 // SIGTERM/SIGINT (stop accepting, finish in-flight requests, then release connections).
 import 'reflect-metadata';
-import { ConsoleLogger, type INestApplication, type Type } from '@nestjs/common';
+import { ConsoleLogger, type INestApplication, type LogLevel, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { NextFunction, Request, Response } from 'express';
 import { httpConfig } from '@es/runtime-config';
 import type { ServiceMetrics } from '@es/observability';
+import { ProblemFilter } from './http/problem.filter';
 import { SERVICE_METRICS } from './platform.module';
 
 export interface ServiceDefinition {
@@ -39,11 +40,27 @@ function httpMetrics(metrics: ServiceMetrics) {
   };
 }
 
-export async function runService(definition: ServiceDefinition): Promise<INestApplication> {
-  const logger = new ConsoleLogger(definition.name, { json: true });
+export interface RunOptions {
+  /** Stop gracefully on SIGTERM/SIGINT and exit (a service process); off for in-process tests. */
+  readonly handleSignals?: boolean;
+  /** Where to listen; HOST/PORT from the environment (default: the service's port) otherwise. */
+  readonly listen?: { readonly host: string; readonly port: number };
+  readonly logLevels?: readonly LogLevel[];
+}
+
+export async function runService(
+  definition: ServiceDefinition,
+  options: RunOptions = {},
+): Promise<INestApplication> {
+  const logger = new ConsoleLogger(definition.name, {
+    json: true,
+    ...(options.logLevels ? { logLevels: [...options.logLevels] } : {}),
+  });
   const app = await NestFactory.create(definition.rootModule, { logger });
-  stopGracefullyOnSignals(app, logger, definition.shutdownTimeoutMs ?? 15_000);
+  if (options.handleSignals ?? true)
+    stopGracefullyOnSignals(app, logger, definition.shutdownTimeoutMs ?? 15_000);
   app.use(httpMetrics(app.get<ServiceMetrics>(SERVICE_METRICS)));
+  app.useGlobalFilters(new ProblemFilter());
 
   const openApi = new DocumentBuilder()
     .setTitle(definition.name)
@@ -54,7 +71,7 @@ export async function runService(definition: ServiceDefinition): Promise<INestAp
     jsonDocumentUrl: 'docs/openapi.json',
   });
 
-  const { host, port } = httpConfig(definition.defaultPort);
+  const { host, port } = options.listen ?? httpConfig(definition.defaultPort);
   await app.listen(port, host);
   logger.log(`listening on http://${host}:${port}`);
   return app;

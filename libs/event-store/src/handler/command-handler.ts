@@ -237,7 +237,7 @@ export class CommandHandler {
       if (earlier) return this.replay(inbox, earlier.result);
     }
     const explicit = commands.some((c) => c.expectedVersion !== undefined);
-    const maxAttempts = explicit ? 1 : (this.options.maxAttempts ?? 5);
+    const maxAttempts = explicit ? 1 : (this.options.maxAttempts ?? 10);
     const release = await this.locks.acquire(keys);
     try {
       for (let attempt = 1; ; attempt++) {
@@ -247,8 +247,12 @@ export class CommandHandler {
         } catch (error) {
           if (error instanceof AlreadyHandledError && inbox)
             return this.replay(inbox, error.result);
-          if (error instanceof ConcurrencyError && attempt < maxAttempts) continue;
-          throw error;
+          if (!(error instanceof ConcurrencyError) || attempt >= maxAttempts) throw error;
+          // Another process wrote the stream: back off a random while (jitter), so that two
+          // writers of one hot stream do not collide again in lockstep.
+          await new Promise((resolve) =>
+            setTimeout(resolve, Math.random() * Math.min(50, 2 ** attempt)),
+          );
         }
       }
     } finally {

@@ -147,6 +147,24 @@ export class OutboxRelay {
     this.loop = undefined;
   }
 
+  /**
+   * Waits, at most `timeoutMs`, until every outbox row written so far is published, when this
+   * instance leads (another leader publishes otherwise). For a graceful shutdown; says whether
+   * the outbox was empty when it returned.
+   */
+  async drain(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const client = this.client;
+      if (!this.leader || !client) return false;
+      const { unpublished } = await outboxBacklog(client);
+      if (unpublished === 0) return true;
+      if (Date.now() >= deadline) return false;
+      this.wake?.();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
   private async run(): Promise<void> {
     while (!this.stopping) {
       try {

@@ -259,6 +259,26 @@ export class PostgresEventStore {
     return rows[0]?.v ?? 0;
   }
 
+  /**
+   * Ids of streams of a type having an event of `eventType` whose data contains `match`, newest
+   * first. A scan of the events table: for admin use and for queries served from the store
+   * before a read model exists, not for a hot path.
+   */
+  async findStreams(
+    streamType: string,
+    eventType: string,
+    match: Readonly<Record<string, string | number>>,
+    { limit = 100, db = this.pool }: { limit?: number; db?: Queryable } = {},
+  ): Promise<string[]> {
+    const { rows } = await db.query<{ stream_id: string }>(
+      `SELECT stream_id FROM events
+       WHERE stream_type = $1 AND event_type = $2 AND data @> $3::jsonb
+       ORDER BY global_position DESC LIMIT $4`,
+      [streamType, eventType, JSON.stringify(match), limit],
+    );
+    return rows.map((r) => r.stream_id);
+  }
+
   /** The stream's events in version order, upcast to their current schema versions. */
   async readStream(
     stream: StreamRef,

@@ -1,0 +1,174 @@
+// The inventory service on real PostgreSQL and Kafka: REST restock and reads, all-or-none
+// reservations under contention from two instances, and its events on inventory.events.
+import { CommandBus } from '@nestjs/cqrs';
+import { INVENTORY_EVENTS_TOPIC } from '@es/inventory-contracts';
+import { collect, createTestDatabase, testKafka, uniqueName, type TestDatabase } from '@es/testing';
+import { http, startTestService, type TestService } from '@es/service-testing';
+import { AppModule } from './app.module';
+import { ReserveStock, type ReservationOutcome } from './inventory.commands';
+
+const metadata = { correlationId: 'corr-inventory', causationId: null };
+
+describe('inventory-service (real PostgreSQL and Kafka)', () => {
+  let db: TestDatabase;
+  let kafka: ReturnType<typeof testKafka>;
+  let a: TestService;
+  let b: TestService;
+  const sku = (name: string) => uniqueName(name).toUpperCase();
+  const reserve = (
+    service: TestService,
+    orderId: string,
+    lines: { sku: string; quantity: number }[],
+  ) => service.app.get(CommandBus).execute(new ReserveStock(orderId, lines, { metadata }));
+  const stock = (service: TestService, id: string) =>
+    http<{ onHand: number; reserved: number; available: number; version: number }>(
+      service.url(`/inventory/${id}`),
+    );
+
+  beforeAll(async () => {
+    db = await createTestDatabase('inventory_svc');
+    kafka = testKafka('inventory-int');
+    // Two instances on one database, as two replicas of the service would run.
+    a = await startTestService('inventory-service', AppModule, db.name);
+    b = await startTestService('inventory-service', AppModule, db.name);
+  });
+  afterAll(async () => {
+    await Promise.all([a.close(), b.close()]);
+    await db.drop();
+  });
+
+  it('restocks over REST, shows the stock, and publishes the event keyed by SKU', async () => {
+    const id = sku('sku');
+    const first = await http(a.url(`/inventory/${id}/restock`), { body: { quantity: 30 } });
+    expect(first).toMatchObject({
+      status: 202,
+      body: { sku: id, version: 1, token: `stock-item/${id}@1` },
+    });
+    await http(a.url(`/inventory/${id}/restock`), { body: { quantity: 12 } });
+    const read = await stock(a, id);
+    expect(read.status).toBe(200);
+    expect(read.headers.get('etag')).toBe('"2"');
+    expect(read.body).toEqual({ sku: id, onHand: 42, reserved: 0, available: 42, version: 2 });
+
+    const { rows } = await db.pool.query<{ event_type: string; data: unknown }>(
+      `SELECT event_type, data FROM events WHERE stream_type = 'stock-item' AND stream_id = $1 ORDER BY stream_version`,
+      [id],
+    );
+    expect(rows).toEqual([
+      { event_type: 'StockRestocked', data: { sku: id, quantity: 30 } },
+      { event_type: 'StockRestocked', data: { sku: id, quantity: 12 } },
+    ]);
+    const messages = await collect(
+      kafka,
+      INVENTORY_EVENTS_TOPIC,
+      (m) => m.filter((x) => x.key === id).length >= 2,
+    );
+    const mine = messages.filter((m) => m.key === id);
+    expect(mine.map((m) => m.headers['event-type'])).toEqual(['StockRestocked', 'StockRestocked']);
+    expect(new Set(mine.map((m) => m.partition)).size).toBe(1);
+  });
+
+  it('200 concurrent reservations from two instances against stock 50 reserve exactly 50 units', async () => {
+    const id = sku('hot');
+    await http(a.url(`/inventory/${id}/restock`), { body: { quantity: 50 } });
+    const outcomes: ReservationOutcome[] = await Promise.all(
+      Array.from({ length: 200 }, (_, i) =>
+        reserve(i % 2 ? a : b, `order-${id}-${i}`, [{ sku: id, quantity: 1 }]),
+      ),
+    );
+    const reserved = outcomes.filter((o) => o.outcome === 'reserved');
+    expect(reserved).toHaveLength(50);
+    for (const o of outcomes.filter((x) => x.outcome === 'insufficient-stock'))
+      expect(o).toMatchObject({ shortages: [{ sku: id, requested: 1, available: 0 }] });
+    expect((await stock(b, id)).body).toMatchObject({ onHand: 50, reserved: 50, available: 0 });
+    const { rows } = await db.pool.query<{ n: string }>(
+      `SELECT count(*) AS n FROM events WHERE stream_id = $1 AND event_type = 'StockReserved'`,
+      [id],
+    );
+    expect(Number(rows[0]!.n)).toBe(50);
+  });
+
+  it('reserves every line of an order or none, naming each short SKU', async () => {
+    const [plenty, scarce, absent] = [sku('plenty'), sku('scarce'), sku('absent')];
+    await http(a.url(`/inventory/${plenty}/restock`), { body: { quantity: 10 } });
+    await http(a.url(`/inventory/${scarce}/restock`), { body: { quantity: 2 } });
+    const outcome = await reserve(a, 'order-short', [
+      { sku: plenty, quantity: 5 },
+      { sku: scarce, quantity: 3 },
+      { sku: absent, quantity: 1 },
+    ]);
+    expect(outcome).toEqual({
+      outcome: 'insufficient-stock',
+      orderId: 'order-short',
+      shortages: [
+        { sku: scarce, requested: 3, available: 2 },
+        { sku: absent, requested: 1, available: 0 },
+      ],
+    });
+    expect((await stock(a, plenty)).body).toMatchObject({ reserved: 0, available: 10, version: 1 });
+
+    // Two lines of one SKU are one reservation of their sum.
+    expect(
+      await reserve(a, 'order-ok', [
+        { sku: plenty, quantity: 5 },
+        { sku: scarce, quantity: 1 },
+        { sku: scarce, quantity: 1 },
+      ]),
+    ).toEqual({ outcome: 'reserved', orderId: 'order-ok' });
+    expect((await stock(a, scarce)).body).toMatchObject({ reserved: 2, available: 0 });
+    expect((await stock(a, plenty)).body).toMatchObject({ reserved: 5, available: 5 });
+  });
+
+  it('a retried restock with the same Idempotency-Key answers the same and writes nothing', async () => {
+    const id = sku('idem');
+    const send = (quantity: number) =>
+      http(a.url(`/inventory/${id}/restock`), {
+        body: { quantity },
+        headers: { 'Idempotency-Key': `restock-${id}` },
+      });
+    const first = await send(7);
+    const again = await send(7);
+    expect(again).toMatchObject({ status: 202, body: first.body as object });
+    expect((await stock(a, id)).body).toMatchObject({ onHand: 7, version: 1 });
+    const reused = await send(8);
+    expect(reused).toMatchObject({ status: 422, body: { code: 'IDEMPOTENCY_KEY_REUSED' } });
+    expect((await stock(a, id)).body).toMatchObject({ onHand: 7, version: 1 });
+  });
+
+  it('answers 400 naming each bad field, 404 for an unknown SKU, 409 for a stale If-Match', async () => {
+    const bad = await http(a.url('/inventory/bad%20sku/restock'), { body: { quantity: 1 } });
+    expect(bad).toMatchObject({
+      status: 400,
+      body: {
+        fields: [{ field: 'sku', problem: expect.stringMatching(/letters, digits/) as unknown }],
+      },
+    });
+    const badBody = await http(a.url(`/inventory/${sku('x')}/restock`), {
+      body: { quantity: 1.5, extra: 1 },
+    });
+    expect(badBody.body).toMatchObject({
+      statusCode: 400,
+      fields: [
+        { field: 'quantity', problem: 'must be a whole number' },
+        { field: 'extra', problem: 'is not a known field' },
+      ],
+    });
+    expect((await http(a.url(`/inventory/${sku('never')}`))).status).toBe(404);
+
+    const id = sku('match');
+    await http(a.url(`/inventory/${id}/restock`), { body: { quantity: 1 } });
+    const stale = await http(a.url(`/inventory/${id}/restock`), {
+      body: { quantity: 1 },
+      headers: { 'If-Match': '"0"' },
+    });
+    expect(stale).toMatchObject({
+      status: 409,
+      body: { code: 'VERSION_CONFLICT', expectedVersion: 0, actualVersion: 1 },
+    });
+    const current = await http(a.url(`/inventory/${id}/restock`), {
+      body: { quantity: 1 },
+      headers: { 'If-Match': '"1"' },
+    });
+    expect(current).toMatchObject({ status: 202, body: { version: 2 } });
+  });
+});

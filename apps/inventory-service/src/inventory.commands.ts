@@ -1,0 +1,179 @@
+// Inventory's commands: restocking (REST) and an order's reservation, released or committed
+// (the saga's steps). A reservation covers every line of the order or none: each SKU is decided
+// on its current stock and all are appended in one transaction.
+import { Inject } from '@nestjs/common';
+import { Command, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
+import { DomainError } from '@es/decider';
+import {
+  CommandsRefusedError,
+  encodeConsistencyToken,
+  onStream,
+  type CommandHandler as EventStoreCommandHandler,
+  type HandleContext,
+} from '@es/event-store';
+import { STOCK_ITEM_STREAM_TYPE } from '@es/inventory-contracts';
+import { COMMAND_HANDLER, type CommandRequest } from '@es/service-runtime';
+import { stockItemAggregate } from './stock-item.aggregate';
+
+export interface StockAccepted {
+  readonly sku: string;
+  readonly version: number;
+  readonly token: string;
+}
+
+export interface StockLine {
+  readonly sku: string;
+  readonly quantity: number;
+}
+
+export interface Shortage {
+  readonly sku: string;
+  readonly requested: number;
+  readonly available: number;
+}
+
+export type ReservationOutcome =
+  | { readonly outcome: 'reserved'; readonly orderId: string }
+  | {
+      readonly outcome: 'insufficient-stock';
+      readonly orderId: string;
+      readonly shortages: readonly Shortage[];
+    };
+
+export class Restock extends Command<StockAccepted> {
+  constructor(
+    readonly sku: string,
+    readonly quantity: number,
+    readonly request: CommandRequest,
+  ) {
+    super();
+  }
+}
+
+export class ReserveStock extends Command<ReservationOutcome> {
+  constructor(
+    readonly orderId: string,
+    readonly lines: readonly StockLine[],
+    readonly context: HandleContext,
+  ) {
+    super();
+  }
+}
+
+export class ReleaseStock extends Command<void> {
+  constructor(
+    readonly orderId: string,
+    readonly skus: readonly string[],
+    readonly context: HandleContext,
+  ) {
+    super();
+  }
+}
+
+export class CommitStock extends Command<void> {
+  constructor(
+    readonly orderId: string,
+    readonly skus: readonly string[],
+    readonly context: HandleContext,
+  ) {
+    super();
+  }
+}
+
+@CommandHandler(Restock)
+export class RestockHandler implements ICommandHandler<Restock> {
+  constructor(@Inject(COMMAND_HANDLER) private readonly handler: EventStoreCommandHandler) {}
+
+  async execute({ sku, quantity, request }: Restock): Promise<StockAccepted> {
+    const result = await this.handler.handle(
+      stockItemAggregate,
+      sku,
+      { type: 'Restock', sku, quantity },
+      request,
+    );
+    return {
+      sku,
+      version: result.version,
+      token: encodeConsistencyToken({
+        stream: { type: STOCK_ITEM_STREAM_TYPE, id: sku },
+        version: result.version,
+      }),
+    };
+  }
+}
+
+/** Lines for the same SKU are one reservation of their total. */
+function bySku(lines: readonly StockLine[]): StockLine[] {
+  const totals = new Map<string, number>();
+  for (const { sku, quantity } of lines) totals.set(sku, (totals.get(sku) ?? 0) + quantity);
+  return [...totals].map(([sku, quantity]) => ({ sku, quantity }));
+}
+
+function shortageOf(sku: string, error: DomainError): Shortage | undefined {
+  if (error.code !== 'INSUFFICIENT_STOCK') return undefined;
+  const { requested, available } = error.details as { requested: number; available: number };
+  return { sku, requested, available };
+}
+
+@CommandHandler(ReserveStock)
+export class ReserveStockHandler implements ICommandHandler<ReserveStock> {
+  constructor(@Inject(COMMAND_HANDLER) private readonly handler: EventStoreCommandHandler) {}
+
+  async execute({ orderId, lines, context }: ReserveStock): Promise<ReservationOutcome> {
+    const merged = bySku(lines);
+    try {
+      await this.handler.handleAll(
+        merged.map(({ sku, quantity }) =>
+          onStream(stockItemAggregate, sku, { type: 'ReserveStock', orderId, quantity }),
+        ),
+        context,
+      );
+      return { outcome: 'reserved', orderId };
+    } catch (error) {
+      const refusals =
+        error instanceof CommandsRefusedError
+          ? error.refusals.map((r) => ({ sku: r.stream.id, error: r.error }))
+          : error instanceof DomainError && merged[0]
+            ? [{ sku: merged[0].sku, error }]
+            : [];
+      const shortages = refusals.map((r) =>
+        r.error instanceof DomainError ? shortageOf(r.sku, r.error) : undefined,
+      );
+      // Short stock is an answer, not an error; anything else (a conflicting reservation) is.
+      if (refusals.length === 0 || shortages.some((s) => s === undefined)) throw error;
+      return {
+        outcome: 'insufficient-stock',
+        orderId,
+        shortages: shortages.filter((s): s is Shortage => s !== undefined),
+      };
+    }
+  }
+}
+
+@CommandHandler(ReleaseStock)
+export class ReleaseStockHandler implements ICommandHandler<ReleaseStock> {
+  constructor(@Inject(COMMAND_HANDLER) private readonly handler: EventStoreCommandHandler) {}
+
+  async execute({ orderId, skus, context }: ReleaseStock): Promise<void> {
+    await this.handler.handleAll(
+      [...new Set(skus)].map((sku) =>
+        onStream(stockItemAggregate, sku, { type: 'ReleaseStock', orderId }),
+      ),
+      context,
+    );
+  }
+}
+
+@CommandHandler(CommitStock)
+export class CommitStockHandler implements ICommandHandler<CommitStock> {
+  constructor(@Inject(COMMAND_HANDLER) private readonly handler: EventStoreCommandHandler) {}
+
+  async execute({ orderId, skus, context }: CommitStock): Promise<void> {
+    await this.handler.handleAll(
+      [...new Set(skus)].map((sku) =>
+        onStream(stockItemAggregate, sku, { type: 'CommitStock', orderId }),
+      ),
+      context,
+    );
+  }
+}

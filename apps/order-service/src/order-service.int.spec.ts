@@ -1,0 +1,215 @@
+// The order service on real PostgreSQL and Kafka: REST commands and queries, the events they
+// write and publish, idempotent retries, temporal reads, and the 400/404/409 answers.
+import { ORDERS_EVENTS_TOPIC } from '@es/order-contracts';
+import { collect, createTestDatabase, testKafka, uniqueName, type TestDatabase } from '@es/testing';
+import { http, startTestService, type TestService } from '@es/service-testing';
+import { AppModule } from './app.module';
+
+interface Accepted {
+  orderId: string;
+  version: number;
+  token: string;
+}
+
+const items = [
+  { sku: 'SKU-1', quantity: 2, unitPrice: 1_250 },
+  { sku: 'SKU-2', quantity: 1, unitPrice: 99 },
+];
+
+describe('order-service (real PostgreSQL and Kafka)', () => {
+  let db: TestDatabase;
+  let kafka: ReturnType<typeof testKafka>;
+  let service: TestService;
+  const place = (customerId: string, headers: Record<string, string> = {}) =>
+    http<Accepted>(service.url('/orders'), { body: { customerId, items }, headers });
+  const eventCount = async () =>
+    Number((await db.pool.query<{ n: string }>('SELECT count(*) AS n FROM events')).rows[0]!.n);
+
+  beforeAll(async () => {
+    db = await createTestDatabase('order_svc');
+    kafka = testKafka('order-int');
+    service = await startTestService('order-service', AppModule, db.name);
+  });
+  afterAll(async () => {
+    await service.close();
+    await db.drop();
+  });
+
+  it('places an order: 202 with a token, the event in Postgres with metadata, and on Kafka keyed by order id', async () => {
+    const customerId = uniqueName('cust');
+    const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const placed = await place(customerId, {
+      'X-Correlation-Id': 'corr-place',
+      traceparent,
+      'X-Actor': 'alice',
+    });
+    expect(placed.status).toBe(202);
+    const { orderId } = placed.body;
+    expect(placed.body).toEqual({ orderId, version: 1, token: `order/${orderId}@1` });
+
+    const { rows } = await db.pool.query<{
+      event_type: string;
+      data: unknown;
+      metadata: Record<string, unknown>;
+    }>(
+      `SELECT event_type, data, metadata FROM events WHERE stream_type = 'order' AND stream_id = $1`,
+      [orderId],
+    );
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({
+      event_type: 'OrderCreated',
+      data: { orderId, customerId, items, total: 2_599 },
+      metadata: { correlationId: 'corr-place', traceparent, actor: 'alice' },
+    });
+
+    const messages = await collect(kafka, ORDERS_EVENTS_TOPIC, (m) =>
+      m.some((x) => x.key === orderId),
+    );
+    const message = messages.find((m) => m.key === orderId)!;
+    expect(message.headers).toMatchObject({
+      'event-type': 'OrderCreated',
+      'correlation-id': 'corr-place',
+      traceparent,
+      'stream-version': '1',
+    });
+    expect(JSON.parse(message.value)).toMatchObject({ streamId: orderId, data: { total: 2_599 } });
+
+    const read = await http(service.url(`/orders/${orderId}`));
+    expect(read.status).toBe(200);
+    expect(read.headers.get('etag')).toBe('"1"');
+    expect(read.body).toMatchObject({
+      orderId,
+      customerId,
+      status: 'PENDING',
+      total: 2_599,
+      version: 1,
+    });
+  });
+
+  it('a retried POST with the same Idempotency-Key returns the first answer and writes nothing', async () => {
+    const customerId = uniqueName('cust');
+    const key = uniqueName('key');
+    const first = await place(customerId, { 'Idempotency-Key': key });
+    const before = await eventCount();
+    const again = await place(customerId, { 'Idempotency-Key': key });
+    expect(again).toMatchObject({ status: 202, body: first.body });
+    expect(await eventCount()).toBe(before);
+    // The same key for another request is refused, and writes nothing either.
+    const other = await http(service.url('/orders'), {
+      body: { customerId, items: items.slice(1) },
+      headers: { 'Idempotency-Key': key },
+    });
+    expect(other).toMatchObject({ status: 422, body: { code: 'IDEMPOTENCY_KEY_REUSED' } });
+    expect(await eventCount()).toBe(before);
+    const list = await http<{ orders: { orderId: string }[] }>(
+      service.url(`/orders?customerId=${customerId}`),
+    );
+    expect(list.body.orders.map((o) => o.orderId)).toEqual([first.body.orderId]);
+  });
+
+  it('cancels a pending order; If-Match guards it; a second cancel is a 409', async () => {
+    const { body } = await place(uniqueName('cust'));
+    const url = service.url(`/orders/${body.orderId}/cancel`);
+    const stale = await http(url, { body: {}, headers: { 'If-Match': '"3"' } });
+    expect(stale).toMatchObject({
+      status: 409,
+      body: { code: 'VERSION_CONFLICT', expectedVersion: 3, actualVersion: 1 },
+    });
+    const cancelled = await http(url, {
+      body: { reason: 'found it cheaper' },
+      headers: { 'If-Match': 'W/"1"' },
+    });
+    expect(cancelled).toMatchObject({ status: 202, body: { orderId: body.orderId, version: 2 } });
+    expect((await http(service.url(`/orders/${body.orderId}`))).body).toMatchObject({
+      status: 'CANCELLED',
+      cancellationReason: 'found it cheaper',
+    });
+    const twice = await http(url, { method: 'POST' });
+    expect(twice).toMatchObject({ status: 409, body: { code: 'ORDER_ALREADY_CANCELLED' } });
+  });
+
+  it('answers the audit trail and the state as of a version or a time', async () => {
+    const { body } = await place(uniqueName('cust'), { 'X-Correlation-Id': 'corr-audit' });
+    const betweenEvents = new Date().toISOString();
+    await new Promise((r) => setTimeout(r, 20));
+    await http(service.url(`/orders/${body.orderId}/cancel`), { body: { reason: 'too slow' } });
+
+    const trail = await http<{
+      events: { type: string; streamVersion: number; metadata: object }[];
+    }>(service.url(`/orders/${body.orderId}/events`));
+    expect(trail.body.events.map((e) => [e.streamVersion, e.type])).toEqual([
+      [1, 'OrderCreated'],
+      [2, 'OrderCancelled'],
+    ]);
+    expect(trail.body.events[0]!.metadata).toMatchObject({ correlationId: 'corr-audit' });
+
+    const atV1 = await http(service.url(`/orders/${body.orderId}/state?atVersion=1`));
+    expect(atV1.body).toMatchObject({ status: 'PENDING', version: 1 });
+    const asOf = await http(service.url(`/orders/${body.orderId}/state?asOf=${betweenEvents}`));
+    expect(asOf.body).toMatchObject({ status: 'PENDING', version: 1 });
+    const now = await http(
+      service.url(`/orders/${body.orderId}/state?asOf=${new Date().toISOString()}`),
+    );
+    expect(now.body).toMatchObject({ status: 'CANCELLED', version: 2 });
+    const before = await http(
+      service.url(`/orders/${body.orderId}/state?asOf=2000-01-01T00:00:00Z`),
+    );
+    expect(before.status).toBe(404);
+    const both = await http(
+      service.url(`/orders/${body.orderId}/state?asOf=${betweenEvents}&atVersion=1`),
+    );
+    expect(both).toMatchObject({ status: 400, body: { fields: [{ field: 'asOf' }] } });
+  });
+
+  it('answers 400 naming each bad field and 404 for unknown ids, writing nothing', async () => {
+    const before = await eventCount();
+    const bad = await http(service.url('/orders'), {
+      body: {
+        customerId: '',
+        items: [
+          { sku: 'SKU-1', quantity: 0, unitPrice: 1.5 },
+          { sku: 'SKU 2', quantity: 1 },
+        ],
+        coupon: 'FREE',
+      },
+    });
+    expect(bad.status).toBe(400);
+    const fields = (bad.body as { fields: { field: string }[] }).fields.map((f) => f.field);
+    expect(new Set(fields)).toEqual(
+      new Set([
+        'customerId',
+        'items[0].quantity',
+        'items[0].unitPrice',
+        'items[1].sku',
+        'items[1].unitPrice',
+        'coupon',
+      ]),
+    );
+    expect(
+      (await http(service.url('/orders'), { body: { customerId: 'c', items: [] } })).body,
+    ).toMatchObject({
+      fields: [{ field: 'items', problem: 'must hold at least one line' }],
+    });
+    const duplicate = await http(service.url('/orders'), {
+      body: { customerId: 'c', items: [items[0], items[0]] },
+    });
+    expect(duplicate).toMatchObject({ status: 409, body: { code: 'ORDER_DUPLICATE_SKU' } });
+    const notJson = await fetch(service.url('/orders'), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"customerId":',
+    });
+    expect(notJson.status).toBe(400);
+    expect(await eventCount()).toBe(before);
+
+    expect((await http(service.url('/orders/no-such-order'))).status).toBe(404);
+    expect((await http(service.url('/orders/no-such-order/events'))).status).toBe(404);
+    expect((await http(service.url('/orders/no-such-order/cancel'), { body: {} })).status).toBe(
+      404,
+    );
+    expect((await http(service.url('/orders/bad%20id'))).body).toMatchObject({
+      statusCode: 400,
+      fields: [{ field: 'id' }],
+    });
+  });
+});

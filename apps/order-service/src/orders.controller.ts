@@ -1,0 +1,163 @@
+// REST for orders (shared/DESIGN.md). Controllers only validate, then send a command or a query.
+import { Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
+import { CommandBus, QueryBus } from '@nestjs/cqrs';
+import {
+  ApiAcceptedResponse,
+  ApiBadRequestResponse,
+  ApiBody,
+  ApiConflictResponse,
+  ApiHeader,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiQuery,
+  ApiTags,
+  ApiUnprocessableEntityResponse,
+} from '@nestjs/swagger';
+import type { Response } from 'express';
+import { orderLineSchema } from '@es/order-contracts';
+import { identifier, isoInstant, jsonSchemaOf, reason, z } from '@es/schema';
+import { CommandContext, NotFound, ZodPipe, type CommandRequest } from '@es/service-runtime';
+import { CancelOrder, PlaceOrder, type OrderAccepted } from './orders.commands';
+import { GetOrder, GetOrderAt, GetOrderEvents, ListCustomerOrders } from './orders.queries';
+import type { OrderView } from './order.view';
+
+const placeOrderBody = z.strictObject({
+  customerId: identifier,
+  items: z
+    .array(orderLineSchema)
+    .min(1, { error: 'must hold at least one line' })
+    .max(100, { error: 'must hold at most 100 lines' }),
+});
+const cancelOrderBody = z.preprocess(
+  (body) => body ?? {},
+  z.strictObject({ reason: reason.default('cancelled by the customer') }),
+);
+const listQuery = z.strictObject({
+  customerId: identifier,
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+});
+const stateQuery = z
+  .strictObject({
+    asOf: isoInstant.optional(),
+    atVersion: z.coerce.number().int().positive().optional(),
+  })
+  .refine((q) => (q.asOf === undefined) !== (q.atVersion === undefined), {
+    error: 'give exactly one of asOf (ISO-8601) or atVersion (a version number)',
+    path: ['asOf'],
+  });
+
+const idempotencyHeader = ApiHeader({
+  name: 'Idempotency-Key',
+  required: false,
+  description: 'A retried POST with the same key returns the first answer and writes nothing',
+});
+
+@ApiTags('orders')
+@Controller('orders')
+export class OrdersController {
+  constructor(
+    private readonly commands: CommandBus,
+    private readonly queries: QueryBus,
+  ) {}
+
+  @Post()
+  @HttpCode(202)
+  @idempotencyHeader
+  @ApiBody({ schema: jsonSchemaOf(placeOrderBody) })
+  @ApiAcceptedResponse({ description: '{ orderId, version, token }: the saga takes it from here' })
+  @ApiBadRequestResponse({ description: 'Each bad field named in `fields`' })
+  @ApiUnprocessableEntityResponse({ description: 'Idempotency-Key reused for another request' })
+  place(
+    @Body(new ZodPipe(placeOrderBody)) body: z.output<typeof placeOrderBody>,
+    @CommandContext() request: CommandRequest,
+  ): Promise<OrderAccepted> {
+    return this.commands.execute(new PlaceOrder(body.customerId, body.items, request));
+  }
+
+  @Get()
+  @ApiQuery({ name: 'customerId', required: true })
+  @ApiQuery({ name: 'limit', required: false, description: '1-100, default 20' })
+  @ApiOkResponse({ description: "The customer's orders, newest first" })
+  async list(
+    @Query(new ZodPipe(listQuery, { what: 'query' })) query: z.output<typeof listQuery>,
+  ): Promise<{ orders: readonly OrderView[] }> {
+    return {
+      orders: await this.queries.execute(new ListCustomerOrders(query.customerId, query.limit)),
+    };
+  }
+
+  @Get(':id')
+  @ApiOkResponse({ description: 'The order; ETag is its version' })
+  @ApiNotFoundResponse()
+  async get(
+    @Param('id', new ZodPipe(identifier, { field: 'id' })) id: string,
+    @Res({ passthrough: true }) response: Response,
+  ): Promise<OrderView> {
+    const order = await this.queries.execute(new GetOrder(id));
+    if (!order) throw new NotFound('order', id);
+    response.setHeader('ETag', `"${order.version}"`);
+    return order;
+  }
+
+  @Post(':id/cancel')
+  @HttpCode(202)
+  @idempotencyHeader
+  @ApiHeader({
+    name: 'If-Match',
+    required: false,
+    description: 'The version last read: 409 if it moved on',
+  })
+  @ApiBody({ schema: jsonSchemaOf(cancelOrderBody), required: false })
+  @ApiAcceptedResponse({
+    description: 'A pending order is cancelled; a confirmed one is compensated by the saga',
+  })
+  @ApiConflictResponse({ description: 'Not cancellable in its status, or If-Match is stale' })
+  @ApiNotFoundResponse()
+  cancel(
+    @Param('id', new ZodPipe(identifier, { field: 'id' })) id: string,
+    @Body(new ZodPipe(cancelOrderBody)) body: z.output<typeof cancelOrderBody>,
+    @CommandContext() request: CommandRequest,
+  ): Promise<OrderAccepted> {
+    return this.commands.execute(new CancelOrder(id, body.reason, request));
+  }
+
+  @Get(':id/events')
+  @ApiOkResponse({ description: 'The audit trail: every event with its metadata, in order' })
+  @ApiNotFoundResponse()
+  async events(
+    @Param('id', new ZodPipe(identifier, { field: 'id' })) id: string,
+  ): Promise<{ events: unknown[] }> {
+    const events = await this.queries.execute(new GetOrderEvents(id));
+    if (events.length === 0) throw new NotFound('order', id);
+    return {
+      events: events.map((e) => ({
+        eventId: e.eventId,
+        type: e.type,
+        schemaVersion: e.schemaVersion,
+        streamVersion: e.streamVersion,
+        globalPosition: e.globalPosition.toString(),
+        recordedAt: e.recordedAt.toISOString(),
+        data: e.data,
+        metadata: e.metadata,
+      })),
+    };
+  }
+
+  @Get(':id/state')
+  @ApiQuery({ name: 'asOf', required: false, description: 'ISO-8601 instant' })
+  @ApiQuery({ name: 'atVersion', required: false, description: 'A version number' })
+  @ApiOkResponse({ description: 'The order as it was then, rebuilt from its events' })
+  @ApiNotFoundResponse({ description: 'No such order, or it did not exist yet then' })
+  async state(
+    @Param('id', new ZodPipe(identifier, { field: 'id' })) id: string,
+    @Query(new ZodPipe(stateQuery, { what: 'query' })) query: z.output<typeof stateQuery>,
+  ): Promise<OrderView> {
+    const at =
+      query.atVersion !== undefined
+        ? { toVersion: query.atVersion }
+        : { asOf: new Date(query.asOf ?? '') };
+    const order = await this.queries.execute(new GetOrderAt(id, at));
+    if (!order) throw new NotFound('order', id);
+    return order;
+  }
+}

@@ -1,0 +1,168 @@
+// The payment service on real PostgreSQL and Kafka: deposits over REST, and a payment's life
+// (authorize or decline, capture, void, refund) changing the payment and the account together.
+import { CommandBus } from '@nestjs/cqrs';
+import { PAYMENTS_EVENTS_TOPIC } from '@es/payment-contracts';
+import { collect, createTestDatabase, testKafka, uniqueName, type TestDatabase } from '@es/testing';
+import { http, startTestService, type TestService } from '@es/service-testing';
+import { AppModule } from './app.module';
+import { AuthorizePayment, SettlePayment } from './payments.commands';
+
+const metadata = { correlationId: 'corr-payment', causationId: null };
+
+describe('payment-service (real PostgreSQL and Kafka)', () => {
+  let db: TestDatabase;
+  let kafka: ReturnType<typeof testKafka>;
+  let service: TestService;
+  const bus = () => service.app.get(CommandBus);
+  const account = (customerId: string) => http(service.url(`/accounts/${customerId}`));
+  const payment = (paymentId: string) => http(service.url(`/payments/${paymentId}`));
+  const deposit = (customerId: string, amount: number, headers: Record<string, string> = {}) =>
+    http(service.url(`/accounts/${customerId}/deposit`), { body: { amount }, headers });
+  const authorize = (customerId: string, paymentId: string, amount: number) =>
+    bus().execute(
+      new AuthorizePayment(
+        { paymentId, orderId: `order-${paymentId}`, customerId, amount },
+        { metadata },
+      ),
+    );
+  const settle = (paymentId: string, action: 'capture' | 'void' | 'refund') =>
+    bus().execute(new SettlePayment(paymentId, action, { metadata }));
+
+  beforeAll(async () => {
+    db = await createTestDatabase('payment_svc');
+    kafka = testKafka('payment-int');
+    service = await startTestService('payment-service', AppModule, db.name);
+  });
+  afterAll(async () => {
+    await service.close();
+    await db.drop();
+  });
+
+  it('deposits over REST, idempotently, and publishes the event keyed by customer', async () => {
+    const customerId = uniqueName('cust');
+    const key = uniqueName('dep');
+    const first = await deposit(customerId, 10_000, { 'Idempotency-Key': key });
+    expect(first).toMatchObject({
+      status: 202,
+      body: { customerId, version: 1, token: `account/${customerId}@1` },
+    });
+    expect(await deposit(customerId, 10_000, { 'Idempotency-Key': key })).toMatchObject({
+      status: 202,
+      body: first.body as object,
+    });
+    expect((await account(customerId)).body).toEqual({
+      customerId,
+      balance: 10_000,
+      reserved: 0,
+      available: 10_000,
+      version: 1,
+    });
+    const messages = await collect(kafka, PAYMENTS_EVENTS_TOPIC, (m) =>
+      m.some((x) => x.key === customerId),
+    );
+    expect(
+      messages.filter((m) => m.key === customerId).map((m) => m.headers['event-type']),
+    ).toEqual(['FundsDeposited']);
+  });
+
+  it('authorizes while funds suffice and records a typed decline when they do not', async () => {
+    const customerId = uniqueName('cust');
+    await deposit(customerId, 10_000);
+    const [p1, p2] = [uniqueName('pay'), uniqueName('pay')];
+    expect(await authorize(customerId, p1, 6_000)).toEqual({
+      outcome: 'authorized',
+      paymentId: p1,
+    });
+    expect(await authorize(customerId, p2, 6_000)).toEqual({
+      outcome: 'declined',
+      paymentId: p2,
+      reason: 'INSUFFICIENT_FUNDS',
+      amount: 6_000,
+      available: 4_000,
+    });
+    expect((await account(customerId)).body).toMatchObject({
+      balance: 10_000,
+      reserved: 6_000,
+      available: 4_000,
+    });
+    expect((await payment(p1)).body).toMatchObject({
+      status: 'AUTHORIZED',
+      amount: 6_000,
+      customerId,
+    });
+    expect((await payment(p2)).body).toMatchObject({
+      status: 'DECLINED',
+      declineReason: 'INSUFFICIENT_FUNDS',
+    });
+
+    // The hold and the authorization are one transaction.
+    const { rows } = await db.pool.query<{
+      stream_type: string;
+      event_type: string;
+      transaction_id: string;
+    }>(
+      `SELECT stream_type, event_type, transaction_id::text FROM events
+       WHERE (stream_type = 'payment' AND stream_id = $1) OR (stream_type = 'account' AND stream_id = $2 AND event_type = 'FundsReserved')`,
+      [p1, customerId],
+    );
+    expect(rows.map((r) => r.event_type).sort()).toEqual(['FundsReserved', 'PaymentAuthorized']);
+    expect(new Set(rows.map((r) => r.transaction_id)).size).toBe(1);
+  });
+
+  it('captures, refunds once however often asked, and refuses to void a captured payment', async () => {
+    const customerId = uniqueName('cust');
+    await deposit(customerId, 5_000);
+    const id = uniqueName('pay');
+    await authorize(customerId, id, 2_000);
+    await settle(id, 'capture');
+    await settle(id, 'capture');
+    expect((await account(customerId)).body).toMatchObject({
+      balance: 3_000,
+      reserved: 0,
+      available: 3_000,
+    });
+    await expect(settle(id, 'void')).rejects.toMatchObject({ code: 'PAYMENT_ALREADY_CAPTURED' });
+    await Promise.all([settle(id, 'refund'), settle(id, 'refund'), settle(id, 'refund')]);
+    expect((await account(customerId)).body).toMatchObject({ balance: 5_000, reserved: 0 });
+    expect((await payment(id)).body).toMatchObject({ status: 'REFUNDED' });
+  });
+
+  it('voids an authorization, giving the hold back', async () => {
+    const customerId = uniqueName('cust');
+    await deposit(customerId, 1_000);
+    const id = uniqueName('pay');
+    await authorize(customerId, id, 1_000);
+    expect((await account(customerId)).body).toMatchObject({ available: 0 });
+    await settle(id, 'void');
+    await settle(id, 'void');
+    expect((await account(customerId)).body).toMatchObject({
+      balance: 1_000,
+      reserved: 0,
+      available: 1_000,
+    });
+    expect((await payment(id)).body).toMatchObject({ status: 'VOIDED' });
+    await expect(settle(uniqueName('none'), 'capture')).rejects.toMatchObject({
+      code: 'PAYMENT_NOT_FOUND',
+    });
+  });
+
+  it('answers 400 naming each bad field and 404 for unknown ids', async () => {
+    const customerId = uniqueName('cust');
+    expect(await deposit(customerId, -5)).toMatchObject({
+      status: 400,
+      body: { fields: [{ field: 'amount', problem: 'must be greater than 0' }] },
+    });
+    expect(await deposit(customerId, 1.5)).toMatchObject({
+      status: 400,
+      body: { fields: [{ field: 'amount', problem: 'must be a whole number' }] },
+    });
+    expect(
+      await http(service.url(`/accounts/${customerId}/deposit`), { body: { amount: '5' } }),
+    ).toMatchObject({
+      status: 400,
+      body: { fields: [{ field: 'amount', problem: 'must be a number' }] },
+    });
+    expect((await account(customerId)).status).toBe(404);
+    expect((await payment('no-such-payment')).status).toBe(404);
+  });
+});

@@ -1,0 +1,196 @@
+// Payments' commands: deposits (REST), and a payment's authorization, capture, void and refund
+// (the saga's steps). Each payment step changes the payment and the customer's account together,
+// in one transaction: a hold is never without its authorization, nor a debit without its capture.
+import { Inject } from '@nestjs/common';
+import { Command, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
+import { DomainError } from '@es/decider';
+import {
+  CommandsRefusedError,
+  ConcurrencyError,
+  encodeConsistencyToken,
+  onStream,
+  type CommandHandler as EventStoreCommandHandler,
+  type HandleContext,
+} from '@es/event-store';
+import { ACCOUNT_STREAM_TYPE } from '@es/payment-contracts';
+import {
+  paymentDecider,
+  type AccountCommand,
+  type PaymentCommand,
+  type PaymentDetails,
+} from '@es/payment-domain';
+import { COMMAND_HANDLER, type CommandRequest } from '@es/service-runtime';
+import { accountAggregate, paymentAggregate } from './payment.aggregates';
+
+export interface AccountAccepted {
+  readonly customerId: string;
+  readonly version: number;
+  readonly token: string;
+}
+
+export type AuthorizationOutcome =
+  | { readonly outcome: 'authorized'; readonly paymentId: string }
+  | {
+      readonly outcome: 'declined';
+      readonly paymentId: string;
+      readonly reason: 'INSUFFICIENT_FUNDS';
+      readonly amount: number;
+      readonly available: number;
+    };
+
+export class DepositFunds extends Command<AccountAccepted> {
+  constructor(
+    readonly customerId: string,
+    readonly amount: number,
+    readonly request: CommandRequest,
+  ) {
+    super();
+  }
+}
+
+export class AuthorizePayment extends Command<AuthorizationOutcome> {
+  constructor(
+    readonly payment: PaymentDetails,
+    readonly context: HandleContext,
+  ) {
+    super();
+  }
+}
+
+/** Capture, void or refund an existing payment. */
+export class SettlePayment extends Command<void> {
+  constructor(
+    readonly paymentId: string,
+    readonly action: 'capture' | 'void' | 'refund',
+    readonly context: HandleContext,
+  ) {
+    super();
+  }
+}
+
+@CommandHandler(DepositFunds)
+export class DepositFundsHandler implements ICommandHandler<DepositFunds> {
+  constructor(@Inject(COMMAND_HANDLER) private readonly handler: EventStoreCommandHandler) {}
+
+  async execute({ customerId, amount, request }: DepositFunds): Promise<AccountAccepted> {
+    const result = await this.handler.handle(
+      accountAggregate,
+      customerId,
+      { type: 'DepositFunds', customerId, amount },
+      request,
+    );
+    return {
+      customerId,
+      version: result.version,
+      token: encodeConsistencyToken({
+        stream: { type: ACCOUNT_STREAM_TYPE, id: customerId },
+        version: result.version,
+      }),
+    };
+  }
+}
+
+function insufficientFunds(error: unknown): { amount: number; available: number } | undefined {
+  const refusals =
+    error instanceof CommandsRefusedError
+      ? error.refusals.map((r) => r.error)
+      : error instanceof DomainError
+        ? [error]
+        : [];
+  const short = refusals.find((e) => e.code === 'INSUFFICIENT_FUNDS');
+  return short instanceof DomainError && refusals.length === 1
+    ? (short.details as { amount: number; available: number })
+    : undefined;
+}
+
+@CommandHandler(AuthorizePayment)
+export class AuthorizePaymentHandler implements ICommandHandler<AuthorizePayment> {
+  constructor(@Inject(COMMAND_HANDLER) private readonly handler: EventStoreCommandHandler) {}
+
+  async execute({ payment, context }: AuthorizePayment): Promise<AuthorizationOutcome> {
+    const at = new Date().toISOString();
+    try {
+      await this.handler.handleAll(
+        [
+          onStream(accountAggregate, payment.customerId, {
+            type: 'ReserveFunds',
+            paymentId: payment.paymentId,
+            amount: payment.amount,
+          }),
+          onStream(paymentAggregate, payment.paymentId, {
+            type: 'AuthorizePayment',
+            ...payment,
+            at,
+          }),
+        ],
+        context,
+      );
+      return { outcome: 'authorized', paymentId: payment.paymentId };
+    } catch (error) {
+      const short = insufficientFunds(error);
+      if (!short) throw error;
+      // A decline is a fact about the payment: recorded, so GET /payments/:id can say why.
+      await this.handler.handle(
+        paymentAggregate,
+        payment.paymentId,
+        {
+          type: 'DeclinePayment',
+          ...payment,
+          reason: 'INSUFFICIENT_FUNDS',
+          available: short.available,
+          at,
+        },
+        context,
+      );
+      return {
+        outcome: 'declined',
+        paymentId: payment.paymentId,
+        reason: 'INSUFFICIENT_FUNDS',
+        ...short,
+      };
+    }
+  }
+}
+
+@CommandHandler(SettlePayment)
+export class SettlePaymentHandler implements ICommandHandler<SettlePayment> {
+  constructor(@Inject(COMMAND_HANDLER) private readonly handler: EventStoreCommandHandler) {}
+
+  /**
+   * The account follows the payment: it is changed only when the payment itself changes, at
+   * the version it was decided on. A repeated refund is a no-op on the payment and so credits
+   * nothing; a payment that moved on meanwhile is reloaded and decided again.
+   */
+  async execute({ paymentId, action, context }: SettlePayment): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      const { state, version } = await this.handler.load(paymentAggregate, paymentId);
+      const at = new Date().toISOString();
+      const paymentCommand: PaymentCommand = {
+        capture: { type: 'CapturePayment', at } as const,
+        void: { type: 'VoidPayment', at } as const,
+        refund: { type: 'RefundPayment', at } as const,
+      }[action];
+      if (paymentDecider.decide(paymentCommand, state).length === 0) return; // done before
+      if (state.status === 'NONE') return; // unreachable: the decider refuses or does nothing
+      const { customerId, amount } = state.payment;
+      const accountCommand: AccountCommand = {
+        capture: { type: 'DebitFunds', paymentId } as const,
+        void: { type: 'ReleaseFunds', paymentId } as const,
+        refund: { type: 'CreditFunds', paymentId, amount } as const,
+      }[action];
+      try {
+        await this.handler.handleAll(
+          [
+            onStream(paymentAggregate, paymentId, paymentCommand, { expectedVersion: version }),
+            onStream(accountAggregate, customerId, accountCommand),
+          ],
+          context,
+        );
+        return;
+      } catch (error) {
+        if (error instanceof ConcurrencyError && attempt < 5) continue;
+        throw error;
+      }
+    }
+  }
+}

@@ -1,0 +1,68 @@
+// REST for accounts and payments (shared/DESIGN.md). Authorizing, capturing and refunding are the
+// saga's, over Kafka, not REST.
+import { Body, Controller, Get, HttpCode, Param, Post, Res } from '@nestjs/common';
+import { CommandBus, QueryBus } from '@nestjs/cqrs';
+import {
+  ApiAcceptedResponse,
+  ApiBadRequestResponse,
+  ApiBody,
+  ApiHeader,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiTags,
+} from '@nestjs/swagger';
+import type { Response } from 'express';
+import { identifier, jsonSchemaOf, positiveInt, z } from '@es/schema';
+import { CommandContext, NotFound, ZodPipe, type CommandRequest } from '@es/service-runtime';
+import { DepositFunds, type AccountAccepted } from './payments.commands';
+import { GetAccount, GetPayment, type AccountView, type PaymentView } from './payments.queries';
+
+const depositBody = z.strictObject({ amount: positiveInt });
+
+@ApiTags('payments')
+@Controller()
+export class PaymentsController {
+  constructor(
+    private readonly commands: CommandBus,
+    private readonly queries: QueryBus,
+  ) {}
+
+  @Post('accounts/:customerId/deposit')
+  @HttpCode(202)
+  @ApiHeader({ name: 'Idempotency-Key', required: false })
+  @ApiHeader({ name: 'If-Match', required: false })
+  @ApiBody({ schema: jsonSchemaOf(depositBody), description: 'amount in minor units (cents)' })
+  @ApiAcceptedResponse({ description: '{ customerId, version, token }' })
+  @ApiBadRequestResponse({ description: 'Each bad field named in `fields`' })
+  deposit(
+    @Param('customerId', new ZodPipe(identifier, { field: 'customerId' })) customerId: string,
+    @Body(new ZodPipe(depositBody)) body: z.output<typeof depositBody>,
+    @CommandContext() request: CommandRequest,
+  ): Promise<AccountAccepted> {
+    return this.commands.execute(new DepositFunds(customerId, body.amount, request));
+  }
+
+  @Get('accounts/:customerId')
+  @ApiOkResponse({ description: '{ customerId, balance, reserved, available, version }' })
+  @ApiNotFoundResponse({ description: 'The customer never deposited' })
+  async account(
+    @Param('customerId', new ZodPipe(identifier, { field: 'customerId' })) customerId: string,
+    @Res({ passthrough: true }) response: Response,
+  ): Promise<AccountView> {
+    const account = await this.queries.execute(new GetAccount(customerId));
+    if (!account) throw new NotFound('account', customerId);
+    response.setHeader('ETag', `"${account.version}"`);
+    return account;
+  }
+
+  @Get('payments/:id')
+  @ApiOkResponse({ description: 'The payment and its status' })
+  @ApiNotFoundResponse()
+  async payment(
+    @Param('id', new ZodPipe(identifier, { field: 'id' })) id: string,
+  ): Promise<PaymentView> {
+    const payment = await this.queries.execute(new GetPayment(id));
+    if (!payment) throw new NotFound('payment', id);
+    return payment;
+  }
+}

@@ -1,0 +1,156 @@
+// A service's write side: its event store (schema migrated on start), the command handler every
+// NestJS command handler adapts, and the outbox relay publishing the service's database to Kafka.
+// On shutdown, after HTTP has stopped taking requests, the relay publishes what is left (bounded
+// in time) before the connections close.
+import {
+  Inject,
+  Injectable,
+  Logger,
+  Module,
+  type BeforeApplicationShutdown,
+  type DynamicModule,
+  type OnApplicationBootstrap,
+  type OnModuleInit,
+} from '@nestjs/common';
+import type { Kafka } from 'kafkajs';
+import type { Pool } from 'pg';
+import {
+  CommandHandler,
+  EventRegistry,
+  OutboxRelay,
+  PostgresEventStore,
+  migrate,
+  type EventSchema,
+  type Upcaster,
+} from '@es/event-store';
+import { KafkaPublisher, ensureTopics } from '@es/messaging';
+import type { ServiceMetrics } from '@es/observability';
+import { postgresConfig } from '@es/runtime-config';
+import { KAFKA, PG_POOL } from './infrastructure';
+import { PLATFORM_OPTIONS, SERVICE_METRICS, type PlatformOptions } from './platform.module';
+
+export interface EventSourcingOptions {
+  readonly schemas: readonly EventSchema[];
+  readonly upcasters?: readonly Upcaster[];
+  /** Topics this service publishes to; created (with their DLQs) on start when missing. */
+  readonly topics: readonly string[];
+  /** How long shutdown waits for the relay to publish what is left. */
+  readonly drainTimeoutMs?: number;
+}
+
+export const EVENT_STORE = Symbol('EVENT_STORE');
+export const COMMAND_HANDLER = Symbol('COMMAND_HANDLER');
+export const OUTBOX_RELAY = Symbol('OUTBOX_RELAY');
+export const EVENT_REGISTRY = Symbol('EVENT_REGISTRY');
+const EVENT_SOURCING_OPTIONS = Symbol('EVENT_SOURCING_OPTIONS');
+const KAFKA_PUBLISHER = Symbol('KAFKA_PUBLISHER');
+
+@Injectable()
+class WriteSideLifecycle
+  implements OnModuleInit, OnApplicationBootstrap, BeforeApplicationShutdown
+{
+  private readonly logger = new Logger('event-sourcing');
+  constructor(
+    @Inject(PG_POOL) private readonly pool: Pool,
+    @Inject(KAFKA) private readonly kafka: Kafka,
+    @Inject(OUTBOX_RELAY) private readonly relay: OutboxRelay,
+    @Inject(KAFKA_PUBLISHER) private readonly publisher: KafkaPublisher,
+    @Inject(EVENT_SOURCING_OPTIONS) private readonly options: EventSourcingOptions,
+  ) {}
+
+  private stopping = false;
+
+  async onModuleInit(): Promise<void> {
+    await migrate(this.pool);
+    // Kafka may be down at start: the service still starts (live, not ready) and keeps trying;
+    // until the topics exist the relay's publishes fail and are retried.
+    void this.ensureTopicsUntilDone();
+  }
+
+  private async ensureTopicsUntilDone(): Promise<void> {
+    for (let attempt = 1; !this.stopping; attempt++) {
+      const admin = this.kafka.admin();
+      try {
+        await admin.connect();
+        await ensureTopics(admin, this.options.topics);
+        return;
+      } catch (error) {
+        this.logger.warn(
+          `topics ${this.options.topics.join(', ')} not ensured (attempt ${attempt}): ${error instanceof Error ? error.message : String(error)}`,
+        );
+        await new Promise((resolve) => setTimeout(resolve, Math.min(10_000, 500 * attempt)));
+      } finally {
+        await admin.disconnect().catch(() => undefined);
+      }
+    }
+  }
+
+  onApplicationBootstrap(): void {
+    this.relay.start();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    this.stopping = true; // not awaited: with Kafka down, an attempt can take its whole timeout
+    await this.relay.drain(this.options.drainTimeoutMs ?? 5_000);
+    await this.relay.stop();
+    await this.publisher.close();
+  }
+}
+
+@Module({})
+export class EventSourcingModule {
+  static forRoot(options: EventSourcingOptions): DynamicModule {
+    return {
+      module: EventSourcingModule,
+      global: true,
+      providers: [
+        { provide: EVENT_SOURCING_OPTIONS, useValue: options },
+        {
+          provide: EVENT_REGISTRY,
+          useFactory: () => new EventRegistry(options.schemas, options.upcasters ?? []),
+        },
+        {
+          provide: EVENT_STORE,
+          inject: [PG_POOL, EVENT_REGISTRY],
+          useFactory: (pool: Pool | null, registry: EventRegistry) => {
+            if (!pool) throw new Error('EventSourcingModule needs PlatformModule with postgres');
+            return new PostgresEventStore(pool, registry);
+          },
+        },
+        {
+          provide: COMMAND_HANDLER,
+          inject: [EVENT_STORE],
+          useFactory: (store: PostgresEventStore) => new CommandHandler(store),
+        },
+        {
+          provide: KAFKA_PUBLISHER,
+          inject: [KAFKA],
+          useFactory: (kafka: Kafka | null) => {
+            if (!kafka) throw new Error('EventSourcingModule needs PlatformModule with kafka');
+            return new KafkaPublisher(kafka);
+          },
+        },
+        {
+          provide: OUTBOX_RELAY,
+          inject: [PLATFORM_OPTIONS, KAFKA_PUBLISHER, SERVICE_METRICS, EVENT_REGISTRY],
+          useFactory: (
+            platform: PlatformOptions,
+            publisher: KafkaPublisher,
+            metrics: ServiceMetrics,
+            registry: EventRegistry,
+          ) => {
+            const database = platform.postgres?.database;
+            if (!database) throw new Error('EventSourcingModule needs a postgres database');
+            return new OutboxRelay(postgresConfig(database), publisher, {
+              name: platform.serviceName,
+              registry,
+              meter: metrics.meter,
+            });
+          },
+        },
+        WriteSideLifecycle,
+      ],
+      exports: [EVENT_REGISTRY, EVENT_STORE, COMMAND_HANDLER, OUTBOX_RELAY],
+    };
+  }
+}

@@ -1,0 +1,3 @@
+export * from './problem.filter';
+export * from './request-context';
+export * from './zod.pipe';

@@ -1,0 +1,97 @@
+// What every command request carries into the write side: event metadata (correlation and
+// causation ids, traceparent, actor, idempotency key), the inbox entry that makes a retried POST
+// return its first answer, and the If-Match version.
+import { createHash, randomUUID } from 'node:crypto';
+import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
+import type { Request } from 'express';
+import type { EventMetadata, InboxContext } from '@es/event-store';
+import { InvalidInputError, type FieldProblem } from '@es/schema';
+
+export interface CommandRequest {
+  readonly metadata: EventMetadata;
+  /** Present when the request has an Idempotency-Key. */
+  readonly inbox?: InboxContext;
+  /** From If-Match: the version the client last saw. */
+  readonly expectedVersion?: number;
+}
+
+const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
+const TOKEN = /^[\x21-\x7e]{1,200}$/; // printable ASCII, no spaces
+
+function header(request: Request, name: string): string | undefined {
+  const value = request.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** `"3"`, `W/"3"` or `3`; undefined when absent. */
+export function parseIfMatch(value: string | undefined): number | undefined | FieldProblem {
+  if (value === undefined) return undefined;
+  const match = /^(?:W\/)?"?(\d{1,9})"?$/.exec(value.trim());
+  if (!match?.[1])
+    return { field: 'If-Match', problem: `must be the resource's version, e.g. "3"; got ${value}` };
+  return Number(match[1]);
+}
+
+/** Canonical JSON (sorted keys), so a retry with reordered fields is the same request. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) =>
+      a < b ? -1 : 1,
+    );
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
+  }
+  return value === undefined ? 'null' : JSON.stringify(value);
+}
+
+export function commandRequestOf(request: Request): CommandRequest {
+  const problems: FieldProblem[] = [];
+  const idempotencyKey = header(request, 'idempotency-key');
+  if (idempotencyKey !== undefined && !TOKEN.test(idempotencyKey))
+    problems.push({
+      field: 'Idempotency-Key',
+      problem: 'must be 1-200 printable characters without spaces',
+    });
+  const ifMatch = parseIfMatch(header(request, 'if-match'));
+  if (typeof ifMatch === 'object') problems.push(ifMatch);
+  const correlation = header(request, 'x-correlation-id');
+  if (correlation !== undefined && !TOKEN.test(correlation))
+    problems.push({
+      field: 'X-Correlation-Id',
+      problem: 'must be 1-200 printable characters without spaces',
+    });
+  if (problems.length > 0) throw new InvalidInputError(problems, 'request headers');
+
+  const requestId = randomUUID();
+  const traceparent = header(request, 'traceparent');
+  const actor = header(request, 'x-actor');
+  const metadata: EventMetadata = {
+    correlationId: correlation ?? requestId,
+    causationId: requestId,
+    ...(traceparent && TRACEPARENT.test(traceparent) ? { traceparent } : {}),
+    ...(actor && TOKEN.test(actor) ? { actor } : {}),
+    ...(idempotencyKey ? { idempotencyKey } : {}),
+  };
+  const route = (request.route as { path?: string } | undefined)?.path ?? request.path;
+  return {
+    metadata,
+    ...(idempotencyKey
+      ? {
+          inbox: {
+            consumer: `http:${request.method} ${route}`,
+            messageId: idempotencyKey,
+            fingerprint: createHash('sha256')
+              .update(`${request.method} ${request.path}\n${canonical(request.body ?? null)}`)
+              .digest('base64url'),
+          },
+        }
+      : {}),
+    ...(typeof ifMatch === 'number' ? { expectedVersion: ifMatch } : {}),
+  };
+}
+
+/** The command request of this HTTP request (headers checked; a bad one is a 400 naming it). */
+export const CommandContext = createParamDecorator(
+  (_data: unknown, context: ExecutionContext): CommandRequest =>
+    commandRequestOf(context.switchToHttp().getRequest<Request>()),
+);

@@ -1,0 +1,70 @@
+// A service's NestJS application in the test process, on its own fresh database and a free
+// port: for integration tests that drive one service's REST and buses on the real engines.
+// The stack's addresses come from the environment (the Jest setup loads them).
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { INestApplication, Type } from '@nestjs/common';
+import { runService } from '@es/service-runtime';
+
+export interface TestService {
+  readonly app: INestApplication;
+  url(path?: string): string;
+  close(): Promise<void>;
+}
+
+export async function startTestService(
+  name: string,
+  rootModule: Type,
+  database: string,
+): Promise<TestService> {
+  // The service's providers read PGDATABASE when they are created, during start-up only.
+  const previous = process.env['PGDATABASE'];
+  process.env['PGDATABASE'] = database;
+  let app: INestApplication;
+  try {
+    app = await runService(
+      { name, defaultPort: 0, rootModule, description: `${name} under test` },
+      {
+        handleSignals: false,
+        listen: { host: '127.0.0.1', port: 0 },
+        logLevels: ['error', 'warn'],
+      },
+    );
+  } finally {
+    if (previous === undefined) delete process.env['PGDATABASE'];
+    else process.env['PGDATABASE'] = previous;
+  }
+  const { port } = (app.getHttpServer() as Server).address() as AddressInfo;
+  return {
+    app,
+    url: (path = '') => `http://127.0.0.1:${port}${path}`,
+    close: () => app.close(),
+  };
+}
+
+/**
+ * fetch with a JSON body; returns the status, headers and parsed body, typed as the caller
+ * expects the service to answer (the test's assertions check it).
+ */
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters
+export async function http<Body = unknown>(
+  url: string,
+  init: { method?: string; body?: unknown; headers?: Record<string, string> } = {},
+): Promise<{ status: number; headers: Headers; body: Body }> {
+  const response = await fetch(url, {
+    method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
+    headers: {
+      ...(init.body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...init.headers,
+    },
+    ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
+  });
+  const text = await response.text();
+  let body: unknown = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // not JSON: keep the text
+  }
+  return { status: response.status, headers: response.headers, body: body as Body };
+}
