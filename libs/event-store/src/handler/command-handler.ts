@@ -318,7 +318,11 @@ export class CommandHandler {
         db,
       );
     };
-    const pairs = plans.map((plan, i) => [plan, results[i] as StreamResult] as const);
+    // Appended in stream-key order, whatever order the commands came in: two processes writing
+    // overlapping streams then wait on each other's rows in the same order, never in a cycle.
+    const pairs = plans
+      .map((plan, i) => [plan, results[i] as StreamResult] as const)
+      .sort(([a], [b]) => (streamKey(a.stream) < streamKey(b.stream) ? -1 : 1));
     if (pairs.length === 1) {
       for (const [plan, result] of pairs) await appendOne(plan, result, true); // one statement
     } else {

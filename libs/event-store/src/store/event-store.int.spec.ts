@@ -488,6 +488,26 @@ describe('PostgresEventStore (real PostgreSQL)', () => {
       }
     });
 
+    it('two processes writing the same streams in opposite orders never deadlock', async () => {
+      const [a, b] = [stream().id, stream().id];
+      for (const id of [a, b])
+        await handler().handle(counter(), id, { type: 'Open', limit: 1000 }, { metadata });
+      // Separate handlers share no in-process locks, as two service instances would not.
+      const run = (ids: string[]) =>
+        new CommandHandler(store, { maxAttempts: 50 }).handleAll(
+          ids.map((id) => onStream(counter(), id, { type: 'Increment', amount: 1 })),
+          { metadata },
+        );
+      await Promise.all(Array.from({ length: 20 }, (_, i) => run(i % 2 ? [a, b] : [b, a])));
+      const states = await Promise.all(
+        [a, b].map(async (id) => (await handler().load(counter(), id)).state),
+      );
+      expect(states).toEqual([
+        { status: 'open', limit: 1000, total: 20 },
+        { status: 'open', limit: 1000, total: 20 },
+      ]);
+    });
+
     it('answers a reused idempotency key with the first result, or refuses it for another request', async () => {
       const [a, b] = [stream().id, stream().id];
       const h = handler();
