@@ -30,12 +30,16 @@ ensure_stack() {
   . "${ES_STACK_DIR:-$ROOT/.local/stack}/stack.env"
 }
 
+# Returns the command's status. Called as `step ... || status=1`, where bash's `set -e` is off
+# inside the function, so the status must be passed on explicitly (it was lost before: a failed
+# test level still let `npm test` exit 0).
 step() { # name, command...
   local name="$1"; shift
-  local t=$SECONDS
+  local t=$SECONDS rc=0
   log "$name"
-  "$@"
-  log "$name: done in $((SECONDS - t)) s"
+  "$@" || rc=$?
+  if [ "$rc" -eq 0 ]; then log "$name: done in $((SECONDS - t)) s"; else log "$name: FAILED (exit $rc) after $((SECONDS - t)) s"; fi
+  return "$rc"
 }
 
 build() { nx run-many -t build --outputStyle=static --parallel=2 >"$ROOT/.local/build.log" 2>&1 || { tail -40 "$ROOT/.local/build.log" >&2; die "build failed (log: .local/build.log)"; }; }
