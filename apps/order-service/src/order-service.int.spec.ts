@@ -128,6 +128,19 @@ describe('order-service (real PostgreSQL and Kafka)', () => {
     expect(twice).toMatchObject({ status: 409, body: { code: 'ORDER_ALREADY_CANCELLED' } });
   });
 
+  it('a retry racing its first request with the same key gets the same answer, not a refusal', async () => {
+    const { body } = await place(uniqueName('cust'));
+    const key = uniqueName('cancel');
+    const cancel = () =>
+      http(service.url(`/orders/${body.orderId}/cancel`), {
+        body: { reason: 'twice by accident' },
+        headers: { 'Idempotency-Key': key },
+      });
+    const answers = await Promise.all([cancel(), cancel(), cancel()]);
+    for (const answer of answers)
+      expect(answer).toMatchObject({ status: 202, body: { orderId: body.orderId, version: 2 } });
+  });
+
   it('answers the audit trail and the state as of a version or a time', async () => {
     const { body } = await place(uniqueName('cust'), { 'X-Correlation-Id': 'corr-audit' });
     const betweenEvents = new Date().toISOString();
@@ -193,7 +206,27 @@ describe('order-service (real PostgreSQL and Kafka)', () => {
     const duplicate = await http(service.url('/orders'), {
       body: { customerId: 'c', items: [items[0], items[0]] },
     });
-    expect(duplicate).toMatchObject({ status: 409, body: { code: 'ORDER_DUPLICATE_SKU' } });
+    expect(duplicate).toMatchObject({
+      status: 400,
+      body: {
+        fields: [
+          {
+            field: 'items[1].sku',
+            problem: 'SKU-1 is already items[0]; put the quantity on one line',
+          },
+        ],
+      },
+    });
+    const tooLarge = await http(service.url('/orders'), {
+      body: { customerId: 'c', items: [{ sku: 'X', quantity: 2 ** 30, unitPrice: 2 ** 30 }] },
+    });
+    expect(tooLarge).toMatchObject({ status: 400, body: { fields: [{ field: 'items' }] } });
+    const huge = await fetch(service.url('/orders'), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ customerId: 'c', items: [], padding: 'x'.repeat(200_000) }),
+    });
+    expect(huge.status).toBe(413);
     const notJson = await fetch(service.url('/orders'), {
       method: 'POST',
       headers: { 'content-type': 'application/json' },

@@ -15,19 +15,40 @@ import {
 } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { orderLineSchema } from '@es/order-contracts';
+import { orderTotal } from '@es/order-domain';
 import { identifier, isoInstant, jsonSchemaOf, reason, z } from '@es/schema';
 import { CommandContext, NotFound, ZodPipe, type CommandRequest } from '@es/service-runtime';
 import { CancelOrder, PlaceOrder, type OrderAccepted } from './orders.commands';
 import { GetOrder, GetOrderAt, GetOrderEvents, ListCustomerOrders } from './orders.queries';
 import type { OrderView } from './order.view';
 
-const placeOrderBody = z.strictObject({
-  customerId: identifier,
-  items: z
-    .array(orderLineSchema)
-    .min(1, { error: 'must hold at least one line' })
-    .max(100, { error: 'must hold at most 100 lines' }),
-});
+const placeOrderBody = z
+  .strictObject({
+    customerId: identifier,
+    items: z
+      .array(orderLineSchema)
+      .min(1, { error: 'must hold at least one line' })
+      .max(100, { error: 'must hold at most 100 lines' }),
+  })
+  .superRefine(({ items }, context) => {
+    const first = new Map<string, number>();
+    items.forEach(({ sku }, index) => {
+      const earlier = first.get(sku);
+      if (earlier === undefined) first.set(sku, index);
+      else
+        context.addIssue({
+          code: 'custom',
+          path: ['items', index, 'sku'],
+          message: `${sku} is already items[${earlier}]; put the quantity on one line`,
+        });
+    });
+    if (!Number.isSafeInteger(orderTotal(items)))
+      context.addIssue({
+        code: 'custom',
+        path: ['items'],
+        message: 'the order total is too large',
+      });
+  });
 const cancelOrderBody = z.preprocess(
   (body) => body ?? {},
   z.strictObject({ reason: reason.default('cancelled by the customer') }),

@@ -109,6 +109,36 @@ describe('payment-service (real PostgreSQL and Kafka)', () => {
     expect(new Set(rows.map((r) => r.transaction_id)).size).toBe(1);
   });
 
+  it('a redelivered authorization answers what was recorded: a decline stays a decline', async () => {
+    const customerId = uniqueName('cust');
+    await deposit(customerId, 500);
+    const paymentId = uniqueName('pay');
+    const details = { paymentId, orderId: `order-${paymentId}`, customerId, amount: 800 };
+    const inbox = { consumer: 'payments-saga', messageId: uniqueName('msg') };
+    const send = (messageId: string) =>
+      bus().execute(new AuthorizePayment(details, { metadata, inbox: { ...inbox, messageId } }));
+    const declined = {
+      outcome: 'declined',
+      paymentId,
+      reason: 'INSUFFICIENT_FUNDS',
+      amount: 800,
+      available: 500,
+    };
+    expect(await send(inbox.messageId)).toEqual(declined);
+    await deposit(customerId, 1_000); // funds arrive before the redelivery
+    expect(await send(inbox.messageId)).toEqual(declined); // the same message again
+    expect(await send(uniqueName('msg'))).toEqual(declined); // the same payment, re-sent
+    expect((await account(customerId)).body).toMatchObject({ balance: 1_500, reserved: 0 });
+    const other = uniqueName('pay');
+    const authorized = new AuthorizePayment(
+      { ...details, paymentId: other },
+      { metadata, inbox: { ...inbox, messageId: `m-${other}` } },
+    );
+    expect(await bus().execute(authorized)).toEqual({ outcome: 'authorized', paymentId: other });
+    expect(await bus().execute(authorized)).toEqual({ outcome: 'authorized', paymentId: other });
+    expect((await account(customerId)).body).toMatchObject({ reserved: 800 });
+  });
+
   it('captures, refunds once however often asked, and refuses to void a captured payment', async () => {
     const customerId = uniqueName('cust');
     await deposit(customerId, 5_000);

@@ -110,7 +110,7 @@ export class AuthorizePaymentHandler implements ICommandHandler<AuthorizePayment
   async execute({ payment, context }: AuthorizePayment): Promise<AuthorizationOutcome> {
     const at = new Date().toISOString();
     try {
-      await this.handler.handleAll(
+      const result = await this.handler.handleAll(
         [
           onStream(accountAggregate, payment.customerId, {
             type: 'ReserveFunds',
@@ -125,12 +125,18 @@ export class AuthorizePaymentHandler implements ICommandHandler<AuthorizePayment
         ],
         context,
       );
+      if (result.duplicate) return await this.recordedOutcome(payment);
       return { outcome: 'authorized', paymentId: payment.paymentId };
     } catch (error) {
       const short = insufficientFunds(error);
-      if (!short) throw error;
+      // Handled before under another message id: the payment's recorded outcome stands.
+      if (!short)
+        return this.recordedOutcome(
+          payment,
+          error instanceof Error ? error : new Error(String(error)),
+        );
       // A decline is a fact about the payment: recorded, so GET /payments/:id can say why.
-      await this.handler.handle(
+      const declined = await this.handler.handle(
         paymentAggregate,
         payment.paymentId,
         {
@@ -142,6 +148,7 @@ export class AuthorizePaymentHandler implements ICommandHandler<AuthorizePayment
         },
         context,
       );
+      if (declined.duplicate) return this.recordedOutcome(payment);
       return {
         outcome: 'declined',
         paymentId: payment.paymentId,
@@ -149,6 +156,36 @@ export class AuthorizePaymentHandler implements ICommandHandler<AuthorizePayment
         ...short,
       };
     }
+  }
+
+  /**
+   * The outcome this payment already has, for a repeated authorization (a redelivered or
+   * re-sent command): a decline stays a decline. A payment of other details, or none, is the
+   * refusal's business: it is rethrown.
+   */
+  private async recordedOutcome(
+    payment: PaymentDetails,
+    refusal?: Error,
+  ): Promise<AuthorizationOutcome> {
+    const { state } = await this.handler.load(paymentAggregate, payment.paymentId);
+    const same =
+      state.status !== 'NONE' &&
+      state.payment.orderId === payment.orderId &&
+      state.payment.customerId === payment.customerId &&
+      state.payment.amount === payment.amount;
+    if (!same) {
+      if (refusal !== undefined) throw refusal;
+      throw new Error(`payment ${payment.paymentId} was handled but is not recorded`);
+    }
+    if (state.status === 'DECLINED')
+      return {
+        outcome: 'declined',
+        paymentId: payment.paymentId,
+        reason: state.reason,
+        amount: state.payment.amount,
+        available: state.available,
+      };
+    return { outcome: 'authorized', paymentId: payment.paymentId };
   }
 }
 
@@ -188,8 +225,10 @@ export class SettlePaymentHandler implements ICommandHandler<SettlePayment> {
         );
         return;
       } catch (error) {
-        if (error instanceof ConcurrencyError && attempt < 5) continue;
-        throw error;
+        if (!(error instanceof ConcurrencyError) || attempt >= 10) throw error;
+        await new Promise((resolve) =>
+          setTimeout(resolve, Math.random() * Math.min(50, 2 ** attempt)),
+        );
       }
     }
   }

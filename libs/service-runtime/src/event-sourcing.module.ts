@@ -1,7 +1,7 @@
 // A service's write side: its event store (schema migrated on start), the command handler every
 // NestJS command handler adapts, and the outbox relay publishing the service's database to Kafka.
-// On shutdown, after HTTP has stopped taking requests, the relay publishes what is left (bounded
-// in time) before the connections close.
+// On shutdown (runService closes HTTP first, letting requests in flight finish), the relay
+// publishes what is left, bounded in time, before the connections close.
 import {
   Inject,
   Injectable,
@@ -63,8 +63,10 @@ class WriteSideLifecycle
   async onModuleInit(): Promise<void> {
     await migrate(this.pool);
     // Kafka may be down at start: the service still starts (live, not ready) and keeps trying;
-    // until the topics exist the relay's publishes fail and are retried.
-    void this.ensureTopicsUntilDone();
+    // until the topics exist the relay's publishes fail and are retried. With Kafka up, the
+    // topics exist before the service takes requests.
+    const ensured = this.ensureTopicsUntilDone();
+    await Promise.race([ensured, new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
   }
 
   private async ensureTopicsUntilDone(): Promise<void> {
@@ -91,9 +93,14 @@ class WriteSideLifecycle
 
   async beforeApplicationShutdown(): Promise<void> {
     this.stopping = true; // not awaited: with Kafka down, an attempt can take its whole timeout
-    await this.relay.drain(this.options.drainTimeoutMs ?? 5_000);
-    await this.relay.stop();
-    await this.publisher.close();
+    try {
+      const drained = await this.relay.drain(this.options.drainTimeoutMs ?? 5_000);
+      if (!drained)
+        this.logger.warn('outbox not drained at shutdown: the next leader publishes it');
+    } finally {
+      await this.relay.stop();
+      await this.publisher.close().catch(() => undefined);
+    }
   }
 }
 

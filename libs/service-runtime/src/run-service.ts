@@ -4,6 +4,7 @@ import 'reflect-metadata';
 import { ConsoleLogger, type INestApplication, type LogLevel, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import type { Server } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
 import { httpConfig } from '@es/runtime-config';
 import type { ServiceMetrics } from '@es/observability';
@@ -97,19 +98,38 @@ function stopGracefullyOnSignals(
       process.exit(1);
     }, timeoutMs);
     deadline.unref();
-    app.close().then(
-      () => {
-        logger.log('stopped');
-        process.exit(0);
-      },
-      (error: unknown) => {
-        logger.error(`shutdown failed: ${error instanceof Error ? error.message : String(error)}`);
-        process.exit(1);
-      },
-    );
+    closeHttp(app)
+      .then(() => app.close())
+      .then(
+        () => {
+          logger.log('stopped');
+          process.exit(0);
+        },
+        (error: unknown) => {
+          logger.error(
+            `shutdown failed: ${error instanceof Error ? error.message : String(error)}`,
+          );
+          process.exit(1);
+        },
+      );
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
+}
+
+/**
+ * Stops accepting connections and waits for the requests in flight to finish. Nest's close()
+ * runs the shutdown hooks (pools ended, relay drained) before it closes the HTTP server, which
+ * would fail requests still running; so HTTP closes first.
+ */
+function closeHttp(app: INestApplication): Promise<void> {
+  const server = app.getHttpServer() as Server;
+  return new Promise((resolve) => {
+    server.close(() => {
+      resolve();
+    });
+    server.closeIdleConnections();
+  });
 }
 
 /** Entry point for an app's main.ts: a failed start is logged with its cause and exits 1. */

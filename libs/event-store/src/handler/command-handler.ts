@@ -241,7 +241,20 @@ export class CommandHandler {
     const release = await this.locks.acquire(keys);
     try {
       for (let attempt = 1; ; attempt++) {
-        const plans = await this.plan(commands);
+        // Again under the lock, and on every attempt: the same message may have been handled
+        // while this one waited (a client's retry racing its first request).
+        const handled = inbox && (await this.store.handled(inbox.consumer, inbox.messageId));
+        if (inbox && handled) return this.replay(inbox, handled.result);
+        let plans: AppendPlan[];
+        try {
+          plans = await this.plan(commands);
+        } catch (refusal) {
+          // Refused on a state that a concurrent handling of this very message produced
+          // (another instance): the first answer stands, not the refusal.
+          const first = inbox && (await this.store.handled(inbox.consumer, inbox.messageId));
+          if (inbox && first) return this.replay(inbox, first.result);
+          throw refusal;
+        }
         try {
           return { streams: await this.append(plans, context), duplicate: false };
         } catch (error) {

@@ -157,8 +157,10 @@ export class OutboxRelay {
     for (;;) {
       const client = this.client;
       if (!this.leader || !client) return false;
-      const { unpublished } = await outboxBacklog(client);
-      if (unpublished === 0) return true;
+      // The loop may drop this connection meanwhile (the broker is down): then it cannot drain.
+      const figures = await outboxBacklog(client).catch(() => undefined);
+      if (!figures) return false;
+      if (figures.unpublished === 0) return true;
       if (Date.now() >= deadline) return false;
       this.wake?.();
       await new Promise((resolve) => setTimeout(resolve, 20));

@@ -10,6 +10,7 @@ import {
   type ArgumentsHost,
   type ExceptionFilter,
 } from '@nestjs/common';
+import { STATUS_CODES } from 'node:http';
 import type { Response } from 'express';
 import { DomainError } from '@es/decider';
 import { CommandsRefusedError, ConcurrencyError, IdempotencyKeyReusedError } from '@es/event-store';
@@ -72,6 +73,21 @@ export function problemOf(error: unknown): Problem | undefined {
       error: 'Unprocessable Entity',
       code: 'IDEMPOTENCY_KEY_REUSED',
       message: `Idempotency-Key ${error.messageId} was first used for a different request`,
+    };
+  // body-parser's own errors (413 too large, 415 unsupported encoding, 400 bad charset) carry
+  // their status and are safe to show.
+  const http = error as { status?: unknown; expose?: unknown; message?: unknown; type?: unknown };
+  if (
+    http.expose === true &&
+    typeof http.status === 'number' &&
+    http.status >= 400 &&
+    http.status < 500
+  )
+    return {
+      statusCode: http.status,
+      error: STATUS_CODES[http.status] ?? 'Bad Request',
+      code: typeof http.type === 'string' ? http.type : 'bad.request',
+      message: typeof http.message === 'string' ? http.message : 'bad request',
     };
   return undefined;
 }

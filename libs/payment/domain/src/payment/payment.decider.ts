@@ -34,6 +34,8 @@ export type PaymentState =
       readonly status: 'DECLINED';
       readonly payment: PaymentDetails;
       readonly reason: 'INSUFFICIENT_FUNDS';
+      /** What the account had available when the payment was declined. */
+      readonly available: number;
       readonly declinedAt: string;
     }
   | { readonly status: 'CAPTURED'; readonly payment: PaymentDetails; readonly capturedAt: string }
@@ -142,6 +144,7 @@ function evolve(state: PaymentState, event: PaymentEvent): PaymentState {
         status: 'DECLINED',
         payment: details(event.data),
         reason: event.data.reason,
+        available: event.data.available,
         declinedAt: event.data.declinedAt,
       };
     case 'PaymentCaptured':

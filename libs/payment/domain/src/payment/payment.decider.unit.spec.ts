@@ -119,6 +119,7 @@ describe('payment decider: rules and state', () => {
       status: 'DECLINED',
       payment,
       reason: 'INSUFFICIENT_FUNDS',
+      available: 10,
       declinedAt: at,
     });
     expect(spec.given(histories.refunded).state).toEqual({
