@@ -27,3 +27,34 @@ export function deciderSpec<Command, Event extends DomainEvent, State>(
     },
   };
 }
+
+/** What a command in a state should cause: these events, or a refusal with this code. */
+export type Expected<Event> = { readonly events: readonly Event[] } | { readonly error: string };
+
+/**
+ * Every command in every state, as rows for a table-driven test: (state name, command name,
+ * what happened, what was expected), both in the Expected shape so one equality compares them.
+ */
+export function everyCommandInEveryState<
+  Command,
+  Event extends DomainEvent,
+  State,
+  S extends string,
+  C extends string,
+>(
+  decider: Decider<Command, Event, State>,
+  histories: Readonly<Record<S, readonly Event[]>>,
+  commands: Readonly<Record<C, Command>>,
+  table: Readonly<Record<S, Readonly<Record<C, Expected<Event>>>>>,
+): [S, C, Expected<Event>, Expected<Event>][] {
+  const spec = deciderSpec(decider);
+  return (Object.keys(table) as S[]).flatMap((state) =>
+    (Object.keys(table[state]) as C[]).map((command): [S, C, Expected<Event>, Expected<Event>] => {
+      const outcome = spec.given(histories[state]).when(commands[command]);
+      const actual: Expected<Event> = outcome.error
+        ? { error: outcome.error.code }
+        : { events: outcome.events ?? [] };
+      return [state, command, actual, table[state][command]];
+    }),
+  );
+}

@@ -187,3 +187,8 @@ export function replySchema<Command extends string, Data extends z.ZodType, Code
     result: codes.length > 0 ? z.discriminatedUnion('outcome', [succeeded, failed]) : succeeded,
   });
 }
+
+/** The event union of a list of versioned schemas: `{ type, data }` per schema. */
+export type EventOf<S> = S extends { type: infer T; schema: z.ZodType<infer D> }
+  ? { readonly type: T; readonly data: D }
+  : never;

@@ -1,5 +1,5 @@
 // A stock item's events as published on `inventory.events` (keyed by SKU).
-import { identifier, positiveInt, versioned, z } from '@es/schema';
+import { identifier, positiveInt, versioned, z, type EventOf } from '@es/schema';
 
 export const STOCK_ITEM_STREAM_TYPE = 'stock-item';
 export const INVENTORY_EVENTS_TOPIC = 'inventory.events';
@@ -23,7 +23,4 @@ export const stockItemEventSchemas = [
   StockReservationCommitted,
 ] as const;
 
-type EventOf<S> = S extends { type: infer T; schema: z.ZodType<infer D> }
-  ? { readonly type: T; readonly data: D }
-  : never;
 export type StockItemEvent = EventOf<(typeof stockItemEventSchemas)[number]>;

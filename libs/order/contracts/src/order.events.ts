@@ -1,6 +1,15 @@
 // The order's events as published on `orders.events` (keyed by order id): the contract the
 // read side and the saga consume. A field change is a new schemaVersion plus an upcaster.
-import { identifier, isoInstant, money, positiveInt, reason, versioned, z } from '@es/schema';
+import {
+  identifier,
+  isoInstant,
+  money,
+  positiveInt,
+  reason,
+  versioned,
+  z,
+  type EventOf,
+} from '@es/schema';
 
 export const ORDER_STREAM_TYPE = 'order';
 export const ORDERS_EVENTS_TOPIC = 'orders.events';
@@ -53,8 +62,5 @@ export const orderEventSchemas = [
   OrderCancelled,
 ] as const;
 
-type EventOf<S> = S extends { type: infer T; schema: z.ZodType<infer D> }
-  ? { readonly type: T; readonly data: D }
-  : never;
 export type OrderEvent = EventOf<(typeof orderEventSchemas)[number]>;
 export type OrderEventType = OrderEvent['type'];

@@ -1,6 +1,6 @@
 // The payment context's events as published on `payments.events`: a customer account's funds
 // (keyed by customer id) and each payment's life (keyed by payment id).
-import { identifier, isoInstant, money, positiveInt, versioned, z } from '@es/schema';
+import { identifier, isoInstant, money, positiveInt, versioned, z, type EventOf } from '@es/schema';
 
 export const ACCOUNT_STREAM_TYPE = 'account';
 export const PAYMENT_STREAM_TYPE = 'payment';
@@ -79,8 +79,5 @@ export const paymentEventSchemas = [
   PaymentRefunded,
 ] as const;
 
-type EventOf<S> = S extends { type: infer T; schema: z.ZodType<infer D> }
-  ? { readonly type: T; readonly data: D }
-  : never;
 export type AccountEvent = EventOf<(typeof accountEventSchemas)[number]>;
 export type PaymentEvent = EventOf<(typeof paymentEventSchemas)[number]>;
