@@ -232,17 +232,13 @@ export class CommandHandler {
     if (new Set(keys).size !== keys.length)
       throw new RangeError(`one command per stream in a unit of work, got ${keys.join(', ')}`);
     const { inbox } = context;
-    if (inbox) {
-      const earlier = await this.store.handled(inbox.consumer, inbox.messageId);
-      if (earlier) return this.replay(inbox, earlier.result);
-    }
     const explicit = commands.some((c) => c.expectedVersion !== undefined);
     const maxAttempts = explicit ? 1 : (this.options.maxAttempts ?? 10);
     const release = await this.locks.acquire(keys);
     try {
       for (let attempt = 1; ; attempt++) {
-        // Again under the lock, and on every attempt: the same message may have been handled
-        // while this one waited (a client's retry racing its first request).
+        // Under the lock, and on every attempt: the same message may have been handled while
+        // this one waited (a client's retry racing its first request).
         const handled = inbox && (await this.store.handled(inbox.consumer, inbox.messageId));
         if (inbox && handled) return this.replay(inbox, handled.result);
         let plans: AppendPlan[];
