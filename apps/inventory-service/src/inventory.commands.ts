@@ -6,19 +6,16 @@ import { Command, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import { DomainError } from '@es/decider';
 import {
   CommandsRefusedError,
-  encodeConsistencyToken,
   onStream,
   type CommandHandler as EventStoreCommandHandler,
   type HandleContext,
 } from '@es/event-store';
 import { STOCK_ITEM_STREAM_TYPE } from '@es/inventory-contracts';
-import { COMMAND_HANDLER, type CommandRequest } from '@es/service-runtime';
+import { COMMAND_HANDLER, accepted, type Accepted, type CommandRequest } from '@es/service-runtime';
 import { stockItemAggregate } from './stock-item.aggregate';
 
-export interface StockAccepted {
+export interface StockAccepted extends Accepted {
   readonly sku: string;
-  readonly version: number;
-  readonly token: string;
 }
 
 export interface StockLine {
@@ -91,14 +88,7 @@ export class RestockHandler implements ICommandHandler<Restock> {
       { type: 'Restock', sku, quantity },
       request,
     );
-    return {
-      sku,
-      version: result.version,
-      token: encodeConsistencyToken({
-        stream: { type: STOCK_ITEM_STREAM_TYPE, id: sku },
-        version: result.version,
-      }),
-    };
+    return { sku, ...accepted(STOCK_ITEM_STREAM_TYPE, sku, result.version) };
   }
 }
 

@@ -1,18 +1,22 @@
 // REST for stock (shared/DESIGN.md). Reservations are the saga's, over Kafka, not REST.
-import { Body, Controller, Get, HttpCode, Param, Post, Res } from '@nestjs/common';
+import { Body, Controller, Get, Param, Post, Res } from '@nestjs/common';
 import { CommandBus, QueryBus } from '@nestjs/cqrs';
 import {
   ApiAcceptedResponse,
-  ApiBadRequestResponse,
   ApiBody,
-  ApiHeader,
   ApiNotFoundResponse,
   ApiOkResponse,
   ApiTags,
 } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { identifier, jsonSchemaOf, positiveInt, z } from '@es/schema';
-import { CommandContext, NotFound, ZodPipe, type CommandRequest } from '@es/service-runtime';
+import {
+  ApiCommand,
+  CommandContext,
+  ZodPipe,
+  foundWithETag,
+  type CommandRequest,
+} from '@es/service-runtime';
 import { Restock, type StockAccepted } from './inventory.commands';
 import { GetStockItem, type StockItemView } from './inventory.queries';
 
@@ -27,12 +31,9 @@ export class InventoryController {
   ) {}
 
   @Post(':sku/restock')
-  @HttpCode(202)
-  @ApiHeader({ name: 'Idempotency-Key', required: false })
-  @ApiHeader({ name: 'If-Match', required: false })
+  @ApiCommand({ ifMatch: true })
   @ApiBody({ schema: jsonSchemaOf(restockBody) })
   @ApiAcceptedResponse({ description: '{ sku, version, token }' })
-  @ApiBadRequestResponse({ description: 'Each bad field named in `fields`' })
   restock(
     @Param('sku', new ZodPipe(identifier, { field: 'sku' })) sku: string,
     @Body(new ZodPipe(restockBody)) body: z.output<typeof restockBody>,
@@ -50,9 +51,11 @@ export class InventoryController {
     @Param('sku', new ZodPipe(identifier, { field: 'sku' })) sku: string,
     @Res({ passthrough: true }) response: Response,
   ): Promise<StockItemView> {
-    const item = await this.queries.execute(new GetStockItem(sku));
-    if (!item) throw new NotFound('stock item', sku);
-    response.setHeader('ETag', `"${item.version}"`);
-    return item;
+    return foundWithETag(
+      await this.queries.execute(new GetStockItem(sku)),
+      response,
+      'stock item',
+      sku,
+    );
   }
 }

@@ -2,26 +2,18 @@
 // handler (load, decide, append with outbox and inbox, retry).
 import { Inject } from '@nestjs/common';
 import { Command, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
-import {
-  encodeConsistencyToken,
-  uuidv7,
-  type CommandHandler as EventStoreCommandHandler,
-} from '@es/event-store';
+import { uuidv7, type CommandHandler as EventStoreCommandHandler } from '@es/event-store';
 import { ORDER_STREAM_TYPE, type OrderLine } from '@es/order-contracts';
-import { COMMAND_HANDLER, type CommandRequest } from '@es/service-runtime';
+import { COMMAND_HANDLER, accepted, type Accepted, type CommandRequest } from '@es/service-runtime';
 import { orderAggregate } from './order.aggregate';
 
-export interface OrderAccepted {
+export interface OrderAccepted extends Accepted {
   readonly orderId: string;
-  readonly version: number;
-  /** Read-your-writes: give it to a query to wait until the read side has this version. */
-  readonly token: string;
 }
 
-const accepted = (orderId: string, version: number): OrderAccepted => ({
+const orderAccepted = (orderId: string, version: number): OrderAccepted => ({
   orderId,
-  version,
-  token: encodeConsistencyToken({ stream: { type: ORDER_STREAM_TYPE, id: orderId }, version }),
+  ...accepted(ORDER_STREAM_TYPE, orderId, version),
 });
 
 export class PlaceOrder extends Command<OrderAccepted> {
@@ -57,7 +49,7 @@ export class PlaceOrderHandler implements ICommandHandler<PlaceOrder> {
       { type: 'CreateOrder', orderId, customerId, items, at: new Date().toISOString() },
       request,
     );
-    return accepted(result.streamId, result.version);
+    return orderAccepted(result.streamId, result.version);
   }
 }
 
@@ -72,6 +64,6 @@ export class CancelOrderHandler implements ICommandHandler<CancelOrder> {
       { type: 'CancelOrder', reason, at: new Date().toISOString() },
       request,
     );
-    return accepted(orderId, result.version);
+    return orderAccepted(orderId, result.version);
   }
 }

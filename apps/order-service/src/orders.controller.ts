@@ -1,23 +1,26 @@
 // REST for orders (shared/DESIGN.md). Controllers only validate, then send a command or a query.
-import { Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
+import { Body, Controller, Get, Param, Post, Query, Res } from '@nestjs/common';
 import { CommandBus, QueryBus } from '@nestjs/cqrs';
 import {
   ApiAcceptedResponse,
-  ApiBadRequestResponse,
   ApiBody,
-  ApiConflictResponse,
-  ApiHeader,
   ApiNotFoundResponse,
   ApiOkResponse,
   ApiQuery,
   ApiTags,
-  ApiUnprocessableEntityResponse,
 } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { orderLineSchema } from '@es/order-contracts';
 import { orderTotal } from '@es/order-domain';
 import { identifier, isoInstant, jsonSchemaOf, reason, z } from '@es/schema';
-import { CommandContext, NotFound, ZodPipe, type CommandRequest } from '@es/service-runtime';
+import {
+  ApiCommand,
+  CommandContext,
+  NotFound,
+  ZodPipe,
+  foundWithETag,
+  type CommandRequest,
+} from '@es/service-runtime';
 import { CancelOrder, PlaceOrder, type OrderAccepted } from './orders.commands';
 import { GetOrder, GetOrderAt, GetOrderEvents, ListCustomerOrders } from './orders.queries';
 import type { OrderView } from './order.view';
@@ -67,12 +70,6 @@ const stateQuery = z
     path: ['asOf'],
   });
 
-const idempotencyHeader = ApiHeader({
-  name: 'Idempotency-Key',
-  required: false,
-  description: 'A retried POST with the same key returns the first answer and writes nothing',
-});
-
 @ApiTags('orders')
 @Controller('orders')
 export class OrdersController {
@@ -82,12 +79,9 @@ export class OrdersController {
   ) {}
 
   @Post()
-  @HttpCode(202)
-  @idempotencyHeader
+  @ApiCommand({ ifMatch: false })
   @ApiBody({ schema: jsonSchemaOf(placeOrderBody) })
   @ApiAcceptedResponse({ description: '{ orderId, version, token }: the saga takes it from here' })
-  @ApiBadRequestResponse({ description: 'Each bad field named in `fields`' })
-  @ApiUnprocessableEntityResponse({ description: 'Idempotency-Key reused for another request' })
   place(
     @Body(new ZodPipe(placeOrderBody)) body: z.output<typeof placeOrderBody>,
     @CommandContext() request: CommandRequest,
@@ -114,25 +108,15 @@ export class OrdersController {
     @Param('id', new ZodPipe(identifier, { field: 'id' })) id: string,
     @Res({ passthrough: true }) response: Response,
   ): Promise<OrderView> {
-    const order = await this.queries.execute(new GetOrder(id));
-    if (!order) throw new NotFound('order', id);
-    response.setHeader('ETag', `"${order.version}"`);
-    return order;
+    return foundWithETag(await this.queries.execute(new GetOrder(id)), response, 'order', id);
   }
 
   @Post(':id/cancel')
-  @HttpCode(202)
-  @idempotencyHeader
-  @ApiHeader({
-    name: 'If-Match',
-    required: false,
-    description: 'The version last read: 409 if it moved on',
-  })
+  @ApiCommand({ ifMatch: true })
   @ApiBody({ schema: jsonSchemaOf(cancelOrderBody), required: false })
   @ApiAcceptedResponse({
     description: 'A pending order is cancelled; a confirmed one is compensated by the saga',
   })
-  @ApiConflictResponse({ description: 'Not cancellable in its status, or If-Match is stale' })
   @ApiNotFoundResponse()
   cancel(
     @Param('id', new ZodPipe(identifier, { field: 'id' })) id: string,

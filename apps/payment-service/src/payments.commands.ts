@@ -7,7 +7,6 @@ import { DomainError } from '@es/decider';
 import {
   CommandsRefusedError,
   ConcurrencyError,
-  encodeConsistencyToken,
   onStream,
   type CommandHandler as EventStoreCommandHandler,
   type HandleContext,
@@ -19,13 +18,11 @@ import {
   type PaymentCommand,
   type PaymentDetails,
 } from '@es/payment-domain';
-import { COMMAND_HANDLER, type CommandRequest } from '@es/service-runtime';
+import { COMMAND_HANDLER, accepted, type Accepted, type CommandRequest } from '@es/service-runtime';
 import { accountAggregate, paymentAggregate } from './payment.aggregates';
 
-export interface AccountAccepted {
+export interface AccountAccepted extends Accepted {
   readonly customerId: string;
-  readonly version: number;
-  readonly token: string;
 }
 
 export type AuthorizationOutcome =
@@ -79,14 +76,7 @@ export class DepositFundsHandler implements ICommandHandler<DepositFunds> {
       { type: 'DepositFunds', customerId, amount },
       request,
     );
-    return {
-      customerId,
-      version: result.version,
-      token: encodeConsistencyToken({
-        stream: { type: ACCOUNT_STREAM_TYPE, id: customerId },
-        version: result.version,
-      }),
-    };
+    return { customerId, ...accepted(ACCOUNT_STREAM_TYPE, customerId, result.version) };
   }
 }
 

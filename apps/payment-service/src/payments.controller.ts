@@ -1,19 +1,24 @@
 // REST for accounts and payments (shared/DESIGN.md). Authorizing, capturing and refunding are the
 // saga's, over Kafka, not REST.
-import { Body, Controller, Get, HttpCode, Param, Post, Res } from '@nestjs/common';
+import { Body, Controller, Get, Param, Post, Res } from '@nestjs/common';
 import { CommandBus, QueryBus } from '@nestjs/cqrs';
 import {
   ApiAcceptedResponse,
-  ApiBadRequestResponse,
   ApiBody,
-  ApiHeader,
   ApiNotFoundResponse,
   ApiOkResponse,
   ApiTags,
 } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { identifier, jsonSchemaOf, positiveInt, z } from '@es/schema';
-import { CommandContext, NotFound, ZodPipe, type CommandRequest } from '@es/service-runtime';
+import {
+  ApiCommand,
+  CommandContext,
+  NotFound,
+  ZodPipe,
+  foundWithETag,
+  type CommandRequest,
+} from '@es/service-runtime';
 import { DepositFunds, type AccountAccepted } from './payments.commands';
 import { GetAccount, GetPayment, type AccountView, type PaymentView } from './payments.queries';
 
@@ -28,12 +33,9 @@ export class PaymentsController {
   ) {}
 
   @Post('accounts/:customerId/deposit')
-  @HttpCode(202)
-  @ApiHeader({ name: 'Idempotency-Key', required: false })
-  @ApiHeader({ name: 'If-Match', required: false })
+  @ApiCommand({ ifMatch: true })
   @ApiBody({ schema: jsonSchemaOf(depositBody), description: 'amount in minor units (cents)' })
   @ApiAcceptedResponse({ description: '{ customerId, version, token }' })
-  @ApiBadRequestResponse({ description: 'Each bad field named in `fields`' })
   deposit(
     @Param('customerId', new ZodPipe(identifier, { field: 'customerId' })) customerId: string,
     @Body(new ZodPipe(depositBody)) body: z.output<typeof depositBody>,
@@ -49,10 +51,12 @@ export class PaymentsController {
     @Param('customerId', new ZodPipe(identifier, { field: 'customerId' })) customerId: string,
     @Res({ passthrough: true }) response: Response,
   ): Promise<AccountView> {
-    const account = await this.queries.execute(new GetAccount(customerId));
-    if (!account) throw new NotFound('account', customerId);
-    response.setHeader('ETag', `"${account.version}"`);
-    return account;
+    return foundWithETag(
+      await this.queries.execute(new GetAccount(customerId)),
+      response,
+      'account',
+      customerId,
+    );
   }
 
   @Get('payments/:id')

@@ -38,3 +38,8 @@ export function fold<Event extends DomainEvent, State>(
 export function assertNever(value: never): never {
   throw new Error(`unexpected value: ${JSON.stringify(value)}`);
 }
+
+/** A copy of a record without one key: for state that holds open items by id. */
+export function withoutKey<V>(record: Readonly<Record<string, V>>, key: string): Record<string, V> {
+  return Object.fromEntries(Object.entries(record).filter(([k]) => k !== key));
+}

@@ -1,3 +1,4 @@
 export * from './problem.filter';
 export * from './request-context';
 export * from './zod.pipe';
+export * from './responses';

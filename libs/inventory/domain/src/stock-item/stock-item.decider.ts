@@ -1,7 +1,7 @@
 // A stock item per SKU: on hand, reserved for orders, and available (on hand less reserved),
 // which no command can take below zero. An order's lines over several SKUs are reserved all or
 // none by the service, which decides every SKU and appends them in one transaction.
-import { DomainError, assertNever, type Decider } from '@es/decider';
+import { DomainError, assertNever, withoutKey, type Decider } from '@es/decider';
 import type { StockItemEvent } from '@es/inventory-contracts';
 import type { StockItemCommand } from './stock-item.commands';
 import { available, type StockItemState } from './stock-item.state';
@@ -72,13 +72,6 @@ function decide(command: StockItemCommand, state: StockItemState): readonly Stoc
   }
 }
 
-function withoutReservation(
-  reservations: Readonly<Record<string, number>>,
-  orderId: string,
-): Record<string, number> {
-  return Object.fromEntries(Object.entries(reservations).filter(([id]) => id !== orderId));
-}
-
 function evolve(state: StockItemState, event: StockItemEvent): StockItemState {
   if (event.type === 'StockRestocked') {
     return state.status === 'STOCKED'
@@ -103,14 +96,14 @@ function evolve(state: StockItemState, event: StockItemEvent): StockItemState {
     case 'StockReservationReleased':
       return {
         ...state,
-        reservations: withoutReservation(state.reservations, orderId),
+        reservations: withoutKey(state.reservations, orderId),
         reserved: state.reserved - quantity,
       };
     case 'StockReservationCommitted':
       return {
         ...state,
         onHand: state.onHand - quantity,
-        reservations: withoutReservation(state.reservations, orderId),
+        reservations: withoutKey(state.reservations, orderId),
         reserved: state.reserved - quantity,
       };
     default:

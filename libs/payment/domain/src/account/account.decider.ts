@@ -2,7 +2,7 @@
 // Available (balance less holds) never goes below zero. Whether a payment may be authorized,
 // captured or refunded is the payment's business (payment.decider.ts); the service decides
 // both aggregates and appends them in one transaction.
-import { DomainError, assertNever, type Decider } from '@es/decider';
+import { DomainError, assertNever, withoutKey, type Decider } from '@es/decider';
 import type { AccountEvent } from '@es/payment-contracts';
 
 export type AccountCommand =
@@ -95,10 +95,6 @@ function decide(command: AccountCommand, state: AccountState): readonly AccountE
   }
 }
 
-function withoutHold(holds: Readonly<Record<string, number>>, paymentId: string) {
-  return Object.fromEntries(Object.entries(holds).filter(([id]) => id !== paymentId));
-}
-
 function evolve(state: AccountState, event: AccountEvent): AccountState {
   if (event.type === 'FundsDeposited') {
     return state.status === 'OPEN'
@@ -123,14 +119,14 @@ function evolve(state: AccountState, event: AccountEvent): AccountState {
     case 'FundsReleased':
       return {
         ...state,
-        holds: withoutHold(state.holds, paymentId),
+        holds: withoutKey(state.holds, paymentId),
         reserved: state.reserved - amount,
       };
     case 'FundsDebited':
       return {
         ...state,
         balance: state.balance - amount,
-        holds: withoutHold(state.holds, paymentId),
+        holds: withoutKey(state.holds, paymentId),
         reserved: state.reserved - amount,
       };
     case 'FundsCredited':

@@ -1,0 +1,62 @@
+// What every command endpoint answers and documents, and how every versioned GET answers: one
+// place for the consistency token, the command headers in OpenAPI, and 404-or-ETag.
+import { HttpCode, applyDecorators } from '@nestjs/common';
+import {
+  ApiBadRequestResponse,
+  ApiConflictResponse,
+  ApiHeader,
+  ApiUnprocessableEntityResponse,
+} from '@nestjs/swagger';
+import type { Response } from 'express';
+import { encodeConsistencyToken } from '@es/event-store';
+import { NotFound } from './problem.filter';
+
+export interface Accepted {
+  /** The stream's version after the command. */
+  readonly version: number;
+  /** Read-your-writes: give it to a query to wait until the read side has this version. */
+  readonly token: string;
+}
+
+export function accepted(streamType: string, streamId: string, version: number): Accepted {
+  return {
+    version,
+    token: encodeConsistencyToken({ stream: { type: streamType, id: streamId }, version }),
+  };
+}
+
+/** A 202 command endpoint's shared OpenAPI: Idempotency-Key, optionally If-Match, 400 and 422. */
+export function ApiCommand({ ifMatch }: { readonly ifMatch: boolean }): MethodDecorator {
+  return applyDecorators(
+    HttpCode(202),
+    ApiHeader({
+      name: 'Idempotency-Key',
+      required: false,
+      description: 'A retried POST with the same key returns the first answer and writes nothing',
+    }),
+    ...(ifMatch
+      ? [
+          ApiHeader({
+            name: 'If-Match',
+            required: false,
+            description: 'The version last read: 409 if it moved on',
+          }),
+          ApiConflictResponse({ description: 'Refused in its state, or If-Match is stale' }),
+        ]
+      : []),
+    ApiBadRequestResponse({ description: 'Each bad field named in `fields`' }),
+    ApiUnprocessableEntityResponse({ description: 'Idempotency-Key reused for another request' }),
+  );
+}
+
+/** The view with its version as ETag, or 404 when there is none. */
+export function foundWithETag<View extends { readonly version: number }>(
+  view: View | undefined,
+  response: Response,
+  what: string,
+  id: string,
+): View {
+  if (!view) throw new NotFound(what, id);
+  response.setHeader('ETag', `"${view.version}"`);
+  return view;
+}
