@@ -163,6 +163,9 @@ export const failureSchema = <Code extends string>(codes: readonly [Code, ...Cod
     details: z.record(z.string(), z.unknown()).optional(),
   });
 
+/** Where every participant answers the saga's commands, keyed by the saga's id. */
+export const SAGA_REPLIES_TOPIC = 'sagas.replies';
+
 /**
  * A participant's typed reply to one saga command (on `sagas.replies`): success with data, or
  * a failure with a code from the command's own list. Never an exception across services.

@@ -56,7 +56,9 @@ function decide(command: OrderCommand, state: OrderState): readonly OrderEvent[]
       if (state.status !== 'PENDING') throw notPending(state);
       return [{ type: 'OrderApproved', data: { orderId, approvedAt: command.at } }];
     case 'RejectOrder':
-      if (state.status === 'REJECTED') return [];
+      // Rejecting is the saga's compensation: an order the customer cancelled meanwhile is
+      // already closed unconfirmed, which is all the compensation wants.
+      if (state.status === 'REJECTED' || state.status === 'CANCELLED') return [];
       if (state.status !== 'PENDING') throw notPending(state);
       return [
         {

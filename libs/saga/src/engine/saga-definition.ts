@@ -1,0 +1,82 @@
+// A saga reads as its table of steps (shared/DESIGN.md): each step names its participant, the
+// command that performs it and the command that undoes it. The engine (saga.decider.ts) derives
+// the rest: the pivot is the first step that cannot be undone; before it a failure compensates
+// the steps done, in reverse; past it every step must succeed, so it is retried, then parked.
+
+/** A command to a participant as it travels: its topic, type and contract version, and data. */
+export interface SagaCommand {
+  readonly topic: string;
+  readonly type: string;
+  readonly version: number;
+  readonly data: Readonly<Record<string, unknown>>;
+}
+
+export interface StepDefinition<Data> {
+  readonly name: string;
+  /** The context that performs the step (for people and metrics). */
+  readonly participant: string;
+  /** What performs the step; absent for a step done before the saga starts (its trigger). */
+  readonly invoke?: (data: Data) => SagaCommand;
+  /** What undoes the step once done; `reason` says why the saga is compensating. */
+  readonly compensation?: (data: Data, reason: string) => SagaCommand;
+  /** Past the pivot: cannot fail the saga, so it is retried until it succeeds (or parked). */
+  readonly retriable?: boolean;
+  /** How long to wait for this step's reply; the definition's default otherwise. */
+  readonly deadlineMs?: number;
+}
+
+export interface SagaDefinition<Data> {
+  /** The saga's stream type, e.g. `order-saga`. */
+  readonly type: string;
+  readonly steps: readonly StepDefinition<Data>[];
+  /** How long a step waits for its reply before it counts as failed (compensating) or is re-sent. */
+  readonly deadlineMs: number;
+  /** Attempts of a step that must succeed (a compensation, or a step past the pivot) before parking. */
+  readonly maxAttempts: number;
+  /** Wait before re-sending after a failure reply: backoffMs × 2^(attempt − 1), at most 60 s. */
+  readonly backoffMs: number;
+}
+
+export type StepKind = 'trigger' | 'compensatable' | 'pivot' | 'retriable';
+
+export class SagaDefinitionError extends Error {
+  override name = 'SagaDefinitionError';
+}
+
+/** Each step's kind; throws when the table is not a valid saga (checked once, at definition). */
+export function stepKinds<Data>(definition: SagaDefinition<Data>): readonly StepKind[] {
+  const kinds = definition.steps.map((step, i): StepKind => {
+    if (!step.invoke) {
+      if (i !== 0)
+        throw new SagaDefinitionError(`step ${step.name}: only the first step may have no command`);
+      return 'trigger';
+    }
+    if (step.retriable) {
+      if (step.compensation)
+        throw new SagaDefinitionError(`step ${step.name}: a retriable step is never compensated`);
+      return 'retriable';
+    }
+    return step.compensation ? 'compensatable' : 'pivot';
+  });
+  const pivot = kinds.indexOf('pivot');
+  if (kinds.lastIndexOf('pivot') !== pivot)
+    throw new SagaDefinitionError('a saga has at most one pivot (a step with no compensation)');
+  kinds.forEach((kind, i) => {
+    const name = definition.steps[i]?.name ?? String(i);
+    const pastPivot = pivot >= 0 && i > pivot;
+    if (pastPivot && kind !== 'retriable')
+      throw new SagaDefinitionError(`step ${name}: steps past the pivot must be retriable`);
+    if (!pastPivot && kind === 'retriable')
+      throw new SagaDefinitionError(`step ${name}: a retriable step must come after the pivot`);
+  });
+  if (!kinds.some((k) => k !== 'trigger'))
+    throw new SagaDefinitionError('a saga needs at least one step with a command');
+  if (definition.maxAttempts < 1 || definition.deadlineMs <= 0 || definition.backoffMs < 0)
+    throw new SagaDefinitionError('maxAttempts ≥ 1, deadlineMs > 0 and backoffMs ≥ 0');
+  return kinds;
+}
+
+export function defineSaga<Data>(definition: SagaDefinition<Data>): SagaDefinition<Data> {
+  stepKinds(definition);
+  return definition;
+}

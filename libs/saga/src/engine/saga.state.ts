@@ -1,0 +1,69 @@
+import type { SagaFailure, SagaPhase } from './saga.events';
+
+/** What the saga receives: its trigger, a participant's reply, the clock's tick, an operator. */
+export type SagaMessage<Data> =
+  | {
+      readonly type: 'StartSaga';
+      readonly sagaId: string;
+      readonly data: Data;
+      readonly at: string;
+    }
+  | {
+      readonly type: 'HandleReply';
+      /** The command the reply answers (its type). */
+      readonly command: string;
+      readonly result: SagaReplyResult;
+      readonly at: string;
+    }
+  /** Sent when a stored deadline may have passed; a deadline not yet due changes nothing. */
+  | { readonly type: 'CheckDeadline'; readonly at: string }
+  /** An operator resumes a parked saga: its step is tried again with fresh attempts. */
+  | { readonly type: 'ResumeSaga'; readonly actor: string | null; readonly at: string };
+
+export type SagaReplyResult =
+  | { readonly outcome: 'success'; readonly data?: unknown }
+  | { readonly outcome: 'failure'; readonly failure: SagaFailure };
+
+/** Where a running saga is. `deadlineAt` is also what the orchestrator's deadline scan queries. */
+export interface SagaProgress<Data> {
+  readonly sagaId: string;
+  readonly data: Data;
+  readonly startedAt: string;
+  readonly step: number;
+  readonly phase: SagaPhase;
+  readonly attempt: number;
+  /** Commands sent so far: numbers the next message id. */
+  readonly sent: number;
+  /** The command whose reply the saga waits for; null between steps or while waiting to retry. */
+  readonly awaiting: string | null;
+  /** When the wait (for a reply, or before re-sending) ends; null when nothing waits. */
+  readonly deadlineAt: string | null;
+  readonly timer: 'reply' | 'retry' | null;
+}
+
+interface Ended<Data> {
+  readonly sagaId: string;
+  readonly data: Data;
+  readonly startedAt: string;
+  readonly endedAt: string;
+  readonly sent: number;
+}
+
+export type SagaState<Data> =
+  | { readonly status: 'NONE' }
+  | ({ readonly status: 'RUNNING' } & SagaProgress<Data>)
+  | ({ readonly status: 'COMPENSATING'; readonly reason: string } & SagaProgress<Data>)
+  | ({
+      readonly status: 'PARKED';
+      /** Why it was compensating, when it parked while compensating. */
+      readonly reason: string | null;
+      readonly problem: string;
+    } & SagaProgress<Data>)
+  | ({ readonly status: 'COMPLETED' } & Ended<Data>)
+  | ({ readonly status: 'COMPENSATED'; readonly reason: string } & Ended<Data>);
+
+export type SagaStatus = SagaState<unknown>['status'];
+export type ActiveSaga<Data> = Extract<SagaState<Data>, { step: number }>;
+
+export const isTerminal = (status: SagaStatus): boolean =>
+  status === 'COMPLETED' || status === 'COMPENSATED';

@@ -1,0 +1,6 @@
+export * from './engine/saga-definition';
+export * from './engine/saga.events';
+export * from './engine/saga.state';
+export * from './engine/saga.decider';
+export * from './engine/saga-spec';
+export * from './order-saga/order-saga';
