@@ -1,7 +1,12 @@
 import { Module } from '@nestjs/common';
 import { CqrsModule } from '@nestjs/cqrs';
-import { INVENTORY_EVENTS_TOPIC, stockItemEventSchemas } from '@es/inventory-contracts';
-import { EventSourcingModule, PlatformModule } from '@es/service-runtime';
+import {
+  INVENTORY_COMMANDS_TOPIC,
+  INVENTORY_EVENTS_TOPIC,
+  stockItemEventSchemas,
+} from '@es/inventory-contracts';
+import { SAGA_REPLIES_TOPIC } from '@es/schema';
+import { EventSourcingModule, MessageConsumers, PlatformModule } from '@es/service-runtime';
 import {
   CommitStockHandler,
   ReleaseStockHandler,
@@ -9,6 +14,7 @@ import {
   RestockHandler,
 } from './inventory.commands';
 import { InventoryController } from './inventory.controller';
+import { InventoryParticipant } from './inventory.participant';
 import { GetStockItemHandler } from './inventory.queries';
 
 @Module({
@@ -20,7 +26,7 @@ import { GetStockItemHandler } from './inventory.queries';
     }),
     EventSourcingModule.forRoot({
       schemas: stockItemEventSchemas,
-      topics: [INVENTORY_EVENTS_TOPIC],
+      topics: [INVENTORY_EVENTS_TOPIC, INVENTORY_COMMANDS_TOPIC, SAGA_REPLIES_TOPIC],
     }),
     CqrsModule.forRoot(),
   ],
@@ -31,6 +37,8 @@ import { GetStockItemHandler } from './inventory.queries';
     ReleaseStockHandler,
     CommitStockHandler,
     GetStockItemHandler,
+    MessageConsumers,
+    InventoryParticipant,
   ],
 })
 export class AppModule {}

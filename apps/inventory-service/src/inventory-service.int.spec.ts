@@ -1,8 +1,16 @@
 // The inventory service on real PostgreSQL and Kafka: REST restock and reads, all-or-none
 // reservations under contention from two instances, and its events on inventory.events.
 import { CommandBus } from '@nestjs/cqrs';
-import { INVENTORY_EVENTS_TOPIC } from '@es/inventory-contracts';
-import { collect, createTestDatabase, testKafka, uniqueName, type TestDatabase } from '@es/testing';
+import { INVENTORY_COMMANDS_TOPIC, INVENTORY_EVENTS_TOPIC } from '@es/inventory-contracts';
+import { SAGA_REPLIES_TOPIC } from '@es/schema';
+import {
+  collect,
+  createTestDatabase,
+  eventually,
+  testKafka,
+  uniqueName,
+  type TestDatabase,
+} from '@es/testing';
 import { http, startTestService, type TestService } from '@es/service-testing';
 import { AppModule } from './app.module';
 import { ReserveStock, type ReservationOutcome } from './inventory.commands';
@@ -170,5 +178,129 @@ describe('inventory-service (real PostgreSQL and Kafka)', () => {
       headers: { 'If-Match': '"1"' },
     });
     expect(current).toMatchObject({ status: 202, body: { version: 2 } });
+  });
+
+  describe('as a saga participant on inventory.commands', () => {
+    const send = async (messageId: string, command: object, key: string) => {
+      const producer = kafka.producer();
+      await producer.connect();
+      try {
+        await producer.send({
+          topic: INVENTORY_COMMANDS_TOPIC,
+          messages: [
+            {
+              key,
+              value: JSON.stringify(command),
+              headers: { 'message-id': messageId, 'correlation-id': `corr-${key}` },
+            },
+          ],
+        });
+      } finally {
+        await producer.disconnect();
+      }
+    };
+    const replies = async (orderId: string, count: number) => {
+      const messages = await collect(
+        kafka,
+        SAGA_REPLIES_TOPIC,
+        (m) => m.filter((x) => x.key === orderId).length >= count,
+      );
+      return messages.filter((m) => m.key === orderId).map((m) => JSON.parse(m.value) as unknown);
+    };
+
+    it('records a refusal with its reply: a redelivery after a restock still answers the refusal', async () => {
+      const id = sku('short');
+      const orderId = uniqueName('order');
+      await http(a.url(`/inventory/${id}/restock`), { body: { quantity: 1 } });
+      const reserve = {
+        type: 'ReserveStock',
+        version: 1,
+        sagaId: orderId,
+        data: { orderId, lines: [{ sku: id, quantity: 3 }] },
+      };
+      await send(`${orderId}/1`, reserve, orderId);
+      const [refused] = await replies(orderId, 1);
+      expect(refused).toEqual({
+        type: 'Reply',
+        command: 'ReserveStock',
+        version: 1,
+        sagaId: orderId,
+        result: {
+          outcome: 'failure',
+          failure: {
+            code: 'INSUFFICIENT_STOCK',
+            message: `${id}: 3 requested, 1 available`,
+            details: { shortages: [{ sku: id, requested: 3, available: 1 }] },
+          },
+        },
+      });
+      // Stock arrives, then the same command is delivered again: handled once, answered once.
+      await http(a.url(`/inventory/${id}/restock`), { body: { quantity: 10 } });
+      await send(`${orderId}/1`, reserve, orderId);
+      // A later command of the same saga (same key, same partition) proves the redelivery was read.
+      await send(
+        `${orderId}/2`,
+        { type: 'ReleaseStock', version: 1, sagaId: orderId, data: { orderId, skus: [id] } },
+        orderId,
+      );
+      const all = await replies(orderId, 2);
+      expect(all.map((r) => (r as { command: string }).command)).toEqual([
+        'ReserveStock',
+        'ReleaseStock',
+      ]);
+      expect((await stock(a, id)).body).toMatchObject({ onHand: 11, reserved: 0 });
+    });
+
+    it('reserves, commits, and answers each step; a malformed command goes to the DLQ', async () => {
+      const id = sku('saga');
+      const orderId = uniqueName('order');
+      await http(a.url(`/inventory/${id}/restock`), { body: { quantity: 5 } });
+      await send(
+        `${orderId}/1`,
+        {
+          type: 'ReserveStock',
+          version: 1,
+          sagaId: orderId,
+          data: { orderId, lines: [{ sku: id, quantity: 2 }] },
+        },
+        orderId,
+      );
+      await eventually(async () =>
+        expect((await stock(a, id)).body).toMatchObject({ reserved: 2 }),
+      );
+      await send(
+        `${orderId}/2`,
+        { type: 'CommitStock', version: 1, sagaId: orderId, data: { orderId, skus: [id] } },
+        orderId,
+      );
+      const answered = await replies(orderId, 2);
+      expect(answered).toEqual([
+        expect.objectContaining({
+          command: 'ReserveStock',
+          result: { outcome: 'success', data: { orderId } },
+        }),
+        expect.objectContaining({
+          command: 'CommitStock',
+          result: { outcome: 'success', data: { orderId } },
+        }),
+      ]);
+      expect((await stock(a, id)).body).toMatchObject({ onHand: 3, reserved: 0, available: 3 });
+      const { rows } = await db.pool.query<{ correlation: string }>(
+        `SELECT metadata->>'correlationId' AS correlation FROM events WHERE stream_id = $1 AND event_type = 'StockReserved'`,
+        [id],
+      );
+      expect(rows).toEqual([{ correlation: `corr-${orderId}` }]);
+
+      const bad = uniqueName('bad');
+      await send(
+        `${bad}/1`,
+        { type: 'ReserveStock', version: 1, sagaId: bad, data: { orderId: bad } },
+        bad,
+      );
+      const dead = await collect(kafka, `${INVENTORY_COMMANDS_TOPIC}.dlq`, (m) =>
+        m.some((x) => x.key === bad),
+      );
+      expect(dead.find((x) => x.key === bad)?.headers['dlq-error']).toMatch(/lines: is required/);
+    });
   });
 });

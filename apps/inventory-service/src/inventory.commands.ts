@@ -11,7 +11,14 @@ import {
   type HandleContext,
 } from '@es/event-store';
 import { STOCK_ITEM_STREAM_TYPE } from '@es/inventory-contracts';
-import { COMMAND_HANDLER, accepted, type Accepted, type CommandRequest } from '@es/service-runtime';
+import {
+  COMMAND_HANDLER,
+  accepted,
+  replying,
+  type Accepted,
+  type CommandRequest,
+  type Reply,
+} from '@es/service-runtime';
 import { stockItemAggregate } from './stock-item.aggregate';
 
 export interface StockAccepted extends Accepted {
@@ -47,11 +54,20 @@ export class Restock extends Command<StockAccepted> {
   }
 }
 
+export type CommitOutcome =
+  | { readonly outcome: 'committed'; readonly orderId: string }
+  | {
+      readonly outcome: 'not-reserved';
+      readonly orderId: string;
+      readonly skus: readonly string[];
+    };
+
 export class ReserveStock extends Command<ReservationOutcome> {
   constructor(
     readonly orderId: string,
     readonly lines: readonly StockLine[],
     readonly context: HandleContext,
+    readonly reply?: Reply<ReservationOutcome>,
   ) {
     super();
   }
@@ -62,16 +78,18 @@ export class ReleaseStock extends Command<void> {
     readonly orderId: string,
     readonly skus: readonly string[],
     readonly context: HandleContext,
+    readonly reply?: Reply<void>,
   ) {
     super();
   }
 }
 
-export class CommitStock extends Command<void> {
+export class CommitStock extends Command<CommitOutcome> {
   constructor(
     readonly orderId: string,
     readonly skus: readonly string[],
     readonly context: HandleContext,
+    readonly reply?: Reply<CommitOutcome>,
   ) {
     super();
   }
@@ -109,16 +127,17 @@ function shortageOf(sku: string, error: DomainError): Shortage | undefined {
 export class ReserveStockHandler implements ICommandHandler<ReserveStock> {
   constructor(@Inject(COMMAND_HANDLER) private readonly handler: EventStoreCommandHandler) {}
 
-  async execute({ orderId, lines, context }: ReserveStock): Promise<ReservationOutcome> {
+  async execute({ orderId, lines, context, reply }: ReserveStock): Promise<ReservationOutcome> {
     const merged = bySku(lines);
+    const reserved: ReservationOutcome = { outcome: 'reserved', orderId };
     try {
       await this.handler.handleAll(
         merged.map(({ sku, quantity }) =>
           onStream(stockItemAggregate, sku, { type: 'ReserveStock', orderId, quantity }),
         ),
-        context,
+        replying(context, reply, reserved),
       );
-      return { outcome: 'reserved', orderId };
+      return reserved;
     } catch (error) {
       const refusals =
         error instanceof CommandsRefusedError
@@ -131,11 +150,14 @@ export class ReserveStockHandler implements ICommandHandler<ReserveStock> {
       );
       // Short stock is an answer, not an error; anything else (a conflicting reservation) is.
       if (refusals.length === 0 || shortages.some((s) => s === undefined)) throw error;
-      return {
+      const short: ReservationOutcome = {
         outcome: 'insufficient-stock',
         orderId,
         shortages: shortages.filter((s): s is Shortage => s !== undefined),
       };
+      // Recorded as handled, with its answer: a redelivery after a restock answers the same.
+      if (reply) await this.handler.answer(context, [reply(short)]);
+      return short;
     }
   }
 }
@@ -144,12 +166,12 @@ export class ReserveStockHandler implements ICommandHandler<ReserveStock> {
 export class ReleaseStockHandler implements ICommandHandler<ReleaseStock> {
   constructor(@Inject(COMMAND_HANDLER) private readonly handler: EventStoreCommandHandler) {}
 
-  async execute({ orderId, skus, context }: ReleaseStock): Promise<void> {
+  async execute({ orderId, skus, context, reply }: ReleaseStock): Promise<void> {
     await this.handler.handleAll(
       [...new Set(skus)].map((sku) =>
         onStream(stockItemAggregate, sku, { type: 'ReleaseStock', orderId }),
       ),
-      context,
+      replying(context, reply, undefined),
     );
   }
 }
@@ -158,12 +180,32 @@ export class ReleaseStockHandler implements ICommandHandler<ReleaseStock> {
 export class CommitStockHandler implements ICommandHandler<CommitStock> {
   constructor(@Inject(COMMAND_HANDLER) private readonly handler: EventStoreCommandHandler) {}
 
-  async execute({ orderId, skus, context }: CommitStock): Promise<void> {
-    await this.handler.handleAll(
-      [...new Set(skus)].map((sku) =>
-        onStream(stockItemAggregate, sku, { type: 'CommitStock', orderId }),
-      ),
-      context,
-    );
+  async execute({ orderId, skus, context, reply }: CommitStock): Promise<CommitOutcome> {
+    const committed: CommitOutcome = { outcome: 'committed', orderId };
+    try {
+      await this.handler.handleAll(
+        [...new Set(skus)].map((sku) =>
+          onStream(stockItemAggregate, sku, { type: 'CommitStock', orderId }),
+        ),
+        replying(context, reply, committed),
+      );
+      return committed;
+    } catch (error) {
+      const refusals =
+        error instanceof CommandsRefusedError
+          ? error.refusals
+          : error instanceof DomainError && skus[0] !== undefined
+            ? [{ stream: { id: skus[0] }, error }]
+            : [];
+      if (refusals.length === 0 || refusals.some((r) => r.error.code !== 'RESERVATION_NOT_FOUND'))
+        throw error;
+      const notReserved: CommitOutcome = {
+        outcome: 'not-reserved',
+        orderId,
+        skus: refusals.map((r) => r.stream.id),
+      };
+      if (reply) await this.handler.answer(context, [reply(notReserved)]);
+      return notReserved;
+    }
   }
 }

@@ -1,8 +1,10 @@
 import { Module } from '@nestjs/common';
 import { CqrsModule } from '@nestjs/cqrs';
-import { ORDERS_EVENTS_TOPIC, orderEventSchemas } from '@es/order-contracts';
-import { EventSourcingModule, PlatformModule } from '@es/service-runtime';
-import { CancelOrderHandler, PlaceOrderHandler } from './orders.commands';
+import { ORDERS_COMMANDS_TOPIC, ORDERS_EVENTS_TOPIC, orderEventSchemas } from '@es/order-contracts';
+import { SAGA_REPLIES_TOPIC } from '@es/schema';
+import { EventSourcingModule, MessageConsumers, PlatformModule } from '@es/service-runtime';
+import { ApplySagaDecisionHandler, CancelOrderHandler, PlaceOrderHandler } from './orders.commands';
+import { OrdersParticipant } from './orders.participant';
 import { OrdersController } from './orders.controller';
 import {
   GetOrderAtHandler,
@@ -18,17 +20,23 @@ import {
       postgres: { database: 'orders' },
       kafka: true,
     }),
-    EventSourcingModule.forRoot({ schemas: orderEventSchemas, topics: [ORDERS_EVENTS_TOPIC] }),
+    EventSourcingModule.forRoot({
+      schemas: orderEventSchemas,
+      topics: [ORDERS_EVENTS_TOPIC, ORDERS_COMMANDS_TOPIC, SAGA_REPLIES_TOPIC],
+    }),
     CqrsModule.forRoot(),
   ],
   controllers: [OrdersController],
   providers: [
     PlaceOrderHandler,
     CancelOrderHandler,
+    ApplySagaDecisionHandler,
     GetOrderHandler,
     GetOrderAtHandler,
     GetOrderEventsHandler,
     ListCustomerOrdersHandler,
+    MessageConsumers,
+    OrdersParticipant,
   ],
 })
 export class AppModule {}

@@ -2,9 +2,22 @@
 // handler (load, decide, append with outbox and inbox, retry).
 import { Inject } from '@nestjs/common';
 import { Command, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
-import { uuidv7, type CommandHandler as EventStoreCommandHandler } from '@es/event-store';
+import { DomainError } from '@es/decider';
+import {
+  uuidv7,
+  type CommandHandler as EventStoreCommandHandler,
+  type HandleContext,
+} from '@es/event-store';
 import { ORDER_STREAM_TYPE, type OrderLine } from '@es/order-contracts';
-import { COMMAND_HANDLER, accepted, type Accepted, type CommandRequest } from '@es/service-runtime';
+import type { OrderCommand } from '@es/order-domain';
+import {
+  COMMAND_HANDLER,
+  accepted,
+  replying,
+  type Accepted,
+  type CommandRequest,
+  type Reply,
+} from '@es/service-runtime';
 import { orderAggregate } from './order.aggregate';
 
 export interface OrderAccepted extends Accepted {
@@ -65,5 +78,66 @@ export class CancelOrderHandler implements ICommandHandler<CancelOrder> {
       request,
     );
     return orderAccepted(orderId, result.version);
+  }
+}
+
+/** What the saga decides about an order: approve it, reject it, or complete its cancellation. */
+export type SagaDecision =
+  | { readonly type: 'ApproveOrder' }
+  | { readonly type: 'RejectOrder'; readonly reason: string }
+  | { readonly type: 'CompleteOrderCancellation' };
+
+export type DecisionOutcome =
+  | { readonly outcome: 'applied'; readonly orderId: string }
+  | {
+      readonly outcome: 'refused';
+      readonly orderId: string;
+      readonly code: string;
+      readonly message: string;
+    };
+
+/** `reply`: the saga's answer, written with the order's events (or with the refusal). */
+export class ApplySagaDecision extends Command<DecisionOutcome> {
+  constructor(
+    readonly orderId: string,
+    readonly decision: SagaDecision,
+    readonly context: HandleContext,
+    readonly reply?: Reply<DecisionOutcome>,
+  ) {
+    super();
+  }
+}
+
+@CommandHandler(ApplySagaDecision)
+export class ApplySagaDecisionHandler implements ICommandHandler<ApplySagaDecision> {
+  constructor(@Inject(COMMAND_HANDLER) private readonly handler: EventStoreCommandHandler) {}
+
+  async execute({
+    orderId,
+    decision,
+    context,
+    reply,
+  }: ApplySagaDecision): Promise<DecisionOutcome> {
+    const command: OrderCommand = { ...decision, at: new Date().toISOString() };
+    const applied: DecisionOutcome = { outcome: 'applied', orderId };
+    try {
+      await this.handler.handle(
+        orderAggregate,
+        orderId,
+        command,
+        replying(context, reply, applied),
+      );
+      return applied;
+    } catch (error) {
+      if (!(error instanceof DomainError)) throw error;
+      const refused: DecisionOutcome = {
+        outcome: 'refused',
+        orderId,
+        code: error.code,
+        message: error.message,
+      };
+      if (reply) await this.handler.answer(context, [reply(refused)]);
+      return refused;
+    }
   }
 }

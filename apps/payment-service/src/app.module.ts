@@ -1,17 +1,20 @@
 import { Module } from '@nestjs/common';
 import { CqrsModule } from '@nestjs/cqrs';
 import {
+  PAYMENTS_COMMANDS_TOPIC,
   PAYMENTS_EVENTS_TOPIC,
   accountEventSchemas,
   paymentEventSchemas,
 } from '@es/payment-contracts';
-import { EventSourcingModule, PlatformModule } from '@es/service-runtime';
+import { SAGA_REPLIES_TOPIC } from '@es/schema';
+import { EventSourcingModule, MessageConsumers, PlatformModule } from '@es/service-runtime';
 import {
   AuthorizePaymentHandler,
   DepositFundsHandler,
   SettlePaymentHandler,
 } from './payments.commands';
 import { PaymentsController } from './payments.controller';
+import { PaymentsParticipant } from './payments.participant';
 import { GetAccountHandler, GetPaymentHandler } from './payments.queries';
 
 @Module({
@@ -23,7 +26,7 @@ import { GetAccountHandler, GetPaymentHandler } from './payments.queries';
     }),
     EventSourcingModule.forRoot({
       schemas: [...accountEventSchemas, ...paymentEventSchemas],
-      topics: [PAYMENTS_EVENTS_TOPIC],
+      topics: [PAYMENTS_EVENTS_TOPIC, PAYMENTS_COMMANDS_TOPIC, SAGA_REPLIES_TOPIC],
     }),
     CqrsModule.forRoot(),
   ],
@@ -34,6 +37,8 @@ import { GetAccountHandler, GetPaymentHandler } from './payments.queries';
     SettlePaymentHandler,
     GetAccountHandler,
     GetPaymentHandler,
+    MessageConsumers,
+    PaymentsParticipant,
   ],
 })
 export class AppModule {}

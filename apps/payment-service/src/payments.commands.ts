@@ -18,7 +18,14 @@ import {
   type PaymentCommand,
   type PaymentDetails,
 } from '@es/payment-domain';
-import { COMMAND_HANDLER, accepted, type Accepted, type CommandRequest } from '@es/service-runtime';
+import {
+  COMMAND_HANDLER,
+  accepted,
+  replying,
+  type Accepted,
+  type CommandRequest,
+  type Reply,
+} from '@es/service-runtime';
 import { accountAggregate, paymentAggregate } from './payment.aggregates';
 
 export interface AccountAccepted extends Accepted {
@@ -45,21 +52,33 @@ export class DepositFunds extends Command<AccountAccepted> {
   }
 }
 
+export type SettlementOutcome =
+  | { readonly outcome: 'settled'; readonly paymentId: string }
+  | {
+      readonly outcome: 'refused';
+      readonly paymentId: string;
+      readonly code: string;
+      readonly message: string;
+    };
+
+/** `reply`: the saga's answer, written with the effect (or with the refusal). */
 export class AuthorizePayment extends Command<AuthorizationOutcome> {
   constructor(
     readonly payment: PaymentDetails,
     readonly context: HandleContext,
+    readonly reply?: Reply<AuthorizationOutcome>,
   ) {
     super();
   }
 }
 
 /** Capture, void or refund an existing payment. */
-export class SettlePayment extends Command<void> {
+export class SettlePayment extends Command<SettlementOutcome> {
   constructor(
     readonly paymentId: string,
     readonly action: 'capture' | 'void' | 'refund',
     readonly context: HandleContext,
+    readonly reply?: Reply<SettlementOutcome>,
   ) {
     super();
   }
@@ -97,8 +116,12 @@ function insufficientFunds(error: unknown): { amount: number; available: number 
 export class AuthorizePaymentHandler implements ICommandHandler<AuthorizePayment> {
   constructor(@Inject(COMMAND_HANDLER) private readonly handler: EventStoreCommandHandler) {}
 
-  async execute({ payment, context }: AuthorizePayment): Promise<AuthorizationOutcome> {
+  async execute({ payment, context, reply }: AuthorizePayment): Promise<AuthorizationOutcome> {
     const at = new Date().toISOString();
+    const authorized: AuthorizationOutcome = {
+      outcome: 'authorized',
+      paymentId: payment.paymentId,
+    };
     try {
       const result = await this.handler.handleAll(
         [
@@ -113,18 +136,27 @@ export class AuthorizePaymentHandler implements ICommandHandler<AuthorizePayment
             at,
           }),
         ],
-        context,
+        replying(context, reply, authorized),
       );
       if (result.duplicate) return await this.recordedOutcome(payment);
-      return { outcome: 'authorized', paymentId: payment.paymentId };
+      return authorized;
     } catch (error) {
       const short = insufficientFunds(error);
-      // Handled before under another message id: the payment's recorded outcome stands.
-      if (!short)
-        return this.recordedOutcome(
+      if (!short) {
+        // Handled before under another message id: the payment's recorded outcome stands.
+        const recorded = await this.recordedOutcome(
           payment,
           error instanceof Error ? error : new Error(String(error)),
         );
+        if (reply) await this.handler.answer(context, [reply(recorded)]);
+        return recorded;
+      }
+      const outcome: AuthorizationOutcome = {
+        outcome: 'declined',
+        paymentId: payment.paymentId,
+        reason: 'INSUFFICIENT_FUNDS',
+        ...short,
+      };
       // A decline is a fact about the payment: recorded, so GET /payments/:id can say why.
       const declined = await this.handler.handle(
         paymentAggregate,
@@ -136,15 +168,10 @@ export class AuthorizePaymentHandler implements ICommandHandler<AuthorizePayment
           available: short.available,
           at,
         },
-        context,
+        replying(context, reply, outcome),
       );
       if (declined.duplicate) return this.recordedOutcome(payment);
-      return {
-        outcome: 'declined',
-        paymentId: payment.paymentId,
-        reason: 'INSUFFICIENT_FUNDS',
-        ...short,
-      };
+      return outcome;
     }
   }
 
@@ -188,7 +215,30 @@ export class SettlePaymentHandler implements ICommandHandler<SettlePayment> {
    * the version it was decided on. A repeated refund is a no-op on the payment and so credits
    * nothing; a payment that moved on meanwhile is reloaded and decided again.
    */
-  async execute({ paymentId, action, context }: SettlePayment): Promise<void> {
+  async execute({ paymentId, action, context, reply }: SettlePayment): Promise<SettlementOutcome> {
+    const settled: SettlementOutcome = { outcome: 'settled', paymentId };
+    try {
+      await this.settle(paymentId, action, replying(context, reply, settled));
+      return settled;
+    } catch (error) {
+      const refusal = error instanceof CommandsRefusedError ? error.refusals[0]?.error : error;
+      if (!(refusal instanceof DomainError)) throw error;
+      const refused: SettlementOutcome = {
+        outcome: 'refused',
+        paymentId,
+        code: refusal.code,
+        message: refusal.message,
+      };
+      if (reply) await this.handler.answer(context, [reply(refused)]);
+      return refused;
+    }
+  }
+
+  private async settle(
+    paymentId: string,
+    action: SettlePayment['action'],
+    context: HandleContext,
+  ): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       const { state, version } = await this.handler.load(paymentAggregate, paymentId);
       const at = new Date().toISOString();
@@ -197,8 +247,12 @@ export class SettlePaymentHandler implements ICommandHandler<SettlePayment> {
         void: { type: 'VoidPayment', at } as const,
         refund: { type: 'RefundPayment', at } as const,
       }[action];
-      if (paymentDecider.decide(paymentCommand, state).length === 0) return; // done before
-      if (state.status === 'NONE') return; // unreachable: the decider refuses or does nothing
+      if (paymentDecider.decide(paymentCommand, state).length === 0 || state.status === 'NONE') {
+        // Done before (or nothing to do): recorded as handled, with its answer if it has one.
+        if (context.inbox || context.outbox?.length)
+          await this.handler.answer(context, context.outbox ?? []);
+        return;
+      }
       const { customerId, amount } = state.payment;
       const accountCommand: AccountCommand = {
         capture: { type: 'DebitFunds', paymentId } as const,

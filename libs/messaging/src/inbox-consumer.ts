@@ -41,12 +41,25 @@ export interface InboxConsumerOptions {
   readonly maxAttempts?: number;
   readonly backoffMs?: number;
   readonly fromBeginning?: boolean;
+  /** Partitions handled at once (each still in order); 1 by default. */
+  readonly partitionsConsumedConcurrently?: number;
   readonly meter?: Meter;
   readonly onError?: (error: unknown, message: ConsumedMessage, attempt: number) => void;
 }
 
-class PoisonMessage extends Error {
+/** A message that can never be handled (not JSON, not of its contract): dead-lettered at once. */
+export class PoisonMessage extends Error {
   override name = 'PoisonMessage';
+}
+
+/** The metadata of what a message causes: its correlation and trace go on, it is the cause. */
+export function metadataOf(message: ConsumedMessage, actor?: string): EventMetadata {
+  return {
+    correlationId: message.headers['correlation-id'] ?? message.messageId,
+    causationId: message.messageId,
+    ...(message.headers['traceparent'] ? { traceparent: message.headers['traceparent'] } : {}),
+    ...(actor ? { actor } : {}),
+  };
 }
 
 function decode(payload: EachMessagePayload): ConsumedMessage {
@@ -83,7 +96,15 @@ export class InboxConsumer {
     private readonly store: PostgresEventStore,
     private readonly options: InboxConsumerOptions,
   ) {
-    this.consumer = kafka.consumer({ groupId: options.groupId, maxWaitTimeInMs: 250 });
+    // A member that died (SIGKILL) holds its partitions until its session times out: 10 s, not
+    // kafkajs' 30 s, so a restarted instance resumes the work sooner.
+    this.consumer = kafka.consumer({
+      groupId: options.groupId,
+      maxWaitTimeInMs: 250,
+      sessionTimeout: 10_000,
+      rebalanceTimeout: 10_000,
+      heartbeatInterval: 1_000,
+    });
     this.processed = options.meter?.createCounter('consumer_messages_total', {
       description: 'Messages handled, by outcome',
     });
@@ -101,6 +122,7 @@ export class InboxConsumer {
     await this.consumer.run({
       autoCommit: true,
       autoCommitInterval: 500,
+      partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 1,
       eachMessage: async (payload) => {
         await this.handle(decode(payload));
       },
@@ -151,11 +173,7 @@ export class InboxConsumer {
     attempts: number,
   ): Promise<void> {
     const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-    const metadata: EventMetadata = {
-      correlationId: message.headers['correlation-id'] ?? message.messageId,
-      causationId: message.messageId,
-      ...(message.headers['traceparent'] ? { traceparent: message.headers['traceparent'] } : {}),
-    };
+    const metadata = metadataOf(message);
     try {
       await this.store.append({ type: '$dead-letter', id: message.messageId }, [], {
         expectedVersion: 'any',

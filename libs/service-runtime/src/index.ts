@@ -4,3 +4,4 @@ export * from './readiness';
 export * from './run-service';
 export * from './event-sourcing.module';
 export * from './http';
+export * from './consumers';

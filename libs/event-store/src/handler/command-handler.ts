@@ -42,6 +42,11 @@ export interface HandleContext {
   readonly expectedVersion?: number;
   /** Deduplicate: a (consumer, messageId) seen before returns its first result and writes nothing. */
   readonly inbox?: InboxContext;
+  /**
+   * Further messages written with the unit of work, in the same transaction (a saga
+   * participant's reply): sent exactly when the effect happens.
+   */
+  readonly outbox?: readonly OutboxMessage[];
 }
 
 export interface StreamResult {
@@ -317,7 +322,7 @@ export class CommandHandler {
           expectedVersion: plan.loadedVersion,
           metadata: context.metadata,
           eventIds: result.eventIds,
-          outbox: plan.outbox,
+          outbox: first ? [...plan.outbox, ...(context.outbox ?? [])] : plan.outbox,
           // The first append carries the inbox mark: it stops a concurrent duplicate earliest.
           ...(inbox && first
             ? { inbox: { consumer: inbox.consumer, messageId: inbox.messageId, result: stored } }
@@ -341,6 +346,33 @@ export class CommandHandler {
       });
     }
     return results;
+  }
+
+  /**
+   * Records a message's handling that changes no stream (a refusal, answered rather than thrown
+   * across services): its inbox mark and outbox messages in one statement. False when the
+   * message was handled before (its first answer was written then).
+   */
+  async answer(context: HandleContext, outbox: readonly OutboxMessage[]): Promise<boolean> {
+    const { inbox } = context;
+    const stored: StoredResult = {
+      streams: [],
+      ...(inbox?.fingerprint === undefined ? {} : { fingerprint: inbox.fingerprint }),
+    };
+    try {
+      await this.store.append({ type: '$answer', id: inbox?.messageId ?? uuidv7() }, [], {
+        expectedVersion: 'any',
+        metadata: context.metadata,
+        outbox,
+        ...(inbox
+          ? { inbox: { consumer: inbox.consumer, messageId: inbox.messageId, result: stored } }
+          : {}),
+      });
+      return true;
+    } catch (error) {
+      if (error instanceof AlreadyHandledError) return false;
+      throw error;
+    }
   }
 
   private replay(inbox: InboxContext, result: unknown): HandleAllResult {

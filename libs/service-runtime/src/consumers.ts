@@ -1,0 +1,214 @@
+// The service's Kafka consumers: each an InboxConsumer (deduplicated, offsets after the effect,
+// DLQ), started once the app is up (retrying while Kafka is away) and stopped before the relay
+// drains on shutdown, so every effect a consumer wrote is still published.
+// A saga participant (`participate`) consumes its context's command topic, parses each command
+// against its contract, and answers on `sagas.replies` through the outbox, in the transaction
+// of the effect: a reply is sent exactly when its effect happened.
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnModuleDestroy,
+} from '@nestjs/common';
+import type { Kafka } from 'kafkajs';
+import {
+  uuidv7,
+  type HandleContext,
+  type OutboxMessage,
+  type PostgresEventStore,
+} from '@es/event-store';
+import {
+  InboxConsumer,
+  PoisonMessage,
+  metadataOf,
+  type ConsumedMessage,
+  type InboxRef,
+} from '@es/messaging';
+import type { ServiceMetrics } from '@es/observability';
+import { SAGA_REPLIES_TOPIC, parse, type z } from '@es/schema';
+import { EVENT_STORE } from './event-sourcing.module';
+import { KAFKA } from './infrastructure';
+import { PLATFORM_OPTIONS, SERVICE_METRICS, type PlatformOptions } from './platform.module';
+
+export const MESSAGE_CONSUMERS = Symbol('MESSAGE_CONSUMERS');
+
+export interface ConsumerDefinition {
+  /** The consumer group (and inbox name); the service's name by default. */
+  readonly groupId?: string;
+  readonly topics: readonly string[];
+  readonly handler: (message: ConsumedMessage, inbox: InboxRef) => Promise<void>;
+  /** Partitions handled at once, each in order (default 3). */
+  readonly concurrency?: number;
+}
+
+/** A saga command as it travels (the contracts' `messageSchema`). */
+export interface SagaCommandMessage {
+  readonly type: string;
+  readonly version: number;
+  readonly sagaId: string;
+}
+
+export type ReplyResult =
+  | { readonly outcome: 'success'; readonly data: Readonly<Record<string, unknown>> }
+  | {
+      readonly outcome: 'failure';
+      readonly failure: {
+        readonly code: string;
+        readonly message: string;
+        readonly details?: Readonly<Record<string, unknown>>;
+      };
+    };
+
+export interface ParticipantRequest<C> {
+  readonly command: C;
+  /** The effect's metadata and inbox mark: hand it to the command handler as it is. */
+  readonly context: HandleContext;
+  /** This command's reply, to write with the effect (context.outbox) or with handler.answer. */
+  reply(result: ReplyResult): OutboxMessage;
+}
+
+export interface ParticipantDefinition<C extends SagaCommandMessage> {
+  /** The context's command topic, e.g. `inventory.commands`. */
+  readonly topic: string;
+  readonly schema: z.ZodType<C>;
+  handle(request: ParticipantRequest<C>): Promise<void>;
+}
+
+/**
+ * A saga step's answer, given its outcome. Command handlers of saga steps take one and write it
+ * in the transaction of the step's effect (`replying`), or with the refusal (`handler.answer`).
+ */
+export type Reply<Outcome> = (outcome: Outcome) => OutboxMessage;
+
+/** The context with the reply this outcome gets, to be written with the effect. */
+export function replying<O>(
+  context: HandleContext,
+  reply: Reply<O> | undefined,
+  outcome: O,
+): HandleContext {
+  return reply ? { ...context, outbox: [...(context.outbox ?? []), reply(outcome)] } : context;
+}
+
+export function sagaReply(command: SagaCommandMessage, result: ReplyResult): OutboxMessage {
+  return {
+    topic: SAGA_REPLIES_TOPIC,
+    key: command.sagaId,
+    messageId: uuidv7(),
+    payload: {
+      type: 'Reply',
+      command: command.type,
+      version: command.version,
+      sagaId: command.sagaId,
+      result,
+    },
+  };
+}
+
+export const success = (data: Readonly<Record<string, unknown>>): ReplyResult => ({
+  outcome: 'success',
+  data,
+});
+
+export const failure = (
+  code: string,
+  message: string,
+  details?: Readonly<Record<string, unknown>>,
+): ReplyResult => ({
+  outcome: 'failure',
+  failure: { code, message, ...(details ? { details } : {}) },
+});
+
+@Injectable()
+export class MessageConsumers implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger('consumers');
+  private readonly definitions: ConsumerDefinition[] = [];
+  private readonly running: InboxConsumer[] = [];
+  private stopping = false;
+  private readonly stopped = new AbortController();
+  private started: Promise<void> | undefined;
+
+  constructor(
+    @Inject(PLATFORM_OPTIONS) private readonly platform: PlatformOptions,
+    @Inject(KAFKA) private readonly kafka: Kafka,
+    @Inject(EVENT_STORE) private readonly store: PostgresEventStore,
+    @Inject(SERVICE_METRICS) private readonly metrics: ServiceMetrics,
+  ) {}
+
+  /** Registers a consumer; call it before the app has started (e.g. in onModuleInit). */
+  consume(definition: ConsumerDefinition): void {
+    if (this.started) throw new Error('register consumers before the application starts');
+    this.definitions.push(definition);
+  }
+
+  participate<C extends SagaCommandMessage>(participant: ParticipantDefinition<C>): void {
+    this.consume({
+      topics: [participant.topic],
+      handler: async (message, inbox) => {
+        const parsed = parse(participant.schema, message.payload);
+        if (!parsed.ok)
+          throw new PoisonMessage(
+            `not a command of ${participant.topic}: ${parsed.problems.map((p) => `${p.field}: ${p.problem}`).join('; ')}`,
+          );
+        const command = parsed.value;
+        await participant.handle({
+          command,
+          context: { metadata: metadataOf(message, 'saga'), inbox },
+          reply: (result) => sagaReply(command, result),
+        });
+      },
+    });
+  }
+
+  onApplicationBootstrap(): void {
+    // Not awaited: with Kafka away the service still starts, and its consumers join later.
+    this.started = Promise.all(this.definitions.map((d) => this.startUntilRunning(d))).then(
+      () => undefined,
+    );
+  }
+
+  private async startUntilRunning(definition: ConsumerDefinition): Promise<void> {
+    for (let attempt = 1; !this.stopping; attempt++) {
+      const consumer = new InboxConsumer(this.kafka, this.store, {
+        groupId: definition.groupId ?? this.platform.serviceName,
+        topics: definition.topics,
+        handler: definition.handler,
+        partitionsConsumedConcurrently: definition.concurrency ?? 3,
+        meter: this.metrics.meter,
+        onError: (error, message, tries) => {
+          this.logger.warn(
+            `${message.topic}/${message.partition}@${message.offset} failed (attempt ${tries}): ${error instanceof Error ? error.message : String(error)}`,
+          );
+        },
+      });
+      try {
+        this.running.push(consumer);
+        await consumer.start();
+        return;
+      } catch (error) {
+        this.running.splice(this.running.indexOf(consumer), 1);
+        await consumer.stop().catch(() => undefined);
+        if (this.stopping) return;
+        this.logger.warn(
+          `consumer of ${definition.topics.join(', ')} not started (attempt ${attempt}): ${error instanceof Error ? error.message : String(error)}`,
+        );
+        await new Promise((resolve) => {
+          const timer = setTimeout(resolve, Math.min(10_000, 500 * attempt));
+          this.stopped.signal.addEventListener('abort', () => {
+            clearTimeout(timer);
+            resolve(undefined);
+          });
+        });
+      }
+    }
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    this.stopping = true;
+    this.stopped.abort();
+    // A consumer still joining its group is stopped once it has joined (or failed to).
+    await this.started;
+    // Handlers in flight finish before disconnect returns; their effects then reach the relay.
+    await Promise.allSettled(this.running.map((c) => c.stop()));
+  }
+}
