@@ -265,9 +265,9 @@ describe('inventory-service (real PostgreSQL and Kafka)', () => {
         },
         orderId,
       );
-      await eventually(async () =>
-        expect((await stock(a, id)).body).toMatchObject({ reserved: 2 }),
-      );
+      await eventually(async () => {
+        expect((await stock(a, id)).body).toMatchObject({ reserved: 2 });
+      });
       await send(
         `${orderId}/2`,
         { type: 'CommitStock', version: 1, sagaId: orderId, data: { orderId, skus: [id] } },

@@ -1,5 +1,13 @@
 import { Module } from '@nestjs/common';
-import { PlatformModule } from '@es/service-runtime';
+import { INVENTORY_COMMANDS_TOPIC } from '@es/inventory-contracts';
+import { ORDERS_COMMANDS_TOPIC } from '@es/order-contracts';
+import { PAYMENTS_COMMANDS_TOPIC } from '@es/payment-contracts';
+import { sagaEventSchemas } from '@es/saga';
+import { SAGA_REPLIES_TOPIC } from '@es/schema';
+import { EventSourcingModule, MessageConsumers, PlatformModule } from '@es/service-runtime';
+import { DeadlineScanner } from './deadlines';
+import { SagaConsumers } from './saga.consumers';
+import { SagasController } from './sagas.controller';
 
 @Module({
   imports: [
@@ -8,6 +16,17 @@ import { PlatformModule } from '@es/service-runtime';
       postgres: { database: 'sagas' },
       kafka: true,
     }),
+    EventSourcingModule.forRoot({
+      schemas: sagaEventSchemas,
+      topics: [
+        ORDERS_COMMANDS_TOPIC,
+        INVENTORY_COMMANDS_TOPIC,
+        PAYMENTS_COMMANDS_TOPIC,
+        SAGA_REPLIES_TOPIC,
+      ],
+    }),
   ],
+  controllers: [SagasController],
+  providers: [MessageConsumers, SagaConsumers, DeadlineScanner],
 })
 export class AppModule {}

@@ -41,6 +41,11 @@ export interface InboxConsumerOptions {
   readonly maxAttempts?: number;
   readonly backoffMs?: number;
   readonly fromBeginning?: boolean;
+  /**
+   * Look the message up in the inbox before calling the handler (default true). A handler whose
+   * command handler checks the inbox itself, under its stream lock, can skip this round trip.
+   */
+  readonly checkInboxFirst?: boolean;
   /** Partitions handled at once (each still in order); 1 by default. */
   readonly partitionsConsumedConcurrently?: number;
   readonly meter?: Meter;
@@ -136,7 +141,10 @@ export class InboxConsumer {
   private async handle(message: ConsumedMessage): Promise<void> {
     const inbox: InboxRef = { consumer: this.options.groupId, messageId: message.messageId };
     const attributes = { consumer: this.options.groupId, topic: message.topic };
-    if (await this.store.handled(inbox.consumer, inbox.messageId)) {
+    if (
+      (this.options.checkInboxFirst ?? true) &&
+      (await this.store.handled(inbox.consumer, inbox.messageId))
+    ) {
       this.processed?.add(1, { ...attributes, outcome: 'duplicate' });
       return;
     }

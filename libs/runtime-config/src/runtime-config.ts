@@ -62,6 +62,17 @@ class Reader {
     return value;
   }
 
+  milliseconds(variable: string, fallback: number): number {
+    const raw = this.env[variable];
+    if (raw === undefined || raw === '') return fallback;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < 100 || value > 86_400_000) {
+      this.problems.push({ variable, problem: `expected milliseconds 100-86400000, got '${raw}'` });
+      return fallback;
+    }
+    return value;
+  }
+
   list(variable: string, fallback: readonly string[]): readonly string[] {
     const raw = this.env[variable];
     if (raw === undefined || raw === '') return fallback;
@@ -120,6 +131,18 @@ export function mongoConfig(env: Env = process.env): MongoConfig {
 export function httpConfig(defaultPort: number, env: Env = process.env): HttpConfig {
   const r = new Reader(env);
   const config = { host: r.string('HOST', LOCAL_DEFAULTS.host), port: r.port('PORT', defaultPort) };
+  r.done();
+  return config;
+}
+
+export interface SagaConfig {
+  /** How long a saga step waits for its participant's reply before it counts as missed. */
+  readonly stepDeadlineMs: number;
+}
+
+export function sagaConfig(env: Env = process.env): SagaConfig {
+  const r = new Reader(env);
+  const config = { stepDeadlineMs: r.milliseconds('SAGA_STEP_DEADLINE_MS', 10_000) };
   r.done();
   return config;
 }

@@ -37,8 +37,9 @@ export interface ConsumerDefinition {
   /** The consumer group (and inbox name); the service's name by default. */
   readonly groupId?: string;
   readonly topics: readonly string[];
+  /** Must write its effect through the command handler with `inbox` (it deduplicates). */
   readonly handler: (message: ConsumedMessage, inbox: InboxRef) => Promise<void>;
-  /** Partitions handled at once, each in order (default 3). */
+  /** Partitions handled at once, each in order (default 6, all of them). */
   readonly concurrency?: number;
 }
 
@@ -65,7 +66,7 @@ export interface ParticipantRequest<C> {
   /** The effect's metadata and inbox mark: hand it to the command handler as it is. */
   readonly context: HandleContext;
   /** This command's reply, to write with the effect (context.outbox) or with handler.answer. */
-  reply(result: ReplyResult): OutboxMessage;
+  readonly reply: (result: ReplyResult) => OutboxMessage;
 }
 
 export interface ParticipantDefinition<C extends SagaCommandMessage> {
@@ -167,13 +168,22 @@ export class MessageConsumers implements OnApplicationBootstrap, OnModuleDestroy
     );
   }
 
+  /** Resolves once every consumer has joined its group (never, while Kafka is away). */
+  async whenRunning(): Promise<void> {
+    while (!this.started) await new Promise((resolve) => setTimeout(resolve, 50));
+    await this.started;
+  }
+
   private async startUntilRunning(definition: ConsumerDefinition): Promise<void> {
     for (let attempt = 1; !this.stopping; attempt++) {
       const consumer = new InboxConsumer(this.kafka, this.store, {
         groupId: definition.groupId ?? this.platform.serviceName,
         topics: definition.topics,
         handler: definition.handler,
-        partitionsConsumedConcurrently: definition.concurrency ?? 3,
+        partitionsConsumedConcurrently: definition.concurrency ?? 6,
+        // Every handler here writes through the command handler, which checks the inbox under
+        // the stream's lock: a check before it would be a second round trip per message.
+        checkInboxFirst: false,
         meter: this.metrics.meter,
         onError: (error, message, tries) => {
           this.logger.warn(
@@ -188,7 +198,7 @@ export class MessageConsumers implements OnApplicationBootstrap, OnModuleDestroy
       } catch (error) {
         this.running.splice(this.running.indexOf(consumer), 1);
         await consumer.stop().catch(() => undefined);
-        if (this.stopping) return;
+        if (this.stopped.signal.aborted) return;
         this.logger.warn(
           `consumer of ${definition.topics.join(', ')} not started (attempt ${attempt}): ${error instanceof Error ? error.message : String(error)}`,
         );

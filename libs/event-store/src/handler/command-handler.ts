@@ -167,16 +167,20 @@ export class CommandHandler {
     let state = decider.initialState();
     let version = 0;
     let fromSnapshot: number | undefined;
+    let events: readonly RecordedEvent[];
     if (snapshot) {
-      const stored = await this.store.loadSnapshot(stream);
-      if (stored?.schemaVersion === snapshot.schemaVersion) {
-        state = snapshot.deserialize ? snapshot.deserialize(stored.state) : (stored.state as S);
-        version = stored.streamVersion;
+      const read = await this.store.readFromSnapshot(stream, snapshot.schemaVersion);
+      events = read.events;
+      if (read.snapshot) {
+        const stored = read.snapshot.state;
+        state = snapshot.deserialize ? snapshot.deserialize(stored) : (stored as S);
+        version = read.snapshot.streamVersion;
         fromSnapshot = version;
       }
+    } else {
+      events = await this.store.readStream(stream);
     }
-    const events = await this.store.readStream(stream, { afterVersion: version });
-    state = fold(decider, state, events as readonly RecordedEvent[] as unknown as readonly E[]);
+    state = fold(decider, state, events as unknown as readonly E[]);
     return {
       state,
       version: events.at(-1)?.streamVersion ?? version,

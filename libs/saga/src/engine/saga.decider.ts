@@ -46,7 +46,14 @@ export function sagaDecider<Data>(
     }
   }
 
-  function send(out: Emitter, step: number, phase: SagaPhase, attempt: number, at: string): void {
+  function send(
+    out: Emitter,
+    step: number,
+    phase: SagaPhase,
+    attempt: number,
+    at: string,
+    awaited = true,
+  ): void {
     const saga = out.saga;
     const definitionStep = stepAt(step);
     const reason = 'reason' in saga && saga.reason !== null ? saga.reason : 'compensating';
@@ -63,6 +70,7 @@ export function sagaDecider<Data>(
         attempt,
         messageId: `${saga.sagaId}/${saga.sent + 1}`,
         command: { ...command, data: { ...command.data } },
+        awaited,
         deadlineAt: plus(at, deadlineOf(step)),
         at,
       },
@@ -95,8 +103,10 @@ export function sagaDecider<Data>(
   function startCompensating(out: Emitter, reason: string, inDoubt: boolean, at: string): void {
     const { step } = out.saga;
     out.emit({ type: 'SagaCompensationStarted', data: { step, reason, at } });
-    // A step that failed outright did nothing; one whose reply never came may have: undo it too.
-    compensateFrom(out, inDoubt ? step : step - 1, at);
+    // A step that failed outright did nothing; one whose reply never came may have: its undoing
+    // follows it to the participant, which applies both in order when it is back (not awaited).
+    if (inDoubt) send(out, step, 'compensation', 1, at, false);
+    compensateFrom(out, step - 1, at);
   }
 
   /** A step that must succeed: again, after a back-off (or at once), until attempts run out. */
@@ -242,7 +252,8 @@ export function sagaDecider<Data>(
     };
     switch (event.type) {
       case 'SagaCommandSent': {
-        const { step, phase, attempt, command, deadlineAt } = event.data;
+        const { step, phase, attempt, command, deadlineAt, awaited } = event.data;
+        if (!awaited) return { ...saga, sent: saga.sent + 1 };
         return {
           ...saga,
           step,

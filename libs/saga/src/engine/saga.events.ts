@@ -40,6 +40,12 @@ export const SagaCommandSent = versioned(
     /** Unique per saga and sending: a re-sent command is a new message, never deduplicated away. */
     messageId: z.string().min(1),
     command: commandSchema,
+    /**
+     * False for the undoing of a step whose reply never came: it travels behind the step's own
+     * command on the same key, so the participant applies both in order whenever it is back,
+     * and the saga need not wait for a participant that may be down.
+     */
+    awaited: z.boolean(),
     deadlineAt: isoInstant,
     at: isoInstant,
   }),

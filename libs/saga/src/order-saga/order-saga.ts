@@ -52,6 +52,7 @@ const paymentId = (d: OrderSagaData) => d.orderId;
 
 export const orderSaga = defineSaga<OrderSagaData>({
   type: ORDER_SAGA_TYPE,
+  // The orchestrator sets its own (SAGA_STEP_DEADLINE_MS): it knows its load and its participants.
   deadlineMs: 5_000,
   maxAttempts: 5,
   backoffMs: 500,

@@ -1,0 +1,127 @@
+// How a saga is shown (`GET /sagas/:id`): where it is, whether it is compensating, and its
+// timeline - every command sent, reply, deadline, retry and park, in order.
+import type { RecordedEvent } from '@es/event-store';
+import { orderSaga, type SagaEvent } from '@es/saga';
+import type { OrderSagaState } from './order-saga.aggregate';
+
+export interface TimelineEntry {
+  readonly at: string;
+  readonly event: string;
+  readonly step?: string;
+  readonly phase?: string;
+  readonly command?: string;
+  readonly outcome?: string;
+  readonly detail?: string;
+}
+
+export interface SagaView {
+  readonly sagaId: string;
+  readonly type: string;
+  /** RUNNING, COMPENSATING, PARKED, COMPLETED or COMPENSATED. */
+  readonly state: string;
+  readonly step: string | null;
+  readonly compensating: boolean;
+  readonly attempt: number | null;
+  readonly awaiting: string | null;
+  readonly deadlineAt: string | null;
+  readonly reason: string | null;
+  readonly problem: string | null;
+  readonly data: unknown;
+  readonly startedAt: string;
+  readonly endedAt: string | null;
+  readonly version: number;
+  readonly timeline: readonly TimelineEntry[];
+}
+
+const stepName = (index: number) => orderSaga.steps[index]?.name ?? String(index);
+
+function entryOf(recorded: RecordedEvent): TimelineEntry {
+  const event = recorded as unknown as SagaEvent;
+  const base = { at: recorded.recordedAt.toISOString(), event: event.type };
+  switch (event.type) {
+    case 'SagaCommandSent':
+      return {
+        ...base,
+        step: stepName(event.data.step),
+        phase: event.data.phase,
+        command: event.data.command.type,
+        detail: `attempt ${event.data.attempt}, reply due by ${event.data.deadlineAt}`,
+      };
+    case 'SagaReplyReceived':
+      return {
+        ...base,
+        step: stepName(event.data.step),
+        phase: event.data.phase,
+        command: event.data.command,
+        outcome: event.data.outcome,
+        ...(event.data.failure
+          ? { detail: `${event.data.failure.code}: ${event.data.failure.message}` }
+          : {}),
+      };
+    case 'SagaReplyIgnored':
+      return {
+        ...base,
+        command: event.data.command,
+        outcome: event.data.outcome,
+        detail: event.data.why,
+      };
+    case 'SagaDeadlineMissed':
+      return {
+        ...base,
+        step: stepName(event.data.step),
+        phase: event.data.phase,
+        command: event.data.command,
+      };
+    case 'SagaCompensationStarted':
+      return { ...base, step: stepName(event.data.step), detail: event.data.reason };
+    case 'SagaRetryScheduled':
+      return {
+        ...base,
+        step: stepName(event.data.step),
+        phase: event.data.phase,
+        detail: `${event.data.problem}; again at ${event.data.retryAt}`,
+      };
+    case 'SagaParked':
+      return {
+        ...base,
+        step: stepName(event.data.step),
+        phase: event.data.phase,
+        detail: event.data.problem,
+      };
+    case 'SagaResumed':
+      return { ...base, detail: `by ${event.data.actor ?? 'unknown'}` };
+    case 'SagaCompensated':
+      return { ...base, detail: event.data.reason };
+    case 'SagaStarted':
+    case 'SagaCompleted':
+      return base;
+  }
+}
+
+export function sagaView(
+  state: OrderSagaState,
+  version: number,
+  history: readonly RecordedEvent[],
+): SagaView | undefined {
+  if (state.status === 'NONE') return undefined;
+  const running = 'step' in state ? state : undefined;
+  return {
+    sagaId: state.sagaId,
+    type: orderSaga.type,
+    state: state.status,
+    step: running ? stepName(running.step) : null,
+    compensating:
+      state.status === 'COMPENSATING' ||
+      (state.status === 'PARKED' && state.phase === 'compensation'),
+    attempt: running?.attempt ?? null,
+    awaiting: running?.awaiting ?? null,
+    deadlineAt: running?.deadlineAt ?? null,
+    reason: 'reason' in state ? state.reason : null,
+    problem: state.status === 'PARKED' ? state.problem : null,
+    data: state.data,
+    startedAt: state.startedAt,
+    endedAt: 'endedAt' in state ? state.endedAt : null,
+    version,
+    timeline: history.map(entryOf),
+  };
+}

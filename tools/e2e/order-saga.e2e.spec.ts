@@ -1,0 +1,339 @@
+// The order saga end to end: the four services it spans as real processes (as `npm start`
+// runs them) on the real engines, driven and checked over HTTP only, plus the faults a saga
+// must survive: a participant away past its deadline, the orchestrator killed mid-saga, a
+// reply delivered twice, and 200 orders racing for 50 units.
+import { SAGA_REPLIES_TOPIC } from '@es/schema';
+import { http } from '@es/service-testing';
+import {
+  SERVICES,
+  collect,
+  eventually,
+  startService,
+  startServices,
+  testKafka,
+  type RunningService,
+} from '@es/testing';
+
+const sagaServices = SERVICES.filter((s) => s.name !== 'projection-service');
+const spec = (name: string) => {
+  const found = SERVICES.find((s) => s.name === name);
+  if (!found) throw new Error(`no service ${name}`);
+  return found;
+};
+
+interface Order {
+  orderId: string;
+  status: string;
+  total: number;
+  rejectionReason?: string;
+}
+interface Saga {
+  state: string;
+  step: string | null;
+  compensating: boolean;
+  version: number;
+  timeline: { event: string; command?: string; outcome?: string; detail?: string }[];
+}
+interface Stock {
+  onHand: number;
+  reserved: number;
+  available: number;
+}
+interface Account {
+  balance: number;
+  reserved: number;
+}
+
+describe('the order saga across the services (real processes, real engines)', () => {
+  const services = new Map<string, RunningService>();
+  const url = (name: string, path: string) => {
+    const service = services.get(name);
+    if (!service) throw new Error(`${name} is not running`);
+    return service.url(path);
+  };
+  const run = Date.now().toString(36);
+  let n = 0;
+  const unique = (prefix: string) => `${prefix}-${run}-${++n}`;
+
+  const restock = async (sku: string, quantity: number) => {
+    const r = await http(url('inventory-service', `/inventory/${sku}/restock`), {
+      body: { quantity },
+    });
+    expect(r.status).toBe(202);
+  };
+  const deposit = async (customerId: string, amount: number) => {
+    const r = await http(url('payment-service', `/accounts/${customerId}/deposit`), {
+      body: { amount },
+    });
+    expect(r.status).toBe(202);
+  };
+  const place = async (customerId: string, sku: string, quantity: number, unitPrice: number) => {
+    const r = await http<{ orderId: string }>(url('order-service', '/orders'), {
+      body: { customerId, items: [{ sku, quantity, unitPrice }] },
+    });
+    expect(r.status).toBe(202);
+    return r.body.orderId;
+  };
+  const order = async (orderId: string) =>
+    (await http<Order>(url('order-service', `/orders/${orderId}`))).body;
+  const saga = async (orderId: string) => {
+    const r = await http<Saga>(url('saga-orchestrator', `/sagas/${orderId}`));
+    if (r.status !== 200) throw new Error(`saga ${orderId}: ${r.status}`);
+    return r.body;
+  };
+  const stock = async (sku: string) =>
+    (await http<Stock>(url('inventory-service', `/inventory/${sku}`))).body;
+  const account = async (customerId: string) =>
+    (await http<Account>(url('payment-service', `/accounts/${customerId}`))).body;
+  /** Waits until the saga has ended (or parked), and returns it. */
+  const ended = (orderId: string, timeoutMs = 30_000) =>
+    eventually(
+      async () => {
+        const s = await saga(orderId);
+        if (!['COMPLETED', 'COMPENSATED'].includes(s.state)) throw new Error(`saga is ${s.state}`);
+        return s;
+      },
+      { timeoutMs, intervalMs: 200 },
+    );
+
+  /**
+   * Waits until every saga has ended, asking only about those still going, a few at a time:
+   * polling hundreds of sagas flat out would be the heaviest load on the machine.
+   */
+  const allEnded = async (orderIds: readonly string[], timeoutMs = 90_000) => {
+    const found = new Map<string, Saga>();
+    const deadline = Date.now() + timeoutMs;
+    while (found.size < orderIds.length) {
+      const open = orderIds.filter((id) => !found.has(id));
+      for (let i = 0; i < open.length; i += 10) {
+        const batch = open.slice(i, i + 10);
+        const sagas = await Promise.all(
+          batch.map((id) => http<Saga>(url('saga-orchestrator', `/sagas/${id}`))),
+        );
+        sagas.forEach((r, j) => {
+          if (r.status === 200 && ['COMPLETED', 'COMPENSATED'].includes(r.body.state))
+            found.set(batch[j] as string, r.body);
+        });
+      }
+      if (Date.now() > deadline)
+        throw new Error(`${orderIds.length - found.size} sagas had not ended in ${timeoutMs} ms`);
+      if (found.size < orderIds.length) await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    return orderIds.map((id) => found.get(id) as Saga);
+  };
+
+  beforeAll(async () => {
+    for (const s of await startServices(sagaServices)) services.set(s.name, s);
+  }, 120_000);
+  afterAll(async () => {
+    await Promise.all([...services.values()].map((s) => s.stop()));
+  });
+
+  it('happy path: CONFIRMED, the stock committed, the balance debited', async () => {
+    const sku = unique('SKU');
+    const customer = unique('cust');
+    await restock(sku, 10);
+    await deposit(customer, 10_000);
+    const orderId = await place(customer, sku, 3, 700);
+    const done = await ended(orderId);
+    expect(done.state).toBe('COMPLETED');
+    expect(await order(orderId)).toMatchObject({ status: 'CONFIRMED', total: 2_100 });
+    expect(await stock(sku)).toMatchObject({ onHand: 7, reserved: 0, available: 7 });
+    expect(await account(customer)).toMatchObject({ balance: 7_900, reserved: 0 });
+    const payment = await http<{ status: string }>(url('payment-service', `/payments/${orderId}`));
+    expect(payment.body).toMatchObject({ status: 'CAPTURED' });
+    expect(
+      done.timeline.filter((e) => e.event === 'SagaCommandSent').map((e) => e.command),
+    ).toEqual([
+      'ReserveStock',
+      'AuthorizePayment',
+      'ApproveOrder',
+      'CommitStock',
+      'CapturePayment',
+    ]);
+  });
+
+  it('out of stock: REJECTED with the reason, no payment attempted, no stock held', async () => {
+    const sku = unique('SKU');
+    const customer = unique('cust');
+    await restock(sku, 2);
+    await deposit(customer, 10_000);
+    const orderId = await place(customer, sku, 5, 100);
+    expect((await ended(orderId)).state).toBe('COMPENSATED');
+    const rejected = await order(orderId);
+    expect(rejected.status).toBe('REJECTED');
+    expect(rejected.rejectionReason).toBe(`INSUFFICIENT_STOCK: ${sku}: 5 requested, 2 available`);
+    expect((await http(url('payment-service', `/payments/${orderId}`))).status).toBe(404);
+    expect(await stock(sku)).toMatchObject({ onHand: 2, reserved: 0 });
+    expect(await account(customer)).toMatchObject({ balance: 10_000, reserved: 0 });
+  });
+
+  it('payment declined: the stock released, REJECTED with the reason, balances untouched', async () => {
+    const sku = unique('SKU');
+    const customer = unique('cust');
+    await restock(sku, 5);
+    await deposit(customer, 100);
+    const orderId = await place(customer, sku, 2, 500);
+    expect((await ended(orderId)).state).toBe('COMPENSATED');
+    expect(await order(orderId)).toMatchObject({
+      status: 'REJECTED',
+      rejectionReason: 'INSUFFICIENT_FUNDS: 1000 requested, 100 available',
+    });
+    expect(await stock(sku)).toMatchObject({ onHand: 5, reserved: 0, available: 5 });
+    expect(await account(customer)).toMatchObject({ balance: 100, reserved: 0 });
+  });
+
+  it('the same reply delivered twice has one effect', async () => {
+    const sku = unique('SKU');
+    const customer = unique('cust');
+    await restock(sku, 4);
+    await deposit(customer, 5_000);
+    const orderId = await place(customer, sku, 1, 1_000);
+    const before = await ended(orderId);
+    const kafka = testKafka('e2e-duplicate-reply');
+    const replies = await collect(
+      kafka,
+      SAGA_REPLIES_TOPIC,
+      (m) => m.filter((x) => x.key === orderId).length >= 5,
+    );
+    const reserved = replies.find(
+      (m) =>
+        m.key === orderId &&
+        (JSON.parse(m.value) as { command: string }).command === 'ReserveStock',
+    );
+    if (!reserved) throw new Error('no ReserveStock reply');
+    const producer = kafka.producer();
+    await producer.connect();
+    try {
+      // Redelivered as it was (same message id), and re-sent under a new id.
+      await producer.send({
+        topic: SAGA_REPLIES_TOPIC,
+        messages: [
+          { key: orderId, value: reserved.value, headers: reserved.headers },
+          {
+            key: orderId,
+            value: reserved.value,
+            headers: { ...reserved.headers, 'message-id': `${orderId}-resent` },
+          },
+        ],
+      });
+    } finally {
+      await producer.disconnect();
+    }
+    // The re-sent one is recorded as ignored; the redelivered one is not even recorded.
+    const after = await eventually(async () => {
+      const s = await saga(orderId);
+      expect(s.timeline.filter((e) => e.event === 'SagaReplyIgnored')).toHaveLength(1);
+      return s;
+    });
+    expect(after.version).toBe(before.version + 1);
+    expect(after.timeline.filter((e) => e.event === 'SagaCommandSent')).toHaveLength(5);
+    expect(await stock(sku)).toMatchObject({ onHand: 3, reserved: 0 });
+    expect(await account(customer)).toMatchObject({ balance: 4_000, reserved: 0 });
+  });
+
+  it('a participant away past the deadline: compensated, REJECTED; its return changes nothing', async () => {
+    const sku = unique('SKU');
+    const customer = unique('cust');
+    await restock(sku, 5);
+    await deposit(customer, 5_000);
+    await services.get('payment-service')?.stop();
+    services.delete('payment-service');
+    const orderId = await place(customer, sku, 2, 100);
+    await eventually(
+      async () => {
+        expect((await order(orderId)).status).toBe('REJECTED');
+      },
+      {
+        timeoutMs: 30_000,
+      },
+    );
+    expect((await order(orderId)).rejectionReason).toBe(
+      'DEADLINE: payment did not answer AuthorizePayment within 10000 ms',
+    );
+    expect((await ended(orderId)).state).toBe('COMPENSATED');
+    expect(await stock(sku)).toMatchObject({ onHand: 5, reserved: 0 });
+
+    services.set('payment-service', await startService(spec('payment-service')));
+    // Back, it authorizes then voids (in order, one key): both answers reach the saga, ignored.
+    const late = await eventually(
+      async () => {
+        const s = await saga(orderId);
+        expect(
+          s.timeline.filter((e) => e.event === 'SagaReplyIgnored').map((e) => e.command),
+        ).toEqual(['AuthorizePayment', 'VoidPayment']);
+        return s;
+      },
+      { timeoutMs: 30_000 },
+    );
+    expect(late.state).toBe('COMPENSATED');
+    expect(await order(orderId)).toMatchObject({ status: 'REJECTED' });
+    expect(await account(customer)).toMatchObject({ balance: 5_000, reserved: 0 });
+    const payment = await http<{ status: string }>(url('payment-service', `/payments/${orderId}`));
+    expect(payment.body).toMatchObject({ status: 'VOIDED' });
+  });
+
+  it('SIGKILL of the orchestrator mid-saga: every saga ends, no step taken twice in effect', async () => {
+    const sku = unique('SKU');
+    const customer = unique('cust');
+    await restock(sku, 100);
+    await deposit(customer, 1_000_000);
+    const placeSome = (count: number) =>
+      Promise.all(Array.from({ length: count }, () => place(customer, sku, 1, 100)));
+    const orderIds = await placeSome(15);
+    await new Promise((resolve) => setTimeout(resolve, 150)); // sagas in flight
+    await services.get('saga-orchestrator')?.kill();
+    services.delete('saga-orchestrator');
+    orderIds.push(...(await placeSome(15))); // their OrderCreated wait in Kafka
+    services.set('saga-orchestrator', await startService(spec('saga-orchestrator')));
+    const sagas = await allEnded(orderIds);
+    const orders = await Promise.all(orderIds.map(order));
+    // Each saga ends one way or the other (a deadline may pass while it is down: compensated),
+    // and its order says the same.
+    sagas.forEach((s, i) => {
+      expect([s.state, orders[i]?.status]).toEqual(
+        s.state === 'COMPLETED' ? ['COMPLETED', 'CONFIRMED'] : ['COMPENSATED', 'REJECTED'],
+      );
+      const sent = s.timeline.filter((e) => e.event === 'SagaCommandSent').map((e) => e.command);
+      expect(sent.filter((c) => c === 'ReserveStock')).toHaveLength(1);
+      expect(sent.filter((c) => c === 'AuthorizePayment').length).toBeLessThanOrEqual(1);
+    });
+    // Exactly one unit and one debit per confirmed order, nothing held, whatever was redelivered.
+    const confirmed = sagas.filter((s) => s.state === 'COMPLETED').length;
+    expect(confirmed).toBeGreaterThan(0);
+    expect(await stock(sku)).toMatchObject({ onHand: 100 - confirmed, reserved: 0 });
+    expect(await account(customer)).toMatchObject({
+      balance: 1_000_000 - confirmed * 100,
+      reserved: 0,
+    });
+  });
+
+  it('200 concurrent orders for 50 units: exactly 50 confirmed, debits equal confirmed totals', async () => {
+    const sku = unique('SKU');
+    await restock(sku, 50);
+    const customers = Array.from({ length: 20 }, () => unique('cust'));
+    await Promise.all(customers.map((c) => deposit(c, 1_000_000)));
+    const orderIds = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => place(customers[i % 20] as string, sku, 1, 250 + i)),
+    );
+    const sagas = await allEnded(orderIds);
+    const orders = await Promise.all(orderIds.map(order));
+    const confirmed = orders.filter((o) => o.status === 'CONFIRMED');
+    expect(confirmed).toHaveLength(50);
+    expect(orders.filter((o) => o.status === 'REJECTED')).toHaveLength(150);
+    expect(sagas.filter((s) => s.state === 'COMPLETED')).toHaveLength(50);
+    expect(await stock(sku)).toMatchObject({ onHand: 0, reserved: 0, available: 0 });
+    const accounts = await Promise.all(customers.map(account));
+    const debited = accounts.reduce((sum, a) => sum + (1_000_000 - a.balance), 0);
+    expect(debited).toBe(confirmed.reduce((sum, o) => sum + o.total, 0));
+    expect(accounts.every((a) => a.reserved === 0)).toBe(true);
+    // None of them is left running, compensating or parked.
+    const mine = new Set(orderIds);
+    for (const state of ['RUNNING', 'COMPENSATING', 'PARKED']) {
+      const listed = await http<{ sagas: { sagaId: string }[] }>(
+        url('saga-orchestrator', `/sagas?state=${state}&limit=500`),
+      );
+      expect(listed.body.sagas.filter((x) => mine.has(x.sagaId))).toEqual([]);
+    }
+  });
+});
