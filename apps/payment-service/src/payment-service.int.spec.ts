@@ -151,7 +151,11 @@ describe('payment-service (real PostgreSQL and Kafka)', () => {
       reserved: 0,
       available: 3_000,
     });
-    await expect(settle(id, 'void')).rejects.toMatchObject({ code: 'PAYMENT_ALREADY_CAPTURED' });
+    // A refusal is an answer (the saga's reply), not an exception.
+    await expect(settle(id, 'void')).resolves.toMatchObject({
+      outcome: 'refused',
+      code: 'PAYMENT_ALREADY_CAPTURED',
+    });
     await Promise.all([settle(id, 'refund'), settle(id, 'refund'), settle(id, 'refund')]);
     expect((await account(customerId)).body).toMatchObject({ balance: 5_000, reserved: 0 });
     expect((await payment(id)).body).toMatchObject({ status: 'REFUNDED' });
@@ -171,7 +175,8 @@ describe('payment-service (real PostgreSQL and Kafka)', () => {
       available: 1_000,
     });
     expect((await payment(id)).body).toMatchObject({ status: 'VOIDED' });
-    await expect(settle(uniqueName('none'), 'capture')).rejects.toMatchObject({
+    await expect(settle(uniqueName('none'), 'capture')).resolves.toMatchObject({
+      outcome: 'refused',
       code: 'PAYMENT_NOT_FOUND',
     });
   });

@@ -1,0 +1,142 @@
+// The order saga under a fixed offered load, everything on this machine: the order, inventory
+// and payment services and the orchestrator as real processes (as `npm start` runs them), on
+// the real engines. Orders are POSTed open-loop at BENCH_RATE per second for BENCH_SECONDS;
+// one in ten is for a customer without funds, so it takes the compensation path (reserve,
+// declined, release, reject). Latencies are read from the services' own event stores (one
+// Postgres clock): OrderCreated -> OrderApproved (CONFIRMED), OrderCreated -> OrderRejected,
+// and OrderCreated -> the saga's end (stock committed, payment captured).
+import pg from 'pg';
+import { postgresConfig } from '@es/runtime-config';
+import { SERVICES, startServices } from '@es/testing';
+import { machine, ms, percentile, writeSection } from './lib.mts';
+
+const rate = Number(process.env['BENCH_RATE'] ?? 150);
+const seconds = Number(process.env['BENCH_SECONDS'] ?? 20);
+const declinedShare = 0.1;
+const run = Date.now().toString(36);
+
+const services = await startServices(SERVICES.filter((s) => s.name !== 'projection-service'));
+const url = (name: string, path: string) => {
+  const service = services.find((s) => s.name === name);
+  if (!service) throw new Error(`${name} is not running`);
+  return service.url(path);
+};
+const post = async (target: string, body: unknown): Promise<{ orderId?: string }> => {
+  const response = await fetch(target, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  if (response.status !== 202) throw new Error(`${target}: ${response.status}`);
+  return (await response.json()) as { orderId?: string };
+};
+
+try {
+  const sku = `BENCH-${run}`;
+  await post(url('inventory-service', `/inventory/${sku}/restock`), { quantity: 1_000_000 });
+  const rich = Array.from({ length: 50 }, (_, i) => `bench-${run}-${i}`);
+  await Promise.all(
+    rich.map((c) => post(url('payment-service', `/accounts/${c}/deposit`), { amount: 1e12 })),
+  );
+  const poor = Array.from({ length: 10 }, (_, i) => `bench-poor-${run}-${i}`);
+  await Promise.all(
+    poor.map((c) => post(url('payment-service', `/accounts/${c}/deposit`), { amount: 1 })),
+  );
+
+  // Open loop: each order leaves on its schedule, whether or not the earlier ones are done.
+  const total = rate * seconds;
+  const started = performance.now();
+  const placing: Promise<string>[] = [];
+  for (let i = 0; i < total; i++) {
+    const due = started + (i * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    const declined = i % Math.round(1 / declinedShare) === 0;
+    const customerId = declined ? poor[i % poor.length] : rich[i % rich.length];
+    placing.push(
+      post(url('order-service', '/orders'), {
+        customerId,
+        items: [{ sku, quantity: 1, unitPrice: 100 }],
+      }).then((r) => r.orderId ?? ''),
+    );
+  }
+  const orderIds = await Promise.all(placing);
+  const offeredSeconds = (performance.now() - started) / 1000;
+
+  const orders = new pg.Pool({ ...postgresConfig('orders'), max: 2 });
+  const sagas = new pg.Pool({ ...postgresConfig('sagas'), max: 2 });
+  const waitStart = Date.now();
+  for (;;) {
+    const { rows } = await sagas.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM snapshots WHERE stream_type = 'order-saga'
+          AND stream_id = ANY($1) AND state->>'status' IN ('COMPLETED', 'COMPENSATED')`,
+      [orderIds],
+    );
+    if ((rows[0]?.n ?? 0) === orderIds.length) break;
+    if (Date.now() - waitStart > 300_000) throw new Error('sagas did not all end in 5 minutes');
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  const { rows: outcomes } = await orders.query<{ event_type: string; ms: number }>(
+    `SELECT e.event_type, extract(epoch FROM e.recorded_at - c.recorded_at) * 1000 AS ms
+       FROM events c JOIN events e ON e.stream_id = c.stream_id AND e.stream_type = 'order'
+      WHERE c.stream_type = 'order' AND c.stream_id = ANY($1) AND c.event_type = 'OrderCreated'
+        AND e.event_type IN ('OrderApproved', 'OrderRejected')`,
+    [orderIds],
+  );
+  const { rows: ends } = await sagas.query<{ ended: Date; status: string }>(
+    `SELECT e.recorded_at AS ended, s.state->>'status' AS status
+       FROM snapshots s JOIN events e ON e.stream_type = s.stream_type AND e.stream_id = s.stream_id
+      WHERE s.stream_type = 'order-saga' AND s.stream_id = ANY($1)
+        AND e.event_type IN ('SagaCompleted', 'SagaCompensated')`,
+    [orderIds],
+  );
+  const { rows: createdAt } = await orders.query<{ first: Date; last: Date }>(
+    `SELECT min(recorded_at) AS first, max(recorded_at) AS last FROM events
+      WHERE stream_type = 'order' AND stream_id = ANY($1) AND event_type = 'OrderCreated'`,
+    [orderIds],
+  );
+  const { rows: toEnd } = await sagas.query<{ ms: number }>(
+    `SELECT extract(epoch FROM e.recorded_at - (s.state->>'startedAt')::timestamptz) * 1000 AS ms
+       FROM snapshots s JOIN events e ON e.stream_type = s.stream_type AND e.stream_id = s.stream_id
+      WHERE s.stream_type = 'order-saga' AND s.stream_id = ANY($1) AND e.event_type = 'SagaCompleted'`,
+    [orderIds],
+  );
+  await Promise.all([orders.end(), sagas.end()]);
+
+  const sorted = (xs: number[]) => xs.map(Number).sort((a, b) => a - b);
+  const confirmed = sorted(
+    outcomes.filter((o) => o.event_type === 'OrderApproved').map((o) => o.ms),
+  );
+  const rejected = sorted(
+    outcomes.filter((o) => o.event_type === 'OrderRejected').map((o) => o.ms),
+  );
+  const completedToEnd = sorted(toEnd.map((r) => r.ms));
+  const firstCreated = createdAt[0]?.first.getTime() ?? 0;
+  const lastEnded = Math.max(...ends.map((e) => e.ended.getTime()));
+  const sagasPerSecond = ends.length / ((lastEnded - firstCreated) / 1000);
+  const line = (name: string, xs: number[]) =>
+    `| ${name} | ${xs.length} | ${ms(percentile(xs, 50))} | ${ms(percentile(xs, 99))} | ${ms(xs.at(-1) ?? Number.NaN)} |`;
+  const body = `
+## Order saga at ${rate}/s (\`BENCH_RATE=${rate} npm run bench -- saga\`)
+
+Machine: ${machine()}. Everything on this one machine: PostgreSQL, Kafka, the order, inventory
+and payment services and the orchestrator (real processes, as \`npm start\` runs them).
+Offered load: ${rate} orders/s for ${seconds} s, open loop (${orderIds.length} orders, one in ten
+declined for want of funds); offered in ${offeredSeconds.toFixed(1)} s.
+
+**Sagas ended: ${sagasPerSecond.toFixed(1)} per second** (${ends.length} sagas, first OrderCreated to
+last saga end). Latencies from the services' event stores (one Postgres clock), in ms:
+
+| path | orders | p50 | p99 | max |
+|---|---:|---:|---:|---:|
+${line('happy: order accepted -> CONFIRMED', confirmed)}
+${line('happy: saga started -> completed (stock committed, payment captured)', completedToEnd)}
+${line('compensation: order accepted -> REJECTED (reserve, decline, release, reject)', rejected)}
+
+Targets (issue 5): at least 150 sagas/s, happy p99 under 1 s, compensation p99 under 2 s.
+`;
+  console.log(body);
+  writeSection(`saga-${rate}`, body);
+} finally {
+  await Promise.all(services.map((s) => s.stop()));
+}
