@@ -14,6 +14,7 @@ import { STOCK_ITEM_STREAM_TYPE } from '@es/inventory-contracts';
 import {
   COMMAND_HANDLER,
   accepted,
+  answered,
   replying,
   type Accepted,
   type CommandRequest,
@@ -142,22 +143,18 @@ export class ReserveStockHandler implements ICommandHandler<ReserveStock> {
       const refusals =
         error instanceof CommandsRefusedError
           ? error.refusals.map((r) => ({ sku: r.stream.id, error: r.error }))
-          : error instanceof DomainError && merged[0]
-            ? [{ sku: merged[0].sku, error }]
-            : [];
+          : [];
       const shortages = refusals.map((r) =>
         r.error instanceof DomainError ? shortageOf(r.sku, r.error) : undefined,
       );
       // Short stock is an answer, not an error; anything else (a conflicting reservation) is.
       if (refusals.length === 0 || shortages.some((s) => s === undefined)) throw error;
-      const short: ReservationOutcome = {
+      // Recorded as handled, with its answer: a redelivery after a restock answers the same.
+      return answered(this.handler, context, reply, {
         outcome: 'insufficient-stock',
         orderId,
         shortages: shortages.filter((s): s is Shortage => s !== undefined),
-      };
-      // Recorded as handled, with its answer: a redelivery after a restock answers the same.
-      if (reply) await this.handler.answer(context, [reply(short)]);
-      return short;
+      });
     }
   }
 }
@@ -191,21 +188,14 @@ export class CommitStockHandler implements ICommandHandler<CommitStock> {
       );
       return committed;
     } catch (error) {
-      const refusals =
-        error instanceof CommandsRefusedError
-          ? error.refusals
-          : error instanceof DomainError && skus[0] !== undefined
-            ? [{ stream: { id: skus[0] }, error }]
-            : [];
+      const refusals = error instanceof CommandsRefusedError ? error.refusals : [];
       if (refusals.length === 0 || refusals.some((r) => r.error.code !== 'RESERVATION_NOT_FOUND'))
         throw error;
-      const notReserved: CommitOutcome = {
+      return answered(this.handler, context, reply, {
         outcome: 'not-reserved',
         orderId,
         skus: refusals.map((r) => r.stream.id),
-      };
-      if (reply) await this.handler.answer(context, [reply(notReserved)]);
-      return notReserved;
+      });
     }
   }
 }

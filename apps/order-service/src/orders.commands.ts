@@ -13,6 +13,7 @@ import type { OrderCommand } from '@es/order-domain';
 import {
   COMMAND_HANDLER,
   accepted,
+  answered,
   replying,
   type Accepted,
   type CommandRequest,
@@ -130,14 +131,12 @@ export class ApplySagaDecisionHandler implements ICommandHandler<ApplySagaDecisi
       return applied;
     } catch (error) {
       if (!(error instanceof DomainError)) throw error;
-      const refused: DecisionOutcome = {
+      return answered(this.handler, context, reply, {
         outcome: 'refused',
         orderId,
         code: error.code,
         message: error.message,
-      };
-      if (reply) await this.handler.answer(context, [reply(refused)]);
-      return refused;
+      });
     }
   }
 }

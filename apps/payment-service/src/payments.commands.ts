@@ -21,6 +21,7 @@ import {
 import {
   COMMAND_HANDLER,
   accepted,
+  answered,
   replying,
   type Accepted,
   type CommandRequest,
@@ -100,12 +101,7 @@ export class DepositFundsHandler implements ICommandHandler<DepositFunds> {
 }
 
 function insufficientFunds(error: unknown): { amount: number; available: number } | undefined {
-  const refusals =
-    error instanceof CommandsRefusedError
-      ? error.refusals.map((r) => r.error)
-      : error instanceof DomainError
-        ? [error]
-        : [];
+  const refusals = error instanceof CommandsRefusedError ? error.refusals.map((r) => r.error) : [];
   const short = refusals.find((e) => e.code === 'INSUFFICIENT_FUNDS');
   return short instanceof DomainError && refusals.length === 1
     ? (short.details as { amount: number; available: number })
@@ -148,8 +144,7 @@ export class AuthorizePaymentHandler implements ICommandHandler<AuthorizePayment
           payment,
           error instanceof Error ? error : new Error(String(error)),
         );
-        if (reply) await this.handler.answer(context, [reply(recorded)]);
-        return recorded;
+        return answered(this.handler, context, reply, recorded);
       }
       const outcome: AuthorizationOutcome = {
         outcome: 'declined',
@@ -223,14 +218,12 @@ export class SettlePaymentHandler implements ICommandHandler<SettlePayment> {
     } catch (error) {
       const refusal = error instanceof CommandsRefusedError ? error.refusals[0]?.error : error;
       if (!(refusal instanceof DomainError)) throw error;
-      const refused: SettlementOutcome = {
+      return answered(this.handler, context, reply, {
         outcome: 'refused',
         paymentId,
         code: refusal.code,
         message: refusal.message,
-      };
-      if (reply) await this.handler.answer(context, [reply(refused)]);
-      return refused;
+      });
     }
   }
 

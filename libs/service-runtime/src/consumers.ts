@@ -14,6 +14,7 @@ import {
 import type { Kafka } from 'kafkajs';
 import {
   uuidv7,
+  type CommandHandler,
   type HandleContext,
   type OutboxMessage,
   type PostgresEventStore,
@@ -89,6 +90,20 @@ export function replying<O>(
   outcome: O,
 ): HandleContext {
   return reply ? { ...context, outbox: [...(context.outbox ?? []), reply(outcome)] } : context;
+}
+
+/**
+ * An outcome that changed no stream (a refusal), recorded as handled together with its reply
+ * when it has one: a redelivery then answers the same, whatever the state has become since.
+ */
+export async function answered<O>(
+  handler: CommandHandler,
+  context: HandleContext,
+  reply: Reply<O> | undefined,
+  outcome: O,
+): Promise<O> {
+  if (reply) await handler.answer(context, [reply(outcome)]);
+  return outcome;
 }
 
 export function sagaReply(command: SagaCommandMessage, result: ReplyResult): OutboxMessage {

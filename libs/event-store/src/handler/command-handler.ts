@@ -212,10 +212,14 @@ export class CommandHandler {
   ): Promise<HandleResult> {
     const options =
       context.expectedVersion === undefined ? {} : { expectedVersion: context.expectedVersion };
-    const result = await this.handleAll(
-      [onStream(definition, streamId, command, options)],
-      context,
-    );
+    let result: HandleAllResult;
+    try {
+      result = await this.handleAll([onStream(definition, streamId, command, options)], context);
+    } catch (error) {
+      const [only, ...more] = error instanceof CommandsRefusedError ? error.refusals : [];
+      if (only && more.length === 0) throw only.error;
+      throw error;
+    }
     const stream = result.streams[0];
     if (!stream) throw new Error(`no result for ${definition.streamType}/${streamId}`);
     return {
@@ -229,8 +233,8 @@ export class CommandHandler {
   /**
    * Commands over several streams as one unit of work: every stream is decided on its current
    * state and everything is appended in one transaction, or nothing is. When any command is
-   * refused, nothing is written and every refusal is reported (CommandsRefusedError; a single
-   * command's refusal is its own DomainError).
+   * refused, nothing is written and every refusal is reported, each with its stream
+   * (CommandsRefusedError), however many commands there are.
    */
   async handleAll(
     commands: readonly AggregateCommand[],
@@ -293,7 +297,6 @@ export class CommandHandler {
     });
     const [first] = refusals;
     if (!first) return plans;
-    if (commands.length === 1) throw first.error;
     throw new CommandsRefusedError(refusals);
   }
 
