@@ -52,22 +52,19 @@ class Reader {
   }
 
   port(variable: string, fallback: number): number {
-    const raw = this.env[variable];
-    if (raw === undefined || raw === '') return fallback;
-    const value = Number(raw);
-    if (!Number.isInteger(value) || value < 1 || value > 65535) {
-      this.problems.push({ variable, problem: `expected a port number 1-65535, got '${raw}'` });
-      return fallback;
-    }
-    return value;
+    return this.integer(variable, fallback, 1, 65535, 'a port number');
   }
 
   milliseconds(variable: string, fallback: number): number {
+    return this.integer(variable, fallback, 100, 86_400_000, 'milliseconds');
+  }
+
+  private integer(variable: string, fallback: number, min: number, max: number, what: string) {
     const raw = this.env[variable];
     if (raw === undefined || raw === '') return fallback;
     const value = Number(raw);
-    if (!Number.isInteger(value) || value < 100 || value > 86_400_000) {
-      this.problems.push({ variable, problem: `expected milliseconds 100-86400000, got '${raw}'` });
+    if (!Number.isInteger(value) || value < min || value > max) {
+      this.problems.push({ variable, problem: `expected ${what} ${min}-${max}, got '${raw}'` });
       return fallback;
     }
     return value;

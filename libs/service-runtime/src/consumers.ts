@@ -11,6 +11,7 @@ import {
   type OnApplicationBootstrap,
   type OnModuleDestroy,
 } from '@nestjs/common';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kafka } from 'kafkajs';
 import {
   uuidv7,
@@ -140,9 +141,16 @@ export class MessageConsumers implements OnApplicationBootstrap, OnModuleDestroy
   private readonly logger = new Logger('consumers');
   private readonly definitions: ConsumerDefinition[] = [];
   private readonly running: InboxConsumer[] = [];
-  private stopping = false;
   private readonly stopped = new AbortController();
-  private started: Promise<void> | undefined;
+  private stopping(): boolean {
+    return this.stopped.signal.aborted;
+  }
+  private bootstrapped = false;
+  private markStarted: (all: Promise<void>) => void = () => undefined;
+  /** Settles once every consumer has joined its group (never, while Kafka is away). */
+  private readonly started = new Promise<void>((resolve) => {
+    this.markStarted = resolve;
+  });
 
   constructor(
     @Inject(PLATFORM_OPTIONS) private readonly platform: PlatformOptions,
@@ -153,7 +161,7 @@ export class MessageConsumers implements OnApplicationBootstrap, OnModuleDestroy
 
   /** Registers a consumer; call it before the app has started (e.g. in onModuleInit). */
   consume(definition: ConsumerDefinition): void {
-    if (this.started) throw new Error('register consumers before the application starts');
+    if (this.bootstrapped) throw new Error('register consumers before the application starts');
     this.definitions.push(definition);
   }
 
@@ -177,20 +185,20 @@ export class MessageConsumers implements OnApplicationBootstrap, OnModuleDestroy
   }
 
   onApplicationBootstrap(): void {
+    this.bootstrapped = true;
     // Not awaited: with Kafka away the service still starts, and its consumers join later.
-    this.started = Promise.all(this.definitions.map((d) => this.startUntilRunning(d))).then(
-      () => undefined,
+    this.markStarted(
+      Promise.all(this.definitions.map((d) => this.startUntilRunning(d))).then(() => undefined),
     );
   }
 
   /** Resolves once every consumer has joined its group (never, while Kafka is away). */
-  async whenRunning(): Promise<void> {
-    while (!this.started) await new Promise((resolve) => setTimeout(resolve, 50));
-    await this.started;
+  whenRunning(): Promise<void> {
+    return this.started;
   }
 
   private async startUntilRunning(definition: ConsumerDefinition): Promise<void> {
-    for (let attempt = 1; !this.stopping; attempt++) {
+    for (let attempt = 1; !this.stopping(); attempt++) {
       const consumer = new InboxConsumer(this.kafka, this.store, {
         groupId: definition.groupId ?? this.platform.serviceName,
         topics: definition.topics,
@@ -213,26 +221,22 @@ export class MessageConsumers implements OnApplicationBootstrap, OnModuleDestroy
       } catch (error) {
         this.running.splice(this.running.indexOf(consumer), 1);
         await consumer.stop().catch(() => undefined);
-        if (this.stopped.signal.aborted) return;
+        if (this.stopping()) return;
         this.logger.warn(
           `consumer of ${definition.topics.join(', ')} not started (attempt ${attempt}): ${error instanceof Error ? error.message : String(error)}`,
         );
-        await new Promise((resolve) => {
-          const timer = setTimeout(resolve, Math.min(10_000, 500 * attempt));
-          this.stopped.signal.addEventListener('abort', () => {
-            clearTimeout(timer);
-            resolve(undefined);
-          });
-        });
+        // Cut short by shutdown (the abort rejects the wait; that is the point).
+        await sleep(Math.min(10_000, 500 * attempt), undefined, {
+          signal: this.stopped.signal,
+        }).catch(() => undefined);
       }
     }
   }
 
   async onModuleDestroy(): Promise<void> {
-    this.stopping = true;
     this.stopped.abort();
     // A consumer still joining its group is stopped once it has joined (or failed to).
-    await this.started;
+    if (this.bootstrapped) await this.started;
     // Handlers in flight finish before disconnect returns; their effects then reach the relay.
     await Promise.allSettled(this.running.map((c) => c.stop()));
   }

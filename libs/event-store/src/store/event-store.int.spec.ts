@@ -255,7 +255,7 @@ describe('PostgresEventStore (real PostgreSQL)', () => {
       await h.handle(counter(), id, { type: 'Open', limit: 100 }, { metadata });
       for (let i = 1; i <= 6; i++)
         await h.handle(counter(), id, { type: 'Increment', amount: i }, { metadata });
-      const snap = await store.loadSnapshot({ type: 'counter', id });
+      const { snapshot: snap } = await store.readFromSnapshot({ type: 'counter', id }, 1);
       expect(snap).toEqual({
         streamVersion: 6,
         schemaVersion: 1,

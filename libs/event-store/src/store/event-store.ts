@@ -332,26 +332,6 @@ export class PostgresEventStore {
     };
   }
 
-  async loadSnapshot(stream: StreamRef, db: Queryable = this.pool): Promise<Snapshot | undefined> {
-    const { rows } = await db.query<{
-      stream_version: number;
-      schema_version: number;
-      state: unknown;
-    }>({
-      name: 'es_load_snapshot',
-      text: 'SELECT stream_version, schema_version, state FROM snapshots WHERE stream_type = $1 AND stream_id = $2',
-      values: [stream.type, stream.id],
-    });
-    const row = rows[0];
-    return (
-      row && {
-        streamVersion: row.stream_version,
-        schemaVersion: row.schema_version,
-        state: row.state,
-      }
-    );
-  }
-
   /**
    * The stream's snapshot of this schema version (a snapshot of another is ignored) and the
    * events after it, in ONE round trip: loading an aggregate costs one query, not two.

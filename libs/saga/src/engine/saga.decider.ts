@@ -2,7 +2,7 @@
 // events, where every command to a participant is a SagaCommandSent event (the orchestrator
 // writes its outbox row in the same append). No clock and no random ids: time arrives in each
 // message, and message ids number the saga's sendings.
-import { DomainError, assertNever, fold, type Decider } from '@es/decider';
+import { DomainError, assertNever, type Decider } from '@es/decider';
 import { stepKinds, type SagaDefinition } from './saga-definition';
 import type { SagaEvent, SagaFailure, SagaPhase } from './saga.events';
 import type { ActiveSaga, SagaMessage, SagaProgress, SagaState } from './saga.state';
@@ -12,7 +12,7 @@ const MAX_REASON = 500;
 
 const plus = (at: string, ms: number) => new Date(Date.parse(at) + ms).toISOString();
 
-export const failureReason = (failure: SagaFailure): string =>
+const failureReason = (failure: SagaFailure): string =>
   `${failure.code}: ${failure.message}`.slice(0, MAX_REASON);
 
 function active<Data>(state: SagaState<Data>): ActiveSaga<Data> | undefined {
@@ -323,12 +323,3 @@ function progressOf<Data>(saga: SagaProgress<Data>): SagaProgress<Data> {
   const { sagaId, data, startedAt, step, phase, attempt, sent, awaiting, deadlineAt, timer } = saga;
   return { sagaId, data, startedAt, step, phase, attempt, sent, awaiting, deadlineAt, timer };
 }
-
-/** The saga's state after a history: for tests and for reading a stored saga. */
-export const sagaStateOf = <Data>(
-  definition: SagaDefinition<Data>,
-  history: readonly SagaEvent[],
-): SagaState<Data> => {
-  const decider = sagaDecider(definition);
-  return fold(decider, decider.initialState(), history);
-};

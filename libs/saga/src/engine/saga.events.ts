@@ -131,4 +131,3 @@ export const sagaEventSchemas = [
 ] as const;
 
 export type SagaEvent = EventOf<(typeof sagaEventSchemas)[number]>;
-export type SagaCommandSentData = Extract<SagaEvent, { type: 'SagaCommandSent' }>['data'];

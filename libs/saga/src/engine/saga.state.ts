@@ -62,8 +62,4 @@ export type SagaState<Data> =
   | ({ readonly status: 'COMPLETED' } & Ended<Data>)
   | ({ readonly status: 'COMPENSATED'; readonly reason: string } & Ended<Data>);
 
-export type SagaStatus = SagaState<unknown>['status'];
 export type ActiveSaga<Data> = Extract<SagaState<Data>, { step: number }>;
-
-export const isTerminal = (status: SagaStatus): boolean =>
-  status === 'COMPLETED' || status === 'COMPENSATED';
