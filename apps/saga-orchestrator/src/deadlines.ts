@@ -44,7 +44,6 @@ export class DeadlineScanner implements OnModuleInit, OnApplicationBootstrap, On
     const tick = () => {
       if (this.stopped) return;
       this.scanning = this.scan()
-        .then(() => undefined)
         .catch((error: unknown) => {
           this.logger.warn(
             `deadline scan failed: ${error instanceof Error ? error.message : String(error)}`,
@@ -59,8 +58,8 @@ export class DeadlineScanner implements OnModuleInit, OnApplicationBootstrap, On
     void this.consumers.whenRunning().then(tick);
   }
 
-  /** Tells every saga whose deadline has passed; returns how many were due. */
-  async scan(now = new Date()): Promise<number> {
+  /** Tells every saga whose deadline has passed. */
+  private async scan(now = new Date()): Promise<void> {
     const at = now.toISOString();
     const { rows } = await this.pool.query<{ stream_id: string }>(
       `SELECT stream_id FROM snapshots
@@ -84,7 +83,6 @@ export class DeadlineScanner implements OnModuleInit, OnApplicationBootstrap, On
           }),
       ),
     );
-    return rows.length;
   }
 
   async onModuleDestroy(): Promise<void> {
