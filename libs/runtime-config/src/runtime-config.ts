@@ -17,6 +17,8 @@ export interface KafkaConfig {
 
 export interface MongoConfig {
   readonly url: string;
+  /** The database holding the read models and their registry. */
+  readonly database: string;
 }
 
 export interface HttpConfig {
@@ -93,6 +95,7 @@ export const LOCAL_DEFAULTS = {
   postgresUser: 'es',
   kafkaBrokers: ['127.0.0.1:9092'],
   mongoUrl: 'mongodb://127.0.0.1:27017/',
+  mongoDatabase: 'read_models',
 } as const;
 
 export function postgresConfig(database: string, env: Env = process.env): PostgresConfig {
@@ -121,8 +124,9 @@ export function mongoConfig(env: Env = process.env): MongoConfig {
   if (!/^mongodb(\+srv)?:\/\//.test(url)) {
     r.problems.push({ variable: 'MONGO_URL', problem: `expected a mongodb:// URL, got '${url}'` });
   }
+  const database = r.string('MONGO_DATABASE', LOCAL_DEFAULTS.mongoDatabase);
   r.done();
-  return { url };
+  return { url, database };
 }
 
 export function httpConfig(defaultPort: number, env: Env = process.env): HttpConfig {

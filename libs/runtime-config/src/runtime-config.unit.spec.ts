@@ -16,7 +16,7 @@ describe('runtime config', () => {
       database: 'orders',
     });
     expect(kafkaConfig('order-service', {}).brokers).toEqual(['127.0.0.1:9092']);
-    expect(mongoConfig({}).url).toBe('mongodb://127.0.0.1:27017/');
+    expect(mongoConfig({})).toEqual({ url: 'mongodb://127.0.0.1:27017/', database: 'read_models' });
     expect(httpConfig(3001, {})).toEqual({ host: '127.0.0.1', port: 3001 });
   });
 

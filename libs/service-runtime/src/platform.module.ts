@@ -24,6 +24,8 @@ import type { Kafka } from 'kafkajs';
 import type { MongoClient } from 'mongodb';
 import type { Pool } from 'pg';
 import { createServiceMetrics, type ServiceMetrics } from '@es/observability';
+import { ReadModels } from '@es/read-models';
+import { mongoConfig } from '@es/runtime-config';
 import {
   KAFKA,
   MONGO_CLIENT,
@@ -53,6 +55,8 @@ export interface PlatformOptions {
 export const PLATFORM_OPTIONS = Symbol('PLATFORM_OPTIONS');
 export const SERVICE_METRICS = Symbol('SERVICE_METRICS');
 export const READINESS_CHECKS = Symbol('READINESS_CHECKS');
+/** The read models (MongoDB), for query handlers; null in a service without `mongo`. */
+export const READ_MODELS = Symbol('READ_MODELS');
 
 @ApiTags('health')
 @Controller('health')
@@ -135,6 +139,12 @@ export class PlatformModule {
         useFactory: () => (options.mongo ? createMongoClient(options.serviceName) : null),
       },
       {
+        provide: READ_MODELS,
+        inject: [MONGO_CLIENT],
+        useFactory: (mongo: MongoClient | null) =>
+          mongo ? new ReadModels(mongo.db(mongoConfig().database)) : null,
+      },
+      {
         provide: READINESS_CHECKS,
         inject: [PG_POOL, KAFKA, MONGO_CLIENT],
         useFactory: (pool: Pool | null, kafka: Kafka | null, mongo: MongoClient | null) => [
@@ -150,7 +160,7 @@ export class PlatformModule {
       global: true,
       controllers: [HealthController, MetricsController],
       providers,
-      exports: [PLATFORM_OPTIONS, SERVICE_METRICS, PG_POOL, KAFKA, MONGO_CLIENT],
+      exports: [PLATFORM_OPTIONS, SERVICE_METRICS, PG_POOL, KAFKA, MONGO_CLIENT, READ_MODELS],
     };
   }
 }

@@ -2,3 +2,4 @@
 // saga's commands to inventory and its replies.
 export * from './inventory.messages';
 export * from './stock-item.events';
+export * from './inventory.read-models';

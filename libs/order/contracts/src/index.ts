@@ -2,3 +2,4 @@
 // to it and its replies. The only thing another context may import of the order context.
 export * from './order.events';
 export * from './order.messages';
+export * from './order.read-models';

@@ -2,3 +2,4 @@
 // the saga's commands to payments and its replies.
 export * from './payment.events';
 export * from './payment.messages';
+export * from './payment.read-models';

@@ -13,7 +13,13 @@ import {
 import { STATUS_CODES } from 'node:http';
 import type { Response } from 'express';
 import { DomainError } from '@es/decider';
-import { CommandsRefusedError, ConcurrencyError, IdempotencyKeyReusedError } from '@es/event-store';
+import {
+  CommandsRefusedError,
+  ConcurrencyError,
+  IdempotencyKeyReusedError,
+  encodeConsistencyToken,
+} from '@es/event-store';
+import { NotYetConsistentError, RebuildInProgressError } from '@es/read-models';
 import { InvalidInputError } from '@es/schema';
 
 export interface Problem {
@@ -66,6 +72,23 @@ export function problemOf(error: unknown): Problem | undefined {
       message: error.message,
       expectedVersion: error.expected,
       actualVersion: error.actual,
+    };
+  if (error instanceof NotYetConsistentError)
+    return {
+      statusCode: 409,
+      error: 'Conflict',
+      code: 'NOT_YET_CONSISTENT',
+      message: `${error.message}; retry the read`,
+      token: encodeConsistencyToken(error.token),
+      seenVersion: error.seenVersion,
+    };
+  if (error instanceof RebuildInProgressError)
+    return {
+      statusCode: 409,
+      error: 'Conflict',
+      code: 'REBUILD_IN_PROGRESS',
+      message: error.message,
+      generation: error.generation,
     };
   if (error instanceof IdempotencyKeyReusedError)
     return {

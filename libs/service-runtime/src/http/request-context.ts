@@ -4,7 +4,12 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
 import type { Request } from 'express';
-import type { EventMetadata, InboxContext } from '@es/event-store';
+import {
+  decodeConsistencyToken,
+  type ConsistencyToken,
+  type EventMetadata,
+  type InboxContext,
+} from '@es/event-store';
 import { InvalidInputError, type FieldProblem } from '@es/schema';
 
 export interface CommandRequest {
@@ -94,4 +99,34 @@ export function commandRequestOf(request: Request): CommandRequest {
 export const CommandContext = createParamDecorator(
   (_data: unknown, context: ExecutionContext): CommandRequest =>
     commandRequestOf(context.switchToHttp().getRequest<Request>()),
+);
+
+/**
+ * The consistency token a read must wait for (shared/DESIGN.md, read-your-writes): the
+ * `consistentWith` query parameter or the `X-Consistency-Token` header; undefined when neither.
+ */
+export function consistencyTokenOf(request: Request): ConsistencyToken | undefined {
+  const fromQuery = request.query['consistentWith'];
+  const [field, text] =
+    typeof fromQuery === 'string'
+      ? ['consistentWith', fromQuery]
+      : ['X-Consistency-Token', header(request, 'x-consistency-token')];
+  if (text === undefined) return undefined;
+  const token = decodeConsistencyToken(text);
+  if (!token)
+    throw new InvalidInputError(
+      [
+        {
+          field,
+          problem: `must be a token from a command's response, e.g. order/o-1@2; got ${text.slice(0, 200)}`,
+        },
+      ],
+      'request',
+    );
+  return token;
+}
+
+export const ConsistentWith = createParamDecorator(
+  (_data: unknown, context: ExecutionContext): ConsistencyToken | undefined =>
+    consistencyTokenOf(context.switchToHttp().getRequest<Request>()),
 );

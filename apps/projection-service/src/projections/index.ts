@@ -1,0 +1,18 @@
+import { customerAccount } from './customer-account.projection';
+import { customerOrders } from './customer-orders.projection';
+import { orderDetails } from './order-details.projection';
+import { orderSummary } from './order-summary.projection';
+import { stockAvailability } from './stock-availability.projection';
+
+export { customerAccount, customerOrders, orderDetails, orderSummary, stockAvailability };
+export type { OrderSummaryDocument } from './order-summary.projection';
+export { ORDER_SUMMARY_READ_MODEL } from './order-summary.projection';
+
+/** Every read model the projection service builds. */
+export const projections = [
+  orderDetails,
+  customerOrders,
+  stockAvailability,
+  customerAccount,
+  orderSummary,
+];

@@ -1,0 +1,347 @@
+// Hosts a set of projections in one process: for each, a runner for its active generation and,
+// during a rebuild, one for the generation being built. Every instance reconciles its runners
+// with the registry once a second, so a rebuild asked of one instance starts on all of them, and
+// Kafka's partition assignment splits each generation's work across the instances.
+//
+// A rebuild becomes active when its consumer group is no further behind the end of the topics
+// than the active one (plus a small margin): readers then switch to a collection at least as
+// fresh as the one they leave. The old generation's runners stop at once; its collection and
+// consumer group are dropped `retireAfterMs` later, when no reader can still hold its name.
+import type { Admin, Kafka } from 'kafkajs';
+import type { Db } from 'mongodb';
+import type { Meter } from '@opentelemetry/api';
+import { ensureTopics } from '@es/messaging';
+import type { StoredDocument } from './apply';
+import type { Projection } from './projection';
+import { ProjectionRegistry, type Generation, type RegistryEntry } from './registry';
+import { ProjectionRunner, type PartitionProgress } from './runner';
+
+export interface ProjectionHostOptions {
+  readonly kafka: Kafka;
+  readonly db: Db;
+  readonly projections: readonly Projection[];
+  readonly meter?: Meter;
+  readonly log?: (level: 'info' | 'warn' | 'error', message: string, fields?: object) => void;
+  readonly reconcileIntervalMs?: number;
+  /** A rebuild may be this many events further behind than the active generation and switch. */
+  readonly switchMarginEvents?: number;
+  readonly retireAfterMs?: number;
+  readonly chunkSize?: number;
+  readonly partitionsConsumedConcurrently?: number;
+}
+
+export interface GroupLag {
+  readonly events: number;
+  /** Committed offsets over the topics' end offsets, 0 to 1 (1 when the topics are empty). */
+  readonly progress: number;
+  readonly partitions: readonly {
+    readonly topic: string;
+    readonly partition: number;
+    readonly committed: string | null;
+    readonly end: string;
+    readonly lag: number;
+  }[];
+}
+
+export interface GenerationStatus extends Generation {
+  readonly documents: number;
+  readonly lagEvents: number;
+  /** Age of the oldest event this instance fetched and has not written yet. */
+  readonly lagSeconds: number;
+  readonly progress: number;
+  readonly runningHere: boolean;
+}
+
+export interface ProjectionStatus {
+  readonly name: string;
+  readonly description: string;
+  readonly status: 'live' | 'rebuilding';
+  readonly active: GenerationStatus & { readonly activatedAt: string };
+  readonly rebuilding?: GenerationStatus;
+}
+
+export class ProjectionHost {
+  readonly registry: ProjectionRegistry;
+  private readonly runners = new Map<string, ProjectionRunner>();
+  private readonly byName: ReadonlyMap<string, Projection>;
+  private admin: Admin | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private reconciling: Promise<void> = Promise.resolve();
+  private stopped = false;
+
+  constructor(private readonly options: ProjectionHostOptions) {
+    this.registry = new ProjectionRegistry(options.db);
+    this.byName = new Map(options.projections.map((p) => [p.name, p]));
+    if (this.byName.size !== options.projections.length)
+      throw new Error('two projections have the same name');
+    options.meter
+      ?.createObservableGauge('projection_lag_events', {
+        description: 'Events fetched or fetchable and not yet written, per partition held here',
+      })
+      .addCallback((result) => {
+        for (const { runner, progress } of this.progressOfRunners())
+          result.observe(progress.lagEvents, this.labels(runner, progress));
+      });
+    options.meter
+      ?.createObservableGauge('projection_lag_seconds', {
+        description: 'Age of the oldest event fetched and not yet written, per partition held here',
+        unit: 's',
+      })
+      .addCallback((result) => {
+        for (const { runner, progress } of this.progressOfRunners())
+          result.observe(progress.lagSeconds, this.labels(runner, progress));
+      });
+  }
+
+  projection(name: string): Projection | undefined {
+    return this.byName.get(name);
+  }
+
+  async start(): Promise<void> {
+    this.admin = this.options.kafka.admin();
+    await this.admin.connect();
+    await ensureTopics(this.admin, [...new Set(this.options.projections.flatMap((p) => p.topics))]);
+    await this.reconcile();
+    this.schedule();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.reconciling;
+    await Promise.all([...this.runners.values()].map((r) => r.stop()));
+    this.runners.clear();
+    await this.admin?.disconnect();
+  }
+
+  /** Starts a rebuild of the projection on every instance (each reconciles within a second). */
+  async rebuild(name: string): Promise<Generation> {
+    const generation = await this.registry.startRebuild(name);
+    this.options.log?.('info', 'projection rebuild started', { projection: name, ...generation });
+    await this.reconcileNow();
+    return generation;
+  }
+
+  /** Runs a reconciliation now (after any in progress). */
+  reconcileNow(): Promise<void> {
+    this.reconciling = this.reconciling.then(() => this.reconcile());
+    return this.reconciling;
+  }
+
+  async status(): Promise<ProjectionStatus[]> {
+    const statuses: ProjectionStatus[] = [];
+    for (const projection of this.options.projections) {
+      const entry = await this.registry.ensure(projection.name);
+      const active = {
+        ...(await this.generationStatus(projection, entry.active)),
+        activatedAt: entry.active.activatedAt,
+      };
+      statuses.push({
+        name: projection.name,
+        description: projection.description,
+        status: entry.rebuilding ? 'rebuilding' : 'live',
+        active,
+        ...(entry.rebuilding
+          ? { rebuilding: await this.generationStatus(projection, entry.rebuilding) }
+          : {}),
+      });
+    }
+    return statuses;
+  }
+
+  /** Lag of a consumer group over the projection's topics, from the broker's committed offsets. */
+  async groupLag(projection: Projection, groupId: string): Promise<GroupLag> {
+    const admin = this.requireAdmin();
+    const partitions: {
+      topic: string;
+      partition: number;
+      committed: string | null;
+      end: string;
+      lag: number;
+    }[] = [];
+    let done = 0n;
+    let total = 0n;
+    const committed = await admin.fetchOffsets({ groupId, topics: [...projection.topics] });
+    for (const topic of projection.topics) {
+      const ends = await admin.fetchTopicOffsets(topic);
+      const mine = committed.find((c) => c.topic === topic)?.partitions ?? [];
+      for (const end of ends) {
+        const offset = mine.find((p) => p.partition === end.partition)?.offset ?? '-1';
+        const from = offset === '-1' ? BigInt(end.low) : BigInt(offset);
+        const high = BigInt(end.high);
+        const behind = high > from ? high - from : 0n;
+        partitions.push({
+          topic,
+          partition: end.partition,
+          committed: offset === '-1' ? null : offset,
+          end: end.high,
+          lag: Number(behind),
+        });
+        done += from - BigInt(end.low);
+        total += high - BigInt(end.low);
+      }
+    }
+    return {
+      events: partitions.reduce((sum, p) => sum + p.lag, 0),
+      progress: total === 0n ? 1 : Number((done * 10_000n) / total) / 10_000,
+      partitions,
+    };
+  }
+
+  private async generationStatus(
+    projection: Projection,
+    generation: Generation,
+  ): Promise<GenerationStatus> {
+    const lag = await this.groupLag(projection, generation.groupId);
+    const runner = this.runners.get(generation.groupId);
+    const seconds = runner ? Math.max(0, ...runner.partitions().map((p) => p.lagSeconds)) : 0;
+    return {
+      ...generation,
+      documents: await this.options.db.collection(generation.collection).estimatedDocumentCount(),
+      lagEvents: lag.events,
+      lagSeconds: seconds,
+      progress: lag.progress,
+      runningHere: runner?.isRunning() ?? false,
+    };
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      void this.reconcileNow().finally(() => {
+        this.schedule();
+      });
+    }, this.options.reconcileIntervalMs ?? 1_000);
+  }
+
+  private async reconcile(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      const wanted = new Map<string, { projection: Projection; generation: Generation }>();
+      for (const projection of this.options.projections) {
+        let entry = await this.registry.ensure(projection.name);
+        if (entry.rebuilding) entry = await this.maybeSwitch(projection, entry);
+        for (const generation of [entry.active, entry.rebuilding])
+          if (generation) wanted.set(generation.groupId, { projection, generation });
+        await this.retire(projection, entry);
+      }
+      for (const [groupId, runner] of this.runners)
+        if (!wanted.has(groupId)) {
+          this.runners.delete(groupId);
+          await runner.stop();
+        }
+      for (const [groupId, { projection, generation }] of wanted)
+        if (!this.runners.has(groupId)) await this.startRunner(projection, generation);
+    } catch (error) {
+      this.options.log?.('warn', 'projection reconcile failed; trying again', {
+        error: error instanceof Error ? error.message : String(error),
+      });
+    }
+  }
+
+  private async startRunner(projection: Projection, generation: Generation): Promise<void> {
+    const collection = this.options.db.collection<StoredDocument>(generation.collection);
+    for (const index of projection.indexes)
+      await collection.createIndex({ ...index.keys }, { name: index.name });
+    const runner = new ProjectionRunner({
+      kafka: this.options.kafka,
+      projection,
+      collection,
+      groupId: generation.groupId,
+      generation: generation.generation,
+      ...(this.options.meter ? { meter: this.options.meter } : {}),
+      ...(this.options.log ? { log: this.options.log } : {}),
+      ...(this.options.chunkSize ? { chunkSize: this.options.chunkSize } : {}),
+      ...(this.options.partitionsConsumedConcurrently
+        ? { partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently }
+        : {}),
+    });
+    this.runners.set(generation.groupId, runner);
+    try {
+      await runner.start();
+    } catch (error) {
+      this.runners.delete(generation.groupId);
+      await runner.stop().catch(() => undefined);
+      throw error;
+    }
+    this.options.log?.('info', 'projection runner started', {
+      projection: projection.name,
+      ...generation,
+    });
+  }
+
+  private async maybeSwitch(projection: Projection, entry: RegistryEntry): Promise<RegistryEntry> {
+    const rebuilding = entry.rebuilding;
+    if (!rebuilding) return entry;
+    const [fresh, current] = await Promise.all([
+      this.groupLag(projection, rebuilding.groupId),
+      this.groupLag(projection, entry.active.groupId),
+    ]);
+    if (fresh.events > current.events + (this.options.switchMarginEvents ?? 20)) return entry;
+    if (await this.registry.switchTo(projection.name, rebuilding)) {
+      this.options.log?.('info', 'projection switched to its rebuilt generation', {
+        projection: projection.name,
+        from: entry.active.generation,
+        to: rebuilding.generation,
+        lagEvents: fresh.events,
+      });
+    }
+    return (await this.registry.get(projection.name)) ?? entry;
+  }
+
+  private async retire(projection: Projection, entry: RegistryEntry): Promise<void> {
+    const retireAfter = this.options.retireAfterMs ?? 10_000;
+    for (const old of entry.retired ?? []) {
+      if (Date.now() - Date.parse(old.retiredAt) < retireAfter) continue;
+      const runner = this.runners.get(old.groupId);
+      if (runner) {
+        this.runners.delete(old.groupId);
+        await runner.stop();
+      }
+      try {
+        await this.requireAdmin().deleteGroups([old.groupId]);
+      } catch (error) {
+        // Still has members on an instance that has not reconciled yet, or already deleted.
+        const text = error instanceof Error ? error.message : String(error);
+        if (!/does not exist|not found|GROUP_ID_NOT_FOUND/i.test(text)) {
+          this.options.log?.('info', 'retired consumer group not deleted yet', {
+            groupId: old.groupId,
+            error: text,
+          });
+          continue;
+        }
+      }
+      await this.options.db
+        .collection(old.collection)
+        .drop()
+        .catch(() => false);
+      await this.registry.forget(projection.name, old.generation);
+      this.options.log?.('info', 'retired projection generation dropped', {
+        projection: projection.name,
+        ...old,
+      });
+    }
+  }
+
+  private requireAdmin(): Admin {
+    if (!this.admin) throw new Error('the projection host is not started');
+    return this.admin;
+  }
+
+  private *progressOfRunners(): Generator<{
+    runner: ProjectionRunner;
+    progress: PartitionProgress;
+  }> {
+    for (const runner of this.runners.values())
+      for (const progress of runner.partitions()) yield { runner, progress };
+  }
+
+  private labels(runner: ProjectionRunner, progress: PartitionProgress) {
+    return {
+      projection: runner.projectionName,
+      generation: runner.generation,
+      topic: progress.topic,
+      partition: progress.partition,
+    };
+  }
+}

@@ -1,0 +1,374 @@
+// The projection runner, host and reader on the real engines (Kafka and the MongoDB wire server):
+// redelivery, poison events, two instances and a rebalance, a SIGKILL mid-stream, and a rebuild
+// under live traffic.
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Admin, Kafka, Producer } from 'kafkajs';
+import type { Collection } from 'mongodb';
+import { dlqTopic } from '@es/messaging';
+import { mongoConfig } from '@es/runtime-config';
+import {
+  collect,
+  createTestMongo,
+  createTopic,
+  eventually,
+  testKafka,
+  uniqueName,
+  type TestMongo,
+} from '@es/testing';
+import type { StoredDocument } from './apply';
+import { ProjectionHost } from './host';
+import { NotYetConsistentError, ReadModels } from './reader';
+import { ProjectionRunner } from './runner';
+import { credit, ledgerProjection, type LedgerDocument } from './testing/ledger.projection';
+
+type Credit = ReturnType<typeof credit>;
+
+describe('read models on Kafka and the MongoDB wire protocol', () => {
+  let kafka: Kafka;
+  let admin: Admin;
+  let producer: Producer;
+  let mongo: TestMongo;
+  const runners: ProjectionRunner[] = [];
+  const hosts: ProjectionHost[] = [];
+
+  beforeAll(async () => {
+    kafka = testKafka('read-models-int');
+    admin = kafka.admin();
+    await admin.connect();
+    producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    mongo = await createTestMongo('read_models_int');
+  });
+  afterEach(async () => {
+    await Promise.all(runners.splice(0).map((r) => r.stop()));
+    await Promise.all(hosts.splice(0).map((h) => h.stop()));
+  });
+  afterAll(async () => {
+    await producer.disconnect();
+    await admin.disconnect();
+    await mongo.drop();
+  });
+
+  async function newTopic(partitions = 6): Promise<string> {
+    const topic = uniqueName('ledger');
+    await createTopic(admin, topic, partitions);
+    await createTopic(admin, dlqTopic(topic), 1);
+    return topic;
+  }
+
+  async function send(topic: string, credits: readonly (Credit | string)[]): Promise<void> {
+    for (let i = 0; i < credits.length; i += 500)
+      await producer.send({
+        topic,
+        acks: -1,
+        messages: credits
+          .slice(i, i + 500)
+          .map((c) =>
+            typeof c === 'string'
+              ? { key: 'garbage', value: c }
+              : { key: c.streamId, value: JSON.stringify(c), headers: { 'event-type': c.type } },
+          ),
+      });
+  }
+
+  /** `accounts` accounts with `perAccount` credits each, amounts 1..perAccount, interleaved. */
+  function ledger(accounts: number, perAccount: number, prefix = uniqueName('acct')): Credit[] {
+    const credits: Credit[] = [];
+    for (let v = 1; v <= perAccount; v++)
+      for (let a = 0; a < accounts; a++) credits.push(credit(`${prefix}-${a}`, v, v));
+    return credits;
+  }
+
+  /** What the documents must be: every distinct (account, version) applied once. */
+  function expected(credits: readonly Credit[]): Record<string, LedgerDocument> {
+    const seen = new Set<string>();
+    const docs: Record<string, LedgerDocument> = {};
+    for (const c of credits) {
+      if (seen.has(c.eventId)) continue;
+      seen.add(c.eventId);
+      const doc = docs[c.streamId];
+      docs[c.streamId] = {
+        account: c.streamId,
+        balance: (doc?.balance ?? 0) + c.data.amount,
+        credits: (doc?.credits ?? 0) + 1,
+        version: Math.max(doc?.version ?? 0, c.streamVersion),
+      };
+    }
+    return docs;
+  }
+
+  async function documents(
+    collection: Collection<StoredDocument>,
+  ): Promise<Record<string, LedgerDocument>> {
+    const docs: Record<string, LedgerDocument> = {};
+    for (const d of await collection.find({}).toArray()) {
+      const { account, balance, credits, version } = d as unknown as LedgerDocument;
+      docs[d._id] = { account, balance, credits, version };
+    }
+    return docs;
+  }
+
+  function checksum(docs: Record<string, LedgerDocument>): string {
+    const lines = Object.keys(docs)
+      .sort()
+      .map((id) => JSON.stringify(docs[id]));
+    return createHash('sha256').update(lines.join('\n')).digest('hex');
+  }
+
+  async function startRunner(
+    topic: string,
+    collection: Collection<StoredDocument>,
+    groupId: string,
+    chunkSize = 100,
+  ) {
+    const runner = new ProjectionRunner({
+      kafka,
+      projection: ledgerProjection(topic),
+      collection,
+      groupId,
+      generation: 1,
+      chunkSize,
+    });
+    runners.push(runner);
+    await runner.start();
+    return runner;
+  }
+
+  it('duplicates and out-of-order redelivery leave the same documents', async () => {
+    const topic = await newTopic();
+    const credits = ledger(10, 20);
+    // Then every account's history again, newest first: duplicates, and older after newer.
+    const redelivered = [...credits].reverse();
+    await send(topic, [...credits, ...redelivered, ...credits.slice(0, 37)]);
+    const collection = mongo.db.collection<StoredDocument>(uniqueName('ledger'));
+    const runner = await startRunner(topic, collection, uniqueName('group'));
+    await eventually(
+      async () => {
+        expect(await documents(collection)).toEqual(expected(credits));
+      },
+      { timeoutMs: 30_000, intervalMs: 250 },
+    );
+    expect(runner.counts()).toMatchObject({ applied: 200, duplicates: 237, deadLettered: 0 });
+  });
+
+  it('a poison event goes to the DLQ with its reason while later events still project', async () => {
+    const topic = await newTopic(1);
+    const account = uniqueName('acct');
+    const bad = { ...credit(account, 2, 5), data: { account, amount: -5 } };
+    await send(topic, [credit(account, 1, 10), bad, 'not json at all', credit(account, 3, 7)]);
+    const collection = mongo.db.collection<StoredDocument>(uniqueName('ledger'));
+    const groupId = uniqueName('group');
+    const runner = await startRunner(topic, collection, groupId);
+    await eventually(
+      async () => {
+        expect(await documents(collection)).toEqual({
+          [account]: { account, balance: 17, credits: 2, version: 3 },
+        });
+      },
+      { timeoutMs: 30_000, intervalMs: 250 },
+    );
+    const dead = await collect(kafka, dlqTopic(topic), (m) => m.length >= 2);
+    expect(dead.map((m) => m.headers['dlq-error'])).toEqual([
+      'Credited v1 does not match its schema: amount: must be greater than 0',
+      'the message is not JSON',
+    ]);
+    expect(dead.map((m) => m.headers['dlq-consumer'])).toEqual([groupId, groupId]);
+    expect(runner.counts().deadLettered).toBe(2);
+  });
+
+  it('two instances share the partitions; a rebalance in the middle loses and duplicates nothing', async () => {
+    const topic = await newTopic();
+    const collection = mongo.db.collection<StoredDocument>(uniqueName('ledger'));
+    const groupId = uniqueName('group');
+    const first = await startRunner(topic, collection, groupId, 50);
+    const second = await startRunner(topic, collection, groupId, 50);
+    const credits = ledger(40, 60);
+    await send(topic, credits.slice(0, 1_200));
+    await eventually(
+      () => {
+        expect(first.partitions().length + second.partitions().length).toBeGreaterThanOrEqual(6);
+      },
+      { timeoutMs: 30_000, intervalMs: 200 },
+    );
+    // Stop one instance while the rest is still being sent and written: its partitions move.
+    const sending = send(topic, credits.slice(1_200));
+    await second.stop();
+    runners.splice(runners.indexOf(second), 1);
+    await sending;
+    await eventually(
+      async () => {
+        expect(await documents(collection)).toEqual(expected(credits));
+      },
+      { timeoutMs: 60_000, intervalMs: 500 },
+    );
+  });
+
+  it('SIGKILLed mid-stream and restarted, the collection equals a full rebuild (same checksum)', async () => {
+    const child = join(__dirname, '..', 'test-support', 'projection-child.js');
+    if (!existsSync(join(__dirname, '..', 'dist', 'testing', 'ledger.projection.js')))
+      throw new Error('build first: the crash child runs libs/read-models/dist');
+    const topic = await newTopic();
+    const credits = ledger(50, 60);
+    await send(topic, credits);
+    const collectionName = uniqueName('ledger');
+    const groupId = uniqueName('group');
+    const crashing = spawn(process.execPath, [child], {
+      env: {
+        ...process.env,
+        MONGO_URL: mongoConfig().url,
+        MONGO_DATABASE: mongo.db.databaseName,
+        LEDGER_TOPIC: topic,
+        LEDGER_COLLECTION: collectionName,
+        LEDGER_GROUP: groupId,
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const exited = new Promise((resolve) => crashing.once('exit', resolve));
+    const timer = setTimeout(() => crashing.kill('SIGKILL'), 60_000);
+    // Killed after its 10th write: some chunks written, some offsets committed, others not.
+    await new Promise<void>((resolve, reject) => {
+      crashing.stdout.on('data', (chunk: Buffer) => {
+        if (/wrote (1\d|[2-9]\d)/.test(chunk.toString())) resolve();
+      });
+      crashing.once('exit', (code) => {
+        reject(new Error(`projection child exited early (${code})`));
+      });
+    });
+    crashing.kill('SIGKILL');
+    await exited;
+    clearTimeout(timer);
+    const collection = mongo.db.collection<StoredDocument>(collectionName);
+    const partial = await collection.countDocuments();
+    expect(partial).toBeGreaterThan(0);
+
+    // Restarted in the same group, it resumes from the committed offsets.
+    await startRunner(topic, collection, groupId);
+    const rebuilt = mongo.db.collection<StoredDocument>(uniqueName('rebuilt'));
+    await startRunner(topic, rebuilt, uniqueName('rebuild-group'));
+    const want = expected(credits);
+    await eventually(
+      async () => {
+        expect(await documents(collection)).toEqual(want);
+        expect(await documents(rebuilt)).toEqual(want);
+      },
+      { timeoutMs: 60_000, intervalMs: 500 },
+    );
+    expect(checksum(await documents(collection))).toBe(checksum(await documents(rebuilt)));
+  });
+
+  it('a rebuild during live traffic serves queries throughout, switches when caught up, and ends consistent', async () => {
+    const topic = await newTopic();
+    const name = `ledger-${Math.random().toString(36).slice(2, 8)}`;
+    const projection = ledgerProjection(topic, name);
+    const host = new ProjectionHost({
+      kafka,
+      db: mongo.db,
+      projections: [projection],
+      reconcileIntervalMs: 200,
+      retireAfterMs: 1_500,
+    });
+    hosts.push(host);
+    await host.start();
+    const reader = new ReadModels(mongo.db, { cacheMs: 200 });
+    const prefix = uniqueName('acct');
+    const history = ledger(20, 40, prefix);
+    await send(topic, history.slice(0, 400));
+    const watched = `${prefix}-0`;
+    await eventually(
+      async () => {
+        expect(await reader.get<LedgerDocument>(name, watched)).toMatchObject({ version: 20 });
+      },
+      { timeoutMs: 30_000, intervalMs: 100 },
+    );
+
+    // Readers poll all through the rebuild: the document is always there, never older.
+    const polling = { on: true };
+    let reads = 0;
+    const problems: string[] = [];
+    const poller = (async () => {
+      let last = 0;
+      while (polling.on) {
+        const doc = await reader.get<LedgerDocument>(name, watched);
+        reads++;
+        if (!doc) problems.push(`read ${reads}: no document`);
+        else if (doc.version < last)
+          problems.push(`read ${reads}: version ${doc.version} after ${last}`);
+        else last = doc.version;
+        await sleep(10);
+      }
+    })();
+    const generation = await host.rebuild(name);
+    expect(generation).toMatchObject({ generation: 2, groupId: `projection.${name}.g2` });
+    await expect(host.rebuild(name)).rejects.toThrow(/already rebuilding \(generation 2\)/);
+    // Live traffic while it rebuilds.
+    for (let i = 400; i < history.length; i += 50) {
+      await send(topic, history.slice(i, i + 50));
+      await sleep(50);
+    }
+    await eventually(
+      async () => {
+        const entry = await host.registry.get(name);
+        expect(entry?.active.generation).toBe(2);
+        expect(entry?.rebuilding).toBeUndefined();
+        expect(entry?.retired ?? []).toEqual([]);
+      },
+      { timeoutMs: 60_000, intervalMs: 200 },
+    );
+    polling.on = false;
+    await poller;
+    expect(problems).toEqual([]);
+    expect(reads).toBeGreaterThan(10);
+    const active = mongo.db.collection<StoredDocument>(`${name.replaceAll('-', '_')}_g2`);
+    await eventually(
+      async () => {
+        expect(await documents(active)).toEqual(expected(history));
+      },
+      { timeoutMs: 30_000, intervalMs: 250 },
+    );
+    // The old generation is gone: its collection dropped.
+    const collections = (await mongo.db.listCollections().toArray()).map((c) => c.name);
+    expect(collections).not.toContain(`${name.replaceAll('-', '_')}_g1`);
+    const [status] = await host.status();
+    expect(status).toMatchObject({
+      name,
+      status: 'live',
+      active: { generation: 2, lagEvents: 0, documents: 20 },
+    });
+  });
+
+  it('read-your-writes: a read given a token waits until the document reached it, else fails clearly', async () => {
+    const topic = await newTopic(1);
+    const collectionName = 'ryw_g1';
+    const db = mongo.client.db(uniqueName('ryw'));
+    const collection = db.collection<StoredDocument>(collectionName);
+    const reader = new ReadModels(db);
+    const account = uniqueName('acct');
+    await send(topic, [credit(account, 1, 5)]);
+    await startRunner(topic, collection, uniqueName('group'));
+    // Version 2 is sent a little after the read starts waiting for it.
+    const late = sleep(300).then(() => send(topic, [credit(account, 2, 6)]));
+    const doc = await reader.get<LedgerDocument>('ryw', account, {
+      consistentWith: { stream: { type: 'ledger', id: account }, version: 2 },
+      timeoutMs: 10_000,
+    });
+    await late;
+    expect(doc).toEqual({ account, balance: 11, credits: 2, version: 2 });
+    const error = await reader
+      .get('ryw', account, {
+        consistentWith: { stream: { type: 'ledger', id: account }, version: 3 },
+        timeoutMs: 300,
+      })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(NotYetConsistentError);
+    expect((error as NotYetConsistentError).message).toMatch(
+      new RegExp(
+        `the ryw read model has not reached ledger/${account}@3 within 3\\d\\d ms \\(it has seen version 2\\)`,
+      ),
+    );
+    await db.dropDatabase();
+  });
+});

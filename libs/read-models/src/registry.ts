@@ -1,0 +1,131 @@
+// Which collection each projection's readers use, in the `projections` collection of the
+// read-model database. A projection has generations: a collection and the consumer group that
+// fills it. Readers read the active one; a rebuild fills the next one from the beginning of the
+// topics beside it, and the switch is one conditional update of this document, taken only once
+// the new generation has caught up. The old generation is dropped a grace period later, once no
+// reader can still hold its name.
+import type { Collection, Db } from 'mongodb';
+
+export interface Generation {
+  readonly generation: number;
+  readonly collection: string;
+  readonly groupId: string;
+  readonly startedAt: string;
+}
+
+export interface RetiredGeneration extends Generation {
+  readonly retiredAt: string;
+}
+
+export interface RegistryEntry {
+  readonly _id: string;
+  readonly active: Generation & { readonly activatedAt: string };
+  readonly rebuilding?: Generation;
+  readonly retired?: readonly RetiredGeneration[];
+  /** The highest generation number ever handed out, so none is reused. */
+  readonly lastGeneration: number;
+}
+
+export const REGISTRY_COLLECTION = 'projections';
+
+export function generationOf(name: string, generation: number, at: Date): Generation {
+  return {
+    generation,
+    collection: `${name.replaceAll('-', '_')}_g${generation}`,
+    groupId: `projection.${name}.g${generation}`,
+    startedAt: at.toISOString(),
+  };
+}
+
+export class RebuildInProgressError extends Error {
+  override name = 'RebuildInProgressError';
+  constructor(
+    readonly projection: string,
+    readonly generation: number,
+  ) {
+    super(`projection ${projection} is already rebuilding (generation ${generation})`);
+  }
+}
+
+export class ProjectionRegistry {
+  readonly entries: Collection<RegistryEntry>;
+
+  constructor(db: Db) {
+    this.entries = db.collection<RegistryEntry>(REGISTRY_COLLECTION);
+  }
+
+  /** The entry, created at generation 1 the first time any instance asks. */
+  async ensure(name: string, now = new Date()): Promise<RegistryEntry> {
+    const existing = await this.entries.findOne({ _id: name });
+    if (existing) return existing;
+    const first = generationOf(name, 1, now);
+    try {
+      await this.entries.insertOne({
+        _id: name,
+        active: { ...first, activatedAt: now.toISOString() },
+        lastGeneration: 1,
+      });
+    } catch (error) {
+      if (!(error instanceof Error && 'code' in error && error.code === 11000)) throw error;
+    }
+    const entry = await this.entries.findOne({ _id: name });
+    if (!entry) throw new Error(`projection registry entry ${name} vanished`);
+    return entry;
+  }
+
+  async get(name: string): Promise<RegistryEntry | null> {
+    return this.entries.findOne({ _id: name });
+  }
+
+  async all(): Promise<RegistryEntry[]> {
+    return this.entries.find({}).toArray();
+  }
+
+  /** Starts the next generation; fails if one is already being built. */
+  async startRebuild(name: string, now = new Date()): Promise<Generation> {
+    const entry = await this.ensure(name, now);
+    if (entry.rebuilding) throw new RebuildInProgressError(name, entry.rebuilding.generation);
+    const next = generationOf(name, entry.lastGeneration + 1, now);
+    const updated = await this.entries.updateOne(
+      { _id: name, lastGeneration: entry.lastGeneration, rebuilding: { $exists: false } },
+      { $set: { rebuilding: next, lastGeneration: next.generation } },
+    );
+    if (updated.modifiedCount !== 1) {
+      const now2 = await this.get(name);
+      throw new RebuildInProgressError(name, now2?.rebuilding?.generation ?? next.generation);
+    }
+    return next;
+  }
+
+  /** Makes the rebuilt generation the active one, if it still is the one being rebuilt. */
+  async switchTo(name: string, rebuilt: Generation, now = new Date()): Promise<boolean> {
+    const entry = await this.get(name);
+    if (entry?.rebuilding?.generation !== rebuilt.generation) return false;
+    const retired: RetiredGeneration = { ...entry.active, retiredAt: now.toISOString() };
+    const updated = await this.entries.updateOne(
+      {
+        _id: name,
+        'rebuilding.generation': rebuilt.generation,
+        'active.generation': entry.active.generation,
+      },
+      {
+        $set: {
+          active: { ...rebuilt, activatedAt: now.toISOString() },
+          retired: [...(entry.retired ?? []), retired],
+        },
+        $unset: { rebuilding: '' },
+      },
+    );
+    return updated.modifiedCount === 1;
+  }
+
+  /** Forgets a retired generation once its collection and group are gone. */
+  async forget(name: string, generation: number): Promise<void> {
+    const entry = await this.get(name);
+    if (!entry?.retired) return;
+    await this.entries.updateOne(
+      { _id: name },
+      { $set: { retired: entry.retired.filter((r) => r.generation !== generation) } },
+    );
+  }
+}

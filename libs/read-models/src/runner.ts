@@ -1,0 +1,338 @@
+// Runs one projection (one generation of it: a collection and its consumer group) from Kafka:
+// - each fetched batch is decoded, checked (prepare) and written in chunks by the ProjectionWriter,
+//   one read and one bulkWrite per chunk;
+// - an offset is resolved, and so committed, only after its chunk's write returned; a crash
+//   redelivers at most the unacknowledged chunks, which the version guards skip;
+// - an event that can never be projected (not JSON, not an event, not its schema, evolve throws)
+//   goes to `<topic>.dlq` with the reason in its headers, and the projection goes on;
+// - a failing write (MongoDB down) is retried with back-off for as long as it takes: dead-lettering
+//   good events because the database is away would lose them from the read model. The lag shows it.
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  Partitioners,
+  type Consumer,
+  type EachBatchPayload,
+  type Kafka,
+  type KafkaMessage,
+  type Producer,
+} from 'kafkajs';
+import type { Collection } from 'mongodb';
+import type { Attributes, Meter } from '@opentelemetry/api';
+import { dlqTopic } from '@es/messaging';
+import { z } from '@es/schema';
+import type { StoredDocument } from './apply';
+import { ProjectionWriter } from './mongo-writer';
+import type { Envelope, Projection } from './projection';
+
+export interface RunnerOptions {
+  readonly kafka: Kafka;
+  readonly projection: Projection;
+  readonly collection: Collection<StoredDocument>;
+  readonly groupId: string;
+  /** Labels this runner in metrics and logs (the collection's generation). */
+  readonly generation: number;
+  /** Events per write (one find and one bulkWrite); 500 by default. */
+  readonly chunkSize?: number;
+  /** Partitions written at once, each in order; 3 by default. */
+  readonly partitionsConsumedConcurrently?: number;
+  /** First back-off after a failed write, doubling up to 5 s; 100 ms by default. */
+  readonly retryBackoffMs?: number;
+  readonly meter?: Meter;
+  readonly log?: (level: 'info' | 'warn' | 'error', message: string, fields?: object) => void;
+}
+
+export interface PartitionProgress {
+  readonly topic: string;
+  readonly partition: number;
+  /** The last offset written (and so committable); one before the first fetched at the start. */
+  readonly appliedOffset: string;
+  readonly highWatermark: string;
+  readonly lagEvents: number;
+  /** How long the oldest event not yet written has waited; 0 when caught up. */
+  readonly lagSeconds: number;
+}
+
+export interface RunnerStats {
+  readonly applied: number;
+  readonly duplicates: number;
+  readonly ignored: number;
+  readonly deadLettered: number;
+  readonly writeFailures: number;
+}
+
+const envelopeSchema = z.object({
+  eventId: z.string().min(1),
+  type: z.string().min(1),
+  schemaVersion: z.number().int().positive(),
+  streamType: z.string().min(1),
+  streamId: z.string().min(1),
+  streamVersion: z.number().int().positive(),
+  globalPosition: z.string().regex(/^[0-9]+$/),
+  recordedAt: z.string().min(1),
+  data: z.unknown(),
+  metadata: z.record(z.string(), z.unknown()),
+});
+
+interface Progress {
+  appliedOffset: string;
+  highWatermark: string;
+  /** Kafka timestamp (ms) of the oldest message fetched and not yet written. */
+  pendingSince: number | undefined;
+}
+
+export class ProjectionRunner {
+  private readonly consumer: Consumer;
+  private readonly producer: Producer;
+  private readonly writer: ProjectionWriter;
+  private readonly progress = new Map<string, Progress & { topic: string; partition: number }>();
+  private readonly stats = {
+    applied: 0,
+    duplicates: 0,
+    ignored: 0,
+    deadLettered: 0,
+    writeFailures: 0,
+  };
+  private readonly attributes: Attributes;
+  private readonly counter;
+  private readonly writeSeconds;
+  private running = false;
+  private readonly stopping = new AbortController();
+
+  constructor(private readonly options: RunnerOptions) {
+    this.writer = new ProjectionWriter(options.projection, options.collection);
+    // A dead member holds its partitions until its session times out: 10 s, not kafkajs' 30 s.
+    this.consumer = options.kafka.consumer({
+      groupId: options.groupId,
+      maxWaitTimeInMs: 100,
+      sessionTimeout: 10_000,
+      rebalanceTimeout: 10_000,
+      heartbeatInterval: 1_000,
+    });
+    this.producer = options.kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
+    this.attributes = { projection: options.projection.name, generation: options.generation };
+    this.counter = options.meter?.createCounter('projection_events_total', {
+      description: 'Events seen by a projection, by outcome',
+    });
+    this.writeSeconds = options.meter?.createHistogram('projection_write_seconds', {
+      description: 'Duration of one chunk write (find + bulkWrite)',
+      unit: 's',
+    });
+  }
+
+  get groupId(): string {
+    return this.options.groupId;
+  }
+
+  get projectionName(): string {
+    return this.options.projection.name;
+  }
+
+  get generation(): number {
+    return this.options.generation;
+  }
+
+  async start(): Promise<void> {
+    await this.producer.connect();
+    await this.consumer.connect();
+    await this.consumer.subscribe({
+      topics: [...this.options.projection.topics],
+      fromBeginning: true,
+    });
+    await this.consumer.run({
+      autoCommit: true,
+      autoCommitInterval: 1_000,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 3,
+      eachBatch: (payload) => this.eachBatch(payload),
+    });
+    this.running = true;
+  }
+
+  async stop(): Promise<void> {
+    this.stopping.abort();
+    this.running = false;
+    await this.consumer.disconnect();
+    await this.producer.disconnect();
+  }
+
+  /** Per partition this instance has seen: where it is and how far behind. */
+  partitions(now = Date.now()): PartitionProgress[] {
+    return [...this.progress.values()].map((p) => {
+      const lagEvents = lag(p.highWatermark, p.appliedOffset);
+      return {
+        topic: p.topic,
+        partition: p.partition,
+        appliedOffset: p.appliedOffset,
+        highWatermark: p.highWatermark,
+        lagEvents,
+        lagSeconds:
+          lagEvents > 0 && p.pendingSince !== undefined
+            ? Math.max(0, now - p.pendingSince) / 1000
+            : 0,
+      };
+    });
+  }
+
+  counts(): RunnerStats {
+    return { ...this.stats };
+  }
+
+  isRunning(): boolean {
+    return this.running;
+  }
+
+  private async eachBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch } = payload;
+    const key = `${batch.topic}/${batch.partition}`;
+    const progress = this.progress.get(key) ?? {
+      topic: batch.topic,
+      partition: batch.partition,
+      // Where this instance took the partition over: everything before was written by then.
+      appliedOffset: (BigInt(batch.firstOffset() ?? batch.highWatermark) - 1n).toString(),
+      highWatermark: batch.highWatermark,
+      pendingSince: undefined,
+    };
+    this.progress.set(key, progress);
+    progress.highWatermark = batch.highWatermark;
+    const chunkSize = this.options.chunkSize ?? 500;
+    const messages = batch.messages;
+    const active = () => payload.isRunning() && !payload.isStale() && !this.stopping.signal.aborted;
+    const heartbeat = () => payload.heartbeat();
+    for (let start = 0; start < messages.length; start += chunkSize) {
+      if (!active()) return;
+      const chunk = messages.slice(start, start + chunkSize);
+      progress.pendingSince = Number(chunk[0]?.timestamp);
+      const events: Envelope[] = [];
+      const sources = new Map<Envelope, KafkaMessage>();
+      const poison: { message: KafkaMessage; reason: string }[] = [];
+      for (const message of chunk) {
+        const decoded = this.decode(message);
+        if (decoded === undefined) this.count('ignored');
+        else if ('poison' in decoded) poison.push({ message, reason: decoded.poison });
+        else {
+          events.push(decoded);
+          sources.set(decoded, message);
+        }
+      }
+      const outcome = await this.writeUntilDone(events, active, heartbeat);
+      if (!outcome) return; // stopping or rebalanced: nothing of this chunk is resolved
+      this.count('applied', outcome.applied);
+      this.count('duplicate', outcome.duplicates);
+      for (const failure of outcome.failures) {
+        const message = sources.get(failure.event);
+        if (message) poison.push({ message, reason: `evolve failed: ${failure.error}` });
+      }
+      if (poison.length > 0) await this.deadLetter(batch.topic, batch.partition, poison);
+      const last = chunk[chunk.length - 1];
+      if (!last) continue;
+      payload.resolveOffset(last.offset);
+      progress.appliedOffset = last.offset;
+      const next = messages[start + chunk.length];
+      progress.pendingSince = next ? Number(next.timestamp) : undefined;
+      await payload.commitOffsetsIfNecessary();
+      await heartbeat();
+    }
+  }
+
+  private decode(message: KafkaMessage): Envelope | undefined | { poison: string } {
+    let json: unknown;
+    try {
+      json = JSON.parse(message.value?.toString() ?? '');
+    } catch {
+      return { poison: 'the message is not JSON' };
+    }
+    const envelope = envelopeSchema.safeParse(json);
+    if (!envelope.success)
+      return {
+        poison: `not an event envelope: ${envelope.error.issues
+          .map((i) => `${i.path.join('.') || '(value)'}: ${i.message}`)
+          .join('; ')}`,
+      };
+    return this.options.projection.prepare(envelope.data);
+  }
+
+  private async writeUntilDone(
+    events: readonly Envelope[],
+    active: () => boolean,
+    heartbeat: () => Promise<void>,
+  ) {
+    const base = this.options.retryBackoffMs ?? 100;
+    for (let attempt = 1; ; attempt++) {
+      const started = performance.now();
+      try {
+        const outcome = await this.writer.write(events);
+        this.writeSeconds?.record((performance.now() - started) / 1000, this.attributes);
+        return outcome;
+      } catch (error) {
+        this.stats.writeFailures++;
+        this.options.log?.('warn', 'projection write failed; retrying', {
+          projection: this.options.projection.name,
+          generation: this.options.generation,
+          attempt,
+          error: error instanceof Error ? error.message : String(error),
+        });
+        try {
+          await sleep(Math.min(5_000, base * 2 ** (attempt - 1)), undefined, {
+            signal: this.stopping.signal,
+          });
+          await heartbeat();
+        } catch {
+          return undefined; // stopping, or the group rebalanced under us
+        }
+        if (!active()) return undefined;
+      }
+    }
+  }
+
+  private async deadLetter(
+    topic: string,
+    partition: number,
+    poison: readonly { message: KafkaMessage; reason: string }[],
+  ): Promise<void> {
+    await this.producer.send({
+      topic: dlqTopic(topic),
+      acks: -1,
+      messages: poison.map(({ message, reason }) => ({
+        key: message.key,
+        value: message.value,
+        headers: {
+          ...message.headers,
+          'dlq-error': reason.slice(0, 2_000),
+          'dlq-consumer': this.options.groupId,
+          'dlq-attempts': '1',
+          'dlq-original-topic': topic,
+          'dlq-original-partition': String(partition),
+          'dlq-original-offset': message.offset,
+        },
+      })),
+    });
+    this.count('dead-lettered', poison.length);
+    for (const { message, reason } of poison)
+      this.options.log?.('warn', 'event dead-lettered', {
+        projection: this.options.projection.name,
+        topic,
+        partition,
+        offset: message.offset,
+        reason,
+      });
+  }
+
+  private count(outcome: 'applied' | 'duplicate' | 'ignored' | 'dead-lettered', n = 1): void {
+    if (n === 0) return;
+    if (outcome === 'applied') this.stats.applied += n;
+    else if (outcome === 'duplicate') this.stats.duplicates += n;
+    else if (outcome === 'ignored') this.stats.ignored += n;
+    else this.stats.deadLettered += n;
+    this.counter?.add(n, { ...this.attributes, outcome });
+  }
+}
+
+/** Events after offset `applied` up to the high watermark (the next offset to be written). */
+export function lag(highWatermark: string, applied: string): number {
+  const behind = BigInt(highWatermark) - (BigInt(applied) + 1n);
+  return behind > 0n ? Number(behind) : 0;
+}

@@ -1,0 +1,50 @@
+// A projection for the read-models library's own tests (integration and crash child): accounts
+// credited by `Credited` events, each document counting the credits it applied, so a credit
+// applied twice or lost shows in `credits` as well as in `balance`.
+import { identifier, positiveInt, versioned, z } from '@es/schema';
+import { defineProjection } from '../projection';
+
+export const Credited = versioned(
+  'Credited',
+  1,
+  z.strictObject({ account: identifier, amount: positiveInt }),
+);
+
+export interface LedgerDocument {
+  readonly account: string;
+  readonly balance: number;
+  readonly credits: number;
+  readonly version: number;
+}
+
+export function ledgerProjection(topic: string, name = 'ledger') {
+  return defineProjection({
+    name,
+    description: 'Test ledger: balance and number of credits per account',
+    topics: [topic],
+    schemas: [Credited],
+    documentId: (event) => event.data.account,
+    evolve: (doc: LedgerDocument | null, event): LedgerDocument => ({
+      account: event.data.account,
+      balance: (doc?.balance ?? 0) + event.data.amount,
+      credits: (doc?.credits ?? 0) + 1,
+      version: event.streamVersion,
+    }),
+  });
+}
+
+/** The envelope the relay would publish for the account's credit at `version`. */
+export function credit(account: string, version: number, amount: number) {
+  return {
+    eventId: `${account}-${version}`,
+    type: 'Credited',
+    schemaVersion: 1,
+    streamType: 'ledger',
+    streamId: account,
+    streamVersion: version,
+    globalPosition: String(version),
+    recordedAt: new Date().toISOString(),
+    data: { account, amount },
+    metadata: { correlationId: account },
+  };
+}
