@@ -1,7 +1,9 @@
-// The order saga end to end: the four services it spans as real processes (as `npm start`
-// runs them) on the real engines, driven and checked over HTTP only, plus the faults a saga
-// must survive: a participant away past its deadline, the orchestrator killed mid-saga, a
-// reply delivered twice, and 200 orders racing for 50 units.
+// The order saga end to end: the five services as real processes (as `npm start` runs them) on
+// the real engines, driven and checked over HTTP only, plus the faults a saga must survive: a
+// participant away past its deadline, the orchestrator killed mid-saga, a reply delivered twice,
+// and 200 orders racing for 50 units. Orders, stock and accounts are read from the read models:
+// a read names the version it expects (a consistency token) where the test knows it, and waits
+// for the final figures (eventually) where it does not.
 import { SAGA_REPLIES_TOPIC } from '@es/schema';
 import { http } from '@es/service-testing';
 import {
@@ -14,7 +16,8 @@ import {
   type RunningService,
 } from '@es/testing';
 
-const sagaServices = SERVICES.filter((s) => s.name !== 'projection-service');
+// The read side may still be catching up on the topics when the first reads come.
+const options = { env: { CONSISTENCY_WAIT_MS: '20000' } };
 const spec = (name: string) => {
   const found = SERVICES.find((s) => s.name === name);
   if (!found) throw new Error(`no service ${name}`);
@@ -74,17 +77,35 @@ describe('the order saga across the services (real processes, real engines)', ()
     expect(r.status).toBe(202);
     return r.body.orderId;
   };
-  const order = async (orderId: string) =>
-    (await http<Order>(url('order-service', `/orders/${orderId}`))).body;
+  /** A token for the version of a stream the read must reflect; no header without a version. */
+  const reflecting = (stream: string, version?: number) =>
+    version ? { headers: { 'X-Consistency-Token': `${stream}@${version}` } } : {};
+  const order = async (orderId: string, version?: number) =>
+    (
+      await http<Order>(
+        url('order-service', `/orders/${orderId}`),
+        reflecting(`order/${orderId}`, version),
+      )
+    ).body;
   const saga = async (orderId: string) => {
     const r = await http<Saga>(url('saga-orchestrator', `/sagas/${orderId}`));
     if (r.status !== 200) throw new Error(`saga ${orderId}: ${r.status}`);
     return r.body;
   };
-  const stock = async (sku: string) =>
-    (await http<Stock>(url('inventory-service', `/inventory/${sku}`))).body;
-  const account = async (customerId: string) =>
-    (await http<Account>(url('payment-service', `/accounts/${customerId}`))).body;
+  const stock = async (sku: string, version?: number) =>
+    (
+      await http<Stock>(
+        url('inventory-service', `/inventory/${sku}`),
+        reflecting(`stock-item/${sku}`, version),
+      )
+    ).body;
+  const account = async (customerId: string, version?: number) =>
+    (
+      await http<Account>(
+        url('payment-service', `/accounts/${customerId}`),
+        reflecting(`account/${customerId}`, version),
+      )
+    ).body;
   /** Waits until the saga has ended (or parked), and returns it. */
   const ended = (orderId: string, timeoutMs = 30_000) =>
     eventually(
@@ -123,7 +144,7 @@ describe('the order saga across the services (real processes, real engines)', ()
   };
 
   beforeAll(async () => {
-    for (const s of await startServices(sagaServices)) services.set(s.name, s);
+    for (const s of await startServices(SERVICES, options)) services.set(s.name, s);
   }, 120_000);
   afterAll(async () => {
     await Promise.all([...services.values()].map((s) => s.stop()));
@@ -137,9 +158,10 @@ describe('the order saga across the services (real processes, real engines)', ()
     const orderId = await place(customer, sku, 3, 700);
     const done = await ended(orderId);
     expect(done.state).toBe('COMPLETED');
-    expect(await order(orderId)).toMatchObject({ status: 'CONFIRMED', total: 2_100 });
-    expect(await stock(sku)).toMatchObject({ onHand: 7, reserved: 0, available: 7 });
-    expect(await account(customer)).toMatchObject({ balance: 7_900, reserved: 0 });
+    // Order created then approved; stock restocked, reserved, committed; funds in, held, debited.
+    expect(await order(orderId, 2)).toMatchObject({ status: 'CONFIRMED', total: 2_100 });
+    expect(await stock(sku, 3)).toMatchObject({ onHand: 7, reserved: 0, available: 7 });
+    expect(await account(customer, 3)).toMatchObject({ balance: 7_900, reserved: 0 });
     const payment = await http<{ status: string }>(url('payment-service', `/payments/${orderId}`));
     expect(payment.body).toMatchObject({ status: 'CAPTURED' });
     expect(
@@ -160,12 +182,13 @@ describe('the order saga across the services (real processes, real engines)', ()
     await deposit(customer, 10_000);
     const orderId = await place(customer, sku, 5, 100);
     expect((await ended(orderId)).state).toBe('COMPENSATED');
-    const rejected = await order(orderId);
+    const rejected = await order(orderId, 2);
     expect(rejected.status).toBe('REJECTED');
     expect(rejected.rejectionReason).toBe(`INSUFFICIENT_STOCK: ${sku}: 5 requested, 2 available`);
     expect((await http(url('payment-service', `/payments/${orderId}`))).status).toBe(404);
-    expect(await stock(sku)).toMatchObject({ onHand: 2, reserved: 0 });
-    expect(await account(customer)).toMatchObject({ balance: 10_000, reserved: 0 });
+    // Nothing was reserved or held: both streams are still at their first event.
+    expect(await stock(sku, 1)).toMatchObject({ onHand: 2, reserved: 0 });
+    expect(await account(customer, 1)).toMatchObject({ balance: 10_000, reserved: 0 });
   });
 
   it('payment declined: the stock released, REJECTED with the reason, balances untouched', async () => {
@@ -175,12 +198,13 @@ describe('the order saga across the services (real processes, real engines)', ()
     await deposit(customer, 100);
     const orderId = await place(customer, sku, 2, 500);
     expect((await ended(orderId)).state).toBe('COMPENSATED');
-    expect(await order(orderId)).toMatchObject({
+    expect(await order(orderId, 2)).toMatchObject({
       status: 'REJECTED',
       rejectionReason: 'INSUFFICIENT_FUNDS: 1000 requested, 100 available',
     });
-    expect(await stock(sku)).toMatchObject({ onHand: 5, reserved: 0, available: 5 });
-    expect(await account(customer)).toMatchObject({ balance: 100, reserved: 0 });
+    // Stock restocked, reserved, released; the account never held anything.
+    expect(await stock(sku, 3)).toMatchObject({ onHand: 5, reserved: 0, available: 5 });
+    expect(await account(customer, 1)).toMatchObject({ balance: 100, reserved: 0 });
   });
 
   it('the same reply delivered twice has one effect', async () => {
@@ -228,8 +252,8 @@ describe('the order saga across the services (real processes, real engines)', ()
     });
     expect(after.version).toBe(before.version + 1);
     expect(after.timeline.filter((e) => e.event === 'SagaCommandSent')).toHaveLength(5);
-    expect(await stock(sku)).toMatchObject({ onHand: 3, reserved: 0 });
-    expect(await account(customer)).toMatchObject({ balance: 4_000, reserved: 0 });
+    expect(await stock(sku, 3)).toMatchObject({ onHand: 3, reserved: 0 });
+    expect(await account(customer, 3)).toMatchObject({ balance: 4_000, reserved: 0 });
   });
 
   it('a participant away past the deadline: compensated, REJECTED; its return changes nothing', async () => {
@@ -252,9 +276,9 @@ describe('the order saga across the services (real processes, real engines)', ()
       'DEADLINE: payment did not answer AuthorizePayment within 10000 ms',
     );
     expect((await ended(orderId)).state).toBe('COMPENSATED');
-    expect(await stock(sku)).toMatchObject({ onHand: 5, reserved: 0 });
+    expect(await stock(sku, 3)).toMatchObject({ onHand: 5, reserved: 0 });
 
-    services.set('payment-service', await startService(spec('payment-service')));
+    services.set('payment-service', await startService(spec('payment-service'), options));
     // Back, it authorizes then voids (in order, one key): both answers reach the saga, ignored.
     const late = await eventually(
       async () => {
@@ -267,8 +291,9 @@ describe('the order saga across the services (real processes, real engines)', ()
       { timeoutMs: 30_000 },
     );
     expect(late.state).toBe('COMPENSATED');
-    expect(await order(orderId)).toMatchObject({ status: 'REJECTED' });
-    expect(await account(customer)).toMatchObject({ balance: 5_000, reserved: 0 });
+    expect(await order(orderId, 2)).toMatchObject({ status: 'REJECTED' });
+    // Funds deposited, held by the late authorization, released by the void.
+    expect(await account(customer, 3)).toMatchObject({ balance: 5_000, reserved: 0 });
     const payment = await http<{ status: string }>(url('payment-service', `/payments/${orderId}`));
     expect(payment.body).toMatchObject({ status: 'VOIDED' });
   });
@@ -285,9 +310,9 @@ describe('the order saga across the services (real processes, real engines)', ()
     await services.get('saga-orchestrator')?.kill();
     services.delete('saga-orchestrator');
     orderIds.push(...(await placeSome(15))); // their OrderCreated wait in Kafka
-    services.set('saga-orchestrator', await startService(spec('saga-orchestrator')));
+    services.set('saga-orchestrator', await startService(spec('saga-orchestrator'), options));
     const sagas = await allEnded(orderIds);
-    const orders = await Promise.all(orderIds.map(order));
+    const orders = await Promise.all(orderIds.map((id) => order(id, 2)));
     // Each saga ends one way or the other (a deadline may pass while it is down: compensated),
     // and its order says the same.
     sagas.forEach((s, i) => {
@@ -301,10 +326,12 @@ describe('the order saga across the services (real processes, real engines)', ()
     // Exactly one unit and one debit per confirmed order, nothing held, whatever was redelivered.
     const confirmed = sagas.filter((s) => s.state === 'COMPLETED').length;
     expect(confirmed).toBeGreaterThan(0);
-    expect(await stock(sku)).toMatchObject({ onHand: 100 - confirmed, reserved: 0 });
-    expect(await account(customer)).toMatchObject({
-      balance: 1_000_000 - confirmed * 100,
-      reserved: 0,
+    await eventually(async () => {
+      expect(await stock(sku)).toMatchObject({ onHand: 100 - confirmed, reserved: 0 });
+      expect(await account(customer)).toMatchObject({
+        balance: 1_000_000 - confirmed * 100,
+        reserved: 0,
+      });
     });
   });
 
@@ -317,16 +344,18 @@ describe('the order saga across the services (real processes, real engines)', ()
       Array.from({ length: 200 }, (_, i) => place(customers[i % 20] as string, sku, 1, 250 + i)),
     );
     const sagas = await allEnded(orderIds);
-    const orders = await Promise.all(orderIds.map(order));
+    const orders = await Promise.all(orderIds.map((id) => order(id, 2)));
     const confirmed = orders.filter((o) => o.status === 'CONFIRMED');
     expect(confirmed).toHaveLength(50);
     expect(orders.filter((o) => o.status === 'REJECTED')).toHaveLength(150);
     expect(sagas.filter((s) => s.state === 'COMPLETED')).toHaveLength(50);
-    expect(await stock(sku)).toMatchObject({ onHand: 0, reserved: 0, available: 0 });
-    const accounts = await Promise.all(customers.map(account));
-    const debited = accounts.reduce((sum, a) => sum + (1_000_000 - a.balance), 0);
-    expect(debited).toBe(confirmed.reduce((sum, o) => sum + o.total, 0));
-    expect(accounts.every((a) => a.reserved === 0)).toBe(true);
+    await eventually(async () => {
+      expect(await stock(sku)).toMatchObject({ onHand: 0, reserved: 0, available: 0 });
+      const accounts = await Promise.all(customers.map((c) => account(c)));
+      const debited = accounts.reduce((sum, a) => sum + (1_000_000 - a.balance), 0);
+      expect(debited).toBe(confirmed.reduce((sum, o) => sum + o.total, 0));
+      expect(accounts.every((a) => a.reserved === 0)).toBe(true);
+    });
     // None of them is left running, compensating or parked.
     const mine = new Set(orderIds);
     for (const state of ['RUNNING', 'COMPENSATING', 'PARKED']) {

@@ -4,9 +4,10 @@ import { execFileSync } from 'node:child_process';
 import { SERVICES, startService, startServices, type RunningService } from '@es/testing';
 
 const dependencies: Record<string, string[]> = {
-  'order-service': ['postgres', 'kafka'],
-  'inventory-service': ['postgres', 'kafka'],
-  'payment-service': ['postgres', 'kafka'],
+  // Their GETs answer from the read models, in MongoDB.
+  'order-service': ['postgres', 'kafka', 'mongodb'],
+  'inventory-service': ['postgres', 'kafka', 'mongodb'],
+  'payment-service': ['postgres', 'kafka', 'mongodb'],
   'saga-orchestrator': ['postgres', 'kafka'],
   'projection-service': ['kafka', 'mongodb'],
 };

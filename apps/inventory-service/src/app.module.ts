@@ -23,6 +23,7 @@ import { GetStockItemHandler } from './inventory.queries';
       serviceName: 'inventory-service',
       postgres: { database: 'inventory' },
       kafka: true,
+      mongo: true,
     }),
     EventSourcingModule.forRoot({
       schemas: stockItemEventSchemas,

@@ -1,4 +1,5 @@
-// The inventory service on real PostgreSQL and Kafka: REST restock and reads, all-or-none
+// The inventory service on real PostgreSQL and Kafka: REST restock and reads (from the
+// stock-availability read model, built by the projection service as a child process), all-or-none
 // reservations under contention from two instances, and its events on inventory.events.
 import { CommandBus } from '@nestjs/cqrs';
 import { INVENTORY_COMMANDS_TOPIC, INVENTORY_EVENTS_TOPIC } from '@es/inventory-contracts';
@@ -7,8 +8,10 @@ import {
   collect,
   createTestDatabase,
   eventually,
+  startReadSide,
   testKafka,
   uniqueName,
+  type ReadSide,
   type TestDatabase,
 } from '@es/testing';
 import { http, startTestService, type TestService } from '@es/service-testing';
@@ -22,26 +25,33 @@ describe('inventory-service (real PostgreSQL and Kafka)', () => {
   let kafka: ReturnType<typeof testKafka>;
   let a: TestService;
   let b: TestService;
+  let readSide: ReadSide;
   const sku = (name: string) => uniqueName(name).toUpperCase();
   const reserve = (
     service: TestService,
     orderId: string,
     lines: { sku: string; quantity: number }[],
   ) => service.app.get(CommandBus).execute(new ReserveStock(orderId, lines, { metadata }));
-  const stock = (service: TestService, id: string) =>
+  /** The stock item's read model; once it reflects `version` when one is given. */
+  const stock = (service: TestService, id: string, version?: number) =>
     http<{ onHand: number; reserved: number; available: number; version: number }>(
       service.url(`/inventory/${id}`),
+      version ? { headers: { 'X-Consistency-Token': `stock-item/${id}@${version}` } } : {},
     );
 
   beforeAll(async () => {
     db = await createTestDatabase('inventory_svc');
     kafka = testKafka('inventory-int');
+    readSide = await startReadSide('rm_inventory');
+    // A fresh read side projects the topics from their beginning: allow it time to catch up.
+    const env = { MONGO_DATABASE: readSide.database, CONSISTENCY_WAIT_MS: '30000' };
     // Two instances on one database, as two replicas of the service would run.
-    a = await startTestService('inventory-service', AppModule, db.name);
-    b = await startTestService('inventory-service', AppModule, db.name);
+    a = await startTestService('inventory-service', AppModule, db.name, env);
+    b = await startTestService('inventory-service', AppModule, db.name, env);
   });
   afterAll(async () => {
     await Promise.all([a.close(), b.close()]);
+    await readSide.stop();
     await db.drop();
   });
 
@@ -53,10 +63,17 @@ describe('inventory-service (real PostgreSQL and Kafka)', () => {
       body: { sku: id, version: 1, token: `stock-item/${id}@1` },
     });
     await http(a.url(`/inventory/${id}/restock`), { body: { quantity: 12 } });
-    const read = await stock(a, id);
+    const read = await stock(a, id, 2);
     expect(read.status).toBe(200);
     expect(read.headers.get('etag')).toBe('"2"');
-    expect(read.body).toEqual({ sku: id, onHand: 42, reserved: 0, available: 42, version: 2 });
+    expect(read.body).toEqual({
+      sku: id,
+      onHand: 42,
+      reserved: 0,
+      available: 42,
+      updatedAt: expect.any(String) as string,
+      version: 2,
+    });
 
     const { rows } = await db.pool.query<{ event_type: string; data: unknown }>(
       `SELECT event_type, data FROM events WHERE stream_type = 'stock-item' AND stream_id = $1 ORDER BY stream_version`,
@@ -88,7 +105,7 @@ describe('inventory-service (real PostgreSQL and Kafka)', () => {
     expect(reserved).toHaveLength(50);
     for (const o of outcomes.filter((x) => x.outcome === 'insufficient-stock'))
       expect(o).toMatchObject({ shortages: [{ sku: id, requested: 1, available: 0 }] });
-    expect((await stock(b, id)).body).toMatchObject({ onHand: 50, reserved: 50, available: 0 });
+    expect((await stock(b, id, 51)).body).toMatchObject({ onHand: 50, reserved: 50, available: 0 });
     const { rows } = await db.pool.query<{ n: string }>(
       `SELECT count(*) AS n FROM events WHERE stream_id = $1 AND event_type = 'StockReserved'`,
       [id],
@@ -113,7 +130,11 @@ describe('inventory-service (real PostgreSQL and Kafka)', () => {
         { sku: absent, requested: 1, available: 0 },
       ],
     });
-    expect((await stock(a, plenty)).body).toMatchObject({ reserved: 0, available: 10, version: 1 });
+    expect((await stock(a, plenty, 1)).body).toMatchObject({
+      reserved: 0,
+      available: 10,
+      version: 1,
+    });
 
     // Two lines of one SKU are one reservation of their sum.
     expect(
@@ -123,8 +144,8 @@ describe('inventory-service (real PostgreSQL and Kafka)', () => {
         { sku: scarce, quantity: 1 },
       ]),
     ).toEqual({ outcome: 'reserved', orderId: 'order-ok' });
-    expect((await stock(a, scarce)).body).toMatchObject({ reserved: 2, available: 0 });
-    expect((await stock(a, plenty)).body).toMatchObject({ reserved: 5, available: 5 });
+    expect((await stock(a, scarce, 2)).body).toMatchObject({ reserved: 2, available: 0 });
+    expect((await stock(a, plenty, 2)).body).toMatchObject({ reserved: 5, available: 5 });
   });
 
   it('a retried restock with the same Idempotency-Key answers the same and writes nothing', async () => {
@@ -137,10 +158,10 @@ describe('inventory-service (real PostgreSQL and Kafka)', () => {
     const first = await send(7);
     const again = await send(7);
     expect(again).toMatchObject({ status: 202, body: first.body as object });
-    expect((await stock(a, id)).body).toMatchObject({ onHand: 7, version: 1 });
+    expect((await stock(a, id, 1)).body).toMatchObject({ onHand: 7, version: 1 });
     const reused = await send(8);
     expect(reused).toMatchObject({ status: 422, body: { code: 'IDEMPOTENCY_KEY_REUSED' } });
-    expect((await stock(a, id)).body).toMatchObject({ onHand: 7, version: 1 });
+    expect((await stock(a, id, 1)).body).toMatchObject({ onHand: 7, version: 1 });
   });
 
   it('answers 400 naming each bad field, 404 for an unknown SKU, 409 for a stale If-Match', async () => {
@@ -248,7 +269,9 @@ describe('inventory-service (real PostgreSQL and Kafka)', () => {
         'ReserveStock',
         'ReleaseStock',
       ]);
-      expect((await stock(a, id)).body).toMatchObject({ onHand: 11, reserved: 0 });
+      await eventually(async () => {
+        expect((await stock(a, id)).body).toMatchObject({ onHand: 11, reserved: 0 });
+      });
     });
 
     it('reserves, commits, and answers each step; a malformed command goes to the DLQ', async () => {
@@ -284,7 +307,9 @@ describe('inventory-service (real PostgreSQL and Kafka)', () => {
           result: { outcome: 'success', data: { orderId } },
         }),
       ]);
-      expect((await stock(a, id)).body).toMatchObject({ onHand: 3, reserved: 0, available: 3 });
+      await eventually(async () => {
+        expect((await stock(a, id)).body).toMatchObject({ onHand: 3, reserved: 0, available: 3 });
+      });
       const { rows } = await db.pool.query<{ correlation: string }>(
         `SELECT metadata->>'correlationId' AS correlation FROM events WHERE stream_id = $1 AND event_type = 'StockReserved'`,
         [id],

@@ -9,16 +9,20 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import type { Response } from 'express';
+import type { ConsistencyToken } from '@es/event-store';
+import type { StockAvailabilityDocument } from '@es/inventory-contracts';
 import { identifier, jsonSchemaOf, positiveInt, z } from '@es/schema';
 import {
   ApiCommand,
+  ApiConsistentRead,
   CommandContext,
+  ConsistentWith,
   ZodPipe,
   foundWithETag,
   type CommandRequest,
 } from '@es/service-runtime';
 import { Restock, type StockAccepted } from './inventory.commands';
-import { GetStockItem, type StockItemView } from './inventory.queries';
+import { GetStockItem } from './inventory.queries';
 
 const restockBody = z.strictObject({ quantity: positiveInt });
 
@@ -43,16 +47,19 @@ export class InventoryController {
   }
 
   @Get(':sku')
+  @ApiConsistentRead()
   @ApiOkResponse({
-    description: '{ sku, onHand, reserved, available, version }; ETag is the version',
+    description:
+      '{ sku, onHand, reserved, available, updatedAt, version } (the stock-availability read model); ETag is the version',
   })
   @ApiNotFoundResponse({ description: 'The SKU was never stocked' })
   async get(
     @Param('sku', new ZodPipe(identifier, { field: 'sku' })) sku: string,
+    @ConsistentWith() token: ConsistencyToken | undefined,
     @Res({ passthrough: true }) response: Response,
-  ): Promise<StockItemView> {
+  ): Promise<StockAvailabilityDocument> {
     return foundWithETag(
-      await this.queries.execute(new GetStockItem(sku)),
+      await this.queries.execute(new GetStockItem(sku, token)),
       response,
       'stock item',
       sku,

@@ -1,38 +1,31 @@
-// Inventory's queries, answered from the event store until the read models exist.
+// Inventory's queries: stock per SKU from the stock-availability read model the projection
+// service builds, waiting for a consistency token when given one.
 import { Inject } from '@nestjs/common';
 import { Query, QueryHandler, type IQueryHandler } from '@nestjs/cqrs';
-import type { CommandHandler as EventStoreCommandHandler } from '@es/event-store';
-import { available } from '@es/inventory-domain';
-import { COMMAND_HANDLER } from '@es/service-runtime';
-import { stockItemAggregate } from './stock-item.aggregate';
+import type { ConsistencyToken } from '@es/event-store';
+import {
+  STOCK_AVAILABILITY_READ_MODEL,
+  type StockAvailabilityDocument,
+} from '@es/inventory-contracts';
+import type { ReadModels } from '@es/read-models';
+import { READ_MODELS } from '@es/service-runtime';
 
-export interface StockItemView {
-  readonly sku: string;
-  readonly onHand: number;
-  readonly reserved: number;
-  readonly available: number;
-  readonly version: number;
-}
-
-export class GetStockItem extends Query<StockItemView | undefined> {
-  constructor(readonly sku: string) {
+export class GetStockItem extends Query<StockAvailabilityDocument | undefined> {
+  constructor(
+    readonly sku: string,
+    readonly consistentWith?: ConsistencyToken,
+  ) {
     super();
   }
 }
 
 @QueryHandler(GetStockItem)
 export class GetStockItemHandler implements IQueryHandler<GetStockItem> {
-  constructor(@Inject(COMMAND_HANDLER) private readonly handler: EventStoreCommandHandler) {}
+  constructor(@Inject(READ_MODELS) private readonly readModels: ReadModels) {}
 
-  async execute({ sku }: GetStockItem): Promise<StockItemView | undefined> {
-    const { state, version } = await this.handler.load(stockItemAggregate, sku);
-    if (state.status !== 'STOCKED') return undefined;
-    return {
-      sku,
-      onHand: state.onHand,
-      reserved: state.reserved,
-      available: available(state),
-      version,
-    };
+  execute({ sku, consistentWith }: GetStockItem): Promise<StockAvailabilityDocument | undefined> {
+    return this.readModels.get<StockAvailabilityDocument>(STOCK_AVAILABILITY_READ_MODEL, sku, {
+      ...(consistentWith ? { consistentWith } : {}),
+    });
   }
 }

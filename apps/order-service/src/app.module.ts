@@ -19,6 +19,7 @@ import {
       serviceName: 'order-service',
       postgres: { database: 'orders' },
       kafka: true,
+      mongo: true,
     }),
     EventSourcingModule.forRoot({
       schemas: orderEventSchemas,

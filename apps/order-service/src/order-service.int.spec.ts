@@ -1,7 +1,16 @@
-// The order service on real PostgreSQL and Kafka: REST commands and queries, the events they
-// write and publish, idempotent retries, temporal reads, and the 400/404/409 answers.
+// The order service on real PostgreSQL and Kafka, with the projection service (a child process)
+// building its read models in MongoDB: REST commands and queries, the events they write and
+// publish, read-your-writes, idempotent retries, temporal reads, and the 400/404/409 answers.
 import { ORDERS_EVENTS_TOPIC } from '@es/order-contracts';
-import { collect, createTestDatabase, testKafka, uniqueName, type TestDatabase } from '@es/testing';
+import {
+  collect,
+  createTestDatabase,
+  startReadSide,
+  testKafka,
+  uniqueName,
+  type ReadSide,
+  type TestDatabase,
+} from '@es/testing';
 import { http, startTestService, type TestService } from '@es/service-testing';
 import { AppModule } from './app.module';
 
@@ -20,6 +29,7 @@ describe('order-service (real PostgreSQL and Kafka)', () => {
   let db: TestDatabase;
   let kafka: ReturnType<typeof testKafka>;
   let service: TestService;
+  let readSide: ReadSide;
   const place = (customerId: string, headers: Record<string, string> = {}) =>
     http<Accepted>(service.url('/orders'), { body: { customerId, items }, headers });
   const eventCount = async () =>
@@ -28,12 +38,19 @@ describe('order-service (real PostgreSQL and Kafka)', () => {
   beforeAll(async () => {
     db = await createTestDatabase('order_svc');
     kafka = testKafka('order-int');
-    service = await startTestService('order-service', AppModule, db.name);
+    readSide = await startReadSide('rm_order');
+    // A fresh read side projects the topics from their beginning: allow it time to catch up.
+    service = await startTestService('order-service', AppModule, db.name, {
+      MONGO_DATABASE: readSide.database,
+      CONSISTENCY_WAIT_MS: '30000',
+    });
   });
   afterAll(async () => {
     await service.close();
+    await readSide.stop();
     await db.drop();
   });
+  const consistentWith = (token: string) => ({ headers: { 'X-Consistency-Token': token } });
 
   it('places an order: 202 with a token, the event in Postgres with metadata, and on Kafka keyed by order id', async () => {
     const customerId = uniqueName('cust');
@@ -74,7 +91,7 @@ describe('order-service (real PostgreSQL and Kafka)', () => {
     });
     expect(JSON.parse(message.value)).toMatchObject({ streamId: orderId, data: { total: 2_599 } });
 
-    const read = await http(service.url(`/orders/${orderId}`));
+    const read = await http(service.url(`/orders/${orderId}`), consistentWith(placed.body.token));
     expect(read.status).toBe(200);
     expect(read.headers.get('etag')).toBe('"1"');
     expect(read.body).toMatchObject({
@@ -102,7 +119,7 @@ describe('order-service (real PostgreSQL and Kafka)', () => {
     expect(other).toMatchObject({ status: 422, body: { code: 'IDEMPOTENCY_KEY_REUSED' } });
     expect(await eventCount()).toBe(before);
     const list = await http<{ orders: { orderId: string }[] }>(
-      service.url(`/orders?customerId=${customerId}`),
+      service.url(`/orders?customerId=${customerId}&consistentWith=${first.body.token}`),
     );
     expect(list.body.orders.map((o) => o.orderId)).toEqual([first.body.orderId]);
   });
@@ -120,7 +137,10 @@ describe('order-service (real PostgreSQL and Kafka)', () => {
       headers: { 'If-Match': 'W/"1"' },
     });
     expect(cancelled).toMatchObject({ status: 202, body: { orderId: body.orderId, version: 2 } });
-    expect((await http(service.url(`/orders/${body.orderId}`))).body).toMatchObject({
+    const token = (cancelled.body as Accepted).token;
+    expect(
+      (await http(service.url(`/orders/${body.orderId}`), consistentWith(token))).body,
+    ).toMatchObject({
       status: 'CANCELLED',
       cancellationReason: 'found it cheaper',
     });

@@ -10,12 +10,19 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import type { Response } from 'express';
-import { orderLineSchema } from '@es/order-contracts';
+import type { ConsistencyToken } from '@es/event-store';
+import {
+  orderLineSchema,
+  type CustomerOrderDocument,
+  type OrderDetailsDocument,
+} from '@es/order-contracts';
 import { orderTotal } from '@es/order-domain';
 import { identifier, isoInstant, jsonSchemaOf, reason, z } from '@es/schema';
 import {
   ApiCommand,
+  ApiConsistentRead,
   CommandContext,
+  ConsistentWith,
   NotFound,
   ZodPipe,
   foundWithETag,
@@ -58,6 +65,7 @@ const cancelOrderBody = z.preprocess(
 );
 const listQuery = z.strictObject({
   customerId: identifier,
+  consistentWith: z.string().optional(),
   limit: z.coerce.number().int().min(1).max(100).default(20),
 });
 const stateQuery = z
@@ -92,23 +100,36 @@ export class OrdersController {
   @Get()
   @ApiQuery({ name: 'customerId', required: true })
   @ApiQuery({ name: 'limit', required: false, description: '1-100, default 20' })
-  @ApiOkResponse({ description: "The customer's orders, newest first" })
+  @ApiConsistentRead()
+  @ApiOkResponse({
+    description: "The customer's orders, newest first (the customer-orders read model)",
+  })
   async list(
     @Query(new ZodPipe(listQuery, { what: 'query' })) query: z.output<typeof listQuery>,
-  ): Promise<{ orders: readonly OrderView[] }> {
+    @ConsistentWith() token: ConsistencyToken | undefined,
+  ): Promise<{ orders: readonly CustomerOrderDocument[] }> {
     return {
-      orders: await this.queries.execute(new ListCustomerOrders(query.customerId, query.limit)),
+      orders: await this.queries.execute(
+        new ListCustomerOrders(query.customerId, query.limit, token),
+      ),
     };
   }
 
   @Get(':id')
-  @ApiOkResponse({ description: 'The order; ETag is its version' })
+  @ApiConsistentRead()
+  @ApiOkResponse({ description: 'The order (the order-details read model); ETag is its version' })
   @ApiNotFoundResponse()
   async get(
     @Param('id', new ZodPipe(identifier, { field: 'id' })) id: string,
+    @ConsistentWith() token: ConsistencyToken | undefined,
     @Res({ passthrough: true }) response: Response,
-  ): Promise<OrderView> {
-    return foundWithETag(await this.queries.execute(new GetOrder(id)), response, 'order', id);
+  ): Promise<OrderDetailsDocument> {
+    return foundWithETag(
+      await this.queries.execute(new GetOrder(id, token)),
+      response,
+      'order',
+      id,
+    );
   }
 
   @Post(':id/cancel')

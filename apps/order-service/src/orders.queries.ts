@@ -1,19 +1,31 @@
-// The order service's queries. Until the read models exist (issue "MongoDB read models") they
-// are answered from the event store: the order's stream, folded.
+// The order service's queries: an order and a customer's orders from the read models the
+// projection service builds (waiting for a consistency token when given one); an order's history
+// and its state at a time or version from the event store, which alone has the past.
 import { Inject } from '@nestjs/common';
 import { Query, QueryHandler, type IQueryHandler } from '@nestjs/cqrs';
 import type {
   CommandHandler as EventStoreCommandHandler,
+  ConsistencyToken,
   PostgresEventStore,
   RecordedEvent,
 } from '@es/event-store';
-import { ORDER_STREAM_TYPE } from '@es/order-contracts';
-import { COMMAND_HANDLER, EVENT_STORE } from '@es/service-runtime';
+import {
+  CUSTOMER_ORDERS_READ_MODEL,
+  ORDER_DETAILS_READ_MODEL,
+  ORDER_STREAM_TYPE,
+  type CustomerOrderDocument,
+  type OrderDetailsDocument,
+} from '@es/order-contracts';
+import type { ReadModels } from '@es/read-models';
+import { COMMAND_HANDLER, EVENT_STORE, READ_MODELS } from '@es/service-runtime';
 import { orderAggregate } from './order.aggregate';
 import { orderView, type OrderView } from './order.view';
 
-export class GetOrder extends Query<OrderView | undefined> {
-  constructor(readonly orderId: string) {
+export class GetOrder extends Query<OrderDetailsDocument | undefined> {
+  constructor(
+    readonly orderId: string,
+    readonly consistentWith?: ConsistencyToken,
+  ) {
     super();
   }
 }
@@ -33,10 +45,11 @@ export class GetOrderEvents extends Query<readonly RecordedEvent[]> {
   }
 }
 
-export class ListCustomerOrders extends Query<readonly OrderView[]> {
+export class ListCustomerOrders extends Query<readonly CustomerOrderDocument[]> {
   constructor(
     readonly customerId: string,
     readonly limit: number,
+    readonly consistentWith?: ConsistencyToken,
   ) {
     super();
   }
@@ -44,11 +57,12 @@ export class ListCustomerOrders extends Query<readonly OrderView[]> {
 
 @QueryHandler(GetOrder)
 export class GetOrderHandler implements IQueryHandler<GetOrder> {
-  constructor(@Inject(COMMAND_HANDLER) private readonly handler: EventStoreCommandHandler) {}
+  constructor(@Inject(READ_MODELS) private readonly readModels: ReadModels) {}
 
-  async execute({ orderId }: GetOrder): Promise<OrderView | undefined> {
-    const loaded = await this.handler.load(orderAggregate, orderId);
-    return orderView(loaded.state, loaded.version);
+  execute({ orderId, consistentWith }: GetOrder): Promise<OrderDetailsDocument | undefined> {
+    return this.readModels.get<OrderDetailsDocument>(ORDER_DETAILS_READ_MODEL, orderId, {
+      ...(consistentWith ? { consistentWith } : {}),
+    });
   }
 }
 
@@ -73,24 +87,17 @@ export class GetOrderEventsHandler implements IQueryHandler<GetOrderEvents> {
 
 @QueryHandler(ListCustomerOrders)
 export class ListCustomerOrdersHandler implements IQueryHandler<ListCustomerOrders> {
-  constructor(
-    @Inject(EVENT_STORE) private readonly store: PostgresEventStore,
-    @Inject(COMMAND_HANDLER) private readonly handler: EventStoreCommandHandler,
-  ) {}
+  constructor(@Inject(READ_MODELS) private readonly readModels: ReadModels) {}
 
-  async execute({ customerId, limit }: ListCustomerOrders): Promise<OrderView[]> {
-    const ids = await this.store.findStreams(
-      ORDER_STREAM_TYPE,
-      'OrderCreated',
-      { customerId },
-      { limit },
+  execute({
+    customerId,
+    limit,
+    consistentWith,
+  }: ListCustomerOrders): Promise<CustomerOrderDocument[]> {
+    return this.readModels.list<CustomerOrderDocument>(
+      CUSTOMER_ORDERS_READ_MODEL,
+      { filter: { customerId }, sort: { createdAt: -1 }, limit },
+      { ...(consistentWith ? { consistentWith } : {}) },
     );
-    const orders = await Promise.all(
-      ids.map(async (id) => {
-        const loaded = await this.handler.load(orderAggregate, id);
-        return orderView(loaded.state, loaded.version);
-      }),
-    );
-    return orders.filter((o): o is OrderView => o !== undefined);
   }
 }

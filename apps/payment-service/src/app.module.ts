@@ -23,6 +23,7 @@ import { GetAccountHandler, GetPaymentHandler } from './payments.queries';
       serviceName: 'payment-service',
       postgres: { database: 'payments' },
       kafka: true,
+      mongo: true,
     }),
     EventSourcingModule.forRoot({
       schemas: [...accountEventSchemas, ...paymentEventSchemas],

@@ -1,8 +1,18 @@
 // The payment service on real PostgreSQL and Kafka: deposits over REST, and a payment's life
 // (authorize or decline, capture, void, refund) changing the payment and the account together.
+// Accounts are read from the customer-account read model, built by the projection service (a
+// child process); each read names the account version it expects, as a consistency token.
 import { CommandBus } from '@nestjs/cqrs';
 import { PAYMENTS_EVENTS_TOPIC } from '@es/payment-contracts';
-import { collect, createTestDatabase, testKafka, uniqueName, type TestDatabase } from '@es/testing';
+import {
+  collect,
+  createTestDatabase,
+  startReadSide,
+  testKafka,
+  uniqueName,
+  type ReadSide,
+  type TestDatabase,
+} from '@es/testing';
 import { http, startTestService, type TestService } from '@es/service-testing';
 import { AppModule } from './app.module';
 import { AuthorizePayment, SettlePayment } from './payments.commands';
@@ -13,8 +23,13 @@ describe('payment-service (real PostgreSQL and Kafka)', () => {
   let db: TestDatabase;
   let kafka: ReturnType<typeof testKafka>;
   let service: TestService;
+  let readSide: ReadSide;
   const bus = () => service.app.get(CommandBus);
-  const account = (customerId: string) => http(service.url(`/accounts/${customerId}`));
+  const account = (customerId: string, version?: number) =>
+    http(
+      service.url(`/accounts/${customerId}`),
+      version ? { headers: { 'X-Consistency-Token': `account/${customerId}@${version}` } } : {},
+    );
   const payment = (paymentId: string) => http(service.url(`/payments/${paymentId}`));
   const deposit = (customerId: string, amount: number, headers: Record<string, string> = {}) =>
     http(service.url(`/accounts/${customerId}/deposit`), { body: { amount }, headers });
@@ -31,10 +46,16 @@ describe('payment-service (real PostgreSQL and Kafka)', () => {
   beforeAll(async () => {
     db = await createTestDatabase('payment_svc');
     kafka = testKafka('payment-int');
-    service = await startTestService('payment-service', AppModule, db.name);
+    readSide = await startReadSide('rm_payment');
+    // A fresh read side projects the topics from their beginning: allow it time to catch up.
+    service = await startTestService('payment-service', AppModule, db.name, {
+      MONGO_DATABASE: readSide.database,
+      CONSISTENCY_WAIT_MS: '30000',
+    });
   });
   afterAll(async () => {
     await service.close();
+    await readSide.stop();
     await db.drop();
   });
 
@@ -50,11 +71,13 @@ describe('payment-service (real PostgreSQL and Kafka)', () => {
       status: 202,
       body: first.body as object,
     });
-    expect((await account(customerId)).body).toEqual({
+    expect((await account(customerId, 1)).body).toEqual({
       customerId,
       balance: 10_000,
       reserved: 0,
       available: 10_000,
+      recentPayments: [],
+      updatedAt: expect.any(String) as string,
       version: 1,
     });
     const messages = await collect(kafka, PAYMENTS_EVENTS_TOPIC, (m) =>
@@ -80,7 +103,7 @@ describe('payment-service (real PostgreSQL and Kafka)', () => {
       amount: 6_000,
       available: 4_000,
     });
-    expect((await account(customerId)).body).toMatchObject({
+    expect((await account(customerId, 2)).body).toMatchObject({
       balance: 10_000,
       reserved: 6_000,
       available: 4_000,
@@ -128,7 +151,7 @@ describe('payment-service (real PostgreSQL and Kafka)', () => {
     await deposit(customerId, 1_000); // funds arrive before the redelivery
     expect(await send(inbox.messageId)).toEqual(declined); // the same message again
     expect(await send(uniqueName('msg'))).toEqual(declined); // the same payment, re-sent
-    expect((await account(customerId)).body).toMatchObject({ balance: 1_500, reserved: 0 });
+    expect((await account(customerId, 2)).body).toMatchObject({ balance: 1_500, reserved: 0 });
     const other = uniqueName('pay');
     const authorized = new AuthorizePayment(
       { ...details, paymentId: other },
@@ -136,7 +159,7 @@ describe('payment-service (real PostgreSQL and Kafka)', () => {
     );
     expect(await bus().execute(authorized)).toEqual({ outcome: 'authorized', paymentId: other });
     expect(await bus().execute(authorized)).toEqual({ outcome: 'authorized', paymentId: other });
-    expect((await account(customerId)).body).toMatchObject({ reserved: 800 });
+    expect((await account(customerId, 3)).body).toMatchObject({ reserved: 800 });
   });
 
   it('captures, refunds once however often asked, and refuses to void a captured payment', async () => {
@@ -146,7 +169,7 @@ describe('payment-service (real PostgreSQL and Kafka)', () => {
     await authorize(customerId, id, 2_000);
     await settle(id, 'capture');
     await settle(id, 'capture');
-    expect((await account(customerId)).body).toMatchObject({
+    expect((await account(customerId, 3)).body).toMatchObject({
       balance: 3_000,
       reserved: 0,
       available: 3_000,
@@ -157,7 +180,7 @@ describe('payment-service (real PostgreSQL and Kafka)', () => {
       code: 'PAYMENT_ALREADY_CAPTURED',
     });
     await Promise.all([settle(id, 'refund'), settle(id, 'refund'), settle(id, 'refund')]);
-    expect((await account(customerId)).body).toMatchObject({ balance: 5_000, reserved: 0 });
+    expect((await account(customerId, 4)).body).toMatchObject({ balance: 5_000, reserved: 0 });
     expect((await payment(id)).body).toMatchObject({ status: 'REFUNDED' });
   });
 
@@ -166,10 +189,10 @@ describe('payment-service (real PostgreSQL and Kafka)', () => {
     await deposit(customerId, 1_000);
     const id = uniqueName('pay');
     await authorize(customerId, id, 1_000);
-    expect((await account(customerId)).body).toMatchObject({ available: 0 });
+    expect((await account(customerId, 2)).body).toMatchObject({ available: 0 });
     await settle(id, 'void');
     await settle(id, 'void');
-    expect((await account(customerId)).body).toMatchObject({
+    expect((await account(customerId, 3)).body).toMatchObject({
       balance: 1_000,
       reserved: 0,
       available: 1_000,

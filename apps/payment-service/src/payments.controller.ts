@@ -10,17 +10,21 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import type { Response } from 'express';
+import type { ConsistencyToken } from '@es/event-store';
+import type { CustomerAccountDocument } from '@es/payment-contracts';
 import { identifier, jsonSchemaOf, positiveInt, z } from '@es/schema';
 import {
   ApiCommand,
+  ApiConsistentRead,
   CommandContext,
+  ConsistentWith,
   NotFound,
   ZodPipe,
   foundWithETag,
   type CommandRequest,
 } from '@es/service-runtime';
 import { DepositFunds, type AccountAccepted } from './payments.commands';
-import { GetAccount, GetPayment, type AccountView, type PaymentView } from './payments.queries';
+import { GetAccount, GetPayment, type PaymentView } from './payments.queries';
 
 const depositBody = z.strictObject({ amount: positiveInt });
 
@@ -45,14 +49,19 @@ export class PaymentsController {
   }
 
   @Get('accounts/:customerId')
-  @ApiOkResponse({ description: '{ customerId, balance, reserved, available, version }' })
+  @ApiConsistentRead()
+  @ApiOkResponse({
+    description:
+      '{ customerId, balance, reserved, available, recentPayments, updatedAt, version } (the customer-account read model)',
+  })
   @ApiNotFoundResponse({ description: 'The customer never deposited' })
   async account(
     @Param('customerId', new ZodPipe(identifier, { field: 'customerId' })) customerId: string,
+    @ConsistentWith() token: ConsistencyToken | undefined,
     @Res({ passthrough: true }) response: Response,
-  ): Promise<AccountView> {
+  ): Promise<CustomerAccountDocument> {
     return foundWithETag(
-      await this.queries.execute(new GetAccount(customerId)),
+      await this.queries.execute(new GetAccount(customerId, token)),
       response,
       'account',
       customerId,

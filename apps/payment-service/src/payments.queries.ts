@@ -1,18 +1,13 @@
-// Payments' queries, answered from the event store until the read models exist.
+// Payments' queries: a customer's account from the customer-account read model the projection
+// service builds (waiting for a consistency token when given one). A payment is read from its
+// stream in the event store: no read model serves it alone (the order summary shows it per order).
 import { Inject } from '@nestjs/common';
 import { Query, QueryHandler, type IQueryHandler } from '@nestjs/cqrs';
-import type { CommandHandler as EventStoreCommandHandler } from '@es/event-store';
-import { availableFunds } from '@es/payment-domain';
-import { COMMAND_HANDLER } from '@es/service-runtime';
-import { accountAggregate, paymentAggregate } from './payment.aggregates';
-
-export interface AccountView {
-  readonly customerId: string;
-  readonly balance: number;
-  readonly reserved: number;
-  readonly available: number;
-  readonly version: number;
-}
+import type { CommandHandler as EventStoreCommandHandler, ConsistencyToken } from '@es/event-store';
+import { CUSTOMER_ACCOUNT_READ_MODEL, type CustomerAccountDocument } from '@es/payment-contracts';
+import type { ReadModels } from '@es/read-models';
+import { COMMAND_HANDLER, READ_MODELS } from '@es/service-runtime';
+import { paymentAggregate } from './payment.aggregates';
 
 export interface PaymentView {
   readonly paymentId: string;
@@ -24,8 +19,11 @@ export interface PaymentView {
   readonly version: number;
 }
 
-export class GetAccount extends Query<AccountView | undefined> {
-  constructor(readonly customerId: string) {
+export class GetAccount extends Query<CustomerAccountDocument | undefined> {
+  constructor(
+    readonly customerId: string,
+    readonly consistentWith?: ConsistencyToken,
+  ) {
     super();
   }
 }
@@ -38,18 +36,15 @@ export class GetPayment extends Query<PaymentView | undefined> {
 
 @QueryHandler(GetAccount)
 export class GetAccountHandler implements IQueryHandler<GetAccount> {
-  constructor(@Inject(COMMAND_HANDLER) private readonly handler: EventStoreCommandHandler) {}
+  constructor(@Inject(READ_MODELS) private readonly readModels: ReadModels) {}
 
-  async execute({ customerId }: GetAccount): Promise<AccountView | undefined> {
-    const { state, version } = await this.handler.load(accountAggregate, customerId);
-    if (state.status !== 'OPEN') return undefined;
-    return {
-      customerId,
-      balance: state.balance,
-      reserved: state.reserved,
-      available: availableFunds(state),
-      version,
-    };
+  execute({
+    customerId,
+    consistentWith,
+  }: GetAccount): Promise<CustomerAccountDocument | undefined> {
+    return this.readModels.get<CustomerAccountDocument>(CUSTOMER_ACCOUNT_READ_MODEL, customerId, {
+      ...(consistentWith ? { consistentWith } : {}),
+    });
   }
 }
 

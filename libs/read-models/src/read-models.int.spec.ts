@@ -302,7 +302,10 @@ describe('read models on Kafka and the MongoDB wire protocol', () => {
       }
     })();
     const generation = await host.rebuild(name);
-    expect(generation).toMatchObject({ generation: 2, groupId: `projection.${name}.g2` });
+    expect(generation).toMatchObject({
+      generation: 2,
+      groupId: `projection.${mongo.db.databaseName}.${name}.g2`,
+    });
     await expect(host.rebuild(name)).rejects.toThrow(/already rebuilding \(generation 2\)/);
     // Live traffic while it rebuilds.
     for (let i = 400; i < history.length; i += 50) {

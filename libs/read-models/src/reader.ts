@@ -112,7 +112,9 @@ export class ReadModels {
       .collection<RegistryEntry>(REGISTRY_COLLECTION)
       .findOne({ _id: projection }, { projection: { active: 1 } });
     // Before the projection service first ran there is no entry: generation 1, still empty.
-    const name = entry?.active.collection ?? generationOf(projection, 1, new Date()).collection;
+    const name =
+      entry?.active.collection ??
+      generationOf(this.db.databaseName, projection, 1, new Date()).collection;
     this.active.set(projection, {
       collection: name,
       until: Date.now() + (this.options.cacheMs ?? 1_000),

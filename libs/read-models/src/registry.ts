@@ -28,11 +28,20 @@ export interface RegistryEntry {
 
 export const REGISTRY_COLLECTION = 'projections';
 
-export function generationOf(name: string, generation: number, at: Date): Generation {
+/**
+ * A generation's collection and consumer group. The group is named after the read-model
+ * database too, so two deployments (or test runs) on different databases never share a group.
+ */
+export function generationOf(
+  database: string,
+  name: string,
+  generation: number,
+  at: Date,
+): Generation {
   return {
     generation,
     collection: `${name.replaceAll('-', '_')}_g${generation}`,
-    groupId: `projection.${name}.g${generation}`,
+    groupId: `projection.${database}.${name}.g${generation}`,
     startedAt: at.toISOString(),
   };
 }
@@ -49,16 +58,18 @@ export class RebuildInProgressError extends Error {
 
 export class ProjectionRegistry {
   readonly entries: Collection<RegistryEntry>;
+  private readonly database: string;
 
   constructor(db: Db) {
     this.entries = db.collection<RegistryEntry>(REGISTRY_COLLECTION);
+    this.database = db.databaseName;
   }
 
   /** The entry, created at generation 1 the first time any instance asks. */
   async ensure(name: string, now = new Date()): Promise<RegistryEntry> {
     const existing = await this.entries.findOne({ _id: name });
     if (existing) return existing;
-    const first = generationOf(name, 1, now);
+    const first = generationOf(this.database, name, 1, now);
     try {
       await this.entries.insertOne({
         _id: name,
@@ -85,7 +96,7 @@ export class ProjectionRegistry {
   async startRebuild(name: string, now = new Date()): Promise<Generation> {
     const entry = await this.ensure(name, now);
     if (entry.rebuilding) throw new RebuildInProgressError(name, entry.rebuilding.generation);
-    const next = generationOf(name, entry.lastGeneration + 1, now);
+    const next = generationOf(this.database, name, entry.lastGeneration + 1, now);
     const updated = await this.entries.updateOne(
       { _id: name, lastGeneration: entry.lastGeneration, rebuilding: { $exists: false } },
       { $set: { rebuilding: next, lastGeneration: next.generation } },

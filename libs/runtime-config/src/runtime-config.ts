@@ -147,3 +147,15 @@ export function sagaConfig(env: Env = process.env): SagaConfig {
   r.done();
   return config;
 }
+
+export interface ReadModelConfig {
+  /** How long a read given a consistency token waits for the read model before answering 409. */
+  readonly consistencyWaitMs: number;
+}
+
+export function readModelConfig(env: Env = process.env): ReadModelConfig {
+  const r = new Reader(env);
+  const config = { consistencyWaitMs: r.milliseconds('CONSISTENCY_WAIT_MS', 2_000) };
+  r.done();
+  return config;
+}

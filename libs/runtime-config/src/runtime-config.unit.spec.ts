@@ -4,6 +4,7 @@ import {
   kafkaConfig,
   mongoConfig,
   postgresConfig,
+  readModelConfig,
 } from './runtime-config';
 
 describe('runtime config', () => {
@@ -18,6 +19,7 @@ describe('runtime config', () => {
     expect(kafkaConfig('order-service', {}).brokers).toEqual(['127.0.0.1:9092']);
     expect(mongoConfig({})).toEqual({ url: 'mongodb://127.0.0.1:27017/', database: 'read_models' });
     expect(httpConfig(3001, {})).toEqual({ host: '127.0.0.1', port: 3001 });
+    expect(readModelConfig({})).toEqual({ consistencyWaitMs: 2_000 });
   });
 
   it('reads the environment', () => {
@@ -35,6 +37,8 @@ describe('runtime config', () => {
       password: 'p',
     });
     expect(kafkaConfig('x', env).brokers).toEqual(['a:1', 'b:2']);
+    expect(mongoConfig({ MONGO_DATABASE: 'rm_test' }).database).toBe('rm_test');
+    expect(readModelConfig({ CONSISTENCY_WAIT_MS: '15000' }).consistencyWaitMs).toBe(15_000);
   });
 
   it('names every bad variable in one error', () => {

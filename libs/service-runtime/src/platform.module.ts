@@ -25,7 +25,7 @@ import type { MongoClient } from 'mongodb';
 import type { Pool } from 'pg';
 import { createServiceMetrics, type ServiceMetrics } from '@es/observability';
 import { ReadModels } from '@es/read-models';
-import { mongoConfig } from '@es/runtime-config';
+import { mongoConfig, readModelConfig } from '@es/runtime-config';
 import {
   KAFKA,
   MONGO_CLIENT,
@@ -142,7 +142,11 @@ export class PlatformModule {
         provide: READ_MODELS,
         inject: [MONGO_CLIENT],
         useFactory: (mongo: MongoClient | null) =>
-          mongo ? new ReadModels(mongo.db(mongoConfig().database)) : null,
+          mongo
+            ? new ReadModels(mongo.db(mongoConfig().database), {
+                defaultTimeoutMs: readModelConfig().consistencyWaitMs,
+              })
+            : null,
       },
       {
         provide: READINESS_CHECKS,

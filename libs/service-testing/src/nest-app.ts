@@ -16,10 +16,13 @@ export async function startTestService(
   name: string,
   rootModule: Type,
   database: string,
+  /** More settings for its start-up, e.g. MONGO_DATABASE of a read side started for the test. */
+  env: Readonly<Record<string, string>> = {},
 ): Promise<TestService> {
-  // The service's providers read PGDATABASE when they are created, during start-up only.
-  const previous = process.env['PGDATABASE'];
-  process.env['PGDATABASE'] = database;
+  // The service's providers read their settings when they are created, during start-up only.
+  const settings = { ...env, PGDATABASE: database };
+  const previous = Object.fromEntries(Object.keys(settings).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, settings);
   let app: INestApplication;
   try {
     app = await runService(
@@ -31,8 +34,11 @@ export async function startTestService(
       },
     );
   } finally {
-    if (previous === undefined) delete process.env['PGDATABASE'];
-    else process.env['PGDATABASE'] = previous;
+    for (const [key, value] of Object.entries(previous)) {
+      // eslint-disable-next-line @typescript-eslint/no-dynamic-delete -- process.env is a map
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
   }
   const { port } = (app.getHttpServer() as Server).address() as AddressInfo;
   return {

@@ -2,7 +2,11 @@
 // them and as the e2e tests drive them. A service counts as started when /health/ready says 200.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { MongoClient } from 'mongodb';
+import { mongoConfig } from '@es/runtime-config';
+import { uniqueName } from './eventually';
 import { loadStackEnv, stackDir, workspaceRoot } from './stack';
 
 export const SERVICES = [
@@ -132,4 +136,46 @@ export async function startServices(
     throw new AggregateError(failed, failed.map((e) => e.message).join('\n\n'));
   }
   return started;
+}
+
+/** A port nothing listens on right now (the OS's pick). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+export interface ReadSide {
+  /** The read-model database: give it to the service under test as MONGO_DATABASE. */
+  readonly database: string;
+  readonly service: RunningService;
+  /** Stops the projection service and drops its database. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The projection service as a child process (its built dist) on a fresh read-model database and
+ * its own consumer groups, for an integration test whose service answers GETs from read models.
+ */
+export async function startReadSide(prefix = 'rm'): Promise<ReadSide> {
+  const database = uniqueName(prefix);
+  const service = await startService(
+    { name: 'projection-service', port: await freePort() },
+    { env: { MONGO_DATABASE: database } },
+  );
+  return {
+    database,
+    service,
+    stop: async () => {
+      await service.stop();
+      const client = new MongoClient(mongoConfig().url, { serverSelectionTimeoutMS: 5_000 });
+      try {
+        await client.db(database).dropDatabase();
+      } finally {
+        await client.close();
+      }
+    },
+  };
 }

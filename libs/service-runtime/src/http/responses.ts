@@ -5,6 +5,7 @@ import {
   ApiBadRequestResponse,
   ApiConflictResponse,
   ApiHeader,
+  ApiQuery,
   ApiUnprocessableEntityResponse,
 } from '@nestjs/swagger';
 import type { Response } from 'express';
@@ -46,6 +47,26 @@ export function ApiCommand({ ifMatch }: { readonly ifMatch: boolean }): MethodDe
       : []),
     ApiBadRequestResponse({ description: 'Each bad field named in `fields`' }),
     ApiUnprocessableEntityResponse({ description: 'Idempotency-Key reused for another request' }),
+  );
+}
+
+/** A GET served from a read model: the consistency token it may be given, and its 409. */
+export function ApiConsistentRead(): MethodDecorator {
+  return applyDecorators(
+    ApiQuery({
+      name: 'consistentWith',
+      required: false,
+      description:
+        "A command's token (e.g. order/o-1@2): wait until the read model reflects it (bounded, 2 s by default)",
+    }),
+    ApiHeader({
+      name: 'X-Consistency-Token',
+      required: false,
+      description: 'Same as consistentWith',
+    }),
+    ApiConflictResponse({
+      description: 'NOT_YET_CONSISTENT: the read model has not reached the token yet',
+    }),
   );
 }
 
