@@ -105,5 +105,5 @@ case "${1:-}" in
   start) cmd_start ;;
   test) cmd_test ;;
   bench) shift; cmd_bench "$@" ;;
-  *) die "usage: run.sh start|test|bench [append|relay|saga]" ;;
+  *) die "usage: run.sh start|test|bench [append|relay|saga|projection]" ;;
 esac

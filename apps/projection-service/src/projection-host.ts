@@ -15,7 +15,7 @@ import type { ServiceMetrics } from '@es/observability';
 import { ProjectionHost } from '@es/read-models';
 import { mongoConfig } from '@es/runtime-config';
 import { KAFKA, MONGO_CLIENT, SERVICE_METRICS } from '@es/service-runtime';
-import { projections } from './projections';
+import { projections } from '@es/projections';
 
 @Injectable()
 export class ProjectionHostService implements OnApplicationBootstrap, OnModuleDestroy {

@@ -14,7 +14,7 @@ import type { Generation, ProjectionStatus, ReadModels } from '@es/read-models';
 import { identifier } from '@es/schema';
 import { ConsistentWith, NotFound, READ_MODELS, ZodPipe } from '@es/service-runtime';
 import { ProjectionHostService } from './projection-host';
-import { ORDER_SUMMARY_READ_MODEL, type OrderSummaryDocument } from './projections';
+import { ORDER_SUMMARY_READ_MODEL, type OrderSummaryDocument } from '@es/projections';
 
 @ApiTags('projections')
 @Controller()

@@ -1,3 +1,6 @@
+// The read models the projection service builds: pure projections over the contexts' published
+// events (libs/read-models runs them). The services read their documents through the contracts'
+// read-model types.
 import { customerAccount } from './customer-account.projection';
 import { customerOrders } from './customer-orders.projection';
 import { orderDetails } from './order-details.projection';
