@@ -10,10 +10,14 @@ function workspacePackages() {
       if (!a.isDirectory()) continue;
       const dir = join(top, a.name);
       if (existsSync(join(__dirname, dir, 'package.json'))) dirs.push(dir);
-      else
-        for (const b of readdirSync(join(__dirname, dir), { withFileTypes: true }))
-          if (b.isDirectory() && existsSync(join(__dirname, dir, b.name, 'package.json')))
-            dirs.push(join(dir, b.name));
+      // A package may also hold packages (libs/saga/contracts inside libs/saga).
+      for (const b of readdirSync(join(__dirname, dir), { withFileTypes: true }))
+        if (
+          b.isDirectory() &&
+          !['node_modules', 'dist', 'src'].includes(b.name) &&
+          existsSync(join(__dirname, dir, b.name, 'package.json'))
+        )
+          dirs.push(join(dir, b.name));
     }
   }
   return dirs.map((dir) => ({

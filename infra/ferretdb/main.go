@@ -57,14 +57,15 @@ func main() {
 
 	switch *handler {
 	case "sqlite":
-		u := *sqliteURL
-		// FerretDB wants a directory URI ending with '/'; create the directory.
+		// FerretDB wants a directory URI ending with '/' (before any ?_pragma=...); create the
+		// directory.
+		u, query, _ := strings.Cut(*sqliteURL, "?")
 		if !strings.HasSuffix(u, "/") {
 			u += "/"
 		}
 		dir := strings.TrimPrefix(u, "file:")
-		if i := strings.IndexByte(dir, '?'); i >= 0 {
-			dir = dir[:i]
+		if query != "" {
+			u += "?" + query
 		}
 		if dir != "" {
 			if err := os.MkdirAll(filepath.Clean(dir), 0o755); err != nil {

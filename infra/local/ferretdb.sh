@@ -54,7 +54,7 @@ ferret_up() {
   mkdir -p "$FERRET_DIR/data"
   local args=(--listen-addr="$ES_BIND_HOST:$ES_MONGO_PORT" --handler="$FERRET_BACKEND" --log-level=warn)
   case "$FERRET_BACKEND" in
-    sqlite) args+=(--sqlite-url="file:$FERRET_DIR/data/") ;;
+    sqlite) args+=(--sqlite-url="file:$FERRET_DIR/data/?_pragma=synchronous(NORMAL)") ;;
     postgresql)
       pg_running || die "ES_FERRETDB_BACKEND=postgresql needs PostgreSQL up first: stack.sh up postgres ferretdb"
       if [ -z "$(pg_psql -c "SELECT 1 FROM pg_database WHERE datname = 'ferretdb'")" ]; then

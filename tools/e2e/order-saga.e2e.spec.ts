@@ -29,6 +29,7 @@ interface Order {
   status: string;
   total: number;
   rejectionReason?: string;
+  saga?: { state: string; step: string | null; compensating: boolean };
 }
 interface Saga {
   state: string;
@@ -164,6 +165,12 @@ describe('the order saga across the services (real processes, real engines)', ()
     expect(await account(customer, 3)).toMatchObject({ balance: 7_900, reserved: 0 });
     const payment = await http<{ status: string }>(url('payment-service', `/payments/${orderId}`));
     expect(payment.body).toMatchObject({ status: 'CAPTURED' });
+    // The order's read model follows its saga too (from sagas.events).
+    await eventually(async () => {
+      expect(await order(orderId, 2)).toMatchObject({
+        saga: { state: 'COMPLETED', step: 'CapturePayment', compensating: false },
+      });
+    });
     expect(
       done.timeline.filter((e) => e.event === 'SagaCommandSent').map((e) => e.command),
     ).toEqual([

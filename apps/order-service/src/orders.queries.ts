@@ -59,10 +59,14 @@ export class ListCustomerOrders extends Query<readonly CustomerOrderDocument[]> 
 export class GetOrderHandler implements IQueryHandler<GetOrder> {
   constructor(@Inject(READ_MODELS) private readonly readModels: ReadModels) {}
 
-  execute({ orderId, consistentWith }: GetOrder): Promise<OrderDetailsDocument | undefined> {
-    return this.readModels.get<OrderDetailsDocument>(ORDER_DETAILS_READ_MODEL, orderId, {
-      ...(consistentWith ? { consistentWith } : {}),
-    });
+  async execute({ orderId, consistentWith }: GetOrder): Promise<OrderDetailsDocument | undefined> {
+    const doc = await this.readModels.get<Partial<OrderDetailsDocument>>(
+      ORDER_DETAILS_READ_MODEL,
+      orderId,
+      { ...(consistentWith ? { consistentWith } : {}) },
+    );
+    // Only the saga's progress so far (its events came before the order's): no order yet.
+    return doc?.status ? (doc as OrderDetailsDocument) : undefined;
   }
 }
 

@@ -2,7 +2,7 @@ import { Module } from '@nestjs/common';
 import { INVENTORY_COMMANDS_TOPIC } from '@es/inventory-contracts';
 import { ORDERS_COMMANDS_TOPIC } from '@es/order-contracts';
 import { PAYMENTS_COMMANDS_TOPIC } from '@es/payment-contracts';
-import { sagaEventSchemas } from '@es/saga';
+import { SAGAS_EVENTS_TOPIC, sagaEventSchemas } from '@es/saga';
 import { SAGA_REPLIES_TOPIC } from '@es/schema';
 import { EventSourcingModule, MessageConsumers, PlatformModule } from '@es/service-runtime';
 import { DeadlineScanner } from './deadlines';
@@ -19,6 +19,7 @@ import { SagasController } from './sagas.controller';
     EventSourcingModule.forRoot({
       schemas: sagaEventSchemas,
       topics: [
+        SAGAS_EVENTS_TOPIC,
         ORDERS_COMMANDS_TOPIC,
         INVENTORY_COMMANDS_TOPIC,
         PAYMENTS_COMMANDS_TOPIC,

@@ -5,6 +5,7 @@
 import { uuidv5, type AggregateDefinition, type OutboxMessage } from '@es/event-store';
 import { sagaConfig } from '@es/runtime-config';
 import {
+  SAGAS_EVENTS_TOPIC,
   defineSaga,
   orderSaga,
   sagaDecider,
@@ -44,6 +45,8 @@ export const orderSagaAggregate: AggregateDefinition<
   OrderSagaState
 > = {
   streamType: orderSaga.type,
+  // Its events are published too: the read side shows each order's saga progress.
+  topic: SAGAS_EVENTS_TOPIC,
   decider: sagaDecider(configuredOrderSaga),
   snapshot: { every: 1, schemaVersion: 1 },
   messages: commandsSent,

@@ -1,26 +1,100 @@
-// One order by id: status, lines, total, reasons and the times of each change.
+// One order by id: status, lines, total, reasons, the times of each change, and where its saga
+// is. The order's events and the saga's come on different topics, not ordered with each other:
+// a saga event projected before OrderCreated is kept on a document that has only `saga` until
+// the order's own events arrive (readers treat it as no order yet).
 import {
   ORDERS_EVENTS_TOPIC,
   ORDER_DETAILS_READ_MODEL,
   orderEventSchemas,
   type OrderDetailsDocument,
+  type OrderEvent,
+  type OrderSagaProgress,
 } from '@es/order-contracts';
-import { defineProjection } from '@es/read-models';
+import { defineProjection, type ProjectedEvent } from '@es/read-models';
+import { SAGAS_EVENTS_TOPIC, sagaEventSchemas, type SagaEvent } from '@es/saga-contracts';
+
+/** The document before OrderCreated was projected: only the saga's progress. */
+export interface SagaOnlyDocument {
+  readonly orderId: string;
+  readonly saga: OrderSagaProgress;
+}
+
+type Doc = OrderDetailsDocument | SagaOnlyDocument;
+
+const isOrder = (doc: Doc | null): doc is OrderDetailsDocument => doc !== null && 'status' in doc;
+
+const sagaTypes = new Set<string>(sagaEventSchemas.map((s) => s.type));
+const isSagaEvent = (
+  event: ProjectedEvent<OrderEvent | SagaEvent>,
+): event is ProjectedEvent<SagaEvent> => sagaTypes.has(event.type);
+
+function sagaProgress(
+  current: OrderSagaProgress | undefined,
+  event: ProjectedEvent<SagaEvent>,
+): OrderSagaProgress {
+  const base: OrderSagaProgress = current ?? {
+    state: 'RUNNING',
+    step: null,
+    compensating: false,
+    updatedAt: event.recordedAt,
+    version: 0,
+  };
+  const next = { ...base, updatedAt: event.recordedAt, version: event.streamVersion };
+  switch (event.type) {
+    case 'SagaStarted':
+      return { ...next, state: 'RUNNING', step: null, compensating: false };
+    case 'SagaCommandSent':
+      return {
+        ...next,
+        step: event.data.command.type,
+        compensating: event.data.phase === 'compensation',
+      };
+    case 'SagaCompensationStarted':
+      return { ...next, state: 'COMPENSATING', compensating: true };
+    case 'SagaParked':
+      return { ...next, state: 'PARKED' };
+    case 'SagaResumed':
+      return { ...next, state: base.compensating ? 'COMPENSATING' : 'RUNNING' };
+    case 'SagaCompleted':
+      return { ...next, state: 'COMPLETED' };
+    case 'SagaCompensated':
+      return { ...next, state: 'COMPENSATED' };
+    case 'SagaReplyReceived':
+    case 'SagaReplyIgnored':
+    case 'SagaDeadlineMissed':
+    case 'SagaRetryScheduled':
+      return next;
+  }
+}
 
 export const orderDetails = defineProjection({
   name: ORDER_DETAILS_READ_MODEL,
-  description: 'One order by id: status, lines, total, reasons, timestamps',
-  topics: [ORDERS_EVENTS_TOPIC],
-  schemas: orderEventSchemas,
-  documentId: (event) => event.data.orderId,
-  evolve(doc: OrderDetailsDocument | null, event): OrderDetailsDocument | null {
+  description: 'One order by id: status, lines, total, reasons, timestamps, saga step',
+  topics: [ORDERS_EVENTS_TOPIC, SAGAS_EVENTS_TOPIC],
+  schemas: [...orderEventSchemas, ...sagaEventSchemas],
+  // The saga's id is its order's id.
+  documentId: (event) => (isSagaEvent(event) ? event.streamId : event.data.orderId),
+  evolve(doc: Doc | null, event): Doc | null {
+    if (isSagaEvent(event)) {
+      const saga = sagaProgress(doc?.saga, event);
+      return doc ? { ...doc, saga } : { orderId: event.streamId, saga };
+    }
     const at = { updatedAt: event.recordedAt, version: event.streamVersion };
     if (event.type === 'OrderCreated') {
       const { orderId, customerId, items, total, createdAt } = event.data;
-      return { orderId, customerId, status: 'PENDING', items, total, createdAt, ...at };
+      return {
+        orderId,
+        customerId,
+        status: 'PENDING',
+        items,
+        total,
+        createdAt,
+        ...at,
+        ...(doc?.saga ? { saga: doc.saga } : {}),
+      };
     }
     // An order's first event is OrderCreated, and one stream's events arrive in order.
-    if (!doc)
+    if (!isOrder(doc))
       throw new Error(`${event.type} for order ${event.data.orderId}, which was never created`);
     switch (event.type) {
       case 'OrderApproved':

@@ -128,6 +128,87 @@ describe('order-details', () => {
   });
 });
 
+describe('order-details: the saga step', () => {
+  const spec = projectionSpec(orderDetails);
+  const at = '2026-11-23T10:00:00.500Z';
+  const sent = (step: number, phase: string, type: string) => ({
+    type: 'SagaCommandSent',
+    data: {
+      step,
+      phase,
+      attempt: 1,
+      messageId: `o-1/${step}`,
+      command: { topic: 't', type, version: 1, data: {} },
+      awaited: true,
+      deadlineAt: '2026-11-23T10:00:10.000Z',
+      at,
+    },
+  });
+  const saga = (...events: { type: string; data: unknown }[]) =>
+    streamEvents('order-saga', 'o-1', events);
+  const started = { type: 'SagaStarted', data: { sagaId: 'o-1', data: {}, at } };
+
+  it('follows the saga: the last command sent, compensating, then its end', () => {
+    const events = saga(
+      started,
+      sent(1, 'forward', 'ReserveStock'),
+      sent(2, 'forward', 'AuthorizePayment'),
+      { type: 'SagaCompensationStarted', data: { step: 2, reason: 'INSUFFICIENT_FUNDS: no', at } },
+      sent(1, 'compensation', 'ReleaseStock'),
+      { type: 'SagaCompensated', data: { reason: 'INSUFFICIENT_FUNDS: no', at } },
+    );
+    const running = spec.given(...order(created), ...events.slice(0, 3)).documents['o-1'];
+    expect(running).toMatchObject({
+      status: 'PENDING',
+      saga: { state: 'RUNNING', step: 'AuthorizePayment', compensating: false, version: 3 },
+    });
+    const undoing = spec.given(...order(created), ...events.slice(0, 5)).documents['o-1'];
+    expect(undoing?.saga).toMatchObject({
+      state: 'COMPENSATING',
+      step: 'ReleaseStock',
+      compensating: true,
+    });
+    const ended = spec.given(...order(created), ...events, ...order(created, rejected).slice(1))
+      .documents['o-1'];
+    expect(ended).toMatchObject({
+      status: 'REJECTED',
+      version: 2,
+      saga: { state: 'COMPENSATED', step: 'ReleaseStock', version: 6 },
+    });
+  });
+
+  it('saga events before the order keep their progress, and the order fills in around it', () => {
+    const early = saga(started, sent(1, 'forward', 'ReserveStock'));
+    const outcome = spec.given(...early, ...order(created));
+    expect(outcome.failures).toEqual([]);
+    expect(outcome.documents['o-1']).toMatchObject({
+      orderId: 'o-1',
+      status: 'PENDING',
+      customerId: 'c-1',
+      version: 1,
+      saga: { state: 'RUNNING', step: 'ReserveStock', version: 2 },
+    });
+    // Before OrderCreated the document holds only the saga (the order service answers 404).
+    expect(spec.given(...early).documents['o-1']).toEqual({
+      orderId: 'o-1',
+      saga: expect.objectContaining({ step: 'ReserveStock' }) as object,
+    });
+  });
+
+  it('parked and resumed: back to where it was', () => {
+    const events = saga(
+      started,
+      sent(1, 'forward', 'ReserveStock'),
+      { type: 'SagaParked', data: { step: 1, phase: 'forward', problem: 'no answer', at } },
+      { type: 'SagaResumed', data: { actor: 'ops', at } },
+    );
+    expect(spec.given(...order(created), ...events.slice(0, 3)).documents['o-1']?.saga?.state).toBe(
+      'PARKED',
+    );
+    expect(spec.given(...order(created), ...events).documents['o-1']?.saga?.state).toBe('RUNNING');
+  });
+});
+
 describe('customer-orders', () => {
   it('one small document per order with its status, total and line count', () => {
     expect(projectionSpec(customerOrders).given(...order(created, rejected)).documents).toEqual({

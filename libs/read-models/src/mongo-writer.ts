@@ -8,6 +8,11 @@
 //   write matches nothing or hits a duplicate _id: the whole batch is loaded and folded again,
 //   which the guards make idempotent. FerretDB stops an unordered batch at its first error, so
 //   a retry, not the rest of the batch, is what makes that safe.
+// - the documents it wrote or loaded are kept in a bounded cache, so most chunks read nothing:
+//   a cached document that another writer changed since fails the compare-and-set, and that
+//   chunk is loaded from the database again. Writing a generation that started empty (a
+//   rebuild), a document neither cached nor written is taken as new: if it exists after all,
+//   its insert hits the duplicate _id and the chunk is loaded again.
 import {
   MongoBulkWriteError,
   MongoServerError,
@@ -32,30 +37,48 @@ export class WriteConflictError extends Error {
   override name = 'WriteConflictError';
 }
 
+export interface WriterOptions {
+  /** Documents kept in memory (least recently used dropped first); 50,000 by default. */
+  readonly cacheSize?: number;
+  /** The collection was empty when this writer started: uncached documents are taken as new. */
+  readonly startedEmpty?: boolean;
+  readonly maxConflicts?: number;
+}
+
 export class ProjectionWriter {
+  /** A document as last written or read; null: known not to exist. */
+  private readonly cache = new Map<string, StoredDocument | null>();
+  private readonly cacheSize: number;
+  private readonly startedEmpty: boolean;
+  private readonly maxConflicts: number;
+
   constructor(
     private readonly projection: Projection,
     private readonly collection: Collection<StoredDocument>,
-    private readonly maxConflicts = 10,
-  ) {}
+    options: WriterOptions = {},
+  ) {
+    this.cacheSize = options.cacheSize ?? 50_000;
+    this.startedEmpty = options.startedEmpty ?? false;
+    this.maxConflicts = options.maxConflicts ?? 10;
+  }
 
   async write(events: readonly Envelope[]): Promise<WriteOutcome> {
-    for (let conflicts = 0; ; conflicts++) {
-      const ids = new Set<string>();
-      for (const event of events) {
-        try {
-          const id = this.projection.documentId(event);
-          if (id !== undefined) ids.add(id);
-        } catch {
-          // projectEvents reports it as a failure of that event
-        }
+    const ids = new Set<string>();
+    for (const event of events) {
+      try {
+        const id = this.projection.documentId(event);
+        if (id !== undefined) ids.add(id);
+      } catch {
+        // projectEvents reports it as a failure of that event
       }
-      const loaded = new Map<string, StoredDocument>();
-      if (ids.size > 0)
-        for (const doc of await this.collection.find({ _id: { $in: [...ids] } }).toArray())
-          loaded.set(doc._id, doc);
+    }
+    for (let conflicts = 0; ; conflicts++) {
+      // After a conflict, trust nothing cached about this chunk's documents.
+      if (conflicts > 0) for (const id of ids) this.cache.delete(id);
+      const loaded = await this.load(ids, conflicts === 0 && this.startedEmpty);
       const result = projectEvents(this.projection, loaded, events);
-      if (await this.store(result.changes))
+      if (await this.store(result.changes)) {
+        for (const change of result.changes) this.remember(change.document._id, change.document);
         return {
           applied: result.applied,
           duplicates: result.duplicates,
@@ -63,10 +86,40 @@ export class ProjectionWriter {
           failures: result.failures,
           conflicts,
         };
+      }
       if (conflicts >= this.maxConflicts)
         throw new WriteConflictError(
           `${this.projection.name}: a batch kept conflicting with another writer (${conflicts} times)`,
         );
+    }
+  }
+
+  /** The chunk's documents: from the cache, else (unless taken as new) from the database. */
+  private async load(
+    ids: ReadonlySet<string>,
+    uncachedAreNew: boolean,
+  ): Promise<Map<string, StoredDocument>> {
+    const loaded = new Map<string, StoredDocument>();
+    const missing: string[] = [];
+    for (const id of ids) {
+      const cached = this.cache.get(id);
+      if (cached) loaded.set(id, cached);
+      else if (cached === undefined && !uncachedAreNew) missing.push(id);
+    }
+    if (missing.length > 0) {
+      const found = await this.collection.find({ _id: { $in: missing } }).toArray();
+      for (const doc of found) loaded.set(doc._id, doc);
+      for (const id of missing) this.remember(id, loaded.get(id) ?? null);
+    }
+    return loaded;
+  }
+
+  private remember(id: string, doc: StoredDocument | null): void {
+    this.cache.delete(id); // re-inserted last: the most recently used
+    this.cache.set(id, doc);
+    if (this.cache.size > this.cacheSize) {
+      const oldest = this.cache.keys().next();
+      if (!oldest.done) this.cache.delete(oldest.value);
     }
   }
 

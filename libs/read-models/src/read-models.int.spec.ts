@@ -21,6 +21,7 @@ import {
 } from '@es/testing';
 import type { StoredDocument } from './apply';
 import { ProjectionHost } from './host';
+import { ProjectionWriter } from './mongo-writer';
 import { NotYetConsistentError, ReadModels } from './reader';
 import { ProjectionRunner } from './runner';
 import { credit, ledgerProjection, type LedgerDocument } from './testing/ledger.projection';
@@ -153,6 +154,36 @@ describe('read models on Kafka and the MongoDB wire protocol', () => {
       { timeoutMs: 30_000, intervalMs: 250 },
     );
     expect(runner.counts()).toMatchObject({ applied: 200, duplicates: 237, deadLettered: 0 });
+  });
+
+  it('a writer whose cached document another writer changed, or that took an existing one as new, reloads and stays exact', async () => {
+    const projection = ledgerProjection('unused');
+    const collection = mongo.db.collection<StoredDocument>(uniqueName('ledger'));
+    const account = uniqueName('acct');
+    const a = new ProjectionWriter(projection, collection);
+    const b = new ProjectionWriter(projection, collection);
+    // A writes and caches v1; B (a rebalance moved the partition) writes v2; back to A for v3.
+    expect(await a.write([credit(account, 1, 1)])).toMatchObject({ applied: 1, conflicts: 0 });
+    expect(await b.write([credit(account, 1, 1), credit(account, 2, 2)])).toMatchObject({
+      applied: 1,
+      duplicates: 1,
+    });
+    expect(await a.write([credit(account, 2, 2), credit(account, 3, 3)])).toMatchObject({
+      applied: 1,
+      duplicates: 1,
+      conflicts: 1,
+    });
+    // A writer that started on an "empty" collection takes an uncached document as new: the
+    // insert meets the existing _id, and the chunk is reloaded and folded again.
+    const fresh = new ProjectionWriter(projection, collection, { startedEmpty: true });
+    expect(await fresh.write([credit(account, 3, 3), credit(account, 4, 4)])).toMatchObject({
+      applied: 1,
+      duplicates: 1,
+      conflicts: 1,
+    });
+    expect(await documents(collection)).toEqual({
+      [account]: { account, balance: 10, credits: 4, version: 4 },
+    });
   });
 
   it('a poison event goes to the DLQ with its reason while later events still project', async () => {

@@ -31,7 +31,11 @@ export interface RunnerOptions {
   readonly groupId: string;
   /** Labels this runner in metrics and logs (the collection's generation). */
   readonly generation: number;
-  /** Events per write (one find and one bulkWrite); 500 by default. */
+  /**
+   * Events per write (at most one find and one bulkWrite); 2,000 by default: bigger chunks fold
+   * more events into each document write (bench/projection.mts: a rebuild ran 2.2x faster than
+   * with 500 on FerretDB).
+   */
   readonly chunkSize?: number;
   /** Partitions written at once, each in order; 3 by default. */
   readonly partitionsConsumedConcurrently?: number;
@@ -83,7 +87,7 @@ interface Progress {
 export class ProjectionRunner {
   private readonly consumer: Consumer;
   private readonly producer: Producer;
-  private readonly writer: ProjectionWriter;
+  private writer: ProjectionWriter;
   private readonly progress = new Map<string, Progress & { topic: string; partition: number }>();
   private readonly stats = {
     applied: 0,
@@ -136,6 +140,12 @@ export class ProjectionRunner {
   }
 
   async start(): Promise<void> {
+    // A generation that starts empty (a rebuild, a first deployment) needs no reads for
+    // documents it has not written (ProjectionWriter).
+    const startedEmpty = (await this.options.collection.estimatedDocumentCount()) === 0;
+    this.writer = new ProjectionWriter(this.options.projection, this.options.collection, {
+      startedEmpty,
+    });
     await this.producer.connect();
     await this.consumer.connect();
     await this.consumer.subscribe({
@@ -198,7 +208,7 @@ export class ProjectionRunner {
     };
     this.progress.set(key, progress);
     progress.highWatermark = batch.highWatermark;
-    const chunkSize = this.options.chunkSize ?? 500;
+    const chunkSize = this.options.chunkSize ?? 2_000;
     const messages = batch.messages;
     const active = () => payload.isRunning() && !payload.isStale() && !this.stopping.signal.aborted;
     const heartbeat = () => payload.heartbeat();

@@ -1,5 +1,5 @@
 export * from './engine/saga-definition';
-export * from './engine/saga.events';
+export * from '@es/saga-contracts';
 export * from './engine/saga.state';
 export * from './engine/saga.decider';
 export * from './engine/saga-spec';

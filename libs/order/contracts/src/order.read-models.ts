@@ -4,6 +4,17 @@ import type { OrderLine } from './order.events';
 
 export type OrderStatus = 'PENDING' | 'CONFIRMED' | 'REJECTED' | 'CANCELLED';
 
+/** Where the order's saga is, from its events on `sagas.events`. */
+export interface OrderSagaProgress {
+  readonly state: 'RUNNING' | 'COMPENSATING' | 'PARKED' | 'COMPLETED' | 'COMPENSATED';
+  /** The last command the saga sent (ReserveStock, AuthorizePayment, ...); null before one. */
+  readonly step: string | null;
+  readonly compensating: boolean;
+  readonly updatedAt: string;
+  /** The saga stream's version this reflects. */
+  readonly version: number;
+}
+
 /** One order, by order id. */
 export const ORDER_DETAILS_READ_MODEL = 'order-details';
 export interface OrderDetailsDocument {
@@ -24,6 +35,8 @@ export interface OrderDetailsDocument {
   readonly updatedAt: string;
   /** The order stream's version this document reflects. */
   readonly version: number;
+  /** Absent until the saga's first event is projected. */
+  readonly saga?: OrderSagaProgress;
 }
 
 /** A customer's orders, newest first: one small document per order, indexed by customer. */

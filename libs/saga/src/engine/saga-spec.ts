@@ -4,7 +4,7 @@
 import { DomainError, fold } from '@es/decider';
 import type { SagaDefinition } from './saga-definition';
 import { sagaDecider } from './saga.decider';
-import type { SagaEvent } from './saga.events';
+import type { SagaEvent } from '@es/saga-contracts';
 import type { SagaMessage, SagaState } from './saga.state';
 
 export interface SentCommand {

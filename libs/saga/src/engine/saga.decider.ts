@@ -4,7 +4,7 @@
 // message, and message ids number the saga's sendings.
 import { DomainError, assertNever, type Decider } from '@es/decider';
 import { stepKinds, type SagaDefinition } from './saga-definition';
-import type { SagaEvent, SagaFailure, SagaPhase } from './saga.events';
+import type { SagaEvent, SagaFailure, SagaPhase } from '@es/saga-contracts';
 import type { ActiveSaga, SagaMessage, SagaProgress, SagaState } from './saga.state';
 
 const MAX_BACKOFF_MS = 60_000;

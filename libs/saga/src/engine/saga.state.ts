@@ -1,4 +1,4 @@
-import type { SagaFailure, SagaPhase } from './saga.events';
+import type { SagaFailure, SagaPhase } from '@es/saga-contracts';
 
 /** What the saga receives: its trigger, a participant's reply, the clock's tick, an operator. */
 export type SagaMessage<Data> =
