@@ -1,3 +1,4 @@
+import './tracing';
 import { main } from '@es/service-runtime';
 import { AppModule } from './app.module';
 

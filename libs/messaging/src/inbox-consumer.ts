@@ -15,6 +15,7 @@ import {
   type PostgresEventStore,
 } from '@es/event-store';
 import { dlqTopic } from './topics';
+import { consuming, currentTraceparent, messagingAttributes } from './tracing';
 
 export interface ConsumedMessage {
   readonly topic: string;
@@ -57,12 +58,17 @@ export class PoisonMessage extends Error {
   override name = 'PoisonMessage';
 }
 
-/** The metadata of what a message causes: its correlation and trace go on, it is the cause. */
+/**
+ * The metadata of what a message causes: its correlation and trace go on, it is the cause. The
+ * trace is the handling span's when tracing is on (so what it writes is a child of it), else
+ * the message's own traceparent.
+ */
 export function metadataOf(message: ConsumedMessage, actor?: string): EventMetadata {
+  const traceparent = currentTraceparent() ?? message.headers['traceparent'];
   return {
     correlationId: message.headers['correlation-id'] ?? message.messageId,
     causationId: message.messageId,
-    ...(message.headers['traceparent'] ? { traceparent: message.headers['traceparent'] } : {}),
+    ...(traceparent ? { traceparent } : {}),
     ...(actor ? { actor } : {}),
   };
 }
@@ -138,7 +144,22 @@ export class InboxConsumer {
     await this.consumer.disconnect();
   }
 
-  private async handle(message: ConsumedMessage): Promise<void> {
+  private handle(message: ConsumedMessage): Promise<void> {
+    return consuming(
+      `${message.topic} process`,
+      message.headers,
+      messagingAttributes(message.topic, 'process', {
+        'messaging.consumer.group.name': this.options.groupId,
+        'messaging.message.id': message.messageId,
+        'messaging.kafka.message.key': message.key ?? '',
+        'messaging.kafka.offset': Number(message.offset),
+        'messaging.destination.partition.id': String(message.partition),
+      }),
+      () => this.handleInSpan(message),
+    );
+  }
+
+  private async handleInSpan(message: ConsumedMessage): Promise<void> {
     const inbox: InboxRef = { consumer: this.options.groupId, messageId: message.messageId };
     const attributes = { consumer: this.options.groupId, topic: message.topic };
     if (

@@ -1,3 +1,4 @@
 export * from './inbox-consumer';
 export * from './kafka-publisher';
 export * from './topics';
+export * from './tracing';

@@ -17,8 +17,14 @@ import {
   type Producer,
 } from 'kafkajs';
 import type { Collection } from 'mongodb';
-import type { Attributes, Meter } from '@opentelemetry/api';
-import { dlqTopic } from '@es/messaging';
+import {
+  SpanKind,
+  SpanStatusCode,
+  type Attributes,
+  type Meter,
+  type Span,
+} from '@opentelemetry/api';
+import { contextOf, dlqTopic, messagingAttributes, tracer } from '@es/messaging';
 import { z } from '@es/schema';
 import type { StoredDocument } from './apply';
 import { ProjectionWriter } from './mongo-writer';
@@ -219,17 +225,27 @@ export class ProjectionRunner {
       const events: Envelope[] = [];
       const sources = new Map<Envelope, KafkaMessage>();
       const poison: { message: KafkaMessage; reason: string }[] = [];
+      // A span per event, in the trace of the write that caused it, ended with the chunk's
+      // write (libs/messaging tracing.ts): one order's trace shows each read model it reached.
+      const spans = new Map<KafkaMessage, Span>();
       for (const message of chunk) {
         const decoded = this.decode(message);
-        if (decoded === undefined) this.count('ignored');
-        else if ('poison' in decoded) poison.push({ message, reason: decoded.poison });
+        if (decoded === undefined) {
+          this.count('ignored');
+          continue;
+        }
+        spans.set(message, this.spanFor(batch.topic, batch.partition, message));
+        if ('poison' in decoded) poison.push({ message, reason: decoded.poison });
         else {
           events.push(decoded);
           sources.set(decoded, message);
         }
       }
       const outcome = await this.writeUntilDone(events, active, heartbeat);
-      if (!outcome) return; // stopping or rebalanced: nothing of this chunk is resolved
+      if (!outcome) {
+        for (const span of spans.values()) span.end();
+        return; // stopping or rebalanced: nothing of this chunk is resolved
+      }
       this.count('applied', outcome.applied);
       this.count('duplicate', outcome.duplicates);
       for (const failure of outcome.failures) {
@@ -237,6 +253,9 @@ export class ProjectionRunner {
         if (message) poison.push({ message, reason: `evolve failed: ${failure.error}` });
       }
       if (poison.length > 0) await this.deadLetter(batch.topic, batch.partition, poison);
+      for (const { message, reason } of poison)
+        spans.get(message)?.setStatus({ code: SpanStatusCode.ERROR, message: reason });
+      for (const span of spans.values()) span.end();
       const last = chunk[chunk.length - 1];
       if (!last) continue;
       payload.resolveOffset(last.offset);
@@ -246,6 +265,25 @@ export class ProjectionRunner {
       await payload.commitOffsetsIfNecessary();
       await heartbeat();
     }
+  }
+
+  private spanFor(topic: string, partition: number, message: KafkaMessage): Span {
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(message.headers ?? {}))
+      if (value !== undefined) headers[name] = String(Array.isArray(value) ? value[0] : value);
+    return tracer.startSpan(
+      `project ${this.options.projection.name}`,
+      {
+        kind: SpanKind.CONSUMER,
+        attributes: messagingAttributes(topic, 'process', {
+          'messaging.consumer.group.name': this.options.groupId,
+          'messaging.destination.partition.id': String(partition),
+          'messaging.kafka.offset': Number(message.offset),
+          'messaging.message.id': headers['message-id'] ?? '',
+        }),
+      },
+      contextOf(headers),
+    );
   }
 
   private decode(message: KafkaMessage): Envelope | undefined | { poison: string } {

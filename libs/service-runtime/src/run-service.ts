@@ -7,7 +7,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { Server } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
 import { httpConfig } from '@es/runtime-config';
-import type { ServiceMetrics } from '@es/observability';
+import { stopTracing, type ServiceMetrics } from '@es/observability';
 import { ProblemFilter } from './http/problem.filter';
 import { SERVICE_METRICS } from './platform.module';
 
@@ -100,6 +100,7 @@ function stopGracefullyOnSignals(
     deadline.unref();
     closeHttp(app)
       .then(() => app.close())
+      .then(() => stopTracing())
       .then(
         () => {
           logger.log('stopped');

@@ -10,6 +10,7 @@ import {
   type EventMetadata,
   type InboxContext,
 } from '@es/event-store';
+import { currentTraceparent } from '@es/messaging';
 import { InvalidInputError, type FieldProblem } from '@es/schema';
 
 export interface CommandRequest {
@@ -68,7 +69,9 @@ export function commandRequestOf(request: Request): CommandRequest {
   if (problems.length > 0) throw new InvalidInputError(problems, 'request headers');
 
   const requestId = randomUUID();
-  const traceparent = header(request, 'traceparent');
+  // The request's server span when tracing is on (a child of the caller's traceparent), so the
+  // events it writes continue this trace; else the caller's traceparent as it came.
+  const traceparent = currentTraceparent() ?? header(request, 'traceparent');
   const actor = header(request, 'x-actor');
   const metadata: EventMetadata = {
     correlationId: correlation ?? requestId,

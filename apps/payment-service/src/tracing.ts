@@ -1,0 +1,4 @@
+// Loaded first by main.ts, before NestJS, pg or mongodb: tracing must patch them as they load.
+import { startTracing } from '@es/observability';
+
+startTracing('payment-service');
