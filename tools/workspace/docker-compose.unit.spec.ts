@@ -1,7 +1,7 @@
 // docker-compose.yml cannot run on machines without a Docker engine, so it is checked
 // statically: it parses, and its images, ports and environment agree with shared/DESIGN.md,
 // the native stack (infra/local) and the services' own defaults.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { LOCAL_DEFAULTS } from '@es/runtime-config';
@@ -23,6 +23,37 @@ const compose = parse(readFileSync(join(root, 'docker-compose.yml'), 'utf8'), { 
 };
 const services = compose.services;
 
+const PROMQL = new Set(['sum', 'max', 'min', 'avg', 'rate', 'histogram_quantile', 'by']);
+
+/** The metric names a PromQL expression reads (histogram series suffixes dropped). */
+function metricsIn(expr: string): string[] {
+  const bare = expr
+    .replace(/\bby \([^)]*\)/g, ' ')
+    .replace(/\{[^}]*\}/g, ' ')
+    .replace(/\[[^\]]*\]/g, ' ');
+  return [...bare.matchAll(/\b[a-z][a-z_]*\b/g)]
+    .map((m) => m[0])
+    .filter((name) => !PROMQL.has(name))
+    .map((name) => name.replace(/_(bucket|count|sum)$/, ''));
+}
+
+/** The TypeScript sources of apps/ and libs/, concatenated: where metrics are created. */
+function sourceTexts(): string {
+  const texts: string[] = [];
+  const walk = (dir: string): void => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      if (['node_modules', 'dist'].includes(entry.name)) continue;
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.spec.ts'))
+        texts.push(readFileSync(path, 'utf8'));
+    }
+  };
+  walk(join(root, 'apps'));
+  walk(join(root, 'libs'));
+  return texts.join('\n');
+}
+
 function published(service: string): { host: string; hostPort: number; containerPort: number }[] {
   return (services[service]?.ports ?? []).map((spec) => {
     const match = /^(\d+\.\d+\.\d+\.\d+):(\d+):(\d+)$/.exec(spec);
@@ -32,10 +63,69 @@ function published(service: string): { host: string; hostPort: number; container
 }
 
 describe('docker-compose.yml', () => {
-  it('has the engines and the five services, nothing else', () => {
+  const observability = ['otel-collector', 'jaeger', 'prometheus', 'grafana'];
+
+  it('has the engines, the five services and what observes them, nothing else', () => {
     expect(Object.keys(services).sort()).toEqual(
-      ['postgres', 'kafka', 'mongo', ...SERVICES.map((s) => s.name)].sort(),
+      ['postgres', 'kafka', 'mongo', ...SERVICES.map((s) => s.name), ...observability].sort(),
     );
+    for (const name of observability)
+      expect({ name, image: services[name]?.image }).toEqual({
+        name,
+        image: expect.stringMatching(/^[a-z/-]+:v?\d+\.\d+\.\d+$/) as string,
+      });
+  });
+
+  it("sends every service's traces to the collector, and the collector's to Jaeger", () => {
+    for (const s of SERVICES)
+      expect(services[s.name]?.environment?.['OTEL_EXPORTER_OTLP_ENDPOINT']).toBe(
+        'http://otel-collector:4318',
+      );
+    const collector = parse(
+      readFileSync(join(root, 'infra', 'observability', 'otel-collector.yaml'), 'utf8'),
+    ) as {
+      exporters: Record<string, { endpoint: string }>;
+      service: { pipelines: { traces: { exporters: string[] } } };
+    };
+    const [exporter] = collector.service.pipelines.traces.exporters;
+    expect(collector.exporters[exporter!]?.endpoint).toBe('jaeger:4317');
+  });
+
+  it('has Prometheus scrape each service on its port', () => {
+    const prometheus = parse(
+      readFileSync(join(root, 'infra', 'observability', 'prometheus.yml'), 'utf8'),
+    ) as { scrape_configs: { metrics_path: string; static_configs: { targets: string[] }[] }[] };
+    const targets = prometheus.scrape_configs.flatMap((c) =>
+      c.static_configs.flatMap((t) => t.targets),
+    );
+    expect(targets.sort()).toEqual(SERVICES.map((s) => `${s.name}:${s.port}`).sort());
+  });
+
+  it('provisions a dashboard whose every query names metrics the code exports', () => {
+    const dashboard = JSON.parse(
+      readFileSync(
+        join(root, 'infra', 'observability', 'grafana', 'dashboards', 'es-cqrs.json'),
+        'utf8',
+      ),
+    ) as { panels: { title: string; targets: { expr: string }[] }[] };
+    expect(dashboard.panels.length).toBeGreaterThanOrEqual(10);
+    const sources = sourceTexts();
+    for (const panel of dashboard.panels)
+      for (const { expr } of panel.targets) {
+        const metrics = metricsIn(expr);
+        expect({ panel: panel.title, metrics: metrics.length > 0 }).toEqual({
+          panel: panel.title,
+          metrics: true,
+        });
+        for (const metric of metrics)
+          expect({ panel: panel.title, metric, exported: sources.includes(`'${metric}'`) }).toEqual(
+            {
+              panel: panel.title,
+              metric,
+              exported: true,
+            },
+          );
+      }
   });
 
   it('uses the engines and versions of shared/DESIGN.md', () => {
@@ -101,10 +191,17 @@ describe('docker-compose.yml', () => {
     },
   );
 
-  it('waits for MongoDB before the projection service', () => {
-    expect(services['projection-service']?.depends_on?.['mongo']).toEqual({
-      condition: 'service_healthy',
-    });
+  it('waits for MongoDB before every service that reads the read models', () => {
+    for (const name of [
+      'order-service',
+      'inventory-service',
+      'payment-service',
+      'projection-service',
+    ])
+      expect({ name, mongo: services[name]?.depends_on?.['mongo'] }).toEqual({
+        name,
+        mongo: { condition: 'service_healthy' },
+      });
   });
 
   it('creates the per-service databases of shared/DESIGN.md', () => {

@@ -12,6 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kafka } from 'kafkajs';
 import type { MongoClient } from 'mongodb';
 import type { ServiceMetrics } from '@es/observability';
+import { registerKafkaGauges } from '@es/messaging';
 import { ProjectionHost } from '@es/read-models';
 import { mongoConfig } from '@es/runtime-config';
 import { KAFKA, MONGO_CLIENT, SERVICE_METRICS } from '@es/service-runtime';
@@ -23,11 +24,12 @@ export class ProjectionHostService implements OnApplicationBootstrap, OnModuleDe
   private readonly logger = new Logger('projections');
   private readonly stopping = new AbortController();
   private starting: Promise<void> = Promise.resolve();
+  private stopGauges: (() => Promise<void>) | undefined;
 
   constructor(
-    @Inject(KAFKA) kafka: Kafka,
+    @Inject(KAFKA) private readonly kafka: Kafka,
     @Inject(MONGO_CLIENT) mongo: MongoClient,
-    @Inject(SERVICE_METRICS) metrics: ServiceMetrics,
+    @Inject(SERVICE_METRICS) private readonly metrics: ServiceMetrics,
   ) {
     this.host = new ProjectionHost({
       kafka,
@@ -45,12 +47,20 @@ export class ProjectionHostService implements OnApplicationBootstrap, OnModuleDe
 
   onApplicationBootstrap(): void {
     this.starting = this.startUntilDone();
+    // Each projection group's lag and the projections' dead letters, from the broker.
+    this.stopGauges = registerKafkaGauges(
+      this.metrics.meter,
+      this.kafka,
+      () => this.host.groups(),
+      () => [...new Set(projections.flatMap((p) => p.topics))],
+    );
   }
 
   async onModuleDestroy(): Promise<void> {
     this.stopping.abort();
     await this.starting;
     await this.host.stop();
+    await this.stopGauges?.();
   }
 
   private async startUntilDone(): Promise<void> {

@@ -6,6 +6,7 @@ import { SAGAS_EVENTS_TOPIC, sagaEventSchemas } from '@es/saga';
 import { SAGA_REPLIES_TOPIC } from '@es/schema';
 import { EventSourcingModule, MessageConsumers, PlatformModule } from '@es/service-runtime';
 import { DeadlineScanner } from './deadlines';
+import { SagaMetrics } from './saga.metrics';
 import { SagaConsumers } from './saga.consumers';
 import { SagasController } from './sagas.controller';
 
@@ -28,6 +29,6 @@ import { SagasController } from './sagas.controller';
     }),
   ],
   controllers: [SagasController],
-  providers: [MessageConsumers, SagaConsumers, DeadlineScanner],
+  providers: [MessageConsumers, SagaConsumers, DeadlineScanner, SagaMetrics],
 })
 export class AppModule {}

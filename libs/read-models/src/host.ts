@@ -93,6 +93,14 @@ export class ProjectionHost {
       });
   }
 
+  /** The consumer groups running here (each generation's), with their topics. */
+  groups(): { groupId: string; topics: readonly string[] }[] {
+    return [...this.runners.values()].map((r) => ({
+      groupId: r.groupId,
+      topics: this.byName.get(r.projectionName)?.topics ?? [],
+    }));
+  }
+
   projection(name: string): Projection | undefined {
     return this.byName.get(name);
   }

@@ -84,6 +84,8 @@ const envelopeSchema = z.object({
 });
 
 interface Progress {
+  /** False until a batch of the partition was fetched here: then lag is not known yet (0). */
+  fetched: boolean;
   appliedOffset: string;
   highWatermark: string;
   /** Kafka timestamp (ms) of the oldest message fetched and not yet written. */
@@ -153,6 +155,26 @@ export class ProjectionRunner {
       startedEmpty,
     });
     await this.producer.connect();
+    // The partitions held here are those of the last assignment: the lag of one that moved to
+    // another instance is that instance's to report. One not fetched from yet shows no lag.
+    this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => {
+      const held = new Set<string>();
+      for (const [topic, partitions] of Object.entries(payload.memberAssignment))
+        for (const partition of partitions) {
+          const key = `${topic}/${partition}`;
+          held.add(key);
+          if (!this.progress.has(key))
+            this.progress.set(key, {
+              fetched: false,
+              topic,
+              partition,
+              appliedOffset: '-1',
+              highWatermark: '0',
+              pendingSince: undefined,
+            });
+        }
+      for (const key of this.progress.keys()) if (!held.has(key)) this.progress.delete(key);
+    });
     await this.consumer.connect();
     await this.consumer.subscribe({
       topics: [...this.options.projection.topics],
@@ -204,14 +226,18 @@ export class ProjectionRunner {
   private async eachBatch(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
     const key = `${batch.topic}/${batch.partition}`;
-    const progress = this.progress.get(key) ?? {
-      topic: batch.topic,
-      partition: batch.partition,
-      // Where this instance took the partition over: everything before was written by then.
-      appliedOffset: (BigInt(batch.firstOffset() ?? batch.highWatermark) - 1n).toString(),
-      highWatermark: batch.highWatermark,
-      pendingSince: undefined,
-    };
+    const known = this.progress.get(key);
+    const progress = known?.fetched
+      ? known
+      : {
+          fetched: true,
+          topic: batch.topic,
+          partition: batch.partition,
+          // Where this instance took the partition over: everything before was written by then.
+          appliedOffset: (BigInt(batch.firstOffset() ?? batch.highWatermark) - 1n).toString(),
+          highWatermark: batch.highWatermark,
+          pendingSince: undefined,
+        };
     this.progress.set(key, progress);
     progress.highWatermark = batch.highWatermark;
     const chunkSize = this.options.chunkSize ?? 2_000;

@@ -24,6 +24,7 @@ import {
   InboxConsumer,
   PoisonMessage,
   metadataOf,
+  registerKafkaGauges,
   type ConsumedMessage,
   type InboxRef,
 } from '@es/messaging';
@@ -142,6 +143,7 @@ export class MessageConsumers implements OnApplicationBootstrap, OnModuleDestroy
   private readonly definitions: ConsumerDefinition[] = [];
   private readonly running: InboxConsumer[] = [];
   private readonly stopped = new AbortController();
+  private stopGauges: (() => Promise<void>) | undefined;
   private stopping(): boolean {
     return this.stopped.signal.aborted;
   }
@@ -186,6 +188,17 @@ export class MessageConsumers implements OnApplicationBootstrap, OnModuleDestroy
 
   onApplicationBootstrap(): void {
     this.bootstrapped = true;
+    // Lag and dead letters of these consumers, from the broker, at each scrape.
+    this.stopGauges = registerKafkaGauges(
+      this.metrics.meter,
+      this.kafka,
+      () =>
+        this.definitions.map((d) => ({
+          groupId: d.groupId ?? this.platform.serviceName,
+          topics: d.topics,
+        })),
+      () => [...new Set(this.definitions.flatMap((d) => d.topics))],
+    );
     // Not awaited: with Kafka away the service still starts, and its consumers join later.
     this.markStarted(
       Promise.all(this.definitions.map((d) => this.startUntilRunning(d))).then(() => undefined),
@@ -239,5 +252,6 @@ export class MessageConsumers implements OnApplicationBootstrap, OnModuleDestroy
     if (this.bootstrapped) await this.started;
     // Handlers in flight finish before disconnect returns; their effects then reach the relay.
     await Promise.allSettled(this.running.map((c) => c.stop()));
+    await this.stopGauges?.();
   }
 }

@@ -126,8 +126,9 @@ export class EventSourcingModule {
         },
         {
           provide: COMMAND_HANDLER,
-          inject: [EVENT_STORE],
-          useFactory: (store: PostgresEventStore) => new CommandHandler(store),
+          inject: [EVENT_STORE, SERVICE_METRICS],
+          useFactory: (store: PostgresEventStore, metrics: ServiceMetrics) =>
+            new CommandHandler(store, { meter: metrics.meter }),
         },
         {
           provide: KAFKA_PUBLISHER,

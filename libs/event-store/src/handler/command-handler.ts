@@ -5,6 +5,7 @@
 // authorize a payment) append in one transaction, all or nothing. Commands on a stream are
 // serialized within the process (StreamLocks), so only other processes cause conflicts.
 // NestJS command handlers are thin adapters over handle() and handleAll().
+import type { Meter } from '@opentelemetry/api';
 import { DomainError, fold, type DomainEvent } from '@es/decider';
 import {
   AlreadyHandledError,
@@ -89,6 +90,8 @@ export interface AppendPlan {
 /** A command bound to its aggregate and stream; build it with `onStream`. */
 export interface AggregateCommand {
   readonly stream: StreamRef;
+  /** The command's type, for metrics (`commands_total`). */
+  readonly name?: string;
   /** Refuse unless the stream is at this version (no retry then). */
   readonly expectedVersion?: number;
   /** Loads the aggregate and decides; throws the decider's DomainError when refused. */
@@ -102,8 +105,10 @@ export function onStream<C, E extends DomainEvent, S>(
   options: { readonly expectedVersion?: number } = {},
 ): AggregateCommand {
   const stream: StreamRef = { type: definition.streamType, id: streamId };
+  const type = (command as { type?: unknown }).type;
   return {
     stream,
+    ...(typeof type === 'string' ? { name: type } : {}),
     ...(options.expectedVersion === undefined ? {} : { expectedVersion: options.expectedVersion }),
     plan: async (handler) => {
       const loaded = await handler.load(definition, streamId);
@@ -153,10 +158,21 @@ const streamKey = (s: StreamRef) => `${s.type}/${s.id}`;
 export class CommandHandler {
   private readonly locks = new StreamLocks();
 
+  private readonly commandsTotal;
+  private readonly appendSeconds;
+
   constructor(
     private readonly store: PostgresEventStore,
-    private readonly options: { readonly maxAttempts?: number } = {},
-  ) {}
+    private readonly options: { readonly maxAttempts?: number; readonly meter?: Meter } = {},
+  ) {
+    this.commandsTotal = options.meter?.createCounter('commands_total', {
+      description: 'Commands handled, by stream type, command and outcome',
+    });
+    this.appendSeconds = options.meter?.createHistogram('event_store_append_seconds', {
+      description: "A command's append: events, outbox rows and inbox mark in one transaction",
+      unit: 's',
+    });
+  }
 
   async load<C, E extends DomainEvent, S>(
     definition: AggregateDefinition<C, E, S>,
@@ -240,6 +256,34 @@ export class CommandHandler {
     commands: readonly AggregateCommand[],
     context: HandleContext,
   ): Promise<HandleAllResult> {
+    if (!this.commandsTotal) return this.handleAllUnmeasured(commands, context);
+    let outcome = 'failed';
+    try {
+      const result = await this.handleAllUnmeasured(commands, context);
+      outcome = result.duplicate ? 'duplicate' : 'accepted';
+      return result;
+    } catch (error) {
+      outcome =
+        error instanceof CommandsRefusedError || error instanceof DomainError
+          ? 'refused'
+          : error instanceof ConcurrencyError
+            ? 'conflict'
+            : 'failed';
+      throw error;
+    } finally {
+      for (const c of commands)
+        this.commandsTotal.add(1, {
+          stream_type: c.stream.type,
+          command: c.name ?? 'unnamed',
+          outcome,
+        });
+    }
+  }
+
+  private async handleAllUnmeasured(
+    commands: readonly AggregateCommand[],
+    context: HandleContext,
+  ): Promise<HandleAllResult> {
     const keys = commands.map((c) => streamKey(c.stream));
     if (keys.length === 0) throw new RangeError('handleAll needs at least one command');
     if (new Set(keys).size !== keys.length)
@@ -264,8 +308,13 @@ export class CommandHandler {
           if (inbox && first) return this.replay(inbox, first.result);
           throw refusal;
         }
+        const started = performance.now();
         try {
-          return { streams: await this.append(plans, context), duplicate: false };
+          const streams = await this.append(plans, context);
+          this.appendSeconds?.record((performance.now() - started) / 1000, {
+            stream_type: plans[0]?.stream.type ?? '?',
+          });
+          return { streams, duplicate: false };
         } catch (error) {
           if (error instanceof AlreadyHandledError && inbox)
             return this.replay(inbox, error.result);
