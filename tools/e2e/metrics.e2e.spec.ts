@@ -7,6 +7,7 @@
 //   commands to inventory.commands, sees the group's lag grow (from the broker), unlocks, and
 //   sees it drain to 0.
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { postgresConfig } from '@es/runtime-config';
 import { http } from '@es/service-testing';
@@ -120,6 +121,30 @@ describe('metrics: every service, and figures that move with a backlog', () => {
         outcome: 'accepted',
       }),
     ).toBeGreaterThanOrEqual(1);
+  });
+
+  it('every service logs JSON lines with its name, level, time and message', () => {
+    for (const service of services) {
+      // The file gathers every start's stdout and stderr (Node's own warnings are not JSON):
+      // read this start's JSON lines, from its last "listening on" to the end.
+      const lines = readFileSync(service.logFile, 'utf8')
+        .split('\n')
+        .filter((l) => l.startsWith('{'));
+      const start = lines.findLastIndex(
+        (l) => l.includes('"service"') && l.includes('listening on '),
+      );
+      expect({ service: service.name, started: start >= 0 }).toEqual({
+        service: service.name,
+        started: true,
+      });
+      for (const line of lines.slice(start))
+        expect(JSON.parse(line)).toMatchObject({
+          level: expect.stringMatching(/^(trace|debug|info|warn|error|fatal)$/) as string,
+          time: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) as string,
+          service: service.name,
+          message: expect.any(String) as string,
+        });
+    }
   });
 
   it("the payment service's outbox backlog grows while its relay cannot lead, and drains when it can", async () => {

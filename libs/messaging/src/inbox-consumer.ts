@@ -14,6 +14,7 @@ import {
   type EventMetadata,
   type PostgresEventStore,
 } from '@es/event-store';
+import { logContext } from '@es/observability';
 import { dlqTopic } from './topics';
 import { consuming, currentTraceparent, messagingAttributes } from './tracing';
 
@@ -155,7 +156,14 @@ export class InboxConsumer {
         'messaging.kafka.offset': Number(message.offset),
         'messaging.destination.partition.id': String(message.partition),
       }),
-      () => this.handleInSpan(message),
+      () =>
+        logContext.run(
+          {
+            correlationId: message.headers['correlation-id'] ?? message.messageId,
+            causationId: message.messageId,
+          },
+          () => this.handleInSpan(message),
+        ),
     );
   }
 

@@ -5,3 +5,4 @@ export * from './run-service';
 export * from './event-sourcing.module';
 export * from './http';
 export * from './consumers';
+export * from './logging';

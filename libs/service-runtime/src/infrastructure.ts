@@ -4,6 +4,7 @@
 import { Kafka, logLevel, type LogEntry } from 'kafkajs';
 import { MongoClient } from 'mongodb';
 import { Pool } from 'pg';
+import { createLogger } from '@es/observability';
 import { kafkaConfig, mongoConfig, postgresConfig } from '@es/runtime-config';
 
 export const PG_POOL = Symbol('PG_POOL');
@@ -27,7 +28,7 @@ export function createPostgresPool(database: string, applicationName: string): P
   return pool;
 }
 
-const kafkaLevels: Record<number, string> = {
+const kafkaLevels: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.ERROR]: 'error',
   [logLevel.WARN]: 'warn',
   [logLevel.INFO]: 'info',
@@ -36,6 +37,7 @@ const kafkaLevels: Record<number, string> = {
 
 export function createKafka(clientId: string): Kafka {
   const config = kafkaConfig(clientId);
+  const logger = createLogger(clientId).child({ context: 'kafkajs' });
   return new Kafka({
     clientId: config.clientId,
     brokers: [...config.brokers],
@@ -44,10 +46,11 @@ export function createKafka(clientId: string): Kafka {
     logCreator:
       () =>
       ({ level, log }: LogEntry) => {
-        const { message, ...extra } = log;
-        process.stdout.write(
-          `${JSON.stringify({ level: kafkaLevels[level] ?? 'info', context: 'kafkajs', message, ...extra })}\n`,
-        );
+        // Its own timestamp and logger name are replaced by the line's time and context.
+        const extra: Record<string, unknown> = {};
+        for (const [key, value] of Object.entries(log))
+          if (!['message', 'timestamp', 'logger'].includes(key)) extra[key] = value;
+        logger[kafkaLevels[level] ?? 'info'](extra, log.message);
       },
   });
 }

@@ -1,14 +1,16 @@
 // Boots one NestJS service: JSON logs, HTTP metrics, OpenAPI at /docs, graceful shutdown on
 // SIGTERM/SIGINT (stop accepting, finish in-flight requests, then release connections).
 import 'reflect-metadata';
-import { ConsoleLogger, type INestApplication, type LogLevel, type Type } from '@nestjs/common';
+import { type INestApplication, type LogLevel, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { Server } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
 import { httpConfig } from '@es/runtime-config';
 import { stopTracing, type ServiceMetrics } from '@es/observability';
+import { correlated } from './http/request-context';
 import { ProblemFilter } from './http/problem.filter';
+import { JsonLogger } from './logging';
 import { SERVICE_METRICS } from './platform.module';
 
 export interface ServiceDefinition {
@@ -53,11 +55,11 @@ export async function runService(
   definition: ServiceDefinition,
   options: RunOptions = {},
 ): Promise<INestApplication> {
-  const logger = new ConsoleLogger(definition.name, {
-    json: true,
-    ...(options.logLevels ? { logLevels: [...options.logLevels] } : {}),
-  });
+  const logger = new JsonLogger(definition.name, options.logLevels);
   const app = await NestFactory.create(definition.rootModule, { logger });
+  // Every log line of a request carries its correlation id (the caller's, or a new one that
+  // the events it writes record too).
+  app.use(correlated);
   if (options.handleSignals ?? true)
     stopGracefullyOnSignals(app, logger, definition.shutdownTimeoutMs ?? 15_000);
   app.use(httpMetrics(app.get<ServiceMetrics>(SERVICE_METRICS)));
@@ -85,7 +87,7 @@ export async function runService(
  */
 function stopGracefullyOnSignals(
   app: INestApplication,
-  logger: ConsoleLogger,
+  logger: JsonLogger,
   timeoutMs: number,
 ): void {
   let stopping = false;

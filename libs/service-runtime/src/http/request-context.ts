@@ -11,6 +11,7 @@ import {
   type InboxContext,
 } from '@es/event-store';
 import { currentTraceparent } from '@es/messaging';
+import { logContext } from '@es/observability';
 import { InvalidInputError, type FieldProblem } from '@es/schema';
 
 export interface CommandRequest {
@@ -68,13 +69,13 @@ export function commandRequestOf(request: Request): CommandRequest {
     });
   if (problems.length > 0) throw new InvalidInputError(problems, 'request headers');
 
-  const requestId = randomUUID();
+  const requestId = logContext.getStore()?.causationId ?? randomUUID();
   // The request's server span when tracing is on (a child of the caller's traceparent), so the
   // events it writes continue this trace; else the caller's traceparent as it came.
   const traceparent = currentTraceparent() ?? header(request, 'traceparent');
   const actor = header(request, 'x-actor');
   const metadata: EventMetadata = {
-    correlationId: correlation ?? requestId,
+    correlationId: correlation ?? logContext.getStore()?.correlationId ?? requestId,
     causationId: requestId,
     ...(traceparent && TRACEPARENT.test(traceparent) ? { traceparent } : {}),
     ...(actor && TOKEN.test(actor) ? { actor } : {}),
@@ -133,3 +134,20 @@ export const ConsistentWith = createParamDecorator(
   (_data: unknown, context: ExecutionContext): ConsistencyToken | undefined =>
     consistencyTokenOf(context.switchToHttp().getRequest<Request>()),
 );
+
+/**
+ * Express middleware: the rest of the request runs in a log context with its correlation id
+ * (X-Correlation-Id when it is a valid one, else the request's own id) and its request id as
+ * causation: every log line carries them, and the command's event metadata uses the same.
+ */
+export function correlated(request: Request, _response: unknown, next: () => void): void {
+  const requestId = randomUUID();
+  const given = header(request, 'x-correlation-id');
+  logContext.run(
+    {
+      correlationId: given !== undefined && TOKEN.test(given) ? given : requestId,
+      causationId: requestId,
+    },
+    next,
+  );
+}
