@@ -81,13 +81,15 @@ describe('the order saga across the services (real processes, real engines)', ()
   /** A token for the version of a stream the read must reflect; no header without a version. */
   const reflecting = (stream: string, version?: number) =>
     version ? { headers: { 'X-Consistency-Token': `${stream}@${version}` } } : {};
-  const order = async (orderId: string, version?: number) =>
-    (
-      await http<Order>(
-        url('order-service', `/orders/${orderId}`),
-        reflecting(`order/${orderId}`, version),
-      )
-    ).body;
+  const order = async (orderId: string, version?: number) => {
+    const r = await http<Order>(
+      url('order-service', `/orders/${orderId}`),
+      reflecting(`order/${orderId}`, version),
+    );
+    if (r.status !== 200)
+      throw new Error(`order ${orderId}: ${r.status} ${JSON.stringify(r.body)}`);
+    return r.body;
+  };
   const saga = async (orderId: string) => {
     const r = await http<Saga>(url('saga-orchestrator', `/sagas/${orderId}`));
     if (r.status !== 200) throw new Error(`saga ${orderId}: ${r.status}`);

@@ -9,7 +9,8 @@
 // consumer group are dropped `retireAfterMs` later, when no reader can still hold its name.
 import type { Admin, Kafka } from 'kafkajs';
 import type { Db } from 'mongodb';
-import type { Meter } from '@opentelemetry/api';
+import { ROOT_CONTEXT, context, type Meter } from '@opentelemetry/api';
+import { logContext } from '@es/observability';
 import { ensureTopics } from '@es/messaging';
 import type { StoredDocument } from './apply';
 import type { Projection } from './projection';
@@ -106,6 +107,7 @@ export class ProjectionHost {
   }
 
   async start(): Promise<void> {
+    this.stopped = false; // a start after a failed one (Kafka away at boot) runs again
     this.admin = this.options.kafka.admin();
     await this.admin.connect();
     await ensureTopics(this.admin, [...new Set(this.options.projections.flatMap((p) => p.topics))]);
@@ -132,7 +134,11 @@ export class ProjectionHost {
 
   /** Runs a reconciliation now (after any in progress). */
   reconcileNow(): Promise<void> {
-    this.reconciling = this.reconciling.then(() => this.reconcile());
+    // Runners started here live on: they must not inherit the trace and log ids of the request
+    // that asked for a rebuild.
+    this.reconciling = logContext.exit(() =>
+      context.with(ROOT_CONTEXT, () => this.reconciling.then(() => this.reconcile())),
+    );
     return this.reconciling;
   }
 
@@ -285,7 +291,12 @@ export class ProjectionHost {
       this.groupLag(projection, rebuilding.groupId),
       this.groupLag(projection, entry.active.groupId),
     ]);
-    if (fresh.events > current.events + (this.options.switchMarginEvents ?? 20)) return entry;
+    // Partition by partition: a document lives in one, so the new generation must be as fresh
+    // as the live one in each of them, not only in total.
+    const margin = this.options.switchMarginEvents ?? 20;
+    const live = new Map(current.partitions.map((p) => [`${p.topic}/${p.partition}`, p.lag]));
+    if (fresh.partitions.some((p) => p.lag > (live.get(`${p.topic}/${p.partition}`) ?? 0) + margin))
+      return entry;
     if (await this.registry.switchTo(projection.name, rebuilding)) {
       this.options.log?.('info', 'projection switched to its rebuilt generation', {
         projection: projection.name,
@@ -323,7 +334,7 @@ export class ProjectionHost {
         .collection(old.collection)
         .drop()
         .catch(() => false);
-      await this.registry.forget(projection.name, old.generation);
+      await this.registry.forget(projection.name, old);
       this.options.log?.('info', 'retired projection generation dropped', {
         projection: projection.name,
         ...old,

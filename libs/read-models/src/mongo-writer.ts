@@ -12,7 +12,8 @@
 //   a cached document that another writer changed since fails the compare-and-set, and that
 //   chunk is loaded from the database again. Writing a generation that started empty (a
 //   rebuild), a document neither cached nor written is taken as new: if it exists after all,
-//   its insert hits the duplicate _id and the chunk is loaded again.
+//   its insert hits the duplicate _id and the chunk is loaded again. A chunk in which an event
+//   failed is always folded again on fresh reads before the failure counts as poison.
 import {
   MongoBulkWriteError,
   MongoServerError,
@@ -77,6 +78,10 @@ export class ProjectionWriter {
       if (conflicts > 0) for (const id of ids) this.cache.delete(id);
       const loaded = await this.load(ids, conflicts === 0 && this.startedEmpty);
       const result = projectEvents(this.projection, loaded, events);
+      // An event that failed on cached or guessed documents may have failed because the guess
+      // was wrong (a document taken as new that exists), and a failure writes nothing that
+      // would reveal it: fold once more on what the database holds before calling it poison.
+      if (conflicts === 0 && result.failures.length > 0) continue;
       if (await this.store(result.changes)) {
         for (const change of result.changes) this.remember(change.document._id, change.document);
         return {

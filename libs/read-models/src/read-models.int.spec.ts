@@ -24,7 +24,13 @@ import { ProjectionHost } from './host';
 import { ProjectionWriter } from './mongo-writer';
 import { NotYetConsistentError, ReadModels } from './reader';
 import { ProjectionRunner } from './runner';
-import { credit, ledgerProjection, type LedgerDocument } from './testing/ledger.projection';
+import { defineProjection } from './projection';
+import {
+  credit,
+  ledgerDefinition,
+  ledgerProjection,
+  type LedgerDocument,
+} from './testing/ledger.projection';
 
 type Credit = ReturnType<typeof credit>;
 
@@ -183,6 +189,26 @@ describe('read models on Kafka and the MongoDB wire protocol', () => {
     });
     expect(await documents(collection)).toEqual({
       [account]: { account, balance: 10, credits: 4, version: 4 },
+    });
+    // A wrong "new" guess that makes evolve throw (an event that needs the existing document)
+    // writes nothing that would reveal it: the chunk is folded again on what is stored, and the
+    // event is applied, not dead-lettered.
+    const strict = defineProjection({
+      ...ledgerDefinition('unused'),
+      evolve: (doc: LedgerDocument | null, event): LedgerDocument => {
+        if (!doc && event.streamVersion > 1)
+          throw new Error(`credit ${event.streamVersion} without its account`);
+        return ledgerDefinition('unused').evolve(doc, event);
+      },
+    });
+    const guessing = new ProjectionWriter(strict, collection, { startedEmpty: true });
+    expect(await guessing.write([credit(account, 5, 5)])).toMatchObject({
+      applied: 1,
+      failures: [],
+      conflicts: 1,
+    });
+    expect(await documents(collection)).toEqual({
+      [account]: { account, balance: 15, credits: 5, version: 5 },
     });
   });
 

@@ -3,7 +3,6 @@
 // their bookkeeping, and read-your-writes: given a command's consistency token, a read waits,
 // bounded, until the document has seen the token's stream at the token's version, and otherwise
 // fails with NotYetConsistentError (409), never with stale data.
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Collection, Db, Filter, Sort } from 'mongodb';
 import type { ConsistencyToken } from '@es/event-store';
 import { encodeConsistencyToken } from '@es/event-store';
@@ -38,8 +37,24 @@ export interface ListOptions<Doc> {
   readonly skip?: number;
 }
 
+interface Waiter {
+  readonly id: string;
+  readonly stream: string;
+  readonly token: ConsistencyToken;
+  readonly started: number;
+  readonly deadline: number;
+  seen: number;
+  resolve(doc: StoredDocument): void;
+  reject(seen: number, waitedMs: number): void;
+}
+
 export class ReadModels {
   private readonly active = new Map<string, { collection: string; until: number }>();
+  private readonly waiters = new Map<
+    string,
+    { collection: Collection<StoredDocument>; waiting: Set<Waiter> }
+  >();
+  private polling: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly db: Db,
@@ -60,21 +75,23 @@ export class ReadModels {
 
   /**
    * A query over the active collection. With a token, it first waits until the document the
-   * token's write changed (`tokenDocument`, by default the token's stream id) reflects it.
+   * token's write changed (`tokenDocument`, by default the token's stream id) reflects it, in the
+   * same collection it then queries.
    */
   async list<Doc extends object>(
     projection: string,
     list: ListOptions<Doc>,
     options: ReadOptions & { readonly tokenDocument?: string } = {},
   ): Promise<Doc[]> {
+    const collection = await this.collection(projection);
     if (options.consistentWith)
-      await this.waitFor(
+      await this.waitIn(
         projection,
+        collection,
         options.tokenDocument ?? options.consistentWith.stream.id,
         options.consistentWith,
         options.timeoutMs,
       );
-    const collection = await this.collection(projection);
     const cursor = collection.find({
       ...(list.filter as Filter<StoredDocument>),
       '_meta.deleted': { $ne: true },
@@ -85,22 +102,88 @@ export class ReadModels {
     return docs.flatMap((d) => (documentFields(d) as Doc | null) ?? []);
   }
 
-  /** Polls the document until it has seen the token's stream at the token's version. */
+  /** Waits until the document has seen the token's stream at the token's version. */
   async waitFor(
     projection: string,
+    id: string,
+    token: ConsistencyToken,
+    timeoutMs?: number,
+  ): Promise<StoredDocument | null> {
+    return this.waitIn(projection, await this.collection(projection), id, token, timeoutMs);
+  }
+
+  /**
+   * One read at once; if it is not there yet, the wait joins the collection's waiters, which one
+   * loop serves with a single `_id: {$in}` read every 20 ms, however many requests wait (so two
+   * hundred waiting reads cost the database one query per tick, not two hundred).
+   */
+  private async waitIn(
+    projection: string,
+    collection: Collection<StoredDocument>,
     id: string,
     token: ConsistencyToken,
     timeoutMs = this.options.defaultTimeoutMs ?? 2_000,
   ): Promise<StoredDocument | null> {
     const stream = `${token.stream.type}/${token.stream.id}`;
-    const started = Date.now();
-    for (let pause = 5; ; pause = Math.min(pause * 2, 100)) {
-      const stored = await (await this.collection(projection)).findOne({ _id: id });
-      const seen = versionOf(stored?._meta, stream);
-      if (seen >= token.version) return stored;
-      const waited = Date.now() - started;
-      if (waited >= timeoutMs) throw new NotYetConsistentError(projection, token, seen, waited);
-      await sleep(Math.min(pause, timeoutMs - waited));
+    const first = await collection.findOne({ _id: id });
+    if (versionOf(first?._meta, stream) >= token.version) return first;
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter = {
+        id,
+        stream,
+        token,
+        started: Date.now(),
+        deadline: Date.now() + timeoutMs,
+        seen: versionOf(first?._meta, stream),
+        resolve,
+        reject: (seen, waited) => {
+          reject(new NotYetConsistentError(projection, token, seen, waited));
+        },
+      };
+      const key = collection.collectionName;
+      const group = this.waiters.get(key) ?? { collection, waiting: new Set<Waiter>() };
+      group.waiting.add(waiter);
+      this.waiters.set(key, group);
+      this.pollSoon();
+    });
+  }
+
+  private pollSoon(): void {
+    if (this.polling) return;
+    this.polling = setTimeout(() => {
+      void this.poll().finally(() => {
+        this.polling = undefined;
+        if ([...this.waiters.values()].some((g) => g.waiting.size > 0)) this.pollSoon();
+      });
+    }, 20);
+  }
+
+  private async poll(): Promise<void> {
+    for (const [key, group] of this.waiters) {
+      if (group.waiting.size === 0) {
+        this.waiters.delete(key);
+        continue;
+      }
+      const ids = [...new Set([...group.waiting].map((w) => w.id))];
+      let found: Map<string, StoredDocument>;
+      try {
+        const docs = await group.collection.find({ _id: { $in: ids } }).toArray();
+        found = new Map(docs.map((d) => [d._id, d]));
+      } catch {
+        found = new Map(); // the database is away: the waits run on to their deadline
+      }
+      const now = Date.now();
+      for (const waiter of group.waiting) {
+        const doc = found.get(waiter.id) ?? null;
+        const seen = Math.max(waiter.seen, versionOf(doc?._meta, waiter.stream));
+        if (seen >= waiter.token.version && doc) {
+          group.waiting.delete(waiter);
+          waiter.resolve(doc);
+        } else if (now >= waiter.deadline) {
+          group.waiting.delete(waiter);
+          waiter.reject(seen, now - waiter.started);
+        } else waiter.seen = seen;
+      }
     }
   }
 

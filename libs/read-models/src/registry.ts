@@ -120,10 +120,8 @@ export class ProjectionRegistry {
         'active.generation': entry.active.generation,
       },
       {
-        $set: {
-          active: { ...rebuilt, activatedAt: now.toISOString() },
-          retired: [...(entry.retired ?? []), retired],
-        },
+        $set: { active: { ...rebuilt, activatedAt: now.toISOString() } },
+        $push: { retired },
         $unset: { rebuilding: '' },
       },
     );
@@ -131,12 +129,9 @@ export class ProjectionRegistry {
   }
 
   /** Forgets a retired generation once its collection and group are gone. */
-  async forget(name: string, generation: number): Promise<void> {
-    const entry = await this.get(name);
-    if (!entry?.retired) return;
-    await this.entries.updateOne(
-      { _id: name },
-      { $set: { retired: entry.retired.filter((r) => r.generation !== generation) } },
-    );
+  async forget(name: string, retired: RetiredGeneration): Promise<void> {
+    // The whole element: FerretDB 1.24's $pull removes equal values only (a condition such as
+    // {generation: 2} matches nothing there; docs/engines.md).
+    await this.entries.updateOne({ _id: name }, { $pull: { retired } });
   }
 }

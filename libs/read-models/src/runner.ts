@@ -278,10 +278,13 @@ export class ProjectionRunner {
         const message = sources.get(failure.event);
         if (message) poison.push({ message, reason: `evolve failed: ${failure.error}` });
       }
-      if (poison.length > 0) await this.deadLetter(batch.topic, batch.partition, poison);
-      for (const { message, reason } of poison)
-        spans.get(message)?.setStatus({ code: SpanStatusCode.ERROR, message: reason });
-      for (const span of spans.values()) span.end();
+      try {
+        if (poison.length > 0) await this.deadLetter(batch.topic, batch.partition, poison);
+        for (const { message, reason } of poison)
+          spans.get(message)?.setStatus({ code: SpanStatusCode.ERROR, message: reason });
+      } finally {
+        for (const span of spans.values()) span.end();
+      }
       const last = chunk[chunk.length - 1];
       if (!last) continue;
       payload.resolveOffset(last.offset);
@@ -326,7 +329,14 @@ export class ProjectionRunner {
           .map((i) => `${i.path.join('.') || '(value)'}: ${i.message}`)
           .join('; ')}`,
       };
-    return this.options.projection.prepare(envelope.data);
+    try {
+      return this.options.projection.prepare(envelope.data);
+    } catch (error) {
+      // An upcaster that throws on this event would throw on every redelivery too.
+      return {
+        poison: `cannot be prepared: ${error instanceof Error ? error.message : String(error)}`,
+      };
+    }
   }
 
   private async writeUntilDone(

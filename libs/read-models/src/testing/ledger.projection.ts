@@ -1,8 +1,8 @@
 // A projection for the read-models library's own tests (integration and crash child): accounts
 // credited by `Credited` events, each document counting the credits it applied, so a credit
 // applied twice or lost shows in `credits` as well as in `balance`.
-import { identifier, positiveInt, versioned, z } from '@es/schema';
-import { defineProjection } from '../projection';
+import { identifier, positiveInt, versioned, z, type EventOf } from '@es/schema';
+import { defineProjection, type ProjectedEvent } from '../projection';
 
 export const Credited = versioned(
   'Credited',
@@ -17,20 +17,27 @@ export interface LedgerDocument {
   readonly version: number;
 }
 
-export function ledgerProjection(topic: string, name = 'ledger') {
-  return defineProjection({
+export function ledgerDefinition(topic: string, name = 'ledger') {
+  return {
     name,
     description: 'Test ledger: balance and number of credits per account',
     topics: [topic],
-    schemas: [Credited],
-    documentId: (event) => event.data.account,
-    evolve: (doc: LedgerDocument | null, event): LedgerDocument => ({
+    schemas: [Credited] as const,
+    documentId: (event: ProjectedEvent<EventOf<typeof Credited>>) => event.data.account,
+    evolve: (
+      doc: LedgerDocument | null,
+      event: ProjectedEvent<EventOf<typeof Credited>>,
+    ): LedgerDocument => ({
       account: event.data.account,
       balance: (doc?.balance ?? 0) + event.data.amount,
       credits: (doc?.credits ?? 0) + 1,
       version: event.streamVersion,
     }),
-  });
+  };
+}
+
+export function ledgerProjection(topic: string, name = 'ledger') {
+  return defineProjection(ledgerDefinition(topic, name));
 }
 
 /** The envelope the relay would publish for the account's credit at `version`. */

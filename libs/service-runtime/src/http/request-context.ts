@@ -141,6 +141,12 @@ export const ConsistentWith = createParamDecorator(
  * causation: every log line carries them, and the command's event metadata uses the same.
  */
 export function correlated(request: Request, _response: unknown, next: () => void): void {
+  // Probes and scrapes carry no one's correlation, and what they start (a Kafka admin's
+  // reconnects) outlives them: they run outside any log context.
+  if (/^\/(health|metrics)(\/|$)/.test(request.path)) {
+    next();
+    return;
+  }
   const requestId = randomUUID();
   const given = header(request, 'x-correlation-id');
   logContext.run(
