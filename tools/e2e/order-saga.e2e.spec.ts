@@ -10,6 +10,7 @@ import {
   SERVICES,
   collect,
   eventually,
+  readSideCaughtUp,
   startService,
   startServices,
   testKafka,
@@ -148,7 +149,10 @@ describe('the order saga across the services (real processes, real engines)', ()
 
   beforeAll(async () => {
     for (const s of await startServices(SERVICES, options)) services.set(s.name, s);
-  }, 120_000);
+    // The read models first replay what the topics already hold (earlier suites' orders): the
+    // tests' reads then wait only for their own writes.
+    await readSideCaughtUp(url('projection-service', ''));
+  }, 240_000);
   afterAll(async () => {
     await Promise.all([...services.values()].map((s) => s.stop()));
   });

@@ -2,7 +2,7 @@
 // projection service building the read models their GETs answer from, over HTTP: each answers
 // its REST contract with read-your-writes, documents it in OpenAPI, and exports its relay's
 // metrics.
-import { SERVICES, eventually, startServices, type RunningService } from '@es/testing';
+import { SERVICES, readSideCaughtUp, startServices, type RunningService } from '@es/testing';
 import { http } from '@es/service-testing';
 
 const domainServices = SERVICES.filter((s) =>
@@ -18,16 +18,7 @@ describe('order, inventory and payment services over HTTP', () => {
     services = await startServices(domainServices);
     // The read side first catches up on what the topics already hold (earlier tests' events), so
     // the reads below measure read-your-writes, not that catch-up.
-    await eventually(
-      async () => {
-        const { body } = await http<{ projections: { active: { lagEvents: number } }[] }>(
-          url('projection-service', '/projections'),
-        );
-        expect(body.projections.length).toBe(5);
-        for (const p of body.projections) expect(p.active.lagEvents).toBe(0);
-      },
-      { timeoutMs: 90_000, intervalMs: 500 },
-    );
+    await readSideCaughtUp(url('projection-service', ''));
   }, 180_000);
   afterAll(async () => {
     await Promise.all(services.map((s) => s.stop()));

@@ -6,7 +6,13 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { http } from '@es/service-testing';
-import { SERVICES, eventually, startServices, type RunningService } from '@es/testing';
+import {
+  SERVICES,
+  eventually,
+  readSideCaughtUp,
+  startServices,
+  type RunningService,
+} from '@es/testing';
 
 interface OtlpSpan {
   traceId: string;
@@ -63,7 +69,8 @@ describe('tracing: one order is one trace across the five services', () => {
         CONSISTENCY_WAIT_MS: '20000',
       },
     });
-  }, 120_000);
+    await readSideCaughtUp(url('projection-service', ''));
+  }, 240_000);
   afterAll(async () => {
     await Promise.all(services.map((s) => s.stop()));
     await new Promise((resolve) => receiver.close(resolve));
@@ -112,9 +119,17 @@ describe('tracing: one order is one trace across the five services', () => {
     const mine = () => spans.filter((s) => s.traceId === traceId);
     await eventually(
       () => {
-        const names = new Set(mine().map((s) => `${s.service} ${s.name} ${s.kind}`));
+        const collected = mine();
+        const names = new Set(collected.map((s) => `${s.service} ${s.name} ${s.kind}`));
         expect(
           expected.filter(([service, name, kind]) => !names.has(`${service} ${name} ${kind}`)),
+        ).toEqual([]);
+        // Each process exports on its own schedule: wait until every span's parent has arrived.
+        const ids = new Set(collected.map((s) => s.spanId));
+        expect(
+          collected.filter(
+            (s) => s.parentSpanId && s.parentSpanId !== callerSpan && !ids.has(s.parentSpanId),
+          ),
         ).toEqual([]);
       },
       { timeoutMs: 20_000, intervalMs: 250 },

@@ -52,6 +52,7 @@ export class ProjectionWriter {
   private readonly cacheSize: number;
   private readonly startedEmpty: boolean;
   private readonly maxConflicts: number;
+  private tail: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly projection: Projection,
@@ -63,7 +64,20 @@ export class ProjectionWriter {
     this.maxConflicts = options.maxConflicts ?? 10;
   }
 
-  async write(events: readonly Envelope[]): Promise<WriteOutcome> {
+  /**
+   * Writes are serialized within the process: FerretDB 1.24's conditional replace is not atomic
+   * (two concurrent replaces matching the same revision can both apply, the last one winning;
+   * docs/engines.md), and a runner writes several partitions at once, which for a document fed
+   * by several topics (order details: orders.events and sagas.events) means concurrent writes
+   * of one document. MongoDB's are atomic; there, this costs the overlap of a few writes.
+   */
+  write(events: readonly Envelope[]): Promise<WriteOutcome> {
+    const run = this.tail.then(() => this.writeNow(events));
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  private async writeNow(events: readonly Envelope[]): Promise<WriteOutcome> {
     const ids = new Set<string>();
     for (const event of events) {
       try {

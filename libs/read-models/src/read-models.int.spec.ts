@@ -212,6 +212,21 @@ describe('read models on Kafka and the MongoDB wire protocol', () => {
     });
   });
 
+  it('concurrent writes of one document, as from two partitions of two topics, lose nothing', async () => {
+    // Fifty chunks at once for one account, each from its own stream (as order details gets
+    // orders.events and sagas.events): every one must be applied exactly once. FerretDB 1.24's
+    // conditional replace is not atomic, so without the writer's serialization some are lost.
+    const collection = mongo.db.collection<StoredDocument>(uniqueName('ledger'));
+    const writer = new ProjectionWriter(ledgerProjection('unused'), collection);
+    const account = uniqueName('acct');
+    const chunk = (i: number) => [
+      { ...credit(account, 1, 1), streamType: `source-${i}`, eventId: `e-${i}` },
+    ];
+    await Promise.all(Array.from({ length: 50 }, (_, i) => writer.write(chunk(i))));
+    const [doc] = Object.values(await documents(collection));
+    expect(doc).toMatchObject({ balance: 50, credits: 50 });
+  });
+
   it('a poison event goes to the DLQ with its reason while later events still project', async () => {
     const topic = await newTopic(1);
     const account = uniqueName('acct');

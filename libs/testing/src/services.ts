@@ -179,3 +179,34 @@ export async function startReadSide(prefix = 'rm'): Promise<ReadSide> {
     },
   };
 }
+
+/**
+ * Waits until every projection of the projection service at `baseUrl` has caught up with the
+ * topics (lag 0 from the broker): a fresh read side first replays what the topics already hold,
+ * and a test about read-your-writes or saga outcomes should not time that catch-up.
+ */
+export async function readSideCaughtUp(baseUrl: string, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  for (;;) {
+    try {
+      const response = await fetch(`${baseUrl}/projections`, {
+        signal: AbortSignal.timeout(5_000),
+      });
+      const body = (await response.json()) as {
+        projections?: { name: string; active: { lagEvents: number } }[];
+      };
+      const behind = (body.projections ?? []).filter((p) => p.active.lagEvents > 0);
+      if (response.ok && body.projections && body.projections.length > 0 && behind.length === 0)
+        return;
+      last =
+        behind.map((p) => `${p.name}: ${p.active.lagEvents}`).join(', ') ||
+        `status ${response.status}`;
+    } catch (error) {
+      last = error instanceof Error ? error.message : String(error);
+    }
+    if (Date.now() > deadline)
+      throw new Error(`the read side did not catch up within ${timeoutMs} ms (${last})`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
