@@ -290,7 +290,9 @@ export class CommandHandler {
       throw new RangeError(`one command per stream in a unit of work, got ${keys.join(', ')}`);
     const { inbox } = context;
     const explicit = commands.some((c) => c.expectedVersion !== undefined);
-    const maxAttempts = explicit ? 1 : (this.options.maxAttempts ?? 10);
+    // 25: two instances draining queues of commands for one hot stream (a popular SKU) can win
+    // many rounds in a row against each other; ten attempts ran out under CI load.
+    const maxAttempts = explicit ? 1 : (this.options.maxAttempts ?? 25);
     const release = await this.locks.acquire(keys);
     try {
       for (let attempt = 1; ; attempt++) {
@@ -319,10 +321,10 @@ export class CommandHandler {
           if (error instanceof AlreadyHandledError && inbox)
             return this.replay(inbox, error.result);
           if (!(error instanceof ConcurrencyError) || attempt >= maxAttempts) throw error;
-          // Another process wrote the stream: back off a random while (jitter), so that two
-          // writers of one hot stream do not collide again in lockstep.
+          // Another process wrote the stream: back off a random while (jitter, growing to
+          // 100 ms), so that two writers of one hot stream do not collide again in lockstep.
           await new Promise((resolve) =>
-            setTimeout(resolve, Math.random() * Math.min(50, 2 ** attempt)),
+            setTimeout(resolve, Math.random() * Math.min(100, 2 ** attempt)),
           );
         }
       }
