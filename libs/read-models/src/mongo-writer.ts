@@ -65,11 +65,11 @@ export class ProjectionWriter {
   }
 
   /**
-   * Writes are serialized within the process: FerretDB 1.24's conditional replace is not atomic
-   * (two concurrent replaces matching the same revision can both apply, the last one winning;
-   * docs/engines.md), and a runner writes several partitions at once, which for a document fed
-   * by several topics (order details: orders.events and sagas.events) means concurrent writes
-   * of one document. MongoDB's are atomic; there, this costs the overlap of a few writes.
+   * Writes are serialized within the process. A runner writes several partitions at once, and
+   * a document fed by several topics (order details: orders.events and sagas.events) is then
+   * written concurrently; stock FerretDB 1.24's conditional replace was not atomic and lost such
+   * updates (patched since; docs/engines.md), and concurrent writers only queue on SQLite's
+   * single write lock anyway. MongoDB's replace is atomic; there this costs a little overlap.
    */
   write(events: readonly Envelope[]): Promise<WriteOutcome> {
     const run = this.tail.then(() => this.writeNow(events));

@@ -209,6 +209,33 @@ describe('MongoDB wire protocol (local stack)', () => {
     }
   });
 
+  it('applies exactly one of two concurrent replaces guarded by the same revision', async () => {
+    // The compare-and-set every projection write relies on. Stock FerretDB 1.24 reads the match
+    // and writes by _id in two statements, so both applied in 10 of 50 pairs; patched, update
+    // commands on one collection run one at a time (docs/engines.md), as atomic as MongoDB's.
+    const docs = mongo.db.collection<{ _id: string; revision: number; by: string }>('cas');
+    let both = 0;
+    for (let i = 0; i < 50; i++) {
+      await docs.insertOne({ _id: `d-${i}`, revision: 1, by: 'none' });
+      const replace = (by: string) =>
+        docs.bulkWrite(
+          [
+            {
+              replaceOne: {
+                filter: { _id: `d-${i}`, revision: 1 },
+                replacement: { revision: 2, by },
+              },
+            },
+          ],
+          { ordered: false },
+        );
+      const [a, b] = await Promise.all([replace('a'), replace('b')]);
+      expect(a.matchedCount + b.matchedCount).toBeGreaterThanOrEqual(1);
+      if (a.matchedCount === 1 && b.matchedCount === 1) both++;
+    }
+    expect(both).toBe(0);
+  });
+
   async function isFerretDb(): Promise<boolean> {
     const info = await mongo.db.admin().command({ buildInfo: 1 });
     return 'ferretdbVersion' in info;
