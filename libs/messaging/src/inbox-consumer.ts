@@ -6,7 +6,7 @@
 // - offsets are committed only for messages whose handling returned;
 // - a failing message is retried with back-off, then dead-lettered to <topic>.dlq through the
 //   outbox, atomically with its inbox mark, and consumption goes on.
-import type { Consumer, EachMessagePayload, Kafka } from 'kafkajs';
+import type { Consumer, EachMessagePayload, Kafka, KafkaMessage } from 'kafkajs';
 import type { Meter } from '@opentelemetry/api';
 import {
   AlreadyHandledError,
@@ -74,12 +74,18 @@ export function metadataOf(message: ConsumedMessage, actor?: string): EventMetad
   };
 }
 
-function decode(payload: EachMessagePayload): ConsumedMessage {
+/** A Kafka message's headers as text (the first value of a repeated header). */
+export function headersOf(message: Pick<KafkaMessage, 'headers'>): Record<string, string> {
   const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(payload.message.headers ?? {})) {
+  for (const [name, value] of Object.entries(message.headers ?? {})) {
     if (value !== undefined)
       headers[name] = Array.isArray(value) ? String(value[0]) : String(value);
   }
+  return headers;
+}
+
+function decode(payload: EachMessagePayload): ConsumedMessage {
+  const headers = headersOf(payload.message);
   const raw = payload.message.value?.toString() ?? '';
   const base = {
     topic: payload.topic,

@@ -14,6 +14,11 @@ export interface ConsumerGroupRef {
 export interface PartitionLag {
   readonly topic: string;
   readonly partition: number;
+  /** The group's committed offset; null when it has committed none on this partition. */
+  readonly committed: string | null;
+  /** The partition's first and next offsets (low and high watermarks). */
+  readonly low: string;
+  readonly end: string;
   readonly lag: number;
 }
 
@@ -27,7 +32,14 @@ export async function consumerLag(admin: Admin, group: ConsumerGroupRef): Promis
       const offset = mine.find((p) => p.partition === end.partition)?.offset ?? '-1';
       const from = BigInt(offset === '-1' ? end.low : offset);
       const behind = BigInt(end.high) - from;
-      lags.push({ topic, partition: end.partition, lag: behind > 0n ? Number(behind) : 0 });
+      lags.push({
+        topic,
+        partition: end.partition,
+        committed: offset === '-1' ? null : offset,
+        low: end.low,
+        end: end.high,
+        lag: behind > 0n ? Number(behind) : 0,
+      });
     }
   }
   return lags;

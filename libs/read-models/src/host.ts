@@ -11,7 +11,7 @@ import type { Admin, Kafka } from 'kafkajs';
 import type { Db } from 'mongodb';
 import { ROOT_CONTEXT, context, type Meter } from '@opentelemetry/api';
 import { logContext } from '@es/observability';
-import { ensureTopics } from '@es/messaging';
+import { consumerLag, ensureTopics, type PartitionLag } from '@es/messaging';
 import type { StoredDocument } from './apply';
 import type { Projection } from './projection';
 import { ProjectionRegistry, type Generation, type RegistryEntry } from './registry';
@@ -35,13 +35,7 @@ export interface GroupLag {
   readonly events: number;
   /** Committed offsets over the topics' end offsets, 0 to 1 (1 when the topics are empty). */
   readonly progress: number;
-  readonly partitions: readonly {
-    readonly topic: string;
-    readonly partition: number;
-    readonly committed: string | null;
-    readonly end: string;
-    readonly lag: number;
-  }[];
+  readonly partitions: readonly PartitionLag[];
 }
 
 export interface GenerationStatus extends Generation {
@@ -165,35 +159,16 @@ export class ProjectionHost {
 
   /** Lag of a consumer group over the projection's topics, from the broker's committed offsets. */
   async groupLag(projection: Projection, groupId: string): Promise<GroupLag> {
-    const admin = this.requireAdmin();
-    const partitions: {
-      topic: string;
-      partition: number;
-      committed: string | null;
-      end: string;
-      lag: number;
-    }[] = [];
+    const partitions = await consumerLag(this.requireAdmin(), {
+      groupId,
+      topics: projection.topics,
+    });
     let done = 0n;
     let total = 0n;
-    const committed = await admin.fetchOffsets({ groupId, topics: [...projection.topics] });
-    for (const topic of projection.topics) {
-      const ends = await admin.fetchTopicOffsets(topic);
-      const mine = committed.find((c) => c.topic === topic)?.partitions ?? [];
-      for (const end of ends) {
-        const offset = mine.find((p) => p.partition === end.partition)?.offset ?? '-1';
-        const from = offset === '-1' ? BigInt(end.low) : BigInt(offset);
-        const high = BigInt(end.high);
-        const behind = high > from ? high - from : 0n;
-        partitions.push({
-          topic,
-          partition: end.partition,
-          committed: offset === '-1' ? null : offset,
-          end: end.high,
-          lag: Number(behind),
-        });
-        done += from - BigInt(end.low);
-        total += high - BigInt(end.low);
-      }
+    for (const p of partitions) {
+      const low = BigInt(p.low);
+      done += BigInt(p.committed ?? p.low) - low;
+      total += BigInt(p.end) - low;
     }
     return {
       events: partitions.reduce((sum, p) => sum + p.lag, 0),

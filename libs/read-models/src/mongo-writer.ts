@@ -169,7 +169,8 @@ export class ProjectionWriter {
   }
 }
 
-function isDuplicateKey(error: unknown): boolean {
+/** MongoDB's (and FerretDB's) duplicate key error, alone or in a bulk write's errors. */
+export function isDuplicateKey(error: unknown): boolean {
   if (error instanceof MongoBulkWriteError)
     return (
       error.code === DUPLICATE_KEY ||

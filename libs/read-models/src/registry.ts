@@ -5,6 +5,7 @@
 // the new generation has caught up. The old generation is dropped a grace period later, once no
 // reader can still hold its name.
 import type { Collection, Db } from 'mongodb';
+import { isDuplicateKey } from './mongo-writer';
 
 export interface Generation {
   readonly generation: number;
@@ -77,7 +78,7 @@ export class ProjectionRegistry {
         lastGeneration: 1,
       });
     } catch (error) {
-      if (!(error instanceof Error && 'code' in error && error.code === 11000)) throw error;
+      if (!isDuplicateKey(error)) throw error; // another instance created it first
     }
     const entry = await this.entries.findOne({ _id: name });
     if (!entry) throw new Error(`projection registry entry ${name} vanished`);

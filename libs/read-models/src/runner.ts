@@ -24,7 +24,7 @@ import {
   type Meter,
   type Span,
 } from '@opentelemetry/api';
-import { contextOf, dlqTopic, messagingAttributes, tracer } from '@es/messaging';
+import { contextOf, dlqTopic, headersOf, messagingAttributes, tracer } from '@es/messaging';
 import { z } from '@es/schema';
 import type { StoredDocument } from './apply';
 import { ProjectionWriter } from './mongo-writer';
@@ -297,9 +297,7 @@ export class ProjectionRunner {
   }
 
   private spanFor(topic: string, partition: number, message: KafkaMessage): Span {
-    const headers: Record<string, string> = {};
-    for (const [name, value] of Object.entries(message.headers ?? {}))
-      if (value !== undefined) headers[name] = String(Array.isArray(value) ? value[0] : value);
+    const headers = headersOf(message);
     return tracer.startSpan(
       `project ${this.options.projection.name}`,
       {
