@@ -25,6 +25,8 @@ export interface LoadedAggregate<State> {
   readonly version: number;
   /** Whether a snapshot was used (and at which version). */
   readonly fromSnapshot?: number;
+  /** Loaded with an inbox entry that was handled before: its first result. */
+  readonly handled?: { readonly result: unknown };
 }
 
 export interface InboxContext {
@@ -85,6 +87,8 @@ export interface AppendPlan {
   readonly events: readonly DomainEvent[];
   readonly outbox: readonly OutboxMessage[];
   readonly snapshot?: { readonly schemaVersion: number; readonly state: unknown };
+  /** The unit of work's message was handled before (found with this load): nothing to decide. */
+  readonly handled?: { readonly result: unknown };
 }
 
 /** A command bound to its aggregate and stream; build it with `onStream`. */
@@ -94,8 +98,11 @@ export interface AggregateCommand {
   readonly name?: string;
   /** Refuse unless the stream is at this version (no retry then). */
   readonly expectedVersion?: number;
-  /** Loads the aggregate and decides; throws the decider's DomainError when refused. */
-  plan(handler: CommandHandler): Promise<AppendPlan>;
+  /**
+   * Loads the aggregate and decides; throws the decider's DomainError when refused. Given the
+   * unit of work's inbox entry, the load also looks it up, and a handled message is not decided.
+   */
+  plan(handler: CommandHandler, inbox?: InboxContext): Promise<AppendPlan>;
 }
 
 export function onStream<C, E extends DomainEvent, S>(
@@ -110,8 +117,16 @@ export function onStream<C, E extends DomainEvent, S>(
     stream,
     ...(typeof type === 'string' ? { name: type } : {}),
     ...(options.expectedVersion === undefined ? {} : { expectedVersion: options.expectedVersion }),
-    plan: async (handler) => {
-      const loaded = await handler.load(definition, streamId);
+    plan: async (handler, inbox) => {
+      const loaded = await handler.load(definition, streamId, inbox);
+      if (loaded.handled)
+        return {
+          stream,
+          loadedVersion: loaded.version,
+          events: [],
+          outbox: [],
+          handled: loaded.handled,
+        };
       if (options.expectedVersion !== undefined && loaded.version !== options.expectedVersion) {
         throw new ConcurrencyError(stream, options.expectedVersion, loaded.version);
       }
@@ -174,33 +189,38 @@ export class CommandHandler {
     });
   }
 
+  /**
+   * The aggregate's current state: its snapshot (when it keeps them) and the newer events, in
+   * one query, which also looks up `inbox` when given (then `handled` says it was handled).
+   */
   async load<C, E extends DomainEvent, S>(
     definition: AggregateDefinition<C, E, S>,
     streamId: string,
+    inbox?: Pick<InboxContext, 'consumer' | 'messageId'>,
   ): Promise<LoadedAggregate<S>> {
     const stream: StreamRef = { type: definition.streamType, id: streamId };
     const { decider, snapshot } = definition;
     let state = decider.initialState();
     let version = 0;
     let fromSnapshot: number | undefined;
-    let events: readonly RecordedEvent[];
-    if (snapshot) {
-      const read = await this.store.readFromSnapshot(stream, snapshot.schemaVersion);
-      events = read.events;
-      if (read.snapshot) {
-        const stored = read.snapshot.state;
-        state = snapshot.deserialize ? snapshot.deserialize(stored) : (stored as S);
-        version = read.snapshot.streamVersion;
-        fromSnapshot = version;
-      }
-    } else {
-      events = await this.store.readStream(stream);
+    const read = await this.store.readFromSnapshot(
+      stream,
+      snapshot?.schemaVersion,
+      inbox ? { inbox: { consumer: inbox.consumer, messageId: inbox.messageId } } : {},
+    );
+    if (snapshot && read.snapshot) {
+      const stored = read.snapshot.state;
+      state = snapshot.deserialize ? snapshot.deserialize(stored) : (stored as S);
+      version = read.snapshot.streamVersion;
+      fromSnapshot = version;
     }
+    const { events } = read;
     state = fold(decider, state, events as unknown as readonly E[]);
     return {
       state,
       version: events.at(-1)?.streamVersion ?? version,
       ...(fromSnapshot === undefined ? {} : { fromSnapshot }),
+      ...(read.handled ? { handled: read.handled } : {}),
     };
   }
 
@@ -297,12 +317,11 @@ export class CommandHandler {
     try {
       for (let attempt = 1; ; attempt++) {
         // Under the lock, and on every attempt: the same message may have been handled while
-        // this one waited (a client's retry racing its first request).
-        const handled = inbox && (await this.store.handled(inbox.consumer, inbox.messageId));
-        if (inbox && handled) return this.replay(inbox, handled.result);
+        // this one waited (a client's retry racing its first request). The first command's
+        // load looks it up, in the same query.
         let plans: AppendPlan[];
         try {
-          plans = await this.plan(commands);
+          plans = await this.plan(commands, inbox);
         } catch (refusal) {
           // Refused on a state that a concurrent handling of this very message produced
           // (another instance): the first answer stands, not the refusal.
@@ -310,6 +329,8 @@ export class CommandHandler {
           if (inbox && first) return this.replay(inbox, first.result);
           throw refusal;
         }
+        const handled = plans.find((p) => p.handled)?.handled;
+        if (inbox && handled) return this.replay(inbox, handled.result);
         const started = performance.now();
         try {
           const streams = await this.append(plans, context);
@@ -333,8 +354,13 @@ export class CommandHandler {
     }
   }
 
-  private async plan(commands: readonly AggregateCommand[]): Promise<AppendPlan[]> {
-    const settled = await Promise.allSettled(commands.map((c) => c.plan(this)));
+  private async plan(
+    commands: readonly AggregateCommand[],
+    inbox: InboxContext | undefined,
+  ): Promise<AppendPlan[]> {
+    const settled = await Promise.allSettled(
+      commands.map((c, i) => c.plan(this, i === 0 ? inbox : undefined)),
+    );
     const refusals: { stream: StreamRef; error: DomainError }[] = [];
     const plans: AppendPlan[] = [];
     settled.forEach((outcome, i) => {

@@ -305,6 +305,16 @@ describe('PostgresEventStore (real PostgreSQL)', () => {
       expect(first.duplicate).toBe(false);
       expect(again).toEqual({ ...first, duplicate: true });
       expect(await store.currentVersion({ type: 'counter', id })).toBe(1);
+      // The load that decides finds the mark (the handler's only lookup before it appends).
+      const loaded = await store.readFromSnapshot({ type: 'counter', id }, undefined, { inbox });
+      expect(loaded.events.map((e) => e.streamVersion)).toEqual([1]);
+      expect(loaded.handled?.result).toMatchObject({
+        streams: [{ streamId: id, version: 1, eventIds: first.eventIds }],
+      });
+      const other = { ...inbox, messageId: `other-${id}` };
+      expect(
+        await store.readFromSnapshot({ type: 'counter', id }, undefined, { inbox: other }),
+      ).not.toHaveProperty('handled');
       // Two deliveries racing past the lookup: the inbox key stops the second in the same statement.
       await expect(
         store.append({ type: 'counter', id }, [inc(1)], { expectedVersion: 1, metadata, inbox }),
