@@ -5,13 +5,19 @@
 // declined, release, reject). Latencies are read from the services' own event stores (one
 // Postgres clock): OrderCreated -> OrderApproved (CONFIRMED), OrderCreated -> OrderRejected,
 // and OrderCreated -> the saga's end (stock committed, payment captured).
+// Orders spread over BENCH_SKUS stock items (100 by default); BENCH_SKUS=1 puts every
+// reservation on one hot stream. Before the load, the bench waits until the services' consumer
+// groups have nothing left from an earlier run, so it times only its own orders.
+import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
-import { postgresConfig } from '@es/runtime-config';
+import { consumerLag } from '@es/messaging';
+import { kafkaConfig, postgresConfig } from '@es/runtime-config';
 import { SERVICES, startServices } from '@es/testing';
 import { machine, ms, percentile, writeSection } from './lib.mts';
 
 const rate = Number(process.env['BENCH_RATE'] ?? 150);
 const seconds = Number(process.env['BENCH_SECONDS'] ?? 20);
+const skuCount = Number(process.env['BENCH_SKUS'] ?? 100);
 const declinedShare = 0.1;
 const run = Date.now().toString(36);
 
@@ -31,9 +37,42 @@ const post = async (target: string, body: unknown): Promise<{ orderId?: string }
   return (await response.json()) as { orderId?: string };
 };
 
+/** Until every group has consumed all its topics hold (an earlier run's backlog included). */
+async function idle(timeoutMs = 600_000): Promise<void> {
+  const admin = new Kafka({
+    clientId: 'bench-saga',
+    brokers: [...kafkaConfig('bench-saga').brokers],
+    logLevel: logLevel.NOTHING,
+  }).admin();
+  await admin.connect();
+  try {
+    const groups = [
+      { groupId: 'order-service', topics: ['orders.commands'] },
+      { groupId: 'inventory-service', topics: ['inventory.commands'] },
+      { groupId: 'payment-service', topics: ['payments.commands'] },
+      { groupId: 'saga-orchestrator', topics: ['orders.events', 'sagas.replies'] },
+    ];
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      let behind = 0;
+      for (const group of groups) for (const p of await consumerLag(admin, group)) behind += p.lag;
+      if (behind === 0) return;
+      if (Date.now() > deadline) throw new Error(`consumers still ${behind} messages behind`);
+      console.log(`waiting for an earlier run's ${behind} messages to be consumed`);
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+    }
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 try {
-  const sku = `BENCH-${run}`;
-  await post(url('inventory-service', `/inventory/${sku}/restock`), { quantity: 1_000_000 });
+  const skus = Array.from({ length: skuCount }, (_, i) => `BENCH-${run}-${i}`);
+  await Promise.all(
+    skus.map((sku) =>
+      post(url('inventory-service', `/inventory/${sku}/restock`), { quantity: 1_000_000 }),
+    ),
+  );
   const rich = Array.from({ length: 50 }, (_, i) => `bench-${run}-${i}`);
   await Promise.all(
     rich.map((c) => post(url('payment-service', `/accounts/${c}/deposit`), { amount: 1e12 })),
@@ -43,8 +82,11 @@ try {
     poor.map((c) => post(url('payment-service', `/accounts/${c}/deposit`), { amount: 1 })),
   );
 
+  await idle();
+
   // Open loop: each order leaves on its schedule, whether or not the earlier ones are done.
   const total = rate * seconds;
+  console.log(`offering ${total} orders at ${rate}/s`);
   const started = performance.now();
   const placing: Promise<string>[] = [];
   for (let i = 0; i < total; i++) {
@@ -56,7 +98,7 @@ try {
     placing.push(
       post(url('order-service', '/orders'), {
         customerId,
-        items: [{ sku, quantity: 1, unitPrice: 100 }],
+        items: [{ sku: skus[i % skus.length] ?? '', quantity: 1, unitPrice: 100 }],
       }).then((r) => r.orderId ?? ''),
     );
   }
@@ -72,7 +114,10 @@ try {
           AND stream_id = ANY($1) AND state->>'status' IN ('COMPLETED', 'COMPENSATED')`,
       [orderIds],
     );
-    if ((rows[0]?.n ?? 0) === orderIds.length) break;
+    if ((rows[0]?.n ?? 0) === orderIds.length) {
+      console.log(`all ${orderIds.length} sagas ended`);
+      break;
+    }
     if (Date.now() - waitStart > 300_000) throw new Error('sagas did not all end in 5 minutes');
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
@@ -117,12 +162,13 @@ try {
   const line = (name: string, xs: number[]) =>
     `| ${name} | ${xs.length} | ${ms(percentile(xs, 50))} | ${ms(percentile(xs, 99))} | ${ms(xs.at(-1) ?? Number.NaN)} |`;
   const body = `
-## Order saga at ${rate}/s (\`BENCH_RATE=${rate} npm run bench -- saga\`)
+## Order saga at ${rate}/s over ${skuCount} SKUs (\`BENCH_RATE=${rate} BENCH_SKUS=${skuCount} npm run bench -- saga\`)
 
 Machine: ${machine()}. Everything on this one machine: PostgreSQL, Kafka, the order, inventory
 and payment services and the orchestrator (real processes, as \`npm start\` runs them).
-Offered load: ${rate} orders/s for ${seconds} s, open loop (${orderIds.length} orders, one in ten
-declined for want of funds); offered in ${offeredSeconds.toFixed(1)} s.
+Offered load: ${rate} orders/s for ${seconds} s, open loop (${orderIds.length} orders of one line
+each, over ${skuCount} SKU${skuCount === 1 ? '' : 's'}, one in ten declined for want of funds);
+offered in ${offeredSeconds.toFixed(1)} s.
 
 **Sagas ended: ${sagasPerSecond.toFixed(1)} per second** (${ends.length} sagas, first OrderCreated to
 last saga end). Latencies from the services' event stores (one Postgres clock), in ms:
@@ -136,7 +182,7 @@ ${line('compensation: order accepted -> REJECTED (reserve, decline, release, rej
 Targets (issue 5): at least 150 sagas/s, happy p99 under 1 s, compensation p99 under 2 s.
 `;
   console.log(body);
-  writeSection(`saga-${rate}`, body);
+  writeSection(`saga-${rate}${skuCount === 100 ? '' : `-${skuCount}sku`}`, body);
 } finally {
   await Promise.all(services.map((s) => s.stop()));
 }
