@@ -37,8 +37,8 @@ export interface OutboxRelayOptions {
   /**
    * After a batch smaller than batchSize, wait this long before the next one (default 10 ms):
    * under load, batches grow instead of each carrying a few rows, so fewer statements and
-   * produce requests per message (measured: the order saga ended 15% more sagas per second
-   * with the same CPU); it costs a message at most this much latency. 0 selects again at once.
+   * produce requests per message (measured on the order saga bench: 86 sagas/s before, 93 and
+   * 96.5 with 5 and 15 ms); it costs a message at most this much latency. 0 selects again at once.
    */
   readonly gatherMs?: number;
   /** How often a follower tries to take the lead. */
