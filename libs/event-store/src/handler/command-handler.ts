@@ -206,7 +206,7 @@ export class CommandHandler {
     const read = await this.store.readFromSnapshot(
       stream,
       snapshot?.schemaVersion,
-      inbox ? { inbox: { consumer: inbox.consumer, messageId: inbox.messageId } } : {},
+      inbox ? { inbox } : {},
     );
     if (snapshot && read.snapshot) {
       const stored = read.snapshot.state;
