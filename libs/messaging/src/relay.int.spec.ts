@@ -1,5 +1,6 @@
 // The outbox relay on real PostgreSQL and Kafka: ordering per key, the late-commit gap, leader
-// hand-over between instances, and a SIGKILL between the broker's ack and the mark.
+// hand-over between instances, waking a sleeping relay, and a SIGKILL between the broker's ack
+// and the mark.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -211,6 +212,75 @@ describe('OutboxRelay (real PostgreSQL and Kafka)', () => {
     } finally {
       late.release();
       aborted.release();
+    }
+  });
+
+  /** Holders of the wake lock (append-sql.ts) in this database, by mode. */
+  const wakeLock = async () => {
+    const { rows } = await db.pool.query<{ mode: string }>(
+      `SELECT mode FROM pg_locks
+       WHERE locktype = 'advisory' AND classid = 1163087703 AND objid = 1 AND objsubid = 2 AND granted
+         AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+    );
+    return rows.map((r) => r.mode).sort();
+  };
+  const published = () =>
+    eventually(
+      async () => {
+        expect((await outboxBacklog(db.pool)).unpublished).toBe(0);
+      },
+      { timeoutMs: 5_000, intervalMs: 20 },
+    );
+
+  it('sleeps under the wake lock and is woken by the next append, well before its polling interval', async () => {
+    const topic = await newTopic();
+    const handler = new CommandHandler(store);
+    const relay = newRelay('wake', { pollIntervalMs: 120_000, busyWindowMs: 0 });
+    relay.start();
+    await eventually(async () => {
+      expect(await wakeLock()).toEqual(['ExclusiveLock']);
+    });
+    for (let i = 0; i < 3; i++) {
+      await handler.handle(
+        counter({ topic }),
+        uniqueName('wake'),
+        { type: 'Open', limit: 1 },
+        { metadata },
+      );
+      await published(); // within 5 s: the 120 s poll would fail this
+      await eventually(async () => {
+        expect(await wakeLock()).toEqual(['ExclusiveLock']); // asleep again
+      });
+    }
+    await relay.stop();
+    expect(await wakeLock()).toEqual([]); // nobody is asked to notify
+  });
+
+  it('does not fall asleep past an append that committed without notifying', async () => {
+    const topic = await newTopic();
+    const relay = newRelay('race', { pollIntervalMs: 120_000, busyWindowMs: 0 });
+    const inFlight = await db.pool.connect();
+    try {
+      // The append takes the wake lock shared (nobody sleeps yet), so it will not notify; the
+      // relay starts, finds nothing it may read, and must not sleep while that append is open.
+      await inFlight.query('BEGIN');
+      await store.append(
+        { type: 'counter', id: uniqueName('race') },
+        [{ type: 'CounterOpened', data: { limit: 1 } }],
+        { expectedVersion: 'no_stream', metadata, outbox: [{ eventIndex: 0, topic }] },
+        inFlight,
+      );
+      expect(await wakeLock()).toEqual(['ShareLock']);
+      relay.start();
+      await eventually(() => {
+        expect(relay.isLeader).toBe(true);
+      });
+      await new Promise((r) => setTimeout(r, 300));
+      expect(await wakeLock()).toEqual(['ShareLock']); // the relay did not take it
+      await inFlight.query('COMMIT');
+      await published(); // within 5 s: the 120 s poll would fail this
+    } finally {
+      inFlight.release();
     }
   });
 

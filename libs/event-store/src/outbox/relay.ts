@@ -9,6 +9,7 @@ import { Client, type ClientConfig } from 'pg';
 import type { Meter } from '@opentelemetry/api';
 import { eventMessage, recordedFromRow, type EventRow } from '../store/event-store';
 import type { EventRegistry } from '../store/registry';
+import { OUTBOX_WAKE_LOCK } from '../store/append-sql';
 
 export interface OutboundMessage {
   readonly topic: string;
@@ -215,27 +216,34 @@ export class OutboxRelay {
       if (published < this.batchSize) await this.sleepUnlessWoken(this.options.gatherMs ?? 10);
       return;
     }
-    // Recently busy: look again shortly, without asking writers to notify. An append that
-    // read the flag before it was set and commits after the second look below sends nothing,
-    // and under a steady load that race is common enough to put the polling interval into the
-    // p99 (measured: 190 ms at 1,000 events/s); a short poll bounds it while traffic flows.
+    // Recently busy: look again shortly, without asking writers to notify. The second look below
+    // reads behind the horizon: a row committed while an older transaction still runs (in any
+    // database of the cluster) is not visible to it, and its writer has not notified. Under a
+    // steady load that is common enough to put the polling interval into the p99 (measured:
+    // 190 ms at 1,000 events/s); a short poll bounds it while traffic flows.
     if (Date.now() - this.lastPublished < (this.options.busyWindowMs ?? 1_000)) {
       await this.sleepUnlessWoken(this.options.busyPollIntervalMs ?? 5);
       return;
     }
-    // Idle: ask writers to notify, look once more (a commit may have raced the flag), then
-    // sleep until a notification or the polling interval.
-    await client.query({
+    // Idle: take the wake lock, which asks writers to notify (append-sql.ts), look once more,
+    // then sleep until a notification or the polling interval. An append that took the lock
+    // shared, and so will not notify, holds it until it commits: the try fails while one is in
+    // flight (look again shortly), and once it succeeds, every such append has committed.
+    const { rows } = await client.query<{ locked: boolean }>({
       name: 'outbox_wait',
-      text: 'UPDATE outbox_relay_state SET waiting = true WHERE id = 1',
+      text: `SELECT pg_try_advisory_lock(${OUTBOX_WAKE_LOCK}) AS locked`,
     });
+    if (rows[0]?.locked !== true) {
+      await this.sleepUnlessWoken(this.options.busyPollIntervalMs ?? 5);
+      return;
+    }
     try {
       if ((await this.publishBatch(client)) > 0) return;
       await this.sleepUnlessWoken(this.options.pollIntervalMs ?? 500);
     } finally {
       await client.query({
         name: 'outbox_busy',
-        text: 'UPDATE outbox_relay_state SET waiting = false WHERE id = 1',
+        text: `SELECT pg_advisory_unlock(${OUTBOX_WAKE_LOCK})`,
       });
     }
   }

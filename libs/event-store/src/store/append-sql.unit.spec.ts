@@ -53,6 +53,12 @@ describe('appendStatement', () => {
     });
     expect(deadLetter.text).not.toContain('INSERT INTO events');
     expect(deadLetter.text).toContain('INSERT INTO inbox');
+    // Only a shape that writes outbox rows may have to wake the relay.
+    const wake = 'pg_try_advisory_xact_lock_shared';
+    expect(text).toContain(wake);
+    expect(deadLetter.text).toContain(wake);
+    const eventsOnly = { events: 2, outbox: '', inbox: false, snapshot: false, newStream: false };
+    expect(appendStatement(eventsOnly).text).not.toContain(wake);
   });
 
   it('reads the stream version unless a new stream has events to write', () => {

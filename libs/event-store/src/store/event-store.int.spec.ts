@@ -32,7 +32,7 @@ describe('PostgresEventStore (real PostgreSQL)', () => {
   beforeAll(async () => {
     db = await createTestDatabase('event_store');
     pool = db.pool;
-    expect(await migrate(pool)).toEqual([1]);
+    expect(await migrate(pool)).toEqual([1, 2]);
     expect(await migrate(pool)).toEqual([]); // idempotent
     store = new PostgresEventStore(pool, counterRegistry());
   });

@@ -94,6 +94,17 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'the relay waits under an advisory lock, not a flag',
+    sql: `
+      -- Writers read the flag in every append that wrote outbox rows: about 9 us of server CPU
+      -- per append, 7% of the append rate at 32 writers. The sleeping relay holds an advisory
+      -- lock instead, which writers try to take shared (append-sql.ts), and which goes with the
+      -- relay's connection: a relay that dies asleep no longer makes every append notify.
+      ALTER TABLE outbox_relay_state DROP COLUMN waiting;
+    `,
+  },
 ];
 
 const LOCK_KEY = 'es:event-store:migrations';
