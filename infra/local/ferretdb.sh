@@ -30,8 +30,9 @@ ferret_install() {
 
 # The pristine module (verified by the Go module proxy's checksum database) copied to
 # infra/ferretdb/third_party and patched: stock 1.24.2 deadlocks the whole server once an update
-# batch matches as many documents as its backend pool holds (100 on SQLite), and its SQLite
-# backend never uses the _id index (docs/engines.md).
+# batch matches as many documents as its backend pool holds (100 on SQLite), its SQLite
+# backend never uses the _id index, a conditional update is not atomic, and an update command
+# commits each document on its own (docs/engines.md).
 ferret_prepare_source() {
   local version tmp dir
   version="$(sed -n 's/^require github.com\/FerretDB\/FerretDB \(v[0-9.]*\)$/\1/p' go.mod)"

@@ -236,6 +236,70 @@ describe('MongoDB wire protocol (local stack)', () => {
     expect(both).toBe(0);
   });
 
+  it('runs the statements of one update command in order, each seeing what those before it wrote', async () => {
+    // Patched FerretDB writes an update command's documents in one transaction at its end, and
+    // before any statement that may match one of them (docs/engines.md): the same results as
+    // writing each at once.
+    const docs = mongo.db.collection<{ _id: string; revision: number; by: string }>('in_order');
+    await docs.insertMany([
+      { _id: 'x', revision: 1, by: 'none' },
+      { _id: 'y', revision: 1, by: 'none' },
+    ]);
+    const result = await docs.bulkWrite(
+      [
+        {
+          replaceOne: { filter: { _id: 'x', revision: 1 }, replacement: { revision: 2, by: 'a' } },
+        },
+        {
+          replaceOne: { filter: { _id: 'y', revision: 1 }, replacement: { revision: 2, by: 'a' } },
+        },
+        // The same _id: matches only as written by the first statement.
+        {
+          replaceOne: { filter: { _id: 'x', revision: 2 }, replacement: { revision: 3, by: 'b' } },
+        },
+        // No _id: matches y only as written by the second.
+        { updateMany: { filter: { revision: 2 }, update: { $set: { by: 'many' } } } },
+        {
+          updateOne: {
+            filter: { _id: 'z' },
+            update: { $set: { revision: 1, by: 'new' } },
+            upsert: true,
+          },
+        },
+      ],
+      { ordered: true },
+    );
+    expect({ matched: result.matchedCount, upserted: result.upsertedCount }).toEqual({
+      matched: 4,
+      upserted: 1,
+    });
+    expect(await docs.find({}, { sort: { _id: 1 } }).toArray()).toEqual([
+      { _id: 'x', revision: 3, by: 'b' },
+      { _id: 'y', revision: 2, by: 'many' },
+      { _id: 'z', revision: 1, by: 'new' },
+    ]);
+    // A statement that fails does not take back what those before it wrote.
+    const error = await docs
+      .bulkWrite(
+        [
+          {
+            replaceOne: {
+              filter: { _id: 'x', revision: 3 },
+              replacement: { revision: 4, by: 'kept' },
+            },
+          },
+          { updateOne: { filter: { _id: 'y' }, update: { $inc: { by: 1 } } } }, // by is a string
+        ],
+        { ordered: true },
+      )
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    expect(error).toBeInstanceOf(MongoServerError);
+    expect(await docs.findOne({ _id: 'x' })).toEqual({ _id: 'x', revision: 4, by: 'kept' });
+  });
+
   async function isFerretDb(): Promise<boolean> {
     const info = await mongo.db.admin().command({ buildInfo: 1 });
     return 'ferretdbVersion' in info;
