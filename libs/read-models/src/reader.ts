@@ -83,15 +83,21 @@ export class ReadModels {
     list: ListOptions<Doc>,
     options: ReadOptions & { readonly tokenDocument?: string } = {},
   ): Promise<Doc[]> {
-    const collection = await this.collection(projection);
-    if (options.consistentWith)
+    const token = options.consistentWith;
+    let collection: Collection<StoredDocument>;
+    if (token) {
+      const started = Date.now();
+      const timeoutMs = options.timeoutMs ?? this.options.defaultTimeoutMs ?? 2_000;
+      collection = await this.activeWithin(projection, token, started, timeoutMs);
+      const left = timeoutMs - (Date.now() - started);
       await this.waitIn(
         projection,
         collection,
-        options.tokenDocument ?? options.consistentWith.stream.id,
-        options.consistentWith,
-        options.timeoutMs,
+        options.tokenDocument ?? token.stream.id,
+        token,
+        left,
       );
+    } else collection = await this.collection(projection);
     const cursor = collection.find({
       ...(list.filter as Filter<StoredDocument>),
       '_meta.deleted': { $ne: true },
@@ -107,9 +113,24 @@ export class ReadModels {
     projection: string,
     id: string,
     token: ConsistencyToken,
-    timeoutMs?: number,
+    timeoutMs = this.options.defaultTimeoutMs ?? 2_000,
   ): Promise<StoredDocument | null> {
-    return this.waitIn(projection, await this.collection(projection), id, token, timeoutMs);
+    const started = Date.now();
+    const collection = await this.activeWithin(projection, token, started, timeoutMs);
+    return this.waitIn(projection, collection, id, token, timeoutMs - (Date.now() - started));
+  }
+
+  /** The active collection, looked up within a consistent read's time. */
+  private async activeWithin(
+    projection: string,
+    token: ConsistencyToken,
+    started: number,
+    timeoutMs: number,
+  ): Promise<Collection<StoredDocument>> {
+    const collection = await within(this.collection(projection), started + timeoutMs);
+    if (collection === TIMED_OUT)
+      throw new NotYetConsistentError(projection, token, 0, Date.now() - started);
+    return collection;
   }
 
   /**
@@ -125,15 +146,20 @@ export class ReadModels {
     timeoutMs = this.options.defaultTimeoutMs ?? 2_000,
   ): Promise<StoredDocument | null> {
     const stream = `${token.stream.type}/${token.stream.id}`;
-    const first = await collection.findOne({ _id: id });
+    const started = Date.now();
+    const deadline = started + timeoutMs;
+    // The first read is bounded too: a database that stops answering gets the same answer.
+    const first = await within(collection.findOne({ _id: id }), deadline);
+    if (first === TIMED_OUT)
+      throw new NotYetConsistentError(projection, token, 0, Date.now() - started);
     if (versionOf(first?._meta, stream) >= token.version) return first;
     return new Promise((resolve, reject) => {
       const waiter: Waiter = {
         id,
         stream,
         token,
-        started: Date.now(),
-        deadline: Date.now() + timeoutMs,
+        started,
+        deadline,
         seen: versionOf(first?._meta, stream),
         resolve,
         reject: (seen, waited) => {
@@ -203,5 +229,27 @@ export class ReadModels {
       until: Date.now() + (this.options.cacheMs ?? 1_000),
     });
     return this.db.collection<StoredDocument>(name);
+  }
+}
+
+const TIMED_OUT = Symbol('timed out');
+
+/** The promise's value, or TIMED_OUT if it has not settled by the deadline. */
+async function within<T>(promise: Promise<T>, deadline: number): Promise<T | typeof TIMED_OUT> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<typeof TIMED_OUT>((resolve) => {
+        timer = setTimeout(
+          () => {
+            resolve(TIMED_OUT);
+          },
+          Math.max(0, deadline - Date.now()),
+        );
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
   }
 }

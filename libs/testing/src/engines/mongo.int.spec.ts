@@ -279,7 +279,8 @@ describe('MongoDB wire protocol (local stack)', () => {
       { _id: 'z', revision: 1, by: 'new' },
     ]);
     // A statement that fails does not take back what those before it wrote.
-    const error = await docs
+    const error = await mongo.db
+      .collection<{ _id: string }>('in_order') // loosely typed: the failing statement increments a string
       .bulkWrite(
         [
           {
