@@ -8,7 +8,10 @@
 /** What one append writes, as far as the statement's text depends on it. */
 export interface AppendShape {
   readonly events: number;
-  /** Per outbox message, in order: `e` publishes an appended event, `p` carries a payload. */
+  /**
+   * Per outbox message, in order: `e` publishes an appended event with headers of its own, `E`
+   * one without (`{}`, no parameter), `p` carries a payload.
+   */
   readonly outbox: string;
   readonly inbox: boolean;
   readonly snapshot: boolean;
@@ -39,9 +42,11 @@ export function shapeKey(shape: AppendShape): string {
 /**
  * The statement for a shape. Parameters: $1 stream type, $2 stream id, $3 expected version
  * (null for any), $4 metadata (only when there are events); then per event id, type, schema
- * version, data; per event message topic, event id, headers; per payload message topic, key,
- * message id, headers, payload; inbox consumer, message id, result; snapshot schema version,
- * state.
+ * version, data; per event message topic, event id (not when the append has one event: it is
+ * $5), headers (`e` only); per payload message topic, key, message id, headers, payload; inbox
+ * consumer, message id, result; snapshot schema version, state. Each parameter costs the client
+ * and the server a little: the common append, one event published without headers of its own,
+ * passes 9 rather than 11.
  * Returns one row per appended event (version, position, recorded time in ms, transaction
  * id), in version order, and none when the expected version did not hold; without events, one
  * row: whether it held, and the stream's version.
@@ -90,12 +95,13 @@ function buildAppendSql(shape: AppendShape): string {
   let m = 0;
   for (const kind of shape.outbox) {
     m++;
-    if (kind === 'e') {
+    if (kind === 'e' || kind === 'E') {
       // The event's id is its message id; its position is joined from the inserted row.
       const topic = param('text');
-      const eventId = param('uuid');
+      const eventId = shape.events === 1 ? '$5::uuid' : param('uuid');
+      const headers = kind === 'e' ? param('jsonb') : `'{}'::jsonb`;
       messageRows.push(
-        `(${topic}, $2::text, ${eventId}, ${eventId}, ${param('jsonb')}, NULL::jsonb, ${m})`,
+        `(${topic}, $2::text, ${eventId}, ${eventId}, ${headers}, NULL::jsonb, ${m})`,
       );
     } else {
       messageRows.push(
@@ -154,16 +160,17 @@ function buildAppendSql(shape: AppendShape): string {
 )`);
   }
   // Wakes the relay if it sleeps: Postgres sends one notification at commit. An uncorrelated
-  // subquery runs once, and only when a row is returned: not when the expected version failed.
+  // subquery runs once. With events it gates the result (a condition always true, not a column
+  // to return and parse); it then also runs when the expected version failed, and a sleeping
+  // relay wakes to find nothing.
   const wake = (from: string) =>
-    messageRows.length > 0
-      ? `,\n       (SELECT count(pg_notify('outbox', ''))${from} WHERE NOT pg_try_advisory_xact_lock_shared(${OUTBOX_WAKE_LOCK})) AS woken`
-      : '';
+    `(SELECT count(pg_notify('outbox', ''))${from} WHERE NOT pg_try_advisory_xact_lock_shared(${OUTBOX_WAKE_LOCK}))`;
+  const notifies = messageRows.length > 0;
   const result =
     shape.events > 0
       ? `SELECT ins.stream_version, ins.global_position::text AS position,
-       date_part('epoch', ins.recorded_at) * 1000 AS recorded_ms, ins.transaction_id::text AS transaction_id${wake('')}
-FROM ins${shape.events > 1 ? '\nORDER BY ins.stream_version' : ''}`
-      : `SELECT EXISTS (SELECT 1 FROM allowed) AS allowed, (SELECT v FROM cur) AS current_version${wake(' FROM allowed')}`;
+       date_part('epoch', ins.recorded_at) * 1000 AS recorded_ms, ins.transaction_id::text AS transaction_id
+FROM ins${notifies ? `\nWHERE ${wake('')} >= 0` : ''}${shape.events > 1 ? '\nORDER BY ins.stream_version' : ''}`
+      : `SELECT EXISTS (SELECT 1 FROM allowed) AS allowed, (SELECT v FROM cur) AS current_version${notifies ? `,\n       ${wake(' FROM allowed')} AS woken` : ''}`;
   return `WITH ${parts.join(',\n')}\n${result}`;
 }

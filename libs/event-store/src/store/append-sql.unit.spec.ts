@@ -4,17 +4,24 @@ function parameterNumbers(sql: string): number[] {
   return [...new Set([...sql.matchAll(/\$(\d+)/g)].map((m) => Number(m[1])))].sort((a, b) => a - b);
 }
 
-// What PostgresEventStore.append passes for a shape: 3, metadata if there are events, 4 per event, 3 per event message,
-// 5 per payload message + 3 for an inbox mark + 2 for a snapshot.
+// What PostgresEventStore.append passes for a shape: 3, metadata if there are events, 4 per
+// event; per event message its topic, the event's id unless there is one event, headers for
+// `e`; 5 per payload message; 3 for an inbox mark, 2 for a snapshot.
 function valuesFor(shape: AppendShape): number {
   let n = 3 + (shape.events > 0 ? 1 : 0) + 4 * shape.events;
-  for (const kind of shape.outbox) n += kind === 'e' ? 3 : 5;
+  for (const kind of shape.outbox) {
+    if (kind === 'p') n += 5;
+    else n += 1 + (shape.events === 1 ? 0 : 1) + (kind === 'e' ? 1 : 0);
+  }
   return n + (shape.inbox ? 3 : 0) + (shape.snapshot ? 2 : 0);
 }
 
 describe('appendStatement', () => {
   const shapes: AppendShape[] = [
     { events: 1, outbox: 'e', inbox: false, snapshot: false, newStream: false },
+    { events: 1, outbox: 'E', inbox: true, snapshot: false, newStream: true },
+    { events: 1, outbox: 'Ep', inbox: false, snapshot: true, newStream: false },
+    { events: 3, outbox: 'EeE', inbox: false, snapshot: false, newStream: true },
     { events: 3, outbox: 'eep', inbox: true, snapshot: true, newStream: false },
     { events: 0, outbox: 'p', inbox: true, snapshot: false, newStream: false },
     { events: 2, outbox: '', inbox: false, snapshot: true, newStream: false },

@@ -102,6 +102,53 @@ describe('PostgresEventStore (real PostgreSQL)', () => {
     expect(await store.handled('refused', s.id)).toBeUndefined();
   });
 
+  it('writes each event message pointing at its event, with its own headers or none', async () => {
+    const rowsOf = async (ids: readonly string[]) =>
+      (
+        await db.pool.query<{ message_id: string; event_position: string; headers: unknown }>(
+          `SELECT message_id, event_position::text, headers FROM outbox
+           WHERE message_id = ANY($1::uuid[]) ORDER BY id`,
+          [ids],
+        )
+      ).rows;
+    // Several events: each message names its event; out of order, one with headers.
+    const many = await store.append(stream(), [opened(), inc(1), inc(2)], {
+      expectedVersion: 'no_stream',
+      metadata,
+      outbox: [
+        { eventIndex: 2, topic: 't', headers: { 'x-note': 'last' } },
+        { eventIndex: 0, topic: 't' },
+      ],
+    });
+    const [first, , third] = many.events;
+    expect(await rowsOf([first!.eventId, third!.eventId])).toEqual([
+      {
+        message_id: third!.eventId,
+        event_position: String(third!.globalPosition),
+        headers: { 'x-note': 'last' },
+      },
+      { message_id: first!.eventId, event_position: String(first!.globalPosition), headers: {} },
+    ]);
+    // One event (its id is the statement's $5), with and without headers, to an existing stream.
+    const s = stream();
+    await store.append(s, [opened()], { expectedVersion: 'no_stream', metadata });
+    for (const headers of [{ 'x-note': 'one' }, undefined]) {
+      const one = await store.append(s, [inc(1)], {
+        expectedVersion: 'any',
+        metadata,
+        outbox: [{ eventIndex: 0, topic: 't', ...(headers ? { headers } : {}) }],
+      });
+      const event = one.events[0]!;
+      expect(await rowsOf([event.eventId])).toEqual([
+        {
+          message_id: event.eventId,
+          event_position: String(event.globalPosition),
+          headers: headers ?? {},
+        },
+      ]);
+    }
+  });
+
   it('validates every event before appending and writes nothing of an invalid append', async () => {
     const s = stream();
     const attempt = store.append(s, [opened(), { type: 'Incremented', data: { amount: -1 } }], {

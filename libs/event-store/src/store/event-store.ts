@@ -133,13 +133,16 @@ export class PostgresEventStore {
     let kinds = '';
     for (const m of outbox) {
       if ('eventIndex' in m) {
-        kinds += 'e';
         // Also refuses a fractional or negative index: input[1.5] and input[-1] are undefined.
         const event = input[m.eventIndex];
         if (!event) {
           throw new RangeError(`outbox message refers to event ${m.eventIndex} of ${input.length}`);
         }
-        values.push(m.topic, event.id, m.headers ? JSON.stringify(m.headers) : '{}');
+        // The parameters append-sql.ts expects: one event's id is already $5; `E`: no headers.
+        values.push(m.topic);
+        if (input.length !== 1) values.push(event.id);
+        kinds += m.headers ? 'e' : 'E';
+        if (m.headers) values.push(JSON.stringify(m.headers));
       } else {
         kinds += 'p';
         values.push(
