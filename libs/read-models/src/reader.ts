@@ -84,20 +84,16 @@ export class ReadModels {
     options: ReadOptions & { readonly tokenDocument?: string } = {},
   ): Promise<Doc[]> {
     const token = options.consistentWith;
-    let collection: Collection<StoredDocument>;
-    if (token) {
-      const started = Date.now();
-      const timeoutMs = options.timeoutMs ?? this.options.defaultTimeoutMs ?? 2_000;
-      collection = await this.activeWithin(projection, token, started, timeoutMs);
-      const left = timeoutMs - (Date.now() - started);
-      await this.waitIn(
-        projection,
-        collection,
-        options.tokenDocument ?? token.stream.id,
-        token,
-        left,
-      );
-    } else collection = await this.collection(projection);
+    const collection = token
+      ? (
+          await this.waitInActive(
+            projection,
+            options.tokenDocument ?? token.stream.id,
+            token,
+            options.timeoutMs,
+          )
+        ).collection
+      : await this.collection(projection);
     const cursor = collection.find({
       ...(list.filter as Filter<StoredDocument>),
       '_meta.deleted': { $ne: true },
@@ -113,24 +109,24 @@ export class ReadModels {
     projection: string,
     id: string,
     token: ConsistencyToken,
-    timeoutMs = this.options.defaultTimeoutMs ?? 2_000,
+    timeoutMs?: number,
   ): Promise<StoredDocument | null> {
-    const started = Date.now();
-    const collection = await this.activeWithin(projection, token, started, timeoutMs);
-    return this.waitIn(projection, collection, id, token, timeoutMs - (Date.now() - started));
+    return (await this.waitInActive(projection, id, token, timeoutMs)).doc;
   }
 
-  /** The active collection, looked up within a consistent read's time. */
-  private async activeWithin(
+  /** waitIn on the active collection, whose lookup counts against the same time. */
+  private async waitInActive(
     projection: string,
+    id: string,
     token: ConsistencyToken,
-    started: number,
-    timeoutMs: number,
-  ): Promise<Collection<StoredDocument>> {
+    timeoutMs = this.options.defaultTimeoutMs ?? 2_000,
+  ): Promise<{ collection: Collection<StoredDocument>; doc: StoredDocument | null }> {
+    const started = Date.now();
     const collection = await within(this.collection(projection), started + timeoutMs);
     if (collection === TIMED_OUT)
       throw new NotYetConsistentError(projection, token, 0, Date.now() - started);
-    return collection;
+    const left = timeoutMs - (Date.now() - started);
+    return { collection, doc: await this.waitIn(projection, collection, id, token, left) };
   }
 
   /**
@@ -143,7 +139,7 @@ export class ReadModels {
     collection: Collection<StoredDocument>,
     id: string,
     token: ConsistencyToken,
-    timeoutMs = this.options.defaultTimeoutMs ?? 2_000,
+    timeoutMs: number,
   ): Promise<StoredDocument | null> {
     const stream = `${token.stream.type}/${token.stream.id}`;
     const started = Date.now();

@@ -221,19 +221,12 @@ export class OutboxRelay {
     // database of the cluster) is not visible to it, and its writer has not notified. Under a
     // steady load that is common enough to put the polling interval into the p99 (measured:
     // 190 ms at 1,000 events/s); a short poll bounds it while traffic flows.
-    if (Date.now() - this.lastPublished < (this.options.busyWindowMs ?? 1_000)) {
-      await this.sleepUnlessWoken(this.options.busyPollIntervalMs ?? 5);
-      return;
-    }
     // Idle: take the wake lock, which asks writers to notify (append-sql.ts), look once more,
     // then sleep until a notification or the polling interval. An append that took the lock
     // shared, and so will not notify, holds it until it commits: the try fails while one is in
     // flight (look again shortly), and once it succeeds, every such append has committed.
-    const { rows } = await client.query<{ locked: boolean }>({
-      name: 'outbox_wait',
-      text: `SELECT pg_try_advisory_lock(${OUTBOX_WAKE_LOCK}) AS locked`,
-    });
-    if (rows[0]?.locked !== true) {
+    const recentlyBusy = Date.now() - this.lastPublished < (this.options.busyWindowMs ?? 1_000);
+    if (recentlyBusy || !(await this.takeWakeLock(client))) {
       await this.sleepUnlessWoken(this.options.busyPollIntervalMs ?? 5);
       return;
     }
@@ -246,6 +239,14 @@ export class OutboxRelay {
         text: `SELECT pg_advisory_unlock(${OUTBOX_WAKE_LOCK})`,
       });
     }
+  }
+
+  private async takeWakeLock(client: Client): Promise<boolean> {
+    const { rows } = await client.query<{ locked: boolean }>({
+      name: 'outbox_wait',
+      text: `SELECT pg_try_advisory_lock(${OUTBOX_WAKE_LOCK}) AS locked`,
+    });
+    return rows[0]?.locked === true;
   }
 
   /** Publishes one batch; returns how many messages. */

@@ -30,6 +30,14 @@ export const MAX_OUTBOX_PER_APPEND = 1_000;
 
 const cache = new Map<string, { name: string | undefined; text: string }>();
 
+/**
+ * An event message of a one-event append points at that event's id parameter, $5, instead of
+ * passing the id again: the store passes it only when this is false.
+ */
+export function messagesPassEventId(events: number): boolean {
+  return events !== 1;
+}
+
 /** Without events, a new stream reads its version like any other: one statement, one name. */
 function skipsVersionRead(shape: AppendShape): boolean {
   return shape.newStream && shape.events > 0;
@@ -71,7 +79,7 @@ export function appendStatement(shape: AppendShape): { name: string | undefined;
  * sleeps for a notification (outbox/relay.ts). An append that writes outbox rows tries to take
  * it shared, held until its commit: if it cannot, the relay sleeps and the append notifies.
  * Reading a flag from a table instead cost about 9 us of server CPU per append; the try costs
- * about 2 (docs/event-store.md).
+ * 0 to 5, within the measurement's noise (docs/event-store.md).
  */
 export const OUTBOX_WAKE_LOCK = '1163087703, 1';
 
@@ -98,7 +106,7 @@ function buildAppendSql(shape: AppendShape): string {
     if (kind === 'e' || kind === 'E') {
       // The event's id is its message id; its position is joined from the inserted row.
       const topic = param('text');
-      const eventId = shape.events === 1 ? '$5::uuid' : param('uuid');
+      const eventId = messagesPassEventId(shape.events) ? param('uuid') : '$5::uuid';
       const headers = kind === 'e' ? param('jsonb') : `'{}'::jsonb`;
       messageRows.push(
         `(${topic}, $2::text, ${eventId}, ${eventId}, ${headers}, NULL::jsonb, ${m})`,

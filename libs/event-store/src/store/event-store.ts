@@ -12,7 +12,12 @@ import type {
   RecordedEvent,
   StreamRef,
 } from './types';
-import { appendStatement, MAX_EVENTS_PER_APPEND, MAX_OUTBOX_PER_APPEND } from './append-sql';
+import {
+  appendStatement,
+  messagesPassEventId,
+  MAX_EVENTS_PER_APPEND,
+  MAX_OUTBOX_PER_APPEND,
+} from './append-sql';
 import { uuidv7 } from './uuid';
 
 type Queryable = Pool | PoolClient;
@@ -138,9 +143,9 @@ export class PostgresEventStore {
         if (!event) {
           throw new RangeError(`outbox message refers to event ${m.eventIndex} of ${input.length}`);
         }
-        // The parameters append-sql.ts expects: one event's id is already $5; `E`: no headers.
+        // The parameters append-sql.ts expects: the event's id unless it is $5; `E`: no headers.
         values.push(m.topic);
-        if (input.length !== 1) values.push(event.id);
+        if (messagesPassEventId(input.length)) values.push(event.id);
         kinds += m.headers ? 'e' : 'E';
         if (m.headers) values.push(JSON.stringify(m.headers));
       } else {
