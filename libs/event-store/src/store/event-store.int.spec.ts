@@ -1,5 +1,6 @@
-import type { Pool } from 'pg';
-import { createTestDatabase, type TestDatabase } from '@es/testing';
+import type { Socket } from 'node:net';
+import { Pool, type PoolClient } from 'pg';
+import { createTestDatabase, eventually, type TestDatabase } from '@es/testing';
 import { CommandHandler, onStream } from '../handler/command-handler';
 import { counter, counterRegistry, type CounterEvent } from '../testing/counter';
 import {
@@ -11,6 +12,7 @@ import {
 } from './errors';
 import { PostgresEventStore } from './event-store';
 import { migrate } from './schema';
+import { uuidv7 } from './uuid';
 import { START, type EventMetadata, type RecordedEvent } from './types';
 
 const metadata: EventMetadata = {
@@ -32,7 +34,7 @@ describe('PostgresEventStore (real PostgreSQL)', () => {
   beforeAll(async () => {
     db = await createTestDatabase('event_store');
     pool = db.pool;
-    expect(await migrate(pool)).toEqual([1, 2]);
+    expect(await migrate(pool)).toEqual([1, 2, 3]);
     expect(await migrate(pool)).toEqual([]); // idempotent
     store = new PostgresEventStore(pool, counterRegistry());
   });
@@ -146,6 +148,123 @@ describe('PostgresEventStore (real PostgreSQL)', () => {
           headers: headers ?? {},
         },
       ]);
+    }
+    // One event published twice (to two topics), and beside a message with its own payload.
+    const twice = await store.append(s, [inc(1)], {
+      expectedVersion: 'any',
+      metadata,
+      outbox: [
+        { eventIndex: 0, topic: 'a' },
+        { eventIndex: 0, topic: 'b', headers: { 'x-note': 'b' } },
+      ],
+    });
+    const mixedId = uuidv7();
+    await store.append(s, [inc(1)], {
+      expectedVersion: 'any',
+      metadata,
+      outbox: [
+        { topic: 'p', key: 'k', messageId: mixedId, payload: { n: 1 } },
+        { eventIndex: 0, topic: 'c' },
+      ],
+    });
+    const { rows: published } = await db.pool.query<{ topic: string; headers: unknown }>(
+      `SELECT topic, headers FROM outbox WHERE message_id = $1 ORDER BY id`,
+      [twice.events[0]!.eventId],
+    );
+    expect(published).toEqual([
+      { topic: 'a', headers: {} },
+      { topic: 'b', headers: { 'x-note': 'b' } },
+    ]);
+    // Every row the store wrote: an event message names its event, keyed by its stream, and
+    // carries no payload; any other carries a payload and no event. The schema has no CHECK for
+    // this (schema.ts, migration 3): the statement is the only writer and this test its guard.
+    const { rows: broken } = await db.pool.query(
+      `SELECT o.* FROM outbox o LEFT JOIN events e ON e.global_position = o.event_position
+        WHERE (o.event_position IS NULL) = (o.payload IS NULL)
+           OR (o.event_position IS NOT NULL AND (e.event_id IS DISTINCT FROM o.message_id
+               OR e.stream_id IS DISTINCT FROM o.message_key
+               OR e.transaction_id IS DISTINCT FROM o.transaction_id))`,
+    );
+    expect(broken).toEqual([]);
+    const { rows: payloads } = await db.pool.query(
+      `SELECT topic, message_key, payload FROM outbox WHERE message_id = $1`,
+      [mixedId],
+    );
+    expect(payloads).toEqual([{ topic: 'p', message_key: 'k', payload: { n: 1 } }]);
+  });
+
+  it('keeps its connection after a conflict, and survives losing it mid-append', async () => {
+    const one = new Pool({ ...pool.options, max: 1 });
+    const own = new PostgresEventStore(one, counterRegistry());
+    try {
+      const pid = async () =>
+        (await one.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+      const s = stream();
+      await own.append(s, [opened()], { expectedVersion: 'no_stream', metadata });
+      let before = await pid();
+      // The unique violation is the server's error: the connection stays in the pool.
+      await expect(
+        own.append(s, [opened()], { expectedVersion: 'no_stream', metadata }),
+      ).rejects.toBeInstanceOf(ConcurrencyError);
+      expect(await pid()).toBe(before);
+
+      // An append waiting on a lock loses its connection: the server ends it, or the socket
+      // breaks. It fails, nothing is thrown elsewhere (an 'error' event without a listener
+      // would be), and the pool reconnects.
+      let connected: PoolClient | undefined;
+      one.on('connect', (client) => {
+        connected = client;
+      });
+      const cases = [
+        ['pool', 'terminate'],
+        ['transaction', 'terminate'],
+        ['pool', 'socket'],
+        ['transaction', 'socket'],
+      ] as const;
+      for (const [via, cut] of cases) {
+        const holder = await pool.connect();
+        try {
+          await holder.query('BEGIN');
+          await holder.query('LOCK TABLE outbox IN ACCESS EXCLUSIVE MODE');
+          const options = {
+            expectedVersion: 'no_stream' as const,
+            metadata,
+            outbox: [{ eventIndex: 0, topic: 't' }],
+          };
+          const attempt =
+            via === 'pool'
+              ? own.append(stream(), [opened()], options)
+              : own.transaction((tx) => own.append(stream(), [opened()], options, tx));
+          const outcome = attempt.then(
+            () => 'appended',
+            (error: unknown) => (error as Error).message,
+          );
+          await eventually(async () => {
+            const { rows } = await pool.query<{ pid: number }>(
+              `SELECT pid FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'`,
+              [db.name],
+            );
+            expect(rows).toHaveLength(1);
+            if (cut === 'terminate') {
+              await pool.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);
+            } else {
+              (
+                connected as unknown as { connection: { stream: Socket } }
+              ).connection.stream.destroy();
+            }
+          });
+          expect(await outcome).toMatch(/terminat/i);
+        } finally {
+          await holder.query('ROLLBACK');
+          holder.release();
+        }
+        await own.append(stream(), [opened()], { expectedVersion: 'no_stream', metadata });
+        const now = await pid();
+        expect(now).not.toBe(before);
+        before = now;
+      }
+    } finally {
+      await one.end();
     }
   });
 

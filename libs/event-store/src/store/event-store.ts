@@ -18,6 +18,7 @@ import {
   MAX_EVENTS_PER_APPEND,
   MAX_OUTBOX_PER_APPEND,
 } from './append-sql';
+import { queryTextRows } from './text-rows';
 import { uuidv7 } from './uuid';
 
 type Queryable = Pool | PoolClient;
@@ -130,10 +131,15 @@ export class PostgresEventStore {
         `an append takes at most ${MAX_EVENTS_PER_APPEND} events and ${MAX_OUTBOX_PER_APPEND} outbox messages, got ${events.length} and ${outbox.length}: split it`,
       );
     }
-    const values: unknown[] = [stream.type, stream.id, expected];
+    // Parameters go to the server as text (text-rows.ts): numbers are written here.
+    const values: (string | null)[] = [
+      stream.type,
+      stream.id,
+      expected === null ? null : String(expected),
+    ];
     if (input.length > 0) values.push(JSON.stringify(options.metadata));
     for (const event of input) {
-      values.push(event.id, event.type, event.schemaVersion, JSON.stringify(event.data));
+      values.push(event.id, event.type, String(event.schemaVersion), JSON.stringify(event.data));
     }
     let kinds = '';
     for (const m of outbox) {
@@ -167,7 +173,7 @@ export class PostgresEventStore {
       );
     }
     if (options.snapshot) {
-      values.push(options.snapshot.schemaVersion, JSON.stringify(options.snapshot.state));
+      values.push(String(options.snapshot.schemaVersion), JSON.stringify(options.snapshot.state));
     }
     const statement = appendStatement({
       events: events.length,
@@ -177,15 +183,11 @@ export class PostgresEventStore {
       newStream: expected === 0,
     });
     try {
-      const { rows } = await db.query<{
-        stream_version: number;
-        position: string;
-        recorded_ms: number;
-        transaction_id: string;
-        allowed: boolean;
-        current_version: number;
-      }>({ ...statement, values });
-      if (input.length === 0 ? rows[0]?.allowed !== true : rows.length === 0) {
+      // Columns as text (append-sql.ts): with events, per event its version, position, recorded
+      // time in ms and transaction id; without, whether the expected version held and the
+      // stream's version.
+      const rows = await queryTextRows(db, statement, values);
+      if (input.length === 0 ? rows[0]?.[0] !== 't' : rows.length === 0) {
         // Only a conflict costs a second round trip: the version it found, for the error.
         throw new ConcurrencyError(
           stream,
@@ -197,8 +199,10 @@ export class PostgresEventStore {
         throw new Error(`append recorded ${rows.length} rows for ${input.length} events`);
       }
       const recorded = input.map((event, i): RecordedEvent => {
-        const row = rows[i];
-        if (!row) throw new Error(`append recorded ${rows.length} rows for ${input.length} events`);
+        const [version, position, recordedMs, transactionId] = rows[i] ?? [];
+        if (!version || !position || !recordedMs || !transactionId) {
+          throw new Error(`append returned an incomplete row for event ${i}: ${rows[i]?.join()}`);
+        }
         return {
           eventId: event.id,
           type: event.type,
@@ -207,13 +211,13 @@ export class PostgresEventStore {
           metadata: options.metadata,
           streamType: stream.type,
           streamId: stream.id,
-          streamVersion: row.stream_version,
-          globalPosition: BigInt(row.position),
-          recordedAt: new Date(row.recorded_ms),
-          transactionId: BigInt(row.transaction_id),
+          streamVersion: Number(version),
+          globalPosition: BigInt(position),
+          recordedAt: new Date(Number(recordedMs)),
+          transactionId: BigInt(transactionId),
         };
       });
-      const nextExpectedVersion = recorded.at(-1)?.streamVersion ?? rows[0]?.current_version ?? 0;
+      const nextExpectedVersion = recorded.at(-1)?.streamVersion ?? Number(rows[0]?.[1] ?? 0);
       return { nextExpectedVersion, events: recorded };
     } catch (error) {
       if (isUniqueViolation(error, 'events_stream_version')) {
@@ -243,6 +247,12 @@ export class PostgresEventStore {
   async transaction<T>(work: (db: PoolClient) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     let broken = false;
+    // A checked-out client that loses its connection emits 'error', an uncaught exception
+    // without a listener; its queries fail with the error, and so does the transaction.
+    const onError = () => {
+      broken = true;
+    };
+    client.on('error', onError);
     try {
       await client.query('BEGIN');
       const result = await work(client);
@@ -255,6 +265,7 @@ export class PostgresEventStore {
       });
       throw error;
     } finally {
+      client.removeListener('error', onError);
       client.release(broken);
     }
   }

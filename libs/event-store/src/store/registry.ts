@@ -31,6 +31,12 @@ export class EventRegistry {
   constructor(schemas: readonly EventSchema[] = [], upcasters: readonly Upcaster[] = []) {
     for (const s of schemas) {
       if (this.schemas.has(s.type)) throw new Error(`event type ${s.type} registered twice`);
+      // The events table takes the store's word for it (no CHECK, schema.ts migration 3).
+      if (!Number.isInteger(s.schemaVersion) || s.schemaVersion < 1) {
+        throw new RangeError(
+          `event type ${s.type}: schemaVersion must be a positive integer, got ${s.schemaVersion}`,
+        );
+      }
       this.schemas.set(s.type, s);
     }
     for (const u of upcasters) {

@@ -65,6 +65,12 @@ describe('EventRegistry', () => {
     expect(() => new EventRegistry([schema, schema])).toThrow('event type A registered twice');
     const up = { type: 'A', fromVersion: 1, upcast: (d: unknown) => ({ data: d }) };
     expect(() => new EventRegistry([], [up, up])).toThrow('two upcasters for A@1');
+    // The events table has no CHECK on schema versions: the registry is their guard.
+    for (const schemaVersion of [0, -1, 1.5, Number.NaN]) {
+      expect(() => new EventRegistry([{ ...schema, schemaVersion }])).toThrow(
+        `event type A: schemaVersion must be a positive integer, got ${schemaVersion}`,
+      );
+    }
     const loop = new EventRegistry(
       [],
       [
