@@ -3,7 +3,9 @@
 // conflict, reload and decide again, a bounded number of times. One stream's append is ONE
 // statement; commands over several streams (reserve every line of an order, hold funds and
 // authorize a payment) append in one transaction, all or nothing. Commands on a stream are
-// serialized within the process (StreamLocks), so only other processes cause conflicts.
+// serialized within the process (StreamLocks), so only other processes cause conflicts. The
+// state a command is decided on may come from the handler's cache of the streams it wrote or
+// loaded (aggregate-cache.ts): no load, and the append's expected version is the proof.
 // NestJS command handlers are thin adapters over handle() and handleAll().
 import type { Meter } from '@opentelemetry/api';
 import { DomainError, fold, type DomainEvent } from '@es/decider';
@@ -17,6 +19,7 @@ import type { OutboxMessage, PostgresEventStore } from '../store/event-store';
 import type { EventMetadata, RecordedEvent, StreamRef } from '../store/types';
 import { uuidv7 } from '../store/uuid';
 import type { AggregateDefinition } from './aggregate';
+import { AggregateCache } from './aggregate-cache';
 import { StreamLocks } from './stream-locks';
 
 export interface LoadedAggregate<State> {
@@ -27,6 +30,8 @@ export interface LoadedAggregate<State> {
   readonly fromSnapshot?: number;
   /** Loaded with an inbox entry that was handled before: its first result. */
   readonly handled?: { readonly result: unknown };
+  /** Taken from the handler's cache, not read: the append's version check is its proof. */
+  readonly cached?: boolean;
 }
 
 export interface InboxContext {
@@ -89,6 +94,12 @@ export interface AppendPlan {
   readonly snapshot?: { readonly schemaVersion: number; readonly state: unknown };
   /** The unit of work's message was handled before (found with this load): nothing to decide. */
   readonly handled?: { readonly result: unknown };
+  /** The stream once the append succeeds, for the handler's cache. */
+  readonly after?: {
+    readonly definition: object;
+    readonly version: number;
+    readonly state: unknown;
+  };
 }
 
 /** A command bound to its aggregate and stream; build it with `onStream`. */
@@ -118,24 +129,43 @@ export function onStream<C, E extends DomainEvent, S>(
     ...(typeof type === 'string' ? { name: type } : {}),
     ...(options.expectedVersion === undefined ? {} : { expectedVersion: options.expectedVersion }),
     plan: async (handler, inbox) => {
-      const loaded = await handler.load(definition, streamId, inbox);
-      if (loaded.handled)
+      let loaded = await handler.loadForDecision(definition, streamId, inbox);
+      for (;;) {
+        if (loaded.handled)
+          return {
+            stream,
+            loadedVersion: loaded.version,
+            events: [],
+            outbox: [],
+            handled: loaded.handled,
+          };
+        // A cached state may be behind another process: what it refuses is decided again on
+        // a fresh load (which also looks the message up) before it is believed. What it
+        // accepts is checked by the append's expected version.
+        const fresh = () => handler.load(definition, streamId, inbox);
+        if (options.expectedVersion !== undefined && loaded.version !== options.expectedVersion) {
+          if (loaded.cached) {
+            loaded = await fresh();
+            continue;
+          }
+          throw new ConcurrencyError(stream, options.expectedVersion, loaded.version);
+        }
+        let events: readonly E[];
+        try {
+          events = definition.decider.decide(command, loaded.state);
+        } catch (error) {
+          if (loaded.cached && error instanceof DomainError) {
+            loaded = await fresh();
+            continue;
+          }
+          throw error;
+        }
         return {
           stream,
           loadedVersion: loaded.version,
-          events: [],
-          outbox: [],
-          handled: loaded.handled,
+          ...planAppend(definition, streamId, loaded, events),
         };
-      if (options.expectedVersion !== undefined && loaded.version !== options.expectedVersion) {
-        throw new ConcurrencyError(stream, options.expectedVersion, loaded.version);
       }
-      const events = definition.decider.decide(command, loaded.state);
-      return {
-        stream,
-        loadedVersion: loaded.version,
-        ...planAppend(definition, streamId, loaded, events),
-      };
     },
   };
 }
@@ -145,22 +175,24 @@ function planAppend<C, E extends DomainEvent, S>(
   streamId: string,
   loaded: LoadedAggregate<S>,
   events: readonly E[],
-): Pick<AppendPlan, 'events' | 'outbox' | 'snapshot'> {
+): Pick<AppendPlan, 'events' | 'outbox' | 'snapshot' | 'after'> {
   const { topic, snapshot } = definition;
   const outbox: OutboxMessage[] = [
     ...(topic ? events.map((_, eventIndex) => ({ eventIndex, topic })) : []),
     ...(definition.messages?.(events, streamId) ?? []),
   ];
   const next = loaded.version + events.length;
+  const state = fold(definition.decider, loaded.state, events);
+  const after = { definition, version: next, state };
   const takeSnapshot =
     snapshot !== undefined &&
     events.length > 0 &&
     Math.floor(next / snapshot.every) > Math.floor(loaded.version / snapshot.every);
-  if (!takeSnapshot) return { events, outbox };
-  const state = fold(definition.decider, loaded.state, events);
+  if (!takeSnapshot) return { events, outbox, after };
   return {
     events,
     outbox,
+    after,
     snapshot: {
       schemaVersion: snapshot.schemaVersion,
       state: snapshot.serialize ? snapshot.serialize(state) : state,
@@ -172,14 +204,21 @@ const streamKey = (s: StreamRef) => `${s.type}/${s.id}`;
 
 export class CommandHandler {
   private readonly locks = new StreamLocks();
+  private readonly cache: AggregateCache;
 
   private readonly commandsTotal;
   private readonly appendSeconds;
 
   constructor(
     private readonly store: PostgresEventStore,
-    private readonly options: { readonly maxAttempts?: number; readonly meter?: Meter } = {},
+    private readonly options: {
+      readonly maxAttempts?: number;
+      readonly meter?: Meter;
+      /** Streams whose last known state is kept (aggregate-cache.ts); 0 turns the cache off. */
+      readonly cachedStreams?: number;
+    } = {},
   ) {
+    this.cache = new AggregateCache(options.cachedStreams ?? 10_000);
     this.commandsTotal = options.meter?.createCounter('commands_total', {
       description: 'Commands handled, by stream type, command and outcome',
     });
@@ -216,12 +255,31 @@ export class CommandHandler {
     }
     const { events } = read;
     state = fold(decider, state, events as unknown as readonly E[]);
+    version = events.at(-1)?.streamVersion ?? version;
+    this.cache.set(streamKey(stream), definition, version, state);
     return {
       state,
-      version: events.at(-1)?.streamVersion ?? version,
+      version,
       ...(fromSnapshot === undefined ? {} : { fromSnapshot }),
       ...(read.handled ? { handled: read.handled } : {}),
     };
+  }
+
+  /**
+   * The state to decide a command on: the cached one when there is one (no query; the inbox
+   * is then checked by the append), else a fresh load.
+   */
+  async loadForDecision<C, E extends DomainEvent, S>(
+    definition: AggregateDefinition<C, E, S>,
+    streamId: string,
+    inbox?: Pick<InboxContext, 'consumer' | 'messageId'>,
+  ): Promise<LoadedAggregate<S>> {
+    const cached = this.cache.get<S>(
+      streamKey({ type: definition.streamType, id: streamId }),
+      definition,
+    );
+    if (cached) return { state: cached.state, version: cached.version, cached: true };
+    return this.load(definition, streamId, inbox);
   }
 
   /** The aggregate as it was at a version or a time, rebuilt from its events alone. */
@@ -337,8 +395,20 @@ export class CommandHandler {
           this.appendSeconds?.record((performance.now() - started) / 1000, {
             stream_type: plans[0]?.stream.type ?? '?',
           });
+          for (const p of plans)
+            if (p.after)
+              this.cache.set(
+                streamKey(p.stream),
+                p.after.definition,
+                p.after.version,
+                p.after.state,
+              );
           return { streams, duplicate: false };
         } catch (error) {
+          // Whatever failed, what these streams are now is not known here: the next command
+          // on them loads. (A conflict: another process wrote; a lost connection: the append
+          // may have committed.)
+          for (const p of plans) this.cache.delete(streamKey(p.stream));
           if (error instanceof AlreadyHandledError && inbox)
             return this.replay(inbox, error.result);
           if (!(error instanceof ConcurrencyError) || attempt >= maxAttempts) throw error;

@@ -718,5 +718,97 @@ describe('PostgresEventStore (real PostgreSQL)', () => {
         Array.from({ length: 50 }, (_, i) => i + 2),
       );
     });
+
+    describe('deciding on the state it last knew (aggregate-cache.ts)', () => {
+      // One definition object: the cache holds a state for the definition that folded it.
+      const def = counter();
+      afterEach(() => {
+        jest.restoreAllMocks();
+      });
+
+      it('skips the load for a stream it wrote, and reloads when another process wrote since', async () => {
+        const { id } = stream();
+        const a = new CommandHandler(store);
+        const other = new CommandHandler(store);
+        await a.handle(def, id, { type: 'Open', limit: 10 }, { metadata });
+        const reads = jest.spyOn(store, 'readFromSnapshot');
+        const appends = jest.spyOn(store, 'append');
+        expect(
+          await a.handle(def, id, { type: 'Increment', amount: 1 }, { metadata }),
+        ).toMatchObject({ version: 2 });
+        expect(reads).not.toHaveBeenCalled();
+        await other.handle(def, id, { type: 'Increment', amount: 2 }, { metadata });
+        reads.mockClear();
+        appends.mockClear();
+        // a's cache says version 2; the stream is at 3: the append conflicts, a reloads once.
+        expect(
+          await a.handle(def, id, { type: 'Increment', amount: 3 }, { metadata }),
+        ).toMatchObject({ version: 4 });
+        expect(reads).toHaveBeenCalledTimes(1);
+        expect(appends).toHaveBeenCalledTimes(2);
+        expect(await new CommandHandler(store).load(def, id)).toMatchObject({
+          state: { status: 'open', limit: 10, total: 6 },
+          version: 4,
+        });
+      });
+
+      it('decides a refusal again on a fresh load before reporting it', async () => {
+        const { id } = stream();
+        const a = new CommandHandler(store);
+        expect(await a.load(def, id)).toMatchObject({ version: 0, state: { status: 'none' } });
+        // Opened by another process: a's cached "none" would refuse the increment (NOT_OPEN).
+        await new CommandHandler(store).handle(def, id, { type: 'Open', limit: 10 }, { metadata });
+        expect(
+          await a.handle(def, id, { type: 'Increment', amount: 4 }, { metadata }),
+        ).toMatchObject({ version: 2 });
+        // A refusal that holds on fresh state is still a refusal.
+        await expect(
+          a.handle(def, id, { type: 'Increment', amount: 7 }, { metadata }),
+        ).rejects.toMatchObject({ code: 'LIMIT' });
+      });
+
+      it('answers a message handled before with its first result, accepted or refused on the cached state', async () => {
+        const { id } = stream();
+        const a = new CommandHandler(store);
+        await a.handle(def, id, { type: 'Open', limit: 10 }, { metadata });
+        const inbox = { consumer: 'cache-test', messageId: `m-${id}` };
+        const first = await a.handle(
+          def,
+          id,
+          { type: 'Increment', amount: 6 },
+          { metadata, inbox },
+        );
+        expect(first).toMatchObject({ version: 2, duplicate: false });
+        // Cached total 6: the redelivery is accepted on it, and the append's inbox mark refuses it.
+        expect(
+          await a.handle(def, id, { type: 'Increment', amount: 3 }, { metadata, inbox }),
+        ).toEqual({ ...first, duplicate: true });
+        // Cached total 6: 6 more is over the limit, and the fresh load finds the message handled.
+        expect(
+          await a.handle(def, id, { type: 'Increment', amount: 6 }, { metadata, inbox }),
+        ).toEqual({ ...first, duplicate: true });
+        expect(await store.currentVersion({ type: 'counter', id })).toBe(2);
+      });
+
+      it('forgets a stream whose append failed, even when it committed', async () => {
+        const { id } = stream();
+        const a = new CommandHandler(store);
+        await a.handle(def, id, { type: 'Open', limit: 10 }, { metadata });
+        const append = store.append.bind(store);
+        const appends = jest.spyOn(store, 'append').mockImplementationOnce(async (...args) => {
+          await append(...args);
+          throw new Error('connection lost after the commit');
+        });
+        await expect(
+          a.handle(def, id, { type: 'Increment', amount: 1 }, { metadata }),
+        ).rejects.toThrow('connection lost after the commit');
+        appends.mockClear();
+        // Loaded, not decided on the version before the lost append: one append, no conflict.
+        expect(
+          await a.handle(def, id, { type: 'Increment', amount: 1 }, { metadata }),
+        ).toMatchObject({ version: 3 });
+        expect(appends).toHaveBeenCalledTimes(1);
+      });
+    });
   });
 });
