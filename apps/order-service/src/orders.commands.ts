@@ -62,6 +62,8 @@ export class PlaceOrderHandler implements ICommandHandler<PlaceOrder> {
       orderId,
       { type: 'CreateOrder', orderId, customerId, items, at: new Date().toISOString() },
       request,
+      // A fresh id: nothing to load. A retry is caught by the append's inbox mark.
+      { assumeNew: true },
     );
     return orderAccepted(result.streamId, result.version);
   }

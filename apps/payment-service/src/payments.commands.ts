@@ -126,11 +126,13 @@ export class AuthorizePaymentHandler implements ICommandHandler<AuthorizePayment
             paymentId: payment.paymentId,
             amount: payment.amount,
           }),
-          onStream(paymentAggregate, payment.paymentId, {
-            type: 'AuthorizePayment',
-            ...payment,
-            at,
-          }),
+          // A payment id is new per order; a repeat conflicts, and the retry loads it.
+          onStream(
+            paymentAggregate,
+            payment.paymentId,
+            { type: 'AuthorizePayment', ...payment, at },
+            { assumeNew: true },
+          ),
         ],
         replying(context, reply, authorized),
       );
@@ -233,13 +235,30 @@ export class SettlePaymentHandler implements ICommandHandler<SettlePayment> {
     context: HandleContext,
   ): Promise<void> {
     for (let attempt = 1; ; attempt++) {
-      const { state, version } = await this.handler.load(paymentAggregate, paymentId);
+      // First on the state the handler last knew (no query); a stale one conflicts below.
+      let loaded = await (attempt === 1
+        ? this.handler.loadForDecision(paymentAggregate, paymentId)
+        : this.handler.load(paymentAggregate, paymentId));
       const at = new Date().toISOString();
       const paymentCommand: PaymentCommand = {
         capture: { type: 'CapturePayment', at } as const,
         void: { type: 'VoidPayment', at } as const,
         refund: { type: 'RefundPayment', at } as const,
       }[action];
+      if (loaded.cached) {
+        // Only work to do is taken from a cached state (its append checks the version); a
+        // refusal or nothing to do is decided again on a fresh load.
+        let work = false;
+        try {
+          work =
+            loaded.state.status !== 'NONE' &&
+            paymentDecider.decide(paymentCommand, loaded.state).length > 0;
+        } catch {
+          work = false;
+        }
+        if (!work) loaded = await this.handler.load(paymentAggregate, paymentId);
+      }
+      const { state, version } = loaded;
       if (paymentDecider.decide(paymentCommand, state).length === 0 || state.status === 'NONE') {
         // Done before (or nothing to do): recorded as handled, with its answer if it has one.
         if (context.inbox || context.outbox?.length)

@@ -79,6 +79,9 @@ export class SagaConsumers implements OnModuleInit {
       data.orderId,
       { type: 'StartSaga', sagaId: data.orderId, data: sagaData, at: new Date().toISOString() },
       { metadata: metadataOf(message, 'saga'), inbox },
+      // A saga per order: new unless this OrderCreated came before (then the append conflicts,
+      // and the retry loads the saga and finds the message handled).
+      { assumeNew: true },
     );
   }
 

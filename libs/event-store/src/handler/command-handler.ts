@@ -113,14 +113,22 @@ export interface AggregateCommand {
    * Loads the aggregate and decides; throws the decider's DomainError when refused. Given the
    * unit of work's inbox entry, the load also looks it up, and a handled message is not decided.
    */
-  plan(handler: CommandHandler, inbox?: InboxContext): Promise<AppendPlan>;
+  plan(handler: CommandHandler, inbox?: InboxContext, retry?: boolean): Promise<AppendPlan>;
 }
 
 export function onStream<C, E extends DomainEvent, S>(
   definition: AggregateDefinition<C, E, S>,
   streamId: string,
   command: C,
-  options: { readonly expectedVersion?: number } = {},
+  options: {
+    readonly expectedVersion?: number;
+    /**
+     * The stream is expected not to exist yet (a new order, saga or payment): decided on the
+     * initial state without a load, like a cached state. If it exists, the append conflicts and
+     * the retry loads it; a refusal is decided again on a fresh load.
+     */
+    readonly assumeNew?: boolean;
+  } = {},
 ): AggregateCommand {
   const stream: StreamRef = { type: definition.streamType, id: streamId };
   const type = (command as { type?: unknown }).type;
@@ -128,8 +136,10 @@ export function onStream<C, E extends DomainEvent, S>(
     stream,
     ...(typeof type === 'string' ? { name: type } : {}),
     ...(options.expectedVersion === undefined ? {} : { expectedVersion: options.expectedVersion }),
-    plan: async (handler, inbox) => {
-      let loaded = await handler.loadForDecision(definition, streamId, inbox);
+    plan: async (handler, inbox, retry) => {
+      let loaded = await handler.loadForDecision(definition, streamId, inbox, {
+        assumeNew: options.assumeNew === true && retry !== true,
+      });
       for (;;) {
         if (loaded.handled)
           return {
@@ -266,19 +276,23 @@ export class CommandHandler {
   }
 
   /**
-   * The state to decide a command on: the cached one when there is one (no query; the inbox
-   * is then checked by the append), else a fresh load.
+   * The state to decide a command on: the cached one when there is one, or the initial state
+   * when the stream is assumed new (no query either way; the inbox is then checked by the
+   * append, and the state is marked `cached`: unverified), else a fresh load.
    */
   async loadForDecision<C, E extends DomainEvent, S>(
     definition: AggregateDefinition<C, E, S>,
     streamId: string,
     inbox?: Pick<InboxContext, 'consumer' | 'messageId'>,
+    options: { readonly assumeNew?: boolean } = {},
   ): Promise<LoadedAggregate<S>> {
     const cached = this.cache.get<S>(
       streamKey({ type: definition.streamType, id: streamId }),
       definition,
     );
     if (cached) return { state: cached.state, version: cached.version, cached: true };
+    if (options.assumeNew)
+      return { state: definition.decider.initialState(), version: 0, cached: true };
     return this.load(definition, streamId, inbox);
   }
 
@@ -303,9 +317,14 @@ export class CommandHandler {
     streamId: string,
     command: C,
     context: HandleContext,
+    streamOptions: { readonly assumeNew?: boolean } = {},
   ): Promise<HandleResult> {
-    const options =
-      context.expectedVersion === undefined ? {} : { expectedVersion: context.expectedVersion };
+    const options = {
+      ...streamOptions,
+      ...(context.expectedVersion === undefined
+        ? {}
+        : { expectedVersion: context.expectedVersion }),
+    };
     let result: HandleAllResult;
     try {
       result = await this.handleAll([onStream(definition, streamId, command, options)], context);
@@ -379,7 +398,7 @@ export class CommandHandler {
         // load looks it up, in the same query.
         let plans: AppendPlan[];
         try {
-          plans = await this.plan(commands, inbox);
+          plans = await this.plan(commands, inbox, attempt > 1);
         } catch (refusal) {
           // Refused on a state that a concurrent handling of this very message produced
           // (another instance): the first answer stands, not the refusal.
@@ -427,9 +446,10 @@ export class CommandHandler {
   private async plan(
     commands: readonly AggregateCommand[],
     inbox: InboxContext | undefined,
+    retry: boolean,
   ): Promise<AppendPlan[]> {
     const settled = await Promise.allSettled(
-      commands.map((c, i) => c.plan(this, i === 0 ? inbox : undefined)),
+      commands.map((c, i) => c.plan(this, i === 0 ? inbox : undefined, retry)),
     );
     const refusals: { stream: StreamRef; error: DomainError }[] = [];
     const plans: AppendPlan[] = [];

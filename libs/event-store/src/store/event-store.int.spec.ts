@@ -790,6 +790,55 @@ describe('PostgresEventStore (real PostgreSQL)', () => {
         expect(await store.currentVersion({ type: 'counter', id })).toBe(2);
       });
 
+      it('decides on a stream assumed new without a load; one that exists conflicts and is loaded', async () => {
+        const { id } = stream();
+        const reads = jest.spyOn(store, 'readFromSnapshot');
+        const a = new CommandHandler(store);
+        const created = await a.handle(
+          def,
+          id,
+          { type: 'Open', limit: 10 },
+          { metadata },
+          { assumeNew: true },
+        );
+        expect(created).toMatchObject({ version: 1 });
+        expect(reads).not.toHaveBeenCalled();
+        // Another handler, nothing cached: the stream exists, so the append conflicts and the
+        // retry loads it; a command that is not a creation then succeeds on the loaded state...
+        const b = () => new CommandHandler(store);
+        expect(
+          await b().handle(
+            def,
+            id,
+            { type: 'Increment', amount: 2 },
+            { metadata },
+            { assumeNew: true },
+          ),
+        ).toMatchObject({ version: 2 });
+        // ...and a creation is refused on it.
+        await expect(
+          b().handle(def, id, { type: 'Open', limit: 5 }, { metadata }, { assumeNew: true }),
+        ).rejects.toMatchObject({ code: 'ALREADY_OPEN' });
+        // A retried request under a new id (PlaceOrder's): the first result, nothing written.
+        const inbox = { consumer: 'cache-test', messageId: `create-${id}` };
+        const first = await a.handle(
+          def,
+          `${id}-x`,
+          { type: 'Open', limit: 1 },
+          { metadata, inbox },
+          { assumeNew: true },
+        );
+        const again = await b().handle(
+          def,
+          `${id}-y`,
+          { type: 'Open', limit: 1 },
+          { metadata, inbox },
+          { assumeNew: true },
+        );
+        expect(again).toEqual({ ...first, duplicate: true });
+        expect(await store.currentVersion({ type: 'counter', id: `${id}-y` })).toBe(0);
+      });
+
       it('forgets a stream whose append failed, even when it committed', async () => {
         const { id } = stream();
         const a = new CommandHandler(store);
