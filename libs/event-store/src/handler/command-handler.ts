@@ -15,7 +15,7 @@ import {
   ConcurrencyError,
   IdempotencyKeyReusedError,
 } from '../store/errors';
-import type { OutboxMessage, PostgresEventStore } from '../store/event-store';
+import type { AppendItem, OutboxMessage, PostgresEventStore } from '../store/event-store';
 import type { EventMetadata, RecordedEvent, StreamRef } from '../store/types';
 import { uuidv7 } from '../store/uuid';
 import type { AggregateDefinition } from './aggregate';
@@ -483,41 +483,33 @@ export class CommandHandler {
       streams: results,
       ...(inbox?.fingerprint === undefined ? {} : { fingerprint: inbox.fingerprint }),
     };
-    const appendOne = async (
-      plan: AppendPlan,
-      result: StreamResult,
-      first: boolean,
-      db?: Parameters<PostgresEventStore['append']>[3],
-    ) => {
-      await this.store.append(
-        plan.stream,
-        plan.events,
-        {
-          expectedVersion: plan.loadedVersion,
-          metadata: context.metadata,
-          eventIds: result.eventIds,
-          outbox: first ? [...plan.outbox, ...(context.outbox ?? [])] : plan.outbox,
-          // The first append carries the inbox mark: it stops a concurrent duplicate earliest.
-          ...(inbox && first
-            ? { inbox: { consumer: inbox.consumer, messageId: inbox.messageId, result: stored } }
-            : {}),
-          ...(plan.snapshot ? { snapshot: plan.snapshot } : {}),
-        },
-        db,
-      );
-    };
+    const item = (plan: AppendPlan, result: StreamResult, first: boolean): AppendItem => ({
+      stream: plan.stream,
+      events: plan.events,
+      options: {
+        expectedVersion: plan.loadedVersion,
+        metadata: context.metadata,
+        eventIds: result.eventIds,
+        outbox: first ? [...plan.outbox, ...(context.outbox ?? [])] : plan.outbox,
+        // The first append carries the inbox mark: it stops a concurrent duplicate earliest.
+        ...(inbox && first
+          ? { inbox: { consumer: inbox.consumer, messageId: inbox.messageId, result: stored } }
+          : {}),
+        ...(plan.snapshot ? { snapshot: plan.snapshot } : {}),
+      },
+    });
     // Appended in stream-key order, whatever order the commands came in: two processes writing
     // overlapping streams then wait on each other's rows in the same order, never in a cycle.
-    const pairs = plans
+    const items = plans
       .map((plan, i) => [plan, results[i] as StreamResult] as const)
-      .sort(([a], [b]) => (streamKey(a.stream) < streamKey(b.stream) ? -1 : 1));
-    if (pairs.length === 1) {
-      for (const [plan, result] of pairs) await appendOne(plan, result, true); // one statement
+      .sort(([a], [b]) => (streamKey(a.stream) < streamKey(b.stream) ? -1 : 1))
+      .map(([plan, result], i) => item(plan, result, i === 0));
+    const [only] = items;
+    if (only && items.length === 1) {
+      await this.store.append(only.stream, only.events, only.options); // one statement
     } else {
-      await this.store.transaction(async (db) => {
-        for (const [i, [plan, result]] of pairs.entries())
-          await appendOne(plan, result, i === 0, db);
-      });
+      // Every stream's statement in one round trip and one transaction (no BEGIN, no COMMIT).
+      await this.store.appendAll(items);
     }
     return results;
   }

@@ -20,6 +20,11 @@ export interface AppendShape {
    * existing stream's version 1 (a unique violation the store turns into its ConcurrencyError).
    */
   readonly newStream: boolean;
+  /**
+   * A failed expected version raises (es_expected_version, SQLSTATE ES409) instead of writing
+   * nothing: one of several appends sent together (appendAll) must fail the whole batch.
+   */
+  readonly raiseOnConflict?: boolean;
 }
 
 /** Shapes up to this size are prepared and kept per connection; larger ones are planned each time. */
@@ -44,7 +49,7 @@ function skipsVersionRead(shape: AppendShape): boolean {
 }
 
 export function shapeKey(shape: AppendShape): string {
-  return `e${shape.events}.${shape.outbox || '-'}.${shape.inbox ? 'i' : '-'}${shape.snapshot ? 's' : '-'}${skipsVersionRead(shape) ? 'n' : ''}`;
+  return `e${shape.events}.${shape.outbox || '-'}.${shape.inbox ? 'i' : '-'}${shape.snapshot ? 's' : '-'}${skipsVersionRead(shape) ? 'n' : ''}${shape.raiseOnConflict && !skipsVersionRead(shape) ? 'r' : ''}`;
 }
 
 /**
@@ -127,7 +132,9 @@ function buildAppendSql(shape: AppendShape): string {
   if (!newStream) {
     parts.push(
       `cur AS (SELECT COALESCE(MAX(stream_version), 0) AS v FROM events WHERE stream_type = $1 AND stream_id = $2)`,
-      `allowed AS (SELECT v FROM cur WHERE $3::int IS NULL OR v = $3::int)`,
+      shape.raiseOnConflict
+        ? `allowed AS (SELECT CASE WHEN $3::int IS NULL OR v = $3::int THEN v ELSE es_expected_version($1, $2, $3::int, v) END AS v FROM cur)`
+        : `allowed AS (SELECT v FROM cur WHERE $3::int IS NULL OR v = $3::int)`,
     );
   } else if (shape.inbox || shape.snapshot) {
     parts.push(`allowed AS (SELECT $3::int AS v)`);

@@ -34,7 +34,7 @@ describe('PostgresEventStore (real PostgreSQL)', () => {
   beforeAll(async () => {
     db = await createTestDatabase('event_store');
     pool = db.pool;
-    expect(await migrate(pool)).toEqual([1, 2, 3]);
+    expect(await migrate(pool)).toEqual([1, 2, 3, 4]);
     expect(await migrate(pool)).toEqual([]); // idempotent
     store = new PostgresEventStore(pool, counterRegistry());
   });
@@ -263,6 +263,77 @@ describe('PostgresEventStore (real PostgreSQL)', () => {
         expect(now).not.toBe(before);
         before = now;
       }
+    } finally {
+      await one.end();
+    }
+  });
+
+  it('appends to several streams in one transaction, all or none, naming the stream that failed', async () => {
+    const one = new Pool({ ...pool.options, max: 1 }); // every batch on the same connection
+    const own = new PostgresEventStore(one, counterRegistry());
+    try {
+      const [a, b, c] = [stream(), stream(), stream()];
+      await own.append(b, [opened()], { expectedVersion: 'no_stream', metadata });
+      const written = await own.appendAll([
+        {
+          stream: a,
+          events: [opened(), inc(1)],
+          options: { expectedVersion: 'no_stream', metadata },
+        },
+        {
+          stream: b,
+          events: [inc(2)],
+          options: { expectedVersion: 1, metadata, outbox: [{ eventIndex: 0, topic: 't' }] },
+        },
+      ]);
+      expect(written.map((r) => r.nextExpectedVersion)).toEqual([2, 2]);
+      // One transaction: one transaction id for all three events.
+      expect(new Set(written.flatMap((r) => r.events.map((e) => e.transactionId))).size).toBe(1);
+
+      const versions = () => Promise.all([a, b, c].map((s) => own.currentVersion(s)));
+      // A stale expected version on the second stream: the first stream's event is not kept.
+      const stale = own.appendAll([
+        { stream: c, events: [opened()], options: { expectedVersion: 'no_stream', metadata } },
+        { stream: b, events: [inc(1)], options: { expectedVersion: 1, metadata } },
+      ]);
+      await expect(stale).rejects.toBeInstanceOf(ConcurrencyError);
+      await expect(stale).rejects.toMatchObject({ stream: b, expected: 1, actual: 2 });
+      expect(await versions()).toEqual([2, 2, 0]);
+      // The first stream exists after all ("no stream" expected): nothing of the second is kept.
+      const exists = own.appendAll([
+        { stream: a, events: [inc(1)], options: { expectedVersion: 'no_stream', metadata } },
+        // A shape not used before on this connection: its statement is not parsed by the batch.
+        {
+          stream: c,
+          events: [opened(), inc(1), inc(1)],
+          options: { expectedVersion: 'no_stream', metadata },
+        },
+      ]);
+      await expect(exists).rejects.toMatchObject({ stream: a, actual: 2 });
+      expect(await versions()).toEqual([2, 2, 0]);
+      // A message handled before: its first result, nothing written.
+      const inbox = { consumer: 'batch-test', messageId: `m-${a.id}`, result: { first: true } };
+      await own.append(c, [opened()], { expectedVersion: 'no_stream', metadata, inbox });
+      await expect(
+        own.appendAll([
+          { stream: a, events: [inc(1)], options: { expectedVersion: 2, metadata, inbox } },
+          { stream: b, events: [inc(1)], options: { expectedVersion: 2, metadata } },
+        ]),
+      ).rejects.toMatchObject({ name: 'AlreadyHandledError', result: { first: true } });
+      expect(await versions()).toEqual([2, 2, 1]);
+      // The same connection, after failed batches, still runs the prepared statements.
+      const d = stream();
+      await own.appendAll([
+        { stream: a, events: [inc(1)], options: { expectedVersion: 2, metadata } },
+        { stream: b, events: [inc(1)], options: { expectedVersion: 2, metadata } },
+        {
+          stream: d,
+          events: [opened(), inc(1), inc(1)],
+          options: { expectedVersion: 'no_stream', metadata },
+        },
+      ]);
+      expect(await versions()).toEqual([3, 3, 1]);
+      expect(await own.currentVersion(d)).toBe(3);
     } finally {
       await one.end();
     }

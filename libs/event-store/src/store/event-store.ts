@@ -18,7 +18,13 @@ import {
   MAX_EVENTS_PER_APPEND,
   MAX_OUTBOX_PER_APPEND,
 } from './append-sql';
-import { queryTextRows } from './text-rows';
+import {
+  BatchStatementError,
+  queryTextRows,
+  queryTextRowsBatch,
+  type TextRow,
+  type TextRowsItem,
+} from './text-rows';
 import { uuidv7 } from './uuid';
 
 type Queryable = Pool | PoolClient;
@@ -53,6 +59,13 @@ export interface AppendOptions {
   readonly snapshot?: { readonly schemaVersion: number; readonly state: unknown };
   /** Overrides event ids (tests, imports); generated as UUID v7 otherwise. */
   readonly eventIds?: readonly string[];
+}
+
+/** One stream's append, for appendAll. */
+export interface AppendItem {
+  readonly stream: StreamRef;
+  readonly events: readonly NewEvent[];
+  readonly options: AppendOptions;
 }
 
 export interface AppendResult {
@@ -118,6 +131,41 @@ export class PostgresEventStore {
     options: AppendOptions,
     db: Queryable = this.pool,
   ): Promise<AppendResult> {
+    const prepared = this.prepareAppend({ stream, events, options }, false);
+    try {
+      return await prepared.finish(
+        await queryTextRows(db, prepared.statement, prepared.values),
+        db,
+      );
+    } catch (error) {
+      throw await this.appendError(error, { stream, events, options });
+    }
+  }
+
+  /**
+   * Appends to several streams in ONE round trip and one transaction: every append holds, or
+   * none is written (a failed expected version raises, append-sql.ts). Errors are the ones
+   * append throws, for the stream that failed. Not inside a transaction of the caller's.
+   */
+  async appendAll(items: readonly AppendItem[]): Promise<AppendResult[]> {
+    const prepared = items.map((item) => this.prepareAppend(item, items.length > 1));
+    let results: TextRow[][];
+    try {
+      results = await queryTextRowsBatch(this.pool, prepared);
+    } catch (error) {
+      const failed = error instanceof BatchStatementError ? items[error.index] : items[0];
+      const cause = error instanceof BatchStatementError ? error.error : error;
+      if (!failed) throw cause;
+      throw await this.appendError(cause, failed);
+    }
+    return Promise.all(prepared.map((p, i) => p.finish(results[i] ?? [], this.pool)));
+  }
+
+  /** The statement and parameters of one append, and how to read its rows. */
+  private prepareAppend(
+    { stream, events, options }: AppendItem,
+    raiseOnConflict: boolean,
+  ): TextRowsItem & { finish(rows: TextRow[], db: Queryable): Promise<AppendResult> } {
     const input = events.map((event, i) => ({
       id: options.eventIds?.[i] ?? uuidv7(),
       type: event.type,
@@ -181,12 +229,12 @@ export class PostgresEventStore {
       inbox: options.inbox !== undefined,
       snapshot: options.snapshot !== undefined,
       newStream: expected === 0,
+      raiseOnConflict,
     });
-    try {
-      // Columns as text (append-sql.ts): with events, per event its version, position, recorded
-      // time in ms and transaction id; without, whether the expected version held and the
-      // stream's version.
-      const rows = await queryTextRows(db, statement, values);
+    // Columns as text (append-sql.ts): with events, per event its version, position, recorded
+    // time in ms and transaction id; without, whether the expected version held and the
+    // stream's version.
+    const finish = async (rows: TextRow[], db: Queryable): Promise<AppendResult> => {
       if (input.length === 0 ? rows[0]?.[0] !== 't' : rows.length === 0) {
         // Only a conflict costs a second round trip: the version it found, for the error.
         throw new ConcurrencyError(
@@ -219,25 +267,33 @@ export class PostgresEventStore {
       });
       const nextExpectedVersion = recorded.at(-1)?.streamVersion ?? Number(rows[0]?.[1] ?? 0);
       return { nextExpectedVersion, events: recorded };
-    } catch (error) {
-      if (isUniqueViolation(error, 'events_stream_version')) {
-        // A concurrent append won the race for the same version.
-        throw new ConcurrencyError(
-          stream,
-          options.expectedVersion,
-          await this.currentVersion(stream),
-        );
-      }
-      if (options.inbox && isUniqueViolation(error, 'inbox_pkey')) {
-        const first = await this.handled(options.inbox.consumer, options.inbox.messageId);
-        throw new AlreadyHandledError(
-          options.inbox.consumer,
-          options.inbox.messageId,
-          first?.result,
-        );
-      }
-      throw error;
+    };
+    return { statement, values, finish };
+  }
+
+  /** What a failed append's error means for its stream: a conflict, a duplicate, or itself. */
+  private async appendError(error: unknown, { stream, options }: AppendItem): Promise<unknown> {
+    if (
+      isUniqueViolation(error, 'events_stream_version') ||
+      (error as { code?: string }).code === 'ES409'
+    ) {
+      // A concurrent append won the race for the same version, or a batch's version check
+      // failed.
+      return new ConcurrencyError(
+        stream,
+        options.expectedVersion,
+        await this.currentVersion(stream),
+      );
     }
+    if (options.inbox && isUniqueViolation(error, 'inbox_pkey')) {
+      const first = await this.handled(options.inbox.consumer, options.inbox.messageId);
+      return new AlreadyHandledError(
+        options.inbox.consumer,
+        options.inbox.messageId,
+        first?.result,
+      );
+    }
+    return error;
   }
 
   /**

@@ -121,6 +121,22 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE outbox DROP CONSTRAINT IF EXISTS outbox_check;
     `,
   },
+  {
+    version: 4,
+    name: 'a failed expected version can raise',
+    sql: `
+      -- Appends to several streams are sent together, in one round trip and one transaction
+      -- (PostgresEventStore.appendAll): a failed version check must then fail them all, not
+      -- quietly write nothing for its own stream. Called only when the check fails.
+      CREATE FUNCTION es_expected_version(stream_type text, stream_id text, expected integer, actual integer)
+      RETURNS integer LANGUAGE plpgsql AS $$
+      BEGIN
+        IF expected IS NULL OR expected = actual THEN RETURN actual; END IF;
+        RAISE EXCEPTION 'stream %/%: expected version %, but it is at %', stream_type, stream_id, expected, actual
+          USING ERRCODE = 'ES409';
+      END $$;
+    `,
+  },
 ];
 
 const LOCK_KEY = 'es:event-store:migrations';

@@ -35,24 +35,99 @@ interface WireConnection {
   sync(): void;
 }
 
-/** pg's client calls these as the server answers (client.js delegates to its active query). */
-class TextRowsQuery implements Submittable {
-  readonly name: string;
-  private readonly rows: TextRow[] = [];
-  private error: Error | undefined;
-  /**
-   * Called once, with the error or the rows. Named as pg's Query names it: pg's query timeout
-   * and OpenTelemetry's pg instrumentation (which ends the query's span in it) look for it.
-   */
-  callback: ((error: Error | undefined, rows: TextRow[]) => void) | undefined;
+function isPrepared(wire: WireConnection, name: string): boolean {
+  return (
+    name !== '' &&
+    (wire.parsedStatements[name] !== undefined || wire.submittedNamedStatements[name] !== undefined)
+  );
+}
+
+/** Parse and Sync: prepares a named statement on the connection, in pg's own bookkeeping. */
+class PrepareQuery implements Submittable {
+  callback: ((error: Error | undefined) => void) | undefined;
 
   constructor(
+    readonly name: string,
     readonly text: string,
-    name: string | undefined,
-    private readonly values: readonly (string | null)[],
-    callback: (error: Error | undefined, rows: TextRow[]) => void,
+    callback: (error: Error | undefined) => void,
   ) {
-    this.name = name ?? '';
+    this.callback = callback;
+  }
+
+  submit(connection: Connection): void {
+    const wire = connection as unknown as WireConnection;
+    wire.parse({ name: this.name, text: this.text });
+    wire.submittedNamedStatements[this.name] = this.text;
+    wire.sync();
+  }
+
+  handleError(error: Error): void {
+    this.finish(error);
+  }
+
+  handleReadyForQuery(): void {
+    this.finish(undefined);
+  }
+
+  private finish(error: Error | undefined): void {
+    const callback = this.callback;
+    this.callback = undefined;
+    callback?.(error);
+  }
+
+  handleRowDescription(): void {}
+  handleDataRow(): void {}
+  handleCommandComplete(): void {}
+  handleEmptyQuery(): void {}
+  handlePortalSuspended(): void {}
+  handleCopyInResponse(): void {}
+  handleCopyData(): void {}
+}
+
+/** One statement of a batch, with its parameters as text. */
+export interface TextRowsItem {
+  readonly statement: TextRowsStatement;
+  readonly values: readonly (string | null)[];
+}
+
+/** The batch failed at this statement (0-based): those before it ran, and were rolled back. */
+export class BatchStatementError extends Error {
+  constructor(
+    readonly index: number,
+    readonly error: Error,
+  ) {
+    super(error.message, { cause: error });
+    this.name = 'BatchStatementError';
+  }
+}
+
+/**
+ * pg's client calls these as the server answers (client.js delegates to its active query).
+ * Several statements go in one write, one Sync at the end: PostgreSQL runs them in one implicit
+ * transaction, committed at the Sync, and an error skips the rest and rolls back them all.
+ */
+class TextRowsQuery implements Submittable {
+  readonly name: string;
+  readonly text: string;
+  private readonly results: TextRow[][];
+  private index = 0;
+  private error: Error | undefined;
+  /**
+   * Called once, with the error or the rows of each statement. Named as pg's Query names it:
+   * pg's query timeout and OpenTelemetry's pg instrumentation (which ends the query's span in
+   * it) look for it.
+   */
+  callback: ((error: Error | undefined, results: TextRow[][]) => void) | undefined;
+
+  constructor(
+    private readonly items: readonly TextRowsItem[],
+    callback: (error: Error | undefined, results: TextRow[][]) => void,
+  ) {
+    // What pg's client records as parsed when a ParseComplete arrives: the first statement.
+    const first = items[0]?.statement;
+    this.name = items.length === 1 ? (first?.name ?? '') : '';
+    this.text = first?.text ?? '';
+    this.results = items.map(() => []);
     this.callback = callback;
   }
 
@@ -60,17 +135,17 @@ class TextRowsQuery implements Submittable {
     const wire = connection as unknown as WireConnection;
     wire.stream.cork?.();
     try {
-      const parsed =
-        this.name !== '' &&
-        (wire.parsedStatements[this.name] !== undefined ||
-          wire.submittedNamedStatements[this.name] !== undefined);
-      if (!parsed) {
-        wire.parse({ name: this.name, text: this.text });
-        // pg's bookkeeping: the name is known once its ParseComplete arrives, forgotten on error.
-        if (this.name !== '') wire.submittedNamedStatements[this.name] = this.text;
+      for (const { statement, values } of this.items) {
+        const name = statement.name ?? '';
+        if (!isPrepared(wire, name)) {
+          wire.parse({ name, text: statement.text });
+          // pg's bookkeeping: the name is known once its ParseComplete arrives, forgotten on
+          // error. A batch parses only unnamed statements (onClient prepares the named first).
+          if (name !== '') wire.submittedNamedStatements[name] = statement.text;
+        }
+        wire.bind({ statement: name, values });
+        wire.execute({ portal: '' });
       }
-      wire.bind({ statement: this.name, values: this.values });
-      wire.execute({ portal: '' });
       wire.sync();
     } finally {
       wire.stream.uncork?.();
@@ -78,12 +153,16 @@ class TextRowsQuery implements Submittable {
   }
 
   handleDataRow(message: { fields: TextRow }): void {
-    this.rows.push(message.fields);
+    this.results[this.index]?.push(message.fields);
+  }
+
+  handleCommandComplete(): void {
+    this.index++;
   }
 
   handleError(error: Error): void {
     // A server error is followed by ReadyForQuery; a lost connection or a query timeout is not.
-    this.error ??= error;
+    this.error ??= this.items.length > 1 ? new BatchStatementError(this.index, error) : error;
     this.finish();
   }
 
@@ -94,13 +173,12 @@ class TextRowsQuery implements Submittable {
   private finish(): void {
     const callback = this.callback;
     this.callback = undefined;
-    callback?.(this.error, this.rows);
+    callback?.(this.error, this.results);
   }
 
-  // Nothing to do for the rest: the statement has no row description (nothing asked for one),
-  // suspends no portal (no row limit) and copies nothing.
+  // Nothing to do for the rest: the statements have no row description (nothing asked for
+  // one), suspend no portal (no row limit) and copy nothing.
   handleRowDescription(): void {}
-  handleCommandComplete(): void {}
   handleEmptyQuery(): void {}
   handlePortalSuspended(): void {}
   handleCopyInResponse(connection: Connection): void {
@@ -111,16 +189,32 @@ class TextRowsQuery implements Submittable {
   handleCopyData(): void {}
 }
 
-function onClient(
+async function onClient(
   client: PoolClient | Client,
-  statement: TextRowsStatement,
-  values: readonly (string | null)[],
-): Promise<TextRow[]> {
+  items: readonly TextRowsItem[],
+): Promise<TextRow[][]> {
+  if (items.length > 1) {
+    // Which of a failed batch's statements were parsed is not told apart: named statements are
+    // prepared on their own first, once per connection, and a batch only executes them.
+    const wire = (client as unknown as { connection: WireConnection }).connection;
+    for (const { statement } of items) {
+      const { name } = statement;
+      if (name === undefined || isPrepared(wire, name)) continue;
+      await new Promise<void>((resolve, reject) => {
+        client.query(
+          new PrepareQuery(name, statement.text, (error) => {
+            if (error) reject(error);
+            else resolve();
+          }),
+        );
+      });
+    }
+  }
   return new Promise((resolve, reject) => {
     client.query(
-      new TextRowsQuery(statement.text, statement.name, values, (error, rows) => {
+      new TextRowsQuery(items, (error, results) => {
         if (error) reject(error);
-        else resolve(rows);
+        else resolve(results);
       }),
     );
   });
@@ -142,7 +236,20 @@ export async function queryTextRows(
   statement: TextRowsStatement,
   values: readonly (string | null)[],
 ): Promise<TextRow[]> {
-  if (!('totalCount' in db)) return onClient(db, statement, values);
+  const [rows] = await queryTextRowsBatch(db, [{ statement, values }]);
+  return rows ?? [];
+}
+
+/**
+ * Several statements in one round trip and one transaction (outside a transaction of the
+ * caller's): all of them commit, or none. An error fails the batch with a BatchStatementError
+ * naming the statement that raised it (when there are several).
+ */
+export async function queryTextRowsBatch(
+  db: Pool | PoolClient | Client,
+  items: readonly TextRowsItem[],
+): Promise<TextRow[][]> {
+  if (!('totalCount' in db)) return onClient(db, items);
   const client = await db.connect();
   // A checked-out client that loses its connection emits 'error': without a listener, that
   // would be an uncaught exception. The query is failed with the same error.
@@ -152,9 +259,10 @@ export async function queryTextRows(
   };
   client.on('error', onError);
   try {
-    return await onClient(client, statement, values);
+    return await onClient(client, items);
   } catch (error) {
-    if (!leavesConnectionUsable(error)) lost ??= error as Error;
+    const cause = error instanceof BatchStatementError ? error.error : error;
+    if (!leavesConnectionUsable(cause)) lost ??= error as Error;
     throw error;
   } finally {
     client.removeListener('error', onError);
