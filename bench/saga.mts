@@ -18,6 +18,10 @@ import { machine, ms, percentile, writeSection } from './lib.mts';
 const rate = Number(process.env['BENCH_RATE'] ?? 150);
 const seconds = Number(process.env['BENCH_SECONDS'] ?? 20);
 const skuCount = Number(process.env['BENCH_SKUS'] ?? 100);
+// The same load first, for this long, untimed: the engines and services start cold with each
+// run, and the JVM's and V8's compilers then take a large share of the 2 cores (Kafka's C2
+// compiler threads alone 28% of one core in a 10 s sample of a cold run).
+const warmupSeconds = Number(process.env['BENCH_WARMUP_SECONDS'] ?? 10);
 const declinedShare = 0.1;
 const run = Date.now().toString(36);
 
@@ -85,42 +89,53 @@ try {
   await idle();
 
   // Open loop: each order leaves on its schedule, whether or not the earlier ones are done.
-  const total = rate * seconds;
-  console.log(`offering ${total} orders at ${rate}/s`);
-  const started = performance.now();
-  const placing: Promise<string>[] = [];
-  for (let i = 0; i < total; i++) {
-    const due = started + (i * 1000) / rate;
-    const wait = due - performance.now();
-    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-    const declined = i % Math.round(1 / declinedShare) === 0;
-    const customerId = declined ? poor[i % poor.length] : rich[i % rich.length];
-    placing.push(
-      post(url('order-service', '/orders'), {
-        customerId,
-        items: [{ sku: skus[i % skus.length] ?? '', quantity: 1, unitPrice: 100 }],
-      }).then((r) => r.orderId ?? ''),
-    );
-  }
-  const orderIds = await Promise.all(placing);
-  const offeredSeconds = (performance.now() - started) / 1000;
-
+  const offer = async (total: number): Promise<{ orderIds: string[]; offeredSeconds: number }> => {
+    const started = performance.now();
+    const placing: Promise<string>[] = [];
+    for (let i = 0; i < total; i++) {
+      const due = started + (i * 1000) / rate;
+      const wait = due - performance.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      const declined = i % Math.round(1 / declinedShare) === 0;
+      const customerId = declined ? poor[i % poor.length] : rich[i % rich.length];
+      placing.push(
+        post(url('order-service', '/orders'), {
+          customerId,
+          items: [{ sku: skus[i % skus.length] ?? '', quantity: 1, unitPrice: 100 }],
+        }).then((r) => r.orderId ?? ''),
+      );
+    }
+    const orderIds = await Promise.all(placing);
+    return { orderIds, offeredSeconds: (performance.now() - started) / 1000 };
+  };
   const orders = new pg.Pool({ ...postgresConfig('orders'), max: 2 });
   const sagas = new pg.Pool({ ...postgresConfig('sagas'), max: 2 });
-  const waitStart = Date.now();
-  for (;;) {
-    const { rows } = await sagas.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM snapshots WHERE stream_type = 'order-saga'
-          AND stream_id = ANY($1) AND state->>'status' IN ('COMPLETED', 'COMPENSATED')`,
-      [orderIds],
-    );
-    if ((rows[0]?.n ?? 0) === orderIds.length) {
-      console.log(`all ${orderIds.length} sagas ended`);
-      break;
+  const ended = async (orderIds: readonly string[]): Promise<void> => {
+    const waitStart = Date.now();
+    for (;;) {
+      const { rows } = await sagas.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM snapshots WHERE stream_type = 'order-saga'
+            AND stream_id = ANY($1) AND state->>'status' IN ('COMPLETED', 'COMPENSATED')`,
+        [orderIds],
+      );
+      if ((rows[0]?.n ?? 0) === orderIds.length) {
+        console.log(`all ${orderIds.length} sagas ended`);
+        return;
+      }
+      if (Date.now() - waitStart > 300_000) throw new Error('sagas did not all end in 5 minutes');
+      await new Promise((resolve) => setTimeout(resolve, 250));
     }
-    if (Date.now() - waitStart > 300_000) throw new Error('sagas did not all end in 5 minutes');
-    await new Promise((resolve) => setTimeout(resolve, 250));
+  };
+
+  if (warmupSeconds > 0) {
+    console.log(`warming up: ${rate * warmupSeconds} orders at ${rate}/s, not timed`);
+    await ended((await offer(rate * warmupSeconds)).orderIds);
+    await idle();
   }
+  const total = rate * seconds;
+  console.log(`offering ${total} orders at ${rate}/s`);
+  const { orderIds, offeredSeconds } = await offer(total);
+  await ended(orderIds);
   const { rows: outcomes } = await orders.query<{ event_type: string; ms: number }>(
     `SELECT e.event_type, extract(epoch FROM e.recorded_at - c.recorded_at) * 1000 AS ms
        FROM events c JOIN events e ON e.stream_id = c.stream_id AND e.stream_type = 'order'
@@ -168,7 +183,7 @@ Machine: ${machine()}. Everything on this one machine: PostgreSQL, Kafka, the or
 and payment services and the orchestrator (real processes, as \`npm start\` runs them).
 Offered load: ${rate} orders/s for ${seconds} s, open loop (${orderIds.length} orders of one line
 each, over ${skuCount} SKU${skuCount === 1 ? '' : 's'}, one in ten declined for want of funds);
-offered in ${offeredSeconds.toFixed(1)} s.
+offered in ${offeredSeconds.toFixed(1)} s, after ${warmupSeconds > 0 ? `a warm-up of the same load for ${warmupSeconds} s, untimed, and its drain (the engines and services start cold)` : 'no warm-up'}.
 
 **Sagas ended: ${sagasPerSecond.toFixed(1)} per second** (${ends.length} sagas, first OrderCreated to
 last saga end). Latencies from the services' event stores (one Postgres clock), in ms:
