@@ -38,10 +38,11 @@ describe('InboxConsumer (real Kafka and PostgreSQL)', () => {
   const counterId = uniqueName('counter');
   const attemptsOf = new Map<string, number>();
 
-  const consumer = () =>
+  const consumer = (commitIntervalMs?: number) =>
     new InboxConsumer(kafka, store, {
       groupId: `${topic}-group`,
       topics: [topic],
+      ...(commitIntervalMs === undefined ? {} : { commitIntervalMs }),
       maxAttempts: 3,
       backoffMs: 20,
       handler: async (message, inbox) => {
@@ -112,7 +113,8 @@ describe('InboxConsumer (real Kafka and PostgreSQL)', () => {
     await send('m-failing', JSON.stringify({ amount: 50, failTimes: 99 }));
     await send('m-3', JSON.stringify({ amount: 4 }));
 
-    const first = consumer();
+    // No commit on the interval during this test: only stop() commits what was handled.
+    const first = consumer(600_000);
     await first.start();
     const handler = new CommandHandler(store);
     await eventually(
@@ -143,9 +145,17 @@ describe('InboxConsumer (real Kafka and PostgreSQL)', () => {
     });
     expect(dead.every((m) => m.key === counterId)).toBe(true);
 
-    // Committed progress: the same group started again reprocesses nothing.
-    await new Promise((r) => setTimeout(r, 1_000)); // past the auto-commit interval
+    // Committed progress: stopping commits what was handled, and the same group started
+    // again reprocesses nothing.
     await first.stop();
+    const [committed] = await admin.fetchOffsets({ groupId: `${topic}-group`, topics: [topic] });
+    const ends = await admin.fetchTopicOffsets(topic);
+    const used = ends.filter((p) => p.offset !== '0'); // the key's partition; the rest are empty
+    expect(used.length).toBeGreaterThan(0);
+    for (const end of used)
+      expect(committed?.partitions.find((p) => p.partition === end.partition)?.offset).toBe(
+        end.offset,
+      );
     const attemptsBefore = new Map(attemptsOf);
     const second = consumer();
     await second.start();

@@ -226,6 +226,11 @@ export class MessageConsumers implements OnApplicationBootstrap, OnModuleDestroy
             `${message.topic}/${message.partition}@${message.offset} failed (attempt ${tries}): ${error instanceof Error ? error.message : String(error)}`,
           );
         },
+        onCommitError: (error) => {
+          this.logger.warn(
+            `committing handled offsets failed (retried): ${error instanceof Error ? error.message : String(error)}`,
+          );
+        },
       });
       try {
         this.running.push(consumer);
