@@ -166,6 +166,17 @@ describe('InboxConsumer (real Kafka and PostgreSQL)', () => {
       },
       { timeoutMs: 20_000 },
     );
+    // And while it runs, the handled offsets are committed on the interval (500 ms).
+    const [end] = (await admin.fetchTopicOffsets(topic)).filter((p) => p.offset !== '0');
+    await eventually(
+      async () => {
+        const [now] = await admin.fetchOffsets({ groupId: `${topic}-group`, topics: [topic] });
+        expect(now?.partitions.find((p) => p.partition === end?.partition)?.offset).toBe(
+          end?.offset,
+        );
+      },
+      { timeoutMs: 5_000 },
+    );
     await second.stop();
     for (const [id, attempts] of attemptsBefore)
       expect({ id, attempts: attemptsOf.get(id) }).toEqual({ id, attempts });

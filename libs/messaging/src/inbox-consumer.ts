@@ -117,7 +117,9 @@ export class InboxConsumer {
   >();
   private commitTimer: NodeJS.Timeout | undefined;
   private inHand = 0;
-  private committing: Promise<void> = Promise.resolve();
+  private stopping = false;
+  /** The commit in flight: a tick while one runs is skipped, so commits never queue up. */
+  private committing: Promise<void> | undefined;
   private readonly processed;
   private readonly deadLettered;
 
@@ -156,6 +158,10 @@ export class InboxConsumer {
     // what a crash leaves uncommitted is redelivered and answered by the inbox.
     // After a rebalance, what was handled on partitions now someone else's is not committed
     // from here (it could move their committed offset back): they redeliver, the inbox answers.
+    // Before a rebalance takes partitions away, what was handled on them is committed.
+    this.consumer.on(this.consumer.events.REBALANCING, () => {
+      void this.commitHandled();
+    });
     this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => {
       for (const [key, o] of this.handledUpTo)
         if (!payload.memberAssignment[o.topic]?.includes(o.partition)) this.handledUpTo.delete(key);
@@ -167,6 +173,8 @@ export class InboxConsumer {
       autoCommit: false,
       partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 1,
       eachMessage: async (payload) => {
+        // Stopping: not handled, not committed; whoever consumes the partition next has it.
+        if (this.stopping) return;
         this.inHand++;
         try {
           await this.handle(decode(payload));
@@ -189,27 +197,35 @@ export class InboxConsumer {
    */
   async stop(graceMs = 10_000): Promise<void> {
     clearInterval(this.commitTimer);
+    this.stopping = true;
+    const deadline = Date.now() + graceMs;
+    const bounded = (work: Promise<void>) =>
+      Promise.race([
+        work,
+        new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, deadline - Date.now()))),
+      ]);
     try {
       this.consumer.pause(this.options.topics.map((topic) => ({ topic })));
-      const deadline = Date.now() + graceMs;
       while (this.inHand > 0 && Date.now() < deadline)
         await new Promise((resolve) => setTimeout(resolve, 10));
-      await this.commitHandled();
+      // The commit in flight, then one more for what was handled since; both within the grace.
+      await bounded(this.committing ?? Promise.resolve());
+      await bounded(this.commitHandled());
     } catch {
       // Never started (or already gone): nothing handled to commit.
     }
     await this.consumer.disconnect();
   }
 
-  /** Commits the handled offsets; one commit at a time, in order. */
+  /** Commits the handled offsets, unless a commit is in flight (the next tick takes them). */
   private commitHandled(): Promise<void> {
-    this.committing = this.committing.then(async () => {
-      if (this.handledUpTo.size === 0) return;
-      const offsets = [...this.handledUpTo.values()];
-      this.handledUpTo.clear();
-      try {
-        await this.consumer.commitOffsets(offsets);
-      } catch (error) {
+    if (this.committing) return this.committing;
+    if (this.handledUpTo.size === 0) return Promise.resolve();
+    const offsets = [...this.handledUpTo.values()];
+    this.handledUpTo.clear();
+    this.committing = this.consumer
+      .commitOffsets(offsets)
+      .catch((error: unknown) => {
         // A rebalance took the partitions, or the broker is away: whoever consumes them next
         // starts from the last commit, and the inbox answers what it sees again. Kept to retry
         // unless a later offset was handled meanwhile.
@@ -218,8 +234,10 @@ export class InboxConsumer {
           if (!this.handledUpTo.has(key)) this.handledUpTo.set(key, o);
         }
         this.options.onCommitError?.(error);
-      }
-    });
+      })
+      .finally(() => {
+        this.committing = undefined;
+      });
     return this.committing;
   }
 

@@ -12,6 +12,7 @@ import {
 } from './errors';
 import { PostgresEventStore } from './event-store';
 import { migrate } from './schema';
+import { queryTextRowsBatch } from './text-rows';
 import { uuidv7 } from './uuid';
 import { START, type EventMetadata, type RecordedEvent } from './types';
 
@@ -334,6 +335,47 @@ describe('PostgresEventStore (real PostgreSQL)', () => {
       ]);
       expect(await versions()).toEqual([3, 3, 1]);
       expect(await own.currentVersion(d)).toBe(3);
+    } finally {
+      await one.end();
+    }
+  });
+
+  it('refuses an outbox message without a payload, and a batch that cannot be written leaves nothing', async () => {
+    const s = stream();
+    await expect(
+      store.append(s, [opened()], {
+        expectedVersion: 'no_stream',
+        metadata,
+        outbox: [{ topic: 't', key: 'k', messageId: uuidv7(), payload: undefined }],
+      }),
+    ).rejects.toThrow(/has no payload/);
+    expect(await store.currentVersion(s)).toBe(0);
+
+    // The second statement's parameter is refused by pg's serializer after the first statement
+    // was written to the socket: the first must not commit, and the connection goes on.
+    const one = new Pool({ ...pool.options, max: 1 });
+    try {
+      const consumer = `abandon-${s.id}`;
+      await expect(
+        queryTextRowsBatch(one, [
+          {
+            statement: {
+              name: undefined,
+              text: 'INSERT INTO inbox (consumer, message_id) VALUES ($1, $2)',
+            },
+            values: [consumer, 'm'],
+          },
+          {
+            statement: { name: undefined, text: 'SELECT $1::int' },
+            values: [42 as unknown as string],
+          },
+        ]),
+      ).rejects.toThrow();
+      const { rows } = await one.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM inbox WHERE consumer = $1',
+        [consumer],
+      );
+      expect(rows).toEqual([{ n: 0 }]);
     } finally {
       await one.end();
     }
@@ -851,13 +893,16 @@ describe('PostgresEventStore (real PostgreSQL)', () => {
         );
         expect(first).toMatchObject({ version: 2, duplicate: false });
         // Cached total 6: the redelivery is accepted on it, and the append's inbox mark refuses it.
+        const reads = jest.spyOn(store, 'readFromSnapshot');
         expect(
           await a.handle(def, id, { type: 'Increment', amount: 3 }, { metadata, inbox }),
         ).toEqual({ ...first, duplicate: true });
+        expect(reads).not.toHaveBeenCalled();
         // Cached total 6: 6 more is over the limit, and the fresh load finds the message handled.
         expect(
           await a.handle(def, id, { type: 'Increment', amount: 6 }, { metadata, inbox }),
         ).toEqual({ ...first, duplicate: true });
+        expect(reads).toHaveBeenCalledTimes(1);
         expect(await store.currentVersion({ type: 'counter', id })).toBe(2);
       });
 

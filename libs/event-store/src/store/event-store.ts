@@ -203,6 +203,11 @@ export class PostgresEventStore {
         kinds += m.headers ? 'e' : 'E';
         if (m.headers) values.push(JSON.stringify(m.headers));
       } else {
+        // JSON.stringify(undefined) is undefined, bound as NULL: a row with neither an event nor
+        // a payload, which nothing in the schema refuses (migration 3).
+        if (m.payload === undefined) {
+          throw new RangeError(`outbox message ${m.messageId} to ${m.topic} has no payload`);
+        }
         kinds += 'p';
         values.push(
           m.topic,

@@ -135,21 +135,34 @@ class TextRowsQuery implements Submittable {
     const wire = connection as unknown as WireConnection;
     wire.stream.cork?.();
     try {
-      for (const { statement, values } of this.items) {
-        const name = statement.name ?? '';
-        if (!isPrepared(wire, name)) {
-          wire.parse({ name, text: statement.text });
-          // pg's bookkeeping: the name is known once its ParseComplete arrives, forgotten on
-          // error. A batch parses only unnamed statements (onClient prepares the named first).
-          if (name !== '') wire.submittedNamedStatements[name] = statement.text;
-        }
-        wire.bind({ statement: name, values });
-        wire.execute({ portal: '' });
-      }
+      this.write(wire);
+    } catch (error) {
+      // A message that could not be written (a parameter the serializer refuses): what was
+      // written must still end in a Sync, or the connection waits forever; pg's Query does the
+      // same. A batch's statements already sent must not commit without the rest: a statement
+      // that cannot parse fails their implicit transaction first. The ReadyForQuery that
+      // answers finds the query already failed.
+      if (this.items.length > 1) wire.parse({ name: '', text: 'es: abandon the batch' });
       wire.sync();
+      this.handleError(error instanceof Error ? error : new Error(String(error)));
     } finally {
       wire.stream.uncork?.();
     }
+  }
+
+  private write(wire: WireConnection): void {
+    for (const { statement, values } of this.items) {
+      const name = statement.name ?? '';
+      if (!isPrepared(wire, name)) {
+        wire.parse({ name, text: statement.text });
+        // pg's bookkeeping: the name is known once its ParseComplete arrives, forgotten on
+        // error. A batch parses only unnamed statements (onClient prepares the named first).
+        if (name !== '') wire.submittedNamedStatements[name] = statement.text;
+      }
+      wire.bind({ statement: name, values });
+      wire.execute({ portal: '' });
+    }
+    wire.sync();
   }
 
   handleDataRow(message: { fields: TextRow }): void {
