@@ -140,6 +140,10 @@ export function onStream<C, E extends DomainEvent, S>(
       let loaded = await handler.loadForDecision(definition, streamId, inbox, {
         assumeNew: options.assumeNew === true && retry !== true,
       });
+      // A cached state may be behind another process: what it refuses is decided again on a
+      // fresh load (which also looks the message up) before it is believed. What it accepts is
+      // checked by the append's expected version.
+      const fresh = () => handler.load(definition, streamId, inbox);
       for (;;) {
         if (loaded.handled)
           return {
@@ -149,10 +153,6 @@ export function onStream<C, E extends DomainEvent, S>(
             outbox: [],
             handled: loaded.handled,
           };
-        // A cached state may be behind another process: what it refuses is decided again on
-        // a fresh load (which also looks the message up) before it is believed. What it
-        // accepts is checked by the append's expected version.
-        const fresh = () => handler.load(definition, streamId, inbox);
         if (options.expectedVersion !== undefined && loaded.version !== options.expectedVersion) {
           if (loaded.cached) {
             loaded = await fresh();

@@ -42,16 +42,61 @@ function isPrepared(wire: WireConnection, name: string): boolean {
   );
 }
 
-/** Parse and Sync: prepares a named statement on the connection, in pg's own bookkeeping. */
-class PrepareQuery implements Submittable {
-  callback: ((error: Error | undefined) => void) | undefined;
+/**
+ * What pg's client calls on its active query as the server answers (client.js delegates to
+ * it): the callback is called once, on the first error or at ReadyForQuery. It is named as pg's
+ * Query names it: pg's query timeout and OpenTelemetry's pg instrumentation (which ends the
+ * query's span in it) look for it. The statements here ask for no row description, suspend no
+ * portal (no row limit) and copy nothing.
+ */
+abstract class WireQuery<R> implements Submittable {
+  callback: ((error: Error | undefined, result: R) => void) | undefined;
+  protected error: Error | undefined;
 
+  constructor(callback: (error: Error | undefined, result: R) => void) {
+    this.callback = callback;
+  }
+
+  abstract submit(connection: Connection): void;
+  protected abstract result(): R;
+
+  handleError(error: Error): void {
+    // A server error is followed by ReadyForQuery; a lost connection or a query timeout is not.
+    this.error ??= error;
+    this.finish();
+  }
+
+  handleReadyForQuery(): void {
+    this.finish();
+  }
+
+  private finish(): void {
+    const callback = this.callback;
+    this.callback = undefined;
+    callback?.(this.error, this.result());
+  }
+
+  abstract handleDataRow(message: { fields: TextRow }): void;
+  handleRowDescription(): void {}
+  handleCommandComplete(): void {}
+  handleEmptyQuery(): void {}
+  handlePortalSuspended(): void {}
+  handleCopyInResponse(connection: Connection): void {
+    (connection as unknown as { sendCopyFail(message: string): void }).sendCopyFail(
+      'the statement copies nothing',
+    );
+  }
+  handleCopyData(): void {}
+}
+
+/** Parse and Sync: prepares a named statement on the connection, in pg's own bookkeeping. */
+class PrepareQuery extends WireQuery<undefined> {
   constructor(
     readonly name: string,
     readonly text: string,
     callback: (error: Error | undefined) => void,
   ) {
-    this.callback = callback;
+    super(callback);
   }
 
   submit(connection: Connection): void {
@@ -61,27 +106,11 @@ class PrepareQuery implements Submittable {
     wire.sync();
   }
 
-  handleError(error: Error): void {
-    this.finish(error);
-  }
-
-  handleReadyForQuery(): void {
-    this.finish(undefined);
-  }
-
-  private finish(error: Error | undefined): void {
-    const callback = this.callback;
-    this.callback = undefined;
-    callback?.(error);
-  }
-
-  handleRowDescription(): void {}
   handleDataRow(): void {}
-  handleCommandComplete(): void {}
-  handleEmptyQuery(): void {}
-  handlePortalSuspended(): void {}
-  handleCopyInResponse(): void {}
-  handleCopyData(): void {}
+
+  protected result(): undefined {
+    return undefined;
+  }
 }
 
 /** One statement of a batch, with its parameters as text. */
@@ -102,33 +131,25 @@ export class BatchStatementError extends Error {
 }
 
 /**
- * pg's client calls these as the server answers (client.js delegates to its active query).
  * Several statements go in one write, one Sync at the end: PostgreSQL runs them in one implicit
  * transaction, committed at the Sync, and an error skips the rest and rolls back them all.
  */
-class TextRowsQuery implements Submittable {
+class TextRowsQuery extends WireQuery<TextRow[][]> {
   readonly name: string;
   readonly text: string;
   private readonly results: TextRow[][];
   private index = 0;
-  private error: Error | undefined;
-  /**
-   * Called once, with the error or the rows of each statement. Named as pg's Query names it:
-   * pg's query timeout and OpenTelemetry's pg instrumentation (which ends the query's span in
-   * it) look for it.
-   */
-  callback: ((error: Error | undefined, results: TextRow[][]) => void) | undefined;
 
   constructor(
     private readonly items: readonly TextRowsItem[],
     callback: (error: Error | undefined, results: TextRow[][]) => void,
   ) {
+    super(callback);
     // What pg's client records as parsed when a ParseComplete arrives: the first statement.
     const first = items[0]?.statement;
     this.name = items.length === 1 ? (first?.name ?? '') : '';
     this.text = first?.text ?? '';
     this.results = items.map(() => []);
-    this.callback = callback;
   }
 
   submit(connection: Connection): void {
@@ -165,41 +186,23 @@ class TextRowsQuery implements Submittable {
     wire.sync();
   }
 
-  handleDataRow(message: { fields: TextRow }): void {
+  override handleDataRow(message: { fields: TextRow }): void {
     this.results[this.index]?.push(message.fields);
   }
 
-  handleCommandComplete(): void {
+  override handleCommandComplete(): void {
     this.index++;
   }
 
-  handleError(error: Error): void {
-    // A server error is followed by ReadyForQuery; a lost connection or a query timeout is not.
-    this.error ??= this.items.length > 1 ? new BatchStatementError(this.index, error) : error;
-    this.finish();
-  }
-
-  handleReadyForQuery(): void {
-    this.finish();
-  }
-
-  private finish(): void {
-    const callback = this.callback;
-    this.callback = undefined;
-    callback?.(this.error, this.results);
-  }
-
-  // Nothing to do for the rest: the statements have no row description (nothing asked for
-  // one), suspend no portal (no row limit) and copy nothing.
-  handleRowDescription(): void {}
-  handleEmptyQuery(): void {}
-  handlePortalSuspended(): void {}
-  handleCopyInResponse(connection: Connection): void {
-    (connection as unknown as { sendCopyFail(message: string): void }).sendCopyFail(
-      'the statement copies nothing',
+  override handleError(error: Error): void {
+    super.handleError(
+      this.items.length > 1 && !this.error ? new BatchStatementError(this.index, error) : error,
     );
   }
-  handleCopyData(): void {}
+
+  protected result(): TextRow[][] {
+    return this.results;
+  }
 }
 
 async function onClient(
