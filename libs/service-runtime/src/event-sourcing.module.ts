@@ -121,7 +121,9 @@ export class EventSourcingModule {
           inject: [PG_POOL, EVENT_REGISTRY],
           useFactory: (pool: Pool | null, registry: EventRegistry) => {
             if (!pool) throw new Error('EventSourcingModule needs PlatformModule with postgres');
-            return new PostgresEventStore(pool, registry);
+            // Appends made while others are on their way share their transaction and round
+            // trip (group-commit.ts): a consumer's batch of messages costs one commit.
+            return new PostgresEventStore(pool, registry, { groupCommit: true });
           },
         },
         {

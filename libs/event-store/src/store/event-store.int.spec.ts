@@ -397,42 +397,214 @@ describe('PostgresEventStore (real PostgreSQL)', () => {
     expect(await store.readStream(s)).toEqual([]);
   });
 
-  it('1,000 concurrent appends to 20 streams lose and duplicate no version; conflicts are typed', async () => {
-    const streams = Array.from({ length: 20 }, () => stream());
-    let conflicts = 0;
-    // Each writer reads the version and appends at it; a typed conflict sends it round again.
-    await Promise.all(
-      Array.from({ length: 1000 }, async (_, i) => {
-        const s = streams[i % streams.length]!;
-        let version = 0;
-        for (let attempt = 1; ; attempt++) {
-          try {
-            await store.append(s, [version === 0 ? opened(1_000_000) : inc(1)], {
-              expectedVersion: version,
-              metadata,
-            });
-            return;
-          } catch (error) {
-            if (!(error instanceof ConcurrencyError)) throw error;
-            expect(error.stream).toEqual(s);
-            conflicts++;
-            version = error.actual; // the error says where the stream is: no extra read
-            // Exponential back-off with full jitter, as a well-behaved client retries.
-            await new Promise((r) => setTimeout(r, Math.random() * Math.min(2 ** attempt, 200)));
+  it.each<[string, () => PostgresEventStore]>([
+    ['one transaction each', () => store],
+    ['grouped', () => new PostgresEventStore(pool, counterRegistry(), { groupCommit: true })],
+  ])(
+    '1,000 concurrent appends to 20 streams lose and duplicate no version; conflicts are typed (%s)',
+    async (_, storeOf) => {
+      const store = storeOf();
+      const streams = Array.from({ length: 20 }, () => stream());
+      let conflicts = 0;
+      // Each writer reads the version and appends at it; a typed conflict sends it round again.
+      await Promise.all(
+        Array.from({ length: 1000 }, async (_, i) => {
+          const s = streams[i % streams.length]!;
+          let version = 0;
+          for (let attempt = 1; ; attempt++) {
+            try {
+              await store.append(s, [version === 0 ? opened(1_000_000) : inc(1)], {
+                expectedVersion: version,
+                metadata,
+              });
+              return;
+            } catch (error) {
+              if (!(error instanceof ConcurrencyError)) throw error;
+              expect(error.stream).toEqual(s);
+              conflicts++;
+              version = error.actual; // the error says where the stream is: no extra read
+              // Exponential back-off with full jitter, as a well-behaved client retries.
+              await new Promise((r) => setTimeout(r, Math.random() * Math.min(2 ** attempt, 200)));
+            }
           }
-        }
-      }),
-    );
-    expect(conflicts).toBeGreaterThan(0);
-    process.stdout.write(`1,000 appends to 20 streams: ${conflicts} typed conflicts retried\n`);
-    const { rows } = await pool.query<{ stream_id: string; versions: number[] }>(
-      `SELECT stream_id, array_agg(stream_version ORDER BY stream_version) AS versions
+        }),
+      );
+      expect(conflicts).toBeGreaterThan(0);
+      process.stdout.write(`1,000 appends to 20 streams: ${conflicts} typed conflicts retried\n`);
+      const { rows } = await pool.query<{ stream_id: string; versions: number[] }>(
+        `SELECT stream_id, array_agg(stream_version ORDER BY stream_version) AS versions
        FROM events WHERE stream_id = ANY($1) GROUP BY stream_id`,
-      [streams.map((s) => s.id)],
-    );
-    expect(rows).toHaveLength(20);
-    for (const row of rows)
-      expect(row.versions).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+        [streams.map((s) => s.id)],
+      );
+      expect(rows).toHaveLength(20);
+      for (const row of rows)
+        expect(row.versions).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+    },
+  );
+
+  describe('group commit (group-commit.ts)', () => {
+    const grouped = (maxInFlight = 1) =>
+      new PostgresEventStore(pool, counterRegistry(), { groupCommit: { maxInFlight } });
+    const transactionOf = async (s: { type: string; id: string }) =>
+      (await store.readStream(s)).map((e) => e.transactionId);
+
+    it('appends made together share one transaction, and a conflict fails only its own', async () => {
+      const own = grouped();
+      const [a, b, c, d, e] = [stream(), stream(), stream(), stream(), stream()];
+      await own.append(b, [opened()], { expectedVersion: 'no_stream', metadata });
+      const outcomes = await Promise.allSettled([
+        own.append(a, [opened(), inc(1)], {
+          expectedVersion: 'no_stream',
+          metadata,
+          outbox: [{ eventIndex: 1, topic: 't' }],
+        }),
+        own.append(b, [inc(5)], { expectedVersion: 7, metadata }), // stale: b is at 1
+        own.appendAll([
+          { stream: c, events: [opened()], options: { expectedVersion: 'no_stream', metadata } },
+          { stream: d, events: [opened()], options: { expectedVersion: 'no_stream', metadata } },
+        ]),
+        own.append(b, [inc(2)], { expectedVersion: 1, metadata }),
+        own.append(e, [opened()], {
+          expectedVersion: 'no_stream',
+          metadata,
+          inbox: { consumer: 'group-test', messageId: `m-${e.id}`, result: { ok: 1 } },
+        }),
+      ]);
+      expect(outcomes.map((o) => o.status)).toEqual([
+        'fulfilled',
+        'rejected',
+        'fulfilled',
+        'fulfilled',
+        'fulfilled',
+      ]);
+      expect((outcomes[1] as PromiseRejectedResult).reason).toMatchObject({
+        name: 'ConcurrencyError',
+        stream: b,
+        expected: 7,
+        actual: 2, // read once its group committed, b's other append with it
+      });
+      expect(outcomes[3]).toMatchObject({ value: { nextExpectedVersion: 2 } });
+      // One group, one transaction: every event written by it has the same transaction id.
+      const written = await Promise.all([a, c, d, e].map(transactionOf));
+      const bAfter = await store.readStream(b);
+      expect(bAfter.map((x) => x.streamVersion)).toEqual([1, 2]);
+      expect(new Set([...written.flat(), bAfter[1]!.transactionId]).size).toBe(1);
+      expect(await store.handled('group-test', `m-${e.id}`)).toEqual({ result: { ok: 1 } });
+      const { rows } = await pool.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM outbox WHERE message_key = $1`,
+        [a.id],
+      );
+      expect(rows[0]!.n).toBe(1);
+    });
+
+    it('a statement that fails its group rolls it back, and every append of it runs on its own', async () => {
+      const own = grouped();
+      const [a, b, c, d, e] = [stream(), stream(), stream(), stream(), stream()];
+      const inbox = { consumer: 'group-test', messageId: `m-${a.id}`, result: { first: true } };
+      await own.append(a, [opened()], { expectedVersion: 'no_stream', metadata, inbox });
+      await own.append(d, [opened()], { expectedVersion: 'no_stream', metadata });
+      const outcomes = await Promise.allSettled([
+        own.append(b, [opened()], { expectedVersion: 'no_stream', metadata }),
+        // A message handled before: the unique inbox key fails the whole group's statement.
+        own.append(a, [inc(1)], { expectedVersion: 1, metadata, inbox }),
+        // A multi-stream unit with a stale stream: it fails whole (c is not written).
+        own.appendAll([
+          { stream: c, events: [opened()], options: { expectedVersion: 'no_stream', metadata } },
+          { stream: d, events: [inc(1)], options: { expectedVersion: 3, metadata } },
+        ]),
+        // An existing stream expected new: the primary key refuses it.
+        own.append(d, [opened()], { expectedVersion: 'no_stream', metadata }),
+        own.append(e, [opened()], { expectedVersion: 'no_stream', metadata }),
+      ]);
+      expect(outcomes.map((o) => o.status)).toEqual([
+        'fulfilled',
+        'rejected',
+        'rejected',
+        'rejected',
+        'fulfilled',
+      ]);
+      const reasons = outcomes.map((o): unknown =>
+        o.status === 'rejected' ? o.reason : undefined,
+      );
+      expect(reasons[1]).toMatchObject({ name: 'AlreadyHandledError', result: { first: true } });
+      expect(reasons[2]).toMatchObject({ name: 'ConcurrencyError', stream: d, actual: 1 });
+      expect(reasons[3]).toMatchObject({ name: 'ConcurrencyError', stream: d, actual: 1 });
+      expect(await Promise.all([a, b, c, d, e].map((s) => store.currentVersion(s)))).toEqual([
+        1, 1, 0, 1, 1,
+      ]);
+      // Run again one by one: b and e were written in transactions of their own.
+      const [tb, te] = await Promise.all([b, e].map(transactionOf));
+      expect(tb![0]).not.toBe(te![0]);
+    });
+
+    it('an append refused for its input fails at once and leaves its group alone', async () => {
+      const own = grouped();
+      const [a, b] = [stream(), stream()];
+      const refused = own.append(b, [opened()], {
+        expectedVersion: 'no_stream',
+        metadata,
+        outbox: [{ topic: 't', key: 'k', messageId: uuidv7(), payload: undefined }],
+      });
+      const kept = own.append(a, [opened()], { expectedVersion: 'no_stream', metadata });
+      await expect(refused).rejects.toThrow(/has no payload/);
+      await expect(kept).resolves.toMatchObject({ nextExpectedVersion: 1 });
+      expect(await store.currentVersion(b)).toBe(0);
+    });
+
+    it('a group that loses its connection fails every append of it; the next group reconnects', async () => {
+      const one = new Pool({ ...pool.options, max: 1 });
+      const own = new PostgresEventStore(one, counterRegistry(), {
+        groupCommit: { maxInFlight: 1 },
+      });
+      const holder = await pool.connect();
+      try {
+        await holder.query('BEGIN');
+        await holder.query('LOCK TABLE outbox IN ACCESS EXCLUSIVE MODE');
+        const options = {
+          expectedVersion: 'no_stream' as const,
+          metadata,
+          outbox: [{ eventIndex: 0, topic: 't' }],
+        };
+        const group = [stream(), stream(), stream()];
+        const outcomes = Promise.allSettled(group.map((s) => own.append(s, [opened()], options)));
+        await eventually(async () => {
+          const { rows } = await pool.query<{ pid: number }>(
+            `SELECT pid FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'`,
+            [db.name],
+          );
+          expect(rows).toHaveLength(1); // one group, on one connection
+          await pool.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);
+        });
+        const settled = await outcomes;
+        expect(settled.map((o) => o.status)).toEqual(['rejected', 'rejected', 'rejected']);
+        for (const o of settled)
+          expect(((o as PromiseRejectedResult).reason as Error).message).toMatch(/terminat/i);
+        await holder.query('ROLLBACK');
+        expect(await Promise.all(group.map((s) => store.currentVersion(s)))).toEqual([0, 0, 0]);
+        await expect(own.append(stream(), [opened()], options)).resolves.toMatchObject({
+          nextExpectedVersion: 1,
+        });
+      } finally {
+        await holder.query('ROLLBACK').catch(() => undefined);
+        holder.release();
+        await one.end();
+      }
+    });
+
+    it('appends waiting while a group is on its way go together in the next', async () => {
+      const own = grouped(1);
+      const streams = Array.from({ length: 12 }, () => stream());
+      // The first goes alone (nothing waits yet); the eleven made while it is on its way wait.
+      const first = own.append(streams[0]!, [opened()], { expectedVersion: 'no_stream', metadata });
+      await new Promise((resolve) => setImmediate(resolve));
+      const rest = streams
+        .slice(1)
+        .map((s) => own.append(s, [opened()], { expectedVersion: 'no_stream', metadata }));
+      await Promise.all([first, ...rest]);
+      const ids = (await Promise.all(streams.map(transactionOf))).map((t) => t[0]);
+      expect(new Set(ids.slice(1)).size).toBe(1);
+      expect(ids[0]).not.toBe(ids[1]);
+    });
   });
 
   describe('reading all events', () => {

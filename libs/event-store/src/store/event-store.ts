@@ -18,9 +18,10 @@ import {
   MAX_EVENTS_PER_APPEND,
   MAX_OUTBOX_PER_APPEND,
 } from './append-sql';
+import { GroupCommit, type GroupCommitOptions, type GroupUnit } from './group-commit';
 import {
   BatchStatementError,
-  queryTextRows,
+  leavesConnectionUsable,
   queryTextRowsBatch,
   type TextRow,
   type TextRowsItem,
@@ -119,11 +120,43 @@ function isUniqueViolation(error: unknown, constraint: string): boolean {
   return e.code === '23505' && e.constraint === constraint;
 }
 
+export interface EventStoreOptions {
+  /**
+   * Appends through the pool made while others are on their way go together, in one
+   * transaction and one round trip (group-commit.ts); each keeps its own outcome. Off by
+   * default: the services turn it on.
+   */
+  readonly groupCommit?: boolean | GroupCommitOptions;
+}
+
+/** One append's statement and parameters, and how to read its rows. */
+type PreparedAppend = TextRowsItem & {
+  finish(rows: TextRow[], db: Queryable): Promise<AppendResult>;
+};
+
+/** An append (or appendAll) waiting for its group. */
+interface PendingAppend extends GroupUnit {
+  readonly items: readonly AppendItem[];
+  readonly prepared: readonly PreparedAppend[];
+  resolve(results: AppendResult[]): void;
+  reject(error: unknown): void;
+}
+
+const streamKey = (s: StreamRef) => `${s.type}/${s.id}`;
+
 export class PostgresEventStore {
+  private readonly group: GroupCommit<PendingAppend> | undefined;
+
   constructor(
     private readonly pool: Pool,
     private readonly registry: EventRegistry,
-  ) {}
+    options: EventStoreOptions = {},
+  ) {
+    const { groupCommit } = options;
+    this.group = groupCommit
+      ? new GroupCommit(groupCommit === true ? {} : groupCommit, (units) => this.runGroup(units))
+      : undefined;
+  }
 
   async append(
     stream: StreamRef,
@@ -131,15 +164,13 @@ export class PostgresEventStore {
     options: AppendOptions,
     db: Queryable = this.pool,
   ): Promise<AppendResult> {
-    const prepared = this.prepareAppend({ stream, events, options }, false);
-    try {
-      return await prepared.finish(
-        await queryTextRows(db, prepared.statement, prepared.values),
-        db,
-      );
-    } catch (error) {
-      throw await this.appendError(error, { stream, events, options });
-    }
+    const item = { stream, events, options };
+    const [result] =
+      this.group && db === this.pool
+        ? await this.grouped([item])
+        : await this.execute([item], [this.prepareAppend(item, false)], db);
+    if (!result) throw new Error(`no result for the append to ${streamKey(stream)}`);
+    return result;
   }
 
   /**
@@ -148,24 +179,118 @@ export class PostgresEventStore {
    * append throws, for the stream that failed. Not inside a transaction of the caller's.
    */
   async appendAll(items: readonly AppendItem[]): Promise<AppendResult[]> {
-    const prepared = items.map((item) => this.prepareAppend(item, items.length > 1));
-    let results: TextRow[][];
+    if (this.group) return this.grouped(items);
+    const raise = items.length > 1;
+    return this.execute(
+      items,
+      items.map((item) => this.prepareAppend(item, raise)),
+      this.pool,
+    );
+  }
+
+  /** Runs prepared appends as one round trip and one transaction, their errors as append's. */
+  private async execute(
+    items: readonly AppendItem[],
+    prepared: readonly PreparedAppend[],
+    db: Queryable,
+  ): Promise<AppendResult[]> {
+    let rows: TextRow[][];
     try {
-      results = await queryTextRowsBatch(this.pool, prepared);
+      rows = await queryTextRowsBatch(db, prepared);
     } catch (error) {
       const failed = error instanceof BatchStatementError ? items[error.index] : items[0];
       const cause = error instanceof BatchStatementError ? error.error : error;
       if (!failed) throw cause;
       throw await this.appendError(cause, failed);
     }
-    return Promise.all(prepared.map((p, i) => p.finish(results[i] ?? [], this.pool)));
+    return Promise.all(prepared.map((p, i) => p.finish(rows[i] ?? [], db)));
+  }
+
+  /** Queues the appends for the next group; their input is checked (and refused) at once. */
+  private grouped(items: readonly AppendItem[]): Promise<AppendResult[]> {
+    // A unit of several streams raises on a failed version check, so that it fails whole; one
+    // stream's append answers a conflict with no rows, and fails alone in its group.
+    const raise = items.length > 1;
+    const prepared = items.map((item) => this.prepareAppend(item, raise));
+    return new Promise((resolve, reject) => {
+      this.group?.submit({ items, prepared, statements: prepared.length, resolve, reject });
+    });
+  }
+
+  /** One group: every statement in one round trip; each unit settled with its own outcome. */
+  private async runGroup(units: readonly PendingAppend[]): Promise<void> {
+    try {
+      await this.runGroupUnits(units);
+    } catch (error) {
+      // Not expected (every path settles its units): no unit is left waiting. A settled
+      // promise ignores a later reject.
+      for (const unit of units) unit.reject(error);
+    }
+  }
+
+  private async runGroupUnits(units: readonly PendingAppend[]): Promise<void> {
+    const settle = async (unit: PendingAppend) => {
+      try {
+        unit.resolve(await this.execute(unit.items, unit.prepared, this.pool));
+      } catch (error) {
+        unit.reject(error);
+      }
+    };
+    const [only] = units;
+    if (only && units.length === 1) return settle(only);
+    // In stream-key order, as the command handler orders a unit's streams (a stable sort: the
+    // appends of one stream keep theirs): two processes' groups over the same streams then
+    // wait on each other's rows in one order, never in a cycle.
+    const slots = units.map((unit) => ({
+      unit,
+      statements: unit.prepared.map((prepared, i) => ({
+        prepared,
+        key: streamKey(unit.items[i]?.stream ?? { type: '', id: '' }),
+        rows: [] as TextRow[],
+      })),
+    }));
+    const order = slots
+      .flatMap((slot) => slot.statements)
+      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    let rows: TextRow[][];
+    try {
+      rows = await queryTextRowsBatch(
+        this.pool,
+        order.map((statement) => statement.prepared),
+      );
+    } catch (error) {
+      const cause = error instanceof BatchStatementError ? error.error : error;
+      // The connection failed: whether the group committed is not known, for any of its units.
+      if (!leavesConnectionUsable(cause)) {
+        for (const unit of units) unit.reject(cause);
+        return;
+      }
+      // A statement of the group failed, so nothing of it was written: each unit again on its
+      // own, in order, for its own outcome (the conflict, the duplicate, or the effect).
+      for (const unit of units) await settle(unit);
+      return;
+    }
+    order.forEach((statement, k) => {
+      statement.rows = rows[k] ?? [];
+    });
+    await Promise.all(
+      slots.map(async ({ unit, statements }) => {
+        try {
+          unit.resolve(
+            await Promise.all(statements.map((st) => st.prepared.finish(st.rows, this.pool))),
+          );
+        } catch (error) {
+          unit.reject(error); // its own conflict: no rows, nothing of it written
+        }
+      }),
+    );
   }
 
   /** The statement and parameters of one append, and how to read its rows. */
   private prepareAppend(
     { stream, events, options }: AppendItem,
     raiseOnConflict: boolean,
-  ): TextRowsItem & { finish(rows: TextRow[], db: Queryable): Promise<AppendResult> } {
+  ): PreparedAppend {
     const input = events.map((event, i) => ({
       id: options.eventIds?.[i] ?? uuidv7(),
       type: event.type,

@@ -237,27 +237,16 @@ async function onClient(
 }
 
 /** A server's error leaves its connection usable, unless it is the end of the session. */
-function leavesConnectionUsable(error: unknown): boolean {
+export function leavesConnectionUsable(error: unknown): boolean {
   return error instanceof DatabaseError && error.severity !== 'FATAL' && error.severity !== 'PANIC';
 }
 
 /**
- * Runs the statement on the client given (its transaction), or on a connection of the pool.
+ * Runs the statements on the client given (its transaction), or on a connection of the pool.
  * A connection taken from the pool goes back to it after a server's error such as a unique
  * violation (pool.query would close it, and the next append would reconnect); it is closed
  * when the connection itself failed.
- */
-export async function queryTextRows(
-  db: Pool | PoolClient | Client,
-  statement: TextRowsStatement,
-  values: readonly (string | null)[],
-): Promise<TextRow[]> {
-  const [rows] = await queryTextRowsBatch(db, [{ statement, values }]);
-  return rows ?? [];
-}
-
-/**
- * Several statements in one round trip and one transaction (outside a transaction of the
+ * Several statements go in one round trip and one transaction (outside a transaction of the
  * caller's): all of them commit, or none. An error fails the batch with a BatchStatementError
  * naming the statement that raised it (when there are several).
  */
