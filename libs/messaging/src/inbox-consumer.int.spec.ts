@@ -192,4 +192,142 @@ describe('InboxConsumer (real Kafka and PostgreSQL)', () => {
       'm-poison',
     ]);
   });
+
+  describe('a batch handled key by key (keysConcurrently)', () => {
+    const produce = (name: string, messages: { key: string; id: string; value: string }[]) =>
+      producer.send({
+        topic: name,
+        acks: -1,
+        messages: messages.map((m) => ({
+          key: m.key,
+          value: m.value,
+          headers: { 'message-id': m.id },
+        })),
+      });
+    const keyed = (keys: number, each: number, tag: string) =>
+      Array.from({ length: keys * each }, (_, i) => ({
+        key: `${tag}-k${i % keys}`,
+        id: `${tag}-m${i}`,
+        seq: Math.floor(i / keys),
+      }));
+
+    it('handles different keys together and each key in order, and commits the whole batch', async () => {
+      const name = uniqueName('keyed');
+      await ensureTopics(admin, [name], { partitions: 1 }); // one partition: one batch
+      const sent = keyed(6, 5, name);
+      await produce(
+        name,
+        sent.map((m) => ({ ...m, value: JSON.stringify({ key: m.key, seq: m.seq }) })),
+      );
+      let inFlight = 0;
+      let widest = 0;
+      const busy = new Set<string>();
+      const seen: { key: string; seq: number }[] = [];
+      const overlapped: string[] = [];
+      const keyedConsumer = new InboxConsumer(kafka, store, {
+        groupId: `${name}-group`,
+        topics: [name],
+        keysConcurrently: 4,
+        handler: async (message) => {
+          const body = message.payload as { key: string; seq: number };
+          if (busy.has(body.key)) overlapped.push(body.key);
+          busy.add(body.key);
+          widest = Math.max(widest, ++inFlight);
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          seen.push(body);
+          inFlight--;
+          busy.delete(body.key);
+        },
+      });
+      await keyedConsumer.start();
+      try {
+        await eventually(
+          () => {
+            expect(seen).toHaveLength(sent.length);
+          },
+          { timeoutMs: 20_000 },
+        );
+        expect(widest).toBeGreaterThan(1);
+        expect(widest).toBeLessThanOrEqual(4);
+        expect(overlapped).toEqual([]);
+        for (let k = 0; k < 6; k++) {
+          const key = `${name}-k${k}`;
+          expect(seen.filter((m) => m.key === key).map((m) => m.seq)).toEqual([0, 1, 2, 3, 4]);
+        }
+      } finally {
+        await keyedConsumer.stop();
+      }
+      const [committed] = await admin.fetchOffsets({ groupId: `${name}-group`, topics: [name] });
+      expect(committed?.partitions[0]?.offset).toBe(String(sent.length));
+    });
+
+    it('after a message fails outright, nothing new starts and the batch is fetched again from the first message not handled', async () => {
+      const name = uniqueName('keyed-fail');
+      await ensureTopics(admin, [name], { partitions: 1 });
+      const id = uniqueName('counter');
+      await new CommandHandler(store).handle(
+        silentCounter,
+        id,
+        { type: 'Open', limit: 1_000_000 },
+        { metadata },
+      );
+      const sent = keyed(3, 4, name);
+      // The second message of the first key fails every attempt, and its dead letter cannot be
+      // written the first time: its handling throws out of the consumer.
+      const doomed = sent[3]!.id;
+      await produce(
+        name,
+        sent.map((m) => ({ ...m, value: JSON.stringify({ amount: 1, doomed: m.id === doomed }) })),
+      );
+      const append = store.append.bind(store);
+      let refusedDeadLetters = 0;
+      const appends = jest.spyOn(store, 'append').mockImplementation(async (...args) => {
+        if (args[0].type === '$dead-letter' && refusedDeadLetters++ === 0)
+          throw new Error('the database is away');
+        return append(...args);
+      });
+      const calls = new Map<string, number>();
+      const failing = new InboxConsumer(kafka, store, {
+        groupId: `${name}-group`,
+        topics: [name],
+        keysConcurrently: 3,
+        maxAttempts: 2,
+        backoffMs: 10,
+        handler: async (message, inbox) => {
+          calls.set(message.messageId, (calls.get(message.messageId) ?? 0) + 1);
+          const body = message.payload as { amount: number; doomed: boolean };
+          if (body.doomed) throw new Error('never handled');
+          await new CommandHandler(store).handle(
+            silentCounter,
+            id,
+            { type: 'Increment', amount: body.amount },
+            { metadata, inbox },
+          );
+        },
+      });
+      await failing.start();
+      try {
+        const handler = new CommandHandler(store);
+        // Every message but the doomed one has its effect once, however often it was fetched.
+        await eventually(
+          async () => {
+            expect((await handler.load(silentCounter, id)).state).toMatchObject({
+              total: sent.length - 1,
+            });
+          },
+          { timeoutMs: 30_000 },
+        );
+        const dead = await collect(kafka, dlqTopic(name), (m) => m.length >= 1);
+        expect(dead.map((m) => m.headers['dlq-original-message-id'])).toEqual([doomed]);
+        expect(refusedDeadLetters).toBe(2); // refused once, written on the batch's next fetch
+        // Fetched again: the doomed message was handled again, from its first attempt.
+        expect(calls.get(doomed)).toBe(4);
+      } finally {
+        await failing.stop();
+        appends.mockRestore();
+      }
+      const [committed] = await admin.fetchOffsets({ groupId: `${name}-group`, topics: [name] });
+      expect(committed?.partitions[0]?.offset).toBe(String(sent.length));
+    });
+  });
 });

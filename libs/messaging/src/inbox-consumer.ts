@@ -6,7 +6,7 @@
 // - offsets are committed only for messages whose handling returned;
 // - a failing message is retried with back-off, then dead-lettered to <topic>.dlq through the
 //   outbox, atomically with its inbox mark, and consumption goes on.
-import type { Consumer, EachMessagePayload, Kafka, KafkaMessage } from 'kafkajs';
+import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import type { Meter } from '@opentelemetry/api';
 import {
   AlreadyHandledError,
@@ -50,6 +50,12 @@ export interface InboxConsumerOptions {
   readonly checkInboxFirst?: boolean;
   /** Partitions handled at once (each still in order); 1 by default. */
   readonly partitionsConsumedConcurrently?: number;
+  /**
+   * Messages of one partition's fetched batch handled at once (1 by default), each key's in
+   * order: messages of one key (one aggregate, one saga) one after another, different keys
+   * together, so that their appends share a group commit (the event store's `groupCommit`).
+   */
+  readonly keysConcurrently?: number;
   /** How often handled messages' offsets are committed (500 ms by default), and at stop. */
   readonly commitIntervalMs?: number;
   readonly meter?: Meter;
@@ -88,19 +94,18 @@ export function headersOf(message: Pick<KafkaMessage, 'headers'>): Record<string
   return headers;
 }
 
-function decode(payload: EachMessagePayload): ConsumedMessage {
-  const headers = headersOf(payload.message);
-  const raw = payload.message.value?.toString() ?? '';
+function decode(topic: string, partition: number, message: KafkaMessage): ConsumedMessage {
+  const headers = headersOf(message);
+  const raw = message.value?.toString() ?? '';
   const base = {
-    topic: payload.topic,
-    partition: payload.partition,
-    offset: payload.message.offset,
-    key: payload.message.key?.toString() ?? null,
+    topic,
+    partition,
+    offset: message.offset,
+    key: message.key?.toString() ?? null,
     headers,
   };
   // A message without an id cannot be deduplicated: identify it by its place in the log.
-  const messageId =
-    headers['message-id'] ?? `${payload.topic}/${payload.partition}/${payload.message.offset}`;
+  const messageId = headers['message-id'] ?? `${topic}/${partition}/${message.offset}`;
   try {
     return { ...base, messageId, payload: JSON.parse(raw) as unknown };
   } catch {
@@ -171,24 +176,82 @@ export class InboxConsumer {
     }, this.options.commitIntervalMs ?? 500);
     await this.consumer.run({
       autoCommit: false,
+      // What this resolves is what was handled: a batch left part-way (stopping, a rebalance, a
+      // failure) is fetched again from its first message not handled.
+      eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 1,
-      eachMessage: async (payload) => {
-        // Stopping: not handled, not committed; whoever consumes the partition next has it.
-        if (this.stopping) return;
-        this.inHand++;
-        try {
-          await this.handle(decode(payload));
-        } finally {
-          this.inHand--;
-        }
-        // Each partition's messages are handled one after another: all before this one are done.
-        this.handledUpTo.set(`${payload.topic}/${payload.partition}`, {
-          topic: payload.topic,
-          partition: payload.partition,
-          offset: (BigInt(payload.message.offset) + 1n).toString(),
-        });
-      },
+      eachBatch: (payload) => this.handleBatch(payload),
     });
+  }
+
+  /**
+   * One partition's fetched messages: each key's in order, up to `keysConcurrently` keys at
+   * once. Offsets advance over the messages handled without a gap; after a failure no new
+   * message is started, the batch's handled prefix is resolved, and the error goes to kafkajs,
+   * which fetches the partition again from there (what was handled past it, the inbox answers).
+   */
+  private async handleBatch(payload: EachBatchPayload): Promise<void> {
+    const { topic, partition, messages } = payload.batch;
+    const chains = new Map<string, KafkaMessage[]>();
+    for (const message of messages) {
+      // Messages without a key keep their order among themselves.
+      const key = message.key?.toString('latin1') ?? '';
+      const chain = chains.get(key);
+      if (chain) chain.push(message);
+      else chains.set(key, [message]);
+    }
+    const handled = new Set<string>();
+    let failure: { error: unknown } | undefined;
+    // Stopping, rebalanced away or sought elsewhere: what is not started is left for whoever
+    // consumes the partition next (not handled, not resolved, not committed).
+    const goOn = () => !this.stopping && !failure && payload.isRunning() && !payload.isStale();
+    let beating = false;
+    const work = [...chains.values()];
+    let next = 0;
+    const worker = async () => {
+      for (let chain = work[next++]; chain; chain = work[next++]) {
+        for (const message of chain) {
+          if (!goOn()) return;
+          this.inHand++;
+          try {
+            await this.handle(decode(topic, partition, message));
+            handled.add(message.offset);
+          } catch (error) {
+            failure ??= { error };
+            return;
+          } finally {
+            this.inHand--;
+          }
+          if (beating) continue;
+          // kafkajs sends one only when its interval is up; a rebalance answers with an error.
+          beating = true;
+          try {
+            await payload.heartbeat();
+          } catch (error) {
+            failure ??= { error };
+            return;
+          } finally {
+            beating = false;
+          }
+        }
+      }
+    };
+    const width = Math.max(1, Math.min(this.options.keysConcurrently ?? 1, work.length));
+    await Promise.all(Array.from({ length: width }, worker));
+    let upTo: string | undefined;
+    for (const message of messages) {
+      if (!handled.has(message.offset)) break;
+      upTo = message.offset;
+    }
+    if (upTo !== undefined) {
+      payload.resolveOffset(upTo);
+      this.handledUpTo.set(`${topic}/${partition}`, {
+        topic,
+        partition,
+        offset: (BigInt(upTo) + 1n).toString(),
+      });
+    }
+    if (failure) throw failure.error;
   }
 
   /**

@@ -44,6 +44,11 @@ export interface ConsumerDefinition {
   readonly handler: (message: ConsumedMessage, inbox: InboxRef) => Promise<void>;
   /** Partitions handled at once, each in order (default 6, all of them). */
   readonly concurrency?: number;
+  /**
+   * Keys of one partition's fetched batch handled at once, each key's messages in order
+   * (default 16): their appends share the event store's group commit.
+   */
+  readonly keysConcurrently?: number;
 }
 
 /** A saga command as it travels (the contracts' `messageSchema`). */
@@ -217,6 +222,7 @@ export class MessageConsumers implements OnApplicationBootstrap, OnModuleDestroy
         topics: definition.topics,
         handler: definition.handler,
         partitionsConsumedConcurrently: definition.concurrency ?? 6,
+        keysConcurrently: definition.keysConcurrently ?? 16,
         // Every handler here writes through the command handler, which checks the inbox under
         // the stream's lock: a check before it would be a second round trip per message.
         checkInboxFirst: false,
