@@ -264,70 +264,152 @@ describe('InboxConsumer (real Kafka and PostgreSQL)', () => {
     it('after a message fails outright, nothing new starts and the batch is fetched again from the first message not handled', async () => {
       const name = uniqueName('keyed-fail');
       await ensureTopics(admin, [name], { partitions: 1 });
-      const id = uniqueName('counter');
-      await new CommandHandler(store).handle(
-        silentCounter,
-        id,
-        { type: 'Open', limit: 1_000_000 },
-        { metadata },
-      );
+      // The appends go through a group commit, as in the services.
+      const grouped = new PostgresEventStore(db.pool, counterRegistry(), { groupCommit: true });
+      const handler = new CommandHandler(grouped);
       const sent = keyed(3, 4, name);
+      const counterOf = (key: string) => `${key}-counter`;
+      for (let k = 0; k < 3; k++)
+        await handler.handle(
+          silentCounter,
+          counterOf(`${name}-k${k}`),
+          { type: 'Open', limit: 1_000_000 },
+          { metadata },
+        );
       // The second message of the first key fails every attempt, and its dead letter cannot be
-      // written the first time: its handling throws out of the consumer.
+      // written the first time: its handling throws out of the consumer. The other keys'
+      // messages are slow, so that they have more to start when it does.
       const doomed = sent[3]!.id;
       await produce(
         name,
-        sent.map((m) => ({ ...m, value: JSON.stringify({ amount: 1, doomed: m.id === doomed }) })),
+        sent.map((m) => ({
+          ...m,
+          value: JSON.stringify({ key: m.key, doomed: m.id === doomed }),
+        })),
       );
-      const append = store.append.bind(store);
-      let refusedDeadLetters = 0;
-      const appends = jest.spyOn(store, 'append').mockImplementation(async (...args) => {
-        if (args[0].type === '$dead-letter' && refusedDeadLetters++ === 0)
+      const append = grouped.append.bind(grouped);
+      let deadLetterRefused = false;
+      const appends = jest.spyOn(grouped, 'append').mockImplementation(async (...args) => {
+        if (args[0].type === '$dead-letter' && !deadLetterRefused) {
+          deadLetterRefused = true;
           throw new Error('the database is away');
+        }
         return append(...args);
       });
-      const calls = new Map<string, number>();
-      const failing = new InboxConsumer(kafka, store, {
+      let doomedCalls = 0;
+      const startedAfterFailure: string[] = [];
+      const failing = new InboxConsumer(kafka, grouped, {
         groupId: `${name}-group`,
         topics: [name],
         keysConcurrently: 3,
+        checkInboxFirst: false, // as in the services: the append's inbox mark answers a duplicate
         maxAttempts: 2,
         backoffMs: 10,
         handler: async (message, inbox) => {
-          calls.set(message.messageId, (calls.get(message.messageId) ?? 0) + 1);
-          const body = message.payload as { amount: number; doomed: boolean };
-          if (body.doomed) throw new Error('never handled');
-          await new CommandHandler(store).handle(
+          const body = message.payload as { key: string; doomed: boolean };
+          if (body.doomed) {
+            doomedCalls++;
+            throw new Error('never handled');
+          }
+          // Between the failure and the batch's next fetch (whose first message is the doomed
+          // one again, handled before any other), nothing may start.
+          if (deadLetterRefused && doomedCalls === 2) startedAfterFailure.push(message.messageId);
+          await new Promise((resolve) => setTimeout(resolve, 30));
+          await handler.handle(
             silentCounter,
-            id,
-            { type: 'Increment', amount: body.amount },
+            counterOf(body.key),
+            { type: 'Increment', amount: 1 },
             { metadata, inbox },
           );
         },
       });
       await failing.start();
       try {
-        const handler = new CommandHandler(store);
         // Every message but the doomed one has its effect once, however often it was fetched.
         await eventually(
           async () => {
-            expect((await handler.load(silentCounter, id)).state).toMatchObject({
-              total: sent.length - 1,
-            });
+            const totals = await Promise.all(
+              [0, 1, 2].map(
+                async (k) =>
+                  (
+                    (await handler.load(silentCounter, counterOf(`${name}-k${k}`))).state as {
+                      total: number;
+                    }
+                  ).total,
+              ),
+            );
+            expect(totals).toEqual([3, 4, 4]);
           },
           { timeoutMs: 30_000 },
         );
         const dead = await collect(kafka, dlqTopic(name), (m) => m.length >= 1);
         expect(dead.map((m) => m.headers['dlq-original-message-id'])).toEqual([doomed]);
-        expect(refusedDeadLetters).toBe(2); // refused once, written on the batch's next fetch
-        // Fetched again: the doomed message was handled again, from its first attempt.
-        expect(calls.get(doomed)).toBe(4);
+        expect(startedAfterFailure).toEqual([]);
+        expect(doomedCalls).toBe(4); // fetched again: two attempts each time
       } finally {
         await failing.stop();
         appends.mockRestore();
       }
       const [committed] = await admin.fetchOffsets({ groupId: `${name}-group`, topics: [name] });
       expect(committed?.partitions[0]?.offset).toBe(String(sent.length));
+    });
+
+    it('stopping in the middle of a batch commits what was handled, and the rest is handled next', async () => {
+      const name = uniqueName('keyed-stop');
+      await ensureTopics(admin, [name], { partitions: 1 });
+      const sent = keyed(2, 10, name);
+      await produce(
+        name,
+        sent.map((m) => ({ ...m, value: JSON.stringify({}) })),
+      );
+      const handledBy = new Map<string, string[]>();
+      const slow = (who: string) =>
+        new InboxConsumer(kafka, store, {
+          groupId: `${name}-group`,
+          topics: [name],
+          keysConcurrently: 2,
+          handler: async (message, inbox) => {
+            await new Promise((resolve) => setTimeout(resolve, 40));
+            // The inbox mark, as a handler's append writes it: a redelivery is not handled twice.
+            await store.append({ type: 'stop-test', id: message.messageId }, [], {
+              expectedVersion: 'any',
+              metadata,
+              inbox: { ...inbox, result: who },
+            });
+            handledBy.set(message.messageId, [...(handledBy.get(message.messageId) ?? []), who]);
+          },
+        });
+      const first = slow('first');
+      await first.start();
+      await eventually(() => {
+        expect(handledBy.size).toBeGreaterThanOrEqual(4);
+      });
+      await first.stop();
+      const [committed] = await admin.fetchOffsets({ groupId: `${name}-group`, topics: [name] });
+      const at = Number(committed?.partitions[0]?.offset);
+      // Committed: what was handled without a gap, at least the first messages of each key.
+      expect(at).toBeGreaterThanOrEqual(2);
+      expect(at).toBeLessThan(sent.length);
+      for (const m of sent.slice(0, at)) expect(handledBy.get(m.id)).toEqual(['first']);
+      const second = slow('second');
+      await second.start();
+      try {
+        await eventually(
+          () => {
+            expect(handledBy.size).toBe(sent.length);
+          },
+          { timeoutMs: 20_000 },
+        );
+      } finally {
+        await second.stop();
+      }
+      // Each message handled once in effect (the inbox answers a message seen again).
+      const { rows } = await db.pool.query<{ message_id: string }>(
+        `SELECT message_id FROM inbox WHERE consumer = $1`,
+        [`${name}-group`],
+      );
+      expect(new Set(rows.map((r) => r.message_id))).toEqual(new Set(sent.map((m) => m.id)));
+      for (const m of sent) expect(handledBy.get(m.id)).toHaveLength(1);
     });
   });
 });

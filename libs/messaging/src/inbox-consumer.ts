@@ -122,6 +122,8 @@ export class InboxConsumer {
   >();
   private commitTimer: NodeJS.Timeout | undefined;
   private inHand = 0;
+  /** Batches being handled: stop() waits for them to record what they handled. */
+  private batches = 0;
   private stopping = false;
   /** The commit in flight: a tick while one runs is skipped, so commits never queue up. */
   private committing: Promise<void> | undefined;
@@ -191,7 +193,7 @@ export class InboxConsumer {
    * which fetches the partition again from there (what was handled past it, the inbox answers).
    */
   private async handleBatch(payload: EachBatchPayload): Promise<void> {
-    const { topic, partition, messages } = payload.batch;
+    const { messages } = payload.batch;
     const chains = new Map<string, KafkaMessage[]>();
     for (const message of messages) {
       // Messages without a key keep their order among themselves.
@@ -200,13 +202,37 @@ export class InboxConsumer {
       if (chain) chain.push(message);
       else chains.set(key, [message]);
     }
+    this.batches++;
+    try {
+      await this.handleChains(payload, [...chains.values()]);
+    } finally {
+      this.batches--;
+    }
+  }
+
+  private async handleChains(payload: EachBatchPayload, work: KafkaMessage[][]): Promise<void> {
+    const { topic, partition, messages } = payload.batch;
     const handled = new Set<string>();
+    // Offsets advance message by message over what was handled without a gap, so the commit
+    // interval and stop() see the progress of a long batch, not only its end.
+    let prefix = 0;
+    const advance = () => {
+      const from = prefix;
+      while (prefix < messages.length && handled.has(messages[prefix]?.offset ?? '')) prefix++;
+      const last = messages[prefix - 1];
+      if (prefix === from || !last) return;
+      payload.resolveOffset(last.offset);
+      this.handledUpTo.set(`${topic}/${partition}`, {
+        topic,
+        partition,
+        offset: (BigInt(last.offset) + 1n).toString(),
+      });
+    };
     let failure: { error: unknown } | undefined;
     // Stopping, rebalanced away or sought elsewhere: what is not started is left for whoever
     // consumes the partition next (not handled, not resolved, not committed).
     const goOn = () => !this.stopping && !failure && payload.isRunning() && !payload.isStale();
     let beating = false;
-    const work = [...chains.values()];
     let next = 0;
     const worker = async () => {
       for (let chain = work[next++]; chain; chain = work[next++]) {
@@ -216,6 +242,7 @@ export class InboxConsumer {
           try {
             await this.handle(decode(topic, partition, message));
             handled.add(message.offset);
+            advance();
           } catch (error) {
             failure ??= { error };
             return;
@@ -238,19 +265,6 @@ export class InboxConsumer {
     };
     const width = Math.max(1, Math.min(this.options.keysConcurrently ?? 1, work.length));
     await Promise.all(Array.from({ length: width }, worker));
-    let upTo: string | undefined;
-    for (const message of messages) {
-      if (!handled.has(message.offset)) break;
-      upTo = message.offset;
-    }
-    if (upTo !== undefined) {
-      payload.resolveOffset(upTo);
-      this.handledUpTo.set(`${topic}/${partition}`, {
-        topic,
-        partition,
-        offset: (BigInt(upTo) + 1n).toString(),
-      });
-    }
     if (failure) throw failure.error;
   }
 
@@ -269,7 +283,7 @@ export class InboxConsumer {
       ]);
     try {
       this.consumer.pause(this.options.topics.map((topic) => ({ topic })));
-      while (this.inHand > 0 && Date.now() < deadline)
+      while ((this.inHand > 0 || this.batches > 0) && Date.now() < deadline)
         await new Promise((resolve) => setTimeout(resolve, 10));
       // The commit in flight, then one more for what was handled since; both within the grace.
       await bounded(this.committing ?? Promise.resolve());

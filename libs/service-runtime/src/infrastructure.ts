@@ -19,6 +19,14 @@ export function createPostgresPool(database: string, applicationName: string): P
     max: 20,
     connectionTimeoutMillis: 5_000,
     idleTimeoutMillis: 30_000,
+    // A connection that went silent (a peer gone without a FIN) is found by TCP keep-alive and
+    // given up by the query timeout: with group commit it holds one of the two slots every
+    // append of the process shares (group-commit.ts), so it must not hang for ever. The
+    // client closes it; the group's appends fail, their outcome unknown, as on a lost
+    // connection.
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
+    query_timeout: 30_000,
   });
   // An idle client's error (the server restarted) must not crash the process; the pool
   // discards that client and the next query gets a fresh one.

@@ -537,6 +537,80 @@ describe('PostgresEventStore (real PostgreSQL)', () => {
       expect(tb![0]).not.toBe(te![0]);
     });
 
+    it('after a failed statement its append runs alone, and the appends after it go together again', async () => {
+      const own = grouped();
+      const [p, q, r, t] = [stream(), stream(), stream(), stream()];
+      const inbox = { consumer: 'group-test', messageId: `m-${q.id}`, result: { first: 1 } };
+      await own.append(q, [opened()], { expectedVersion: 'no_stream', metadata, inbox });
+      const outcomes = await Promise.allSettled([
+        own.append(p, [opened()], { expectedVersion: 'no_stream', metadata }),
+        own.append(q, [inc(1)], { expectedVersion: 1, metadata, inbox }), // handled before
+        own.append(r, [opened()], { expectedVersion: 'no_stream', metadata }),
+        own.append(t, [opened()], { expectedVersion: 'no_stream', metadata }),
+      ]);
+      expect(outcomes.map((o) => o.status)).toEqual([
+        'fulfilled',
+        'rejected',
+        'fulfilled',
+        'fulfilled',
+      ]);
+      const [tp, tr, tt] = (await Promise.all([p, r, t].map(transactionOf))).map((x) => x[0]);
+      expect(tr).toBe(tt); // together again, in one transaction
+      expect(tp).not.toBe(tr); // the ones before it, in another
+    });
+
+    it('two processes grouping the same streams in opposite orders never deadlock', async () => {
+      const [one, two] = [grouped(1), grouped(1)];
+      const shared = Array.from({ length: 20 }, () => stream());
+      const deadlocks = async () =>
+        Number(
+          (
+            await pool.query<{ n: string }>(
+              'SELECT deadlocks AS n FROM pg_stat_database WHERE datname = $1',
+              [db.name],
+            )
+          ).rows[0]?.n,
+        );
+      const before = await deadlocks();
+      // Each round, both processes append to every shared stream in one group, in opposite
+      // orders, and both groups are held at their first statement until both are waiting, so
+      // that they run at the same time: without one order of statements, they cross, and
+      // each then holds a row the other waits for.
+      for (let round = 0; round < 3; round++) {
+        const holder = await pool.connect();
+        try {
+          await holder.query('BEGIN');
+          await holder.query('LOCK TABLE outbox IN ACCESS EXCLUSIVE MODE');
+          const appendAll = (store: PostgresEventStore, streams: typeof shared) =>
+            Promise.all(
+              streams.map((s) =>
+                store.append(s, [round === 0 ? opened() : inc(1)], {
+                  expectedVersion: 'any',
+                  metadata,
+                  outbox: [{ eventIndex: 0, topic: 't' }],
+                }),
+              ),
+            );
+          const both = Promise.all([appendAll(one, shared), appendAll(two, [...shared].reverse())]);
+          await eventually(async () => {
+            const { rows } = await pool.query(
+              `SELECT pid FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'`,
+              [db.name],
+            );
+            expect(rows).toHaveLength(2);
+          });
+          await holder.query('ROLLBACK');
+          await both;
+        } finally {
+          holder.release();
+        }
+      }
+      expect(await Promise.all(shared.map((s) => store.currentVersion(s)))).toEqual(
+        shared.map(() => 6),
+      );
+      expect(await deadlocks()).toBe(before);
+    });
+
     it('an append refused for its input fails at once and leaves its group alone', async () => {
       const own = grouped();
       const [a, b] = [stream(), stream()];
@@ -588,6 +662,37 @@ describe('PostgresEventStore (real PostgreSQL)', () => {
         await holder.query('ROLLBACK').catch(() => undefined);
         holder.release();
         await one.end();
+      }
+    });
+
+    it('a group that gets no answer fails at the query timeout and frees its slot', async () => {
+      const timing = new Pool({ ...pool.options, query_timeout: 300 });
+      const own = new PostgresEventStore(timing, counterRegistry(), {
+        groupCommit: { maxInFlight: 1 },
+      });
+      const holder = await pool.connect();
+      try {
+        await holder.query('BEGIN');
+        await holder.query('LOCK TABLE outbox IN ACCESS EXCLUSIVE MODE');
+        const options = {
+          expectedVersion: 'no_stream' as const,
+          metadata,
+          outbox: [{ eventIndex: 0, topic: 't' }],
+        };
+        const stuck = await Promise.allSettled(
+          [stream(), stream()].map((s) => own.append(s, [opened()], options)),
+        );
+        for (const o of stuck)
+          expect(((o as PromiseRejectedResult).reason as Error).message).toMatch(/timeout/i);
+        // The only slot is free again: an append that does not wait on the lock goes through
+        // while the lock is still held.
+        await expect(
+          own.append(stream(), [opened()], { expectedVersion: 'no_stream', metadata }),
+        ).resolves.toMatchObject({ nextExpectedVersion: 1 });
+      } finally {
+        await holder.query('ROLLBACK');
+        holder.release();
+        await timing.end();
       }
     });
 

@@ -1,6 +1,15 @@
 // The PostgreSQL event store. An append is ONE statement (a data-modifying CTE, append-sql.ts):
 // it checks the expected version and writes the events, their outbox rows, the consumer's inbox
 // mark and an optional snapshot, all or nothing, in one round trip.
+import {
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  context,
+  isSpanContextValid,
+  trace,
+  type Context,
+} from '@opentelemetry/api';
 import type { Pool, PoolClient } from 'pg';
 import { AlreadyHandledError, ConcurrencyError } from './errors';
 import type { EventRegistry } from './registry';
@@ -138,11 +147,14 @@ type PreparedAppend = TextRowsItem & {
 interface PendingAppend extends GroupUnit {
   readonly items: readonly AppendItem[];
   readonly prepared: readonly PreparedAppend[];
+  /** The trace context it was made in: its own queries (a rerun, a conflict's read) go there. */
+  readonly context: Context;
   resolve(results: AppendResult[]): void;
   reject(error: unknown): void;
 }
 
 const streamKey = (s: StreamRef) => `${s.type}/${s.id}`;
+const tracer = trace.getTracer('@es/event-store');
 
 export class PostgresEventStore {
   private readonly group: GroupCommit<PendingAppend> | undefined;
@@ -213,7 +225,14 @@ export class PostgresEventStore {
     const raise = items.length > 1;
     const prepared = items.map((item) => this.prepareAppend(item, raise));
     return new Promise((resolve, reject) => {
-      this.group?.submit({ items, prepared, statements: prepared.length, resolve, reject });
+      this.group?.submit({
+        items,
+        prepared,
+        statements: prepared.length,
+        context: context.active(),
+        resolve,
+        reject,
+      });
     });
   }
 
@@ -228,22 +247,28 @@ export class PostgresEventStore {
     }
   }
 
-  private async runGroupUnits(units: readonly PendingAppend[]): Promise<void> {
-    const settle = async (unit: PendingAppend) => {
+  /** A unit on its own, in the trace context of whoever made it (its spans are theirs). */
+  private settle(unit: PendingAppend): Promise<void> {
+    return context.with(unit.context, async () => {
       try {
         unit.resolve(await this.execute(unit.items, unit.prepared, this.pool));
       } catch (error) {
         unit.reject(error);
       }
-    };
+    });
+  }
+
+  private async runGroupUnits(units: readonly PendingAppend[]): Promise<void> {
     const [only] = units;
-    if (only && units.length === 1) return settle(only);
+    if (!only) return;
+    if (units.length === 1) return this.settle(only);
     // In stream-key order, as the command handler orders a unit's streams (a stable sort: the
     // appends of one stream keep theirs): two processes' groups over the same streams then
     // wait on each other's rows in one order, never in a cycle.
-    const slots = units.map((unit) => ({
+    const slots = units.map((unit, u) => ({
       unit,
       statements: unit.prepared.map((prepared, i) => ({
+        u,
         prepared,
         key: streamKey(unit.items[i]?.stream ?? { type: '', id: '' }),
         rows: [] as TextRow[],
@@ -254,9 +279,11 @@ export class PostgresEventStore {
       .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     let rows: TextRow[][];
     try {
-      rows = await queryTextRowsBatch(
-        this.pool,
-        order.map((statement) => statement.prepared),
+      rows = await this.inGroupSpan(units, order.length, () =>
+        queryTextRowsBatch(
+          this.pool,
+          order.map((statement) => statement.prepared),
+        ),
       );
     } catch (error) {
       const cause = error instanceof BatchStatementError ? error.error : error;
@@ -265,24 +292,72 @@ export class PostgresEventStore {
         for (const unit of units) unit.reject(cause);
         return;
       }
-      // A statement of the group failed, so nothing of it was written: each unit again on its
-      // own, in order, for its own outcome (the conflict, the duplicate, or the effect).
-      for (const unit of units) await settle(unit);
+      // A statement of the group failed, so nothing of it was written. Its unit runs on its
+      // own, for its own outcome (the conflict, the duplicate, or the effect after all); the
+      // units before it and after it go together again. Submission order is kept.
+      const culprit = error instanceof BatchStatementError ? order[error.index]?.u : undefined;
+      if (culprit === undefined) {
+        for (const unit of units) await this.settle(unit);
+        return;
+      }
+      await this.runGroupUnits(units.slice(0, culprit));
+      await this.settle(units[culprit] ?? only);
+      await this.runGroupUnits(units.slice(culprit + 1));
       return;
     }
     order.forEach((statement, k) => {
       statement.rows = rows[k] ?? [];
     });
     await Promise.all(
-      slots.map(async ({ unit, statements }) => {
-        try {
-          unit.resolve(
-            await Promise.all(statements.map((st) => st.prepared.finish(st.rows, this.pool))),
-          );
-        } catch (error) {
-          unit.reject(error); // its own conflict: no rows, nothing of it written
-        }
-      }),
+      slots.map(({ unit, statements }) =>
+        context.with(unit.context, async () => {
+          try {
+            unit.resolve(
+              await Promise.all(statements.map((st) => st.prepared.finish(st.rows, this.pool))),
+            );
+          } catch (error) {
+            unit.reject(error); // its own conflict: no rows, nothing of it written
+          }
+        }),
+      ),
+    );
+  }
+
+  /**
+   * A group's round trip belongs to no one append's trace: it runs under a span of its own,
+   * outside whatever context its first append was made in, linked to every append's span.
+   */
+  private inGroupSpan<T>(
+    units: readonly PendingAppend[],
+    statements: number,
+    work: () => Promise<T>,
+  ): Promise<T> {
+    const links = units.flatMap((unit) => {
+      const spanContext = trace.getSpanContext(unit.context);
+      return spanContext && isSpanContextValid(spanContext) ? [{ context: spanContext }] : [];
+    });
+    return context.with(ROOT_CONTEXT, () =>
+      tracer.startActiveSpan(
+        'event_store group commit',
+        {
+          kind: SpanKind.INTERNAL,
+          links,
+          attributes: {
+            'event_store.group.appends': units.length,
+            'event_store.group.statements': statements,
+          },
+        },
+        async (span) => {
+          try {
+            return await work();
+          } catch (error) {
+            span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+            throw error;
+          } finally {
+            span.end();
+          }
+        },
+      ),
     );
   }
 
