@@ -33,7 +33,8 @@ const pool = new pg.Pool({ ...postgresConfig(database!), max: writers });
 
 async function operation(): Promise<() => Promise<void>> {
   switch (contender ?? '') {
-    case 'store': {
+    case 'store':
+    case 'store-grouped': {
       const registry = new EventRegistry([
         {
           type: 'OrderCreated',
@@ -42,7 +43,9 @@ async function operation(): Promise<() => Promise<void>> {
             typeof (d as { orderId?: unknown }).orderId === 'string' ? [] : ['orderId: required'],
         },
       ]);
-      const store = new PostgresEventStore(pool, registry);
+      const store = new PostgresEventStore(pool, registry, {
+        groupCommit: contender === 'store-grouped',
+      });
       return async () => {
         await store.append(
           { type: 'order', id: uuidv7() },

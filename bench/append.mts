@@ -1,7 +1,8 @@
 // Appends per second and latency of one event + its outbox row per transaction, at 1, 8 and 32
 // concurrent writers: the event store beside two raw baselines on the same PostgreSQL
 // ((a) BEGIN, INSERT event, INSERT outbox, COMMIT; (b) both rows in one statement, about the
-// ceiling for this design) and Emmett's PostgreSQL event store as a peer. Each contender
+// ceiling for one transaction per append), the store with group commit (concurrent appends in
+// one transaction, as the services run it) and Emmett's PostgreSQL event store as a peer. Each contender
 // runs in its own process, in its own database, after a CHECKPOINT.
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -16,7 +17,7 @@ const seconds = Number(process.env['BENCH_SECONDS'] ?? 5);
 // swung by 10-20% between runs on these machines, more than some of the differences measured.
 const rounds = Number(process.env['BENCH_ROUNDS'] ?? 3);
 const warmup = Number(process.env['BENCH_WARMUP'] ?? 2);
-const contenders = ['raw-tx', 'raw-cte', 'store', 'emmett'] as const;
+const contenders = ['raw-tx', 'raw-cte', 'store', 'store-grouped', 'emmett'] as const;
 type Contender = (typeof contenders)[number];
 
 const RAW_SCHEMA = `
@@ -29,7 +30,7 @@ const RAW_SCHEMA = `
     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     global_position bigint NOT NULL, topic text NOT NULL, key text NOT NULL, payload jsonb NOT NULL);`;
 
-const database = (c: Contender) => `bench_${c.replace('-', '_')}`;
+const database = (c: Contender) => `bench_${c.replaceAll('-', '_')}`;
 
 async function prepare(): Promise<void> {
   const admin = new pg.Pool({ ...postgresConfig('postgres'), max: 1 });
@@ -37,7 +38,7 @@ async function prepare(): Promise<void> {
     await admin.query(`DROP DATABASE IF EXISTS ${database(c)} WITH (FORCE)`);
     await admin.query(`CREATE DATABASE ${database(c)}`);
     const pool = new pg.Pool({ ...postgresConfig(database(c)), max: 1 });
-    if (c === 'store') await migrate(pool);
+    if (c === 'store' || c === 'store-grouped') await migrate(pool);
     if (c === 'raw-tx' || c === 'raw-cte') await pool.query(RAW_SCHEMA);
     await pool.end();
   }
@@ -94,9 +95,10 @@ async function main(): Promise<void> {
   const get = (c: Contender, w: number) =>
     results.find((r) => r.contender === c && r.writers === w)!;
   const rows = writers.map((w) => {
-    const [a, b, s, e] = contenders.map((c) => get(c, w));
+    const [a, b, s, g, e] = contenders.map((c) => get(c, w));
     const cell = (r: Result) => `${r.perSecond} (${ms(r.p50)} / ${ms(r.p99)})`;
-    return `| ${w} | ${cell(a!)} | ${cell(b!)} | ${cell(s!)} | ${cell(e!)} | ${(s!.perSecond / b!.perSecond).toFixed(2)} | ${(s!.perSecond / e!.perSecond).toFixed(2)} |`;
+    const ratio = (x: Result, y: Result) => (x.perSecond / y.perSecond).toFixed(2);
+    return `| ${w} | ${cell(a!)} | ${cell(b!)} | ${cell(s!)} | ${cell(g!)} | ${cell(e!)} | ${ratio(s!, b!)} | ${ratio(g!, b!)} | ${ratio(s!, e!)} |`;
   });
   writeSection(
     'append',
@@ -109,14 +111,17 @@ ${seconds} s measured, CHECKPOINT before each run; ${rounds} rounds in rotating 
 the median round (one run alone swung by 10-20% on this machine).
 
 - (a) raw transaction: BEGIN, INSERT event, INSERT outbox, COMMIT (4 round trips).
-- (b) raw single statement: both rows in one data-modifying CTE, about the ceiling here.
+- (b) raw single statement: both rows in one data-modifying CTE, about the ceiling for one
+  transaction per append.
 - store: \`PostgresEventStore.append\` with an outbox message: validation, expected-version
   check, event id, metadata, transaction id, wakes the relay if it sleeps; one statement.
+- store, grouped: the same with \`groupCommit: true\`, as the services run it: appends made
+  while others are on their way share one transaction and round trip (one writer: none do).
 - Emmett: \`@event-driven-io/emmett-postgresql\` 0.42.0 \`appendToStream\`, expected version 0n
   (no outbox row: Emmett has none).
 
-| writers | (a) raw tx | (b) raw one statement | store | Emmett | store / (b) | store / Emmett |
-|---|---|---|---|---|---|---|
+| writers | (a) raw tx | (b) raw one statement | store | store, grouped | Emmett | store / (b) | grouped / (b) | store / Emmett |
+|---|---|---|---|---|---|---|---|---|
 ${rows.join('\n')}
 
 Machine: ${machine()}. Command: \`npm run bench -- append\` (${new Date().toISOString().slice(0, 10)}).`,
