@@ -121,8 +121,7 @@ export class InboxConsumer {
     { topic: string; partition: number; offset: string }
   >();
   private commitTimer: NodeJS.Timeout | undefined;
-  private inHand = 0;
-  /** Batches being handled: stop() waits for them to record what they handled. */
+  /** Batches being handled (with their messages in hand): stop() waits for them to finish. */
   private batches = 0;
   private stopping = false;
   /** The commit in flight: a tick while one runs is skipped, so commits never queue up. */
@@ -238,7 +237,6 @@ export class InboxConsumer {
       for (let chain = work[next++]; chain; chain = work[next++]) {
         for (const message of chain) {
           if (!goOn()) return;
-          this.inHand++;
           try {
             await this.handle(decode(topic, partition, message));
             handled.add(message.offset);
@@ -246,8 +244,6 @@ export class InboxConsumer {
           } catch (error) {
             failure ??= { error };
             return;
-          } finally {
-            this.inHand--;
           }
           if (beating) continue;
           // kafkajs sends one only when its interval is up; a rebalance answers with an error.
@@ -283,7 +279,7 @@ export class InboxConsumer {
       ]);
     try {
       this.consumer.pause(this.options.topics.map((topic) => ({ topic })));
-      while ((this.inHand > 0 || this.batches > 0) && Date.now() < deadline)
+      while (this.batches > 0 && Date.now() < deadline)
         await new Promise((resolve) => setTimeout(resolve, 10));
       // The commit in flight, then one more for what was handled since; both within the grace.
       await bounded(this.committing ?? Promise.resolve());

@@ -16,6 +16,7 @@ import {
   IdempotencyKeyReusedError,
 } from '../store/errors';
 import type { AppendItem, OutboxMessage, PostgresEventStore } from '../store/event-store';
+import { streamKey } from '../store/stream-key';
 import type { EventMetadata, RecordedEvent, StreamRef } from '../store/types';
 import { uuidv7 } from '../store/uuid';
 import type { AggregateDefinition } from './aggregate';
@@ -209,8 +210,6 @@ function planAppend<C, E extends DomainEvent, S>(
     },
   };
 }
-
-const streamKey = (s: StreamRef) => `${s.type}/${s.id}`;
 
 export class CommandHandler {
   private readonly locks = new StreamLocks();

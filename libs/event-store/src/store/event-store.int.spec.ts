@@ -31,6 +31,49 @@ describe('PostgresEventStore (real PostgreSQL)', () => {
   let store: PostgresEventStore;
   let n = 0;
   const stream = () => ({ type: 'counter', id: `c-${++n}` });
+  // An append with an outbox row: it waits while whileOutboxLocked holds the table.
+  const withOutboxRow = {
+    expectedVersion: 'no_stream' as const,
+    metadata,
+    outbox: [{ eventIndex: 0, topic: 't' }],
+  };
+
+  /**
+   * Runs `work` while another connection holds the outbox table locked, so that every append
+   * writing an outbox row waits on it. `unlock` ends the hold early; it ends at the latest when
+   * `work` does.
+   */
+  async function whileOutboxLocked(work: (unlock: () => Promise<void>) => Promise<void>) {
+    const holder = await pool.connect();
+    let held = true;
+    const unlock = async () => {
+      if (!held) return;
+      held = false;
+      await holder.query('ROLLBACK');
+    };
+    try {
+      await holder.query('BEGIN');
+      await holder.query('LOCK TABLE outbox IN ACCESS EXCLUSIVE MODE');
+      await work(unlock);
+    } finally {
+      await unlock().catch(() => undefined);
+      holder.release();
+    }
+  }
+
+  /** The backends of this database waiting on a lock, once there are `count` of them. */
+  async function waitingOnLock(count: number): Promise<number[]> {
+    let pids: number[] = [];
+    await eventually(async () => {
+      const { rows } = await pool.query<{ pid: number }>(
+        `SELECT pid FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'`,
+        [db.name],
+      );
+      expect(rows).toHaveLength(count);
+      pids = rows.map((r) => r.pid);
+    });
+    return pids;
+  }
 
   beforeAll(async () => {
     db = await createTestDatabase('event_store');
@@ -223,42 +266,25 @@ describe('PostgresEventStore (real PostgreSQL)', () => {
         ['transaction', 'socket'],
       ] as const;
       for (const [via, cut] of cases) {
-        const holder = await pool.connect();
-        try {
-          await holder.query('BEGIN');
-          await holder.query('LOCK TABLE outbox IN ACCESS EXCLUSIVE MODE');
-          const options = {
-            expectedVersion: 'no_stream' as const,
-            metadata,
-            outbox: [{ eventIndex: 0, topic: 't' }],
-          };
+        await whileOutboxLocked(async () => {
           const attempt =
             via === 'pool'
-              ? own.append(stream(), [opened()], options)
-              : own.transaction((tx) => own.append(stream(), [opened()], options, tx));
+              ? own.append(stream(), [opened()], withOutboxRow)
+              : own.transaction((tx) => own.append(stream(), [opened()], withOutboxRow, tx));
           const outcome = attempt.then(
             () => 'appended',
             (error: unknown) => (error as Error).message,
           );
-          await eventually(async () => {
-            const { rows } = await pool.query<{ pid: number }>(
-              `SELECT pid FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'`,
-              [db.name],
-            );
-            expect(rows).toHaveLength(1);
-            if (cut === 'terminate') {
-              await pool.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);
-            } else {
-              (
-                connected as unknown as { connection: { stream: Socket } }
-              ).connection.stream.destroy();
-            }
-          });
+          const [waiting] = await waitingOnLock(1);
+          if (cut === 'terminate') {
+            await pool.query('SELECT pg_terminate_backend($1)', [waiting]);
+          } else {
+            (
+              connected as unknown as { connection: { stream: Socket } }
+            ).connection.stream.destroy();
+          }
           expect(await outcome).toMatch(/terminat/i);
-        } finally {
-          await holder.query('ROLLBACK');
-          holder.release();
-        }
+        });
         await own.append(stream(), [opened()], { expectedVersion: 'no_stream', metadata });
         const now = await pid();
         expect(now).not.toBe(before);
@@ -577,33 +603,21 @@ describe('PostgresEventStore (real PostgreSQL)', () => {
       // that they run at the same time: without one order of statements, they cross, and
       // each then holds a row the other waits for.
       for (let round = 0; round < 3; round++) {
-        const holder = await pool.connect();
-        try {
-          await holder.query('BEGIN');
-          await holder.query('LOCK TABLE outbox IN ACCESS EXCLUSIVE MODE');
+        await whileOutboxLocked(async (unlock) => {
           const appendAll = (store: PostgresEventStore, streams: typeof shared) =>
             Promise.all(
               streams.map((s) =>
                 store.append(s, [round === 0 ? opened() : inc(1)], {
+                  ...withOutboxRow,
                   expectedVersion: 'any',
-                  metadata,
-                  outbox: [{ eventIndex: 0, topic: 't' }],
                 }),
               ),
             );
           const both = Promise.all([appendAll(one, shared), appendAll(two, [...shared].reverse())]);
-          await eventually(async () => {
-            const { rows } = await pool.query(
-              `SELECT pid FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'`,
-              [db.name],
-            );
-            expect(rows).toHaveLength(2);
-          });
-          await holder.query('ROLLBACK');
+          await waitingOnLock(2);
+          await unlock();
           await both;
-        } finally {
-          holder.release();
-        }
+        });
       }
       expect(await Promise.all(shared.map((s) => store.currentVersion(s)))).toEqual(
         shared.map(() => 6),
@@ -630,37 +644,25 @@ describe('PostgresEventStore (real PostgreSQL)', () => {
       const own = new PostgresEventStore(one, counterRegistry(), {
         groupCommit: { maxInFlight: 1 },
       });
-      const holder = await pool.connect();
       try {
-        await holder.query('BEGIN');
-        await holder.query('LOCK TABLE outbox IN ACCESS EXCLUSIVE MODE');
-        const options = {
-          expectedVersion: 'no_stream' as const,
-          metadata,
-          outbox: [{ eventIndex: 0, topic: 't' }],
-        };
-        const group = [stream(), stream(), stream()];
-        const outcomes = Promise.allSettled(group.map((s) => own.append(s, [opened()], options)));
-        await eventually(async () => {
-          const { rows } = await pool.query<{ pid: number }>(
-            `SELECT pid FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'`,
-            [db.name],
+        await whileOutboxLocked(async (unlock) => {
+          const group = [stream(), stream(), stream()];
+          const outcomes = Promise.allSettled(
+            group.map((s) => own.append(s, [opened()], withOutboxRow)),
           );
-          expect(rows).toHaveLength(1); // one group, on one connection
-          await pool.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);
+          const [waiting] = await waitingOnLock(1); // one group, on one connection
+          await pool.query('SELECT pg_terminate_backend($1)', [waiting]);
+          const settled = await outcomes;
+          expect(settled.map((o) => o.status)).toEqual(['rejected', 'rejected', 'rejected']);
+          for (const o of settled)
+            expect(((o as PromiseRejectedResult).reason as Error).message).toMatch(/terminat/i);
+          await unlock();
+          expect(await Promise.all(group.map((s) => store.currentVersion(s)))).toEqual([0, 0, 0]);
         });
-        const settled = await outcomes;
-        expect(settled.map((o) => o.status)).toEqual(['rejected', 'rejected', 'rejected']);
-        for (const o of settled)
-          expect(((o as PromiseRejectedResult).reason as Error).message).toMatch(/terminat/i);
-        await holder.query('ROLLBACK');
-        expect(await Promise.all(group.map((s) => store.currentVersion(s)))).toEqual([0, 0, 0]);
-        await expect(own.append(stream(), [opened()], options)).resolves.toMatchObject({
+        await expect(own.append(stream(), [opened()], withOutboxRow)).resolves.toMatchObject({
           nextExpectedVersion: 1,
         });
       } finally {
-        await holder.query('ROLLBACK').catch(() => undefined);
-        holder.release();
         await one.end();
       }
     });
@@ -670,28 +672,20 @@ describe('PostgresEventStore (real PostgreSQL)', () => {
       const own = new PostgresEventStore(timing, counterRegistry(), {
         groupCommit: { maxInFlight: 1 },
       });
-      const holder = await pool.connect();
       try {
-        await holder.query('BEGIN');
-        await holder.query('LOCK TABLE outbox IN ACCESS EXCLUSIVE MODE');
-        const options = {
-          expectedVersion: 'no_stream' as const,
-          metadata,
-          outbox: [{ eventIndex: 0, topic: 't' }],
-        };
-        const stuck = await Promise.allSettled(
-          [stream(), stream()].map((s) => own.append(s, [opened()], options)),
-        );
-        for (const o of stuck)
-          expect(((o as PromiseRejectedResult).reason as Error).message).toMatch(/timeout/i);
-        // The only slot is free again: an append that does not wait on the lock goes through
-        // while the lock is still held.
-        await expect(
-          own.append(stream(), [opened()], { expectedVersion: 'no_stream', metadata }),
-        ).resolves.toMatchObject({ nextExpectedVersion: 1 });
+        await whileOutboxLocked(async () => {
+          const stuck = await Promise.allSettled(
+            [stream(), stream()].map((s) => own.append(s, [opened()], withOutboxRow)),
+          );
+          for (const o of stuck)
+            expect(((o as PromiseRejectedResult).reason as Error).message).toMatch(/timeout/i);
+          // The only slot is free again: an append that does not wait on the lock goes through
+          // while the lock is still held.
+          await expect(
+            own.append(stream(), [opened()], { expectedVersion: 'no_stream', metadata }),
+          ).resolves.toMatchObject({ nextExpectedVersion: 1 });
+        });
       } finally {
-        await holder.query('ROLLBACK');
-        holder.release();
         await timing.end();
       }
     });

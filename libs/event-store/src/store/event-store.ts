@@ -28,6 +28,7 @@ import {
   MAX_OUTBOX_PER_APPEND,
 } from './append-sql';
 import { GroupCommit, type GroupCommitOptions, type GroupUnit } from './group-commit';
+import { streamKey } from './stream-key';
 import {
   BatchStatementError,
   leavesConnectionUsable,
@@ -138,8 +139,9 @@ export interface EventStoreOptions {
   readonly groupCommit?: boolean | GroupCommitOptions;
 }
 
-/** One append's statement and parameters, and how to read its rows. */
+/** One append's statement and parameters, its stream, and how to read its rows. */
 type PreparedAppend = TextRowsItem & {
+  readonly stream: StreamRef;
   finish(rows: TextRow[], db: Queryable): Promise<AppendResult>;
 };
 
@@ -153,7 +155,6 @@ interface PendingAppend extends GroupUnit {
   reject(error: unknown): void;
 }
 
-const streamKey = (s: StreamRef) => `${s.type}/${s.id}`;
 const tracer = trace.getTracer('@es/event-store');
 
 export class PostgresEventStore {
@@ -267,10 +268,10 @@ export class PostgresEventStore {
     // wait on each other's rows in one order, never in a cycle.
     const slots = units.map((unit, u) => ({
       unit,
-      statements: unit.prepared.map((prepared, i) => ({
+      statements: unit.prepared.map((prepared) => ({
         u,
         prepared,
-        key: streamKey(unit.items[i]?.stream ?? { type: '', id: '' }),
+        key: streamKey(prepared.stream),
         rows: [] as TextRow[],
       })),
     }));
@@ -473,7 +474,7 @@ export class PostgresEventStore {
       const nextExpectedVersion = recorded.at(-1)?.streamVersion ?? Number(rows[0]?.[1] ?? 0);
       return { nextExpectedVersion, events: recorded };
     };
-    return { statement, values, finish };
+    return { statement, values, stream, finish };
   }
 
   /** What a failed append's error means for its stream: a conflict, a duplicate, or itself. */

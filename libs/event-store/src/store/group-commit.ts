@@ -5,9 +5,9 @@
 // more than half of PostgreSQL's time per append (docs/event-store.md). At low load nothing
 // waits: an append finds a free slot and goes at the next turn of the event loop.
 // A group is all or nothing in PostgreSQL's terms, but each append in it keeps its own
-// outcome: when any statement of a group fails, nothing of the group was written, and every
-// append of it runs again on its own (see PostgresEventStore.runGroup), so one append's
-// conflict or duplicate costs the others a second round trip, never their effect.
+// outcome: when a statement of a group fails, nothing of the group was written; its append runs
+// again on its own, and the others go together again (PostgresEventStore.runGroupUnits), so one
+// append's conflict or duplicate costs the others a round trip, never their effect.
 
 export interface GroupCommitOptions {
   /** Groups on their way to the server at once (2 by default); appends made meanwhile wait. */
