@@ -1,5 +1,5 @@
 // Lint for the whole workspace: type-checked TypeScript rules, plus Nx module boundaries that
-// turn shared/DESIGN.md's layering rules into lint errors (a domain lib importing pg, kafkajs,
+// turn docs/architecture.md's layering rules into lint errors (a domain lib importing pg, kafkajs,
 // mongodb or NestJS; a context importing another context's internals).
 import js from '@eslint/js';
 import globals from 'globals';

@@ -100,7 +100,7 @@ async function main(): Promise<void> {
     const ratio = (x: Result, y: Result) => (x.perSecond / y.perSecond).toFixed(2);
     return `| ${w} | ${cell(a!)} | ${cell(b!)} | ${cell(s!)} | ${cell(g!)} | ${cell(e!)} | ${ratio(s!, b!)} | ${ratio(g!, b!)} | ${ratio(s!, e!)} |`;
   });
-  writeSection(
+  await writeSection(
     'append',
     `## Event store append (issue: event store, outbox and relay)
 

@@ -272,4 +272,4 @@ const lines = [
   `Filling the rebuild topic took ${fillSeconds.toFixed(1)} s (not counted).`,
 ];
 console.log(lines.join('\n'));
-writeSection('projection', lines.join('\n'));
+await writeSection('projection', lines.join('\n'));

@@ -128,7 +128,7 @@ await pool.end();
 const drainRate = Math.round(backlog / drainSeconds);
 process.stdout.write(`drained ${backlog} in ${drainSeconds.toFixed(1)} s: ${drainRate}/s\n`);
 
-writeSection(
+await writeSection(
   'relay',
   `## Outbox relay (issue: event store, outbox and relay)
 

@@ -197,7 +197,7 @@ ${line('compensation: order accepted -> REJECTED (reserve, decline, release, rej
 Targets (issue 5): at least 150 sagas/s, happy p99 under 1 s, compensation p99 under 2 s.
 `;
   console.log(body);
-  writeSection(`saga-${rate}${skuCount === 100 ? '' : `-${skuCount}sku`}`, body);
+  await writeSection(`saga-${rate}${skuCount === 100 ? '' : `-${skuCount}sku`}`, body);
 } finally {
   await Promise.all(services.map((s) => s.stop()));
 }

@@ -9,7 +9,7 @@ ES_STACK_DIR="${ES_STACK_DIR:-$STACK_ROOT/.local/stack}"
 LOG_DIR="$ES_STACK_DIR/logs"
 RUN_DIR="$ES_STACK_DIR/run"
 
-# Addresses from shared/DESIGN.md; every engine binds loopback only.
+# Addresses from docs/architecture.md (Runtime pieces); every engine binds loopback only.
 ES_BIND_HOST="${ES_BIND_HOST:-127.0.0.1}"
 ES_PG_PORT="${ES_PG_PORT:-55432}"
 ES_KAFKA_PORT="${ES_KAFKA_PORT:-9092}"

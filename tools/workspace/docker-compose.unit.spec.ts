@@ -1,5 +1,5 @@
 // docker-compose.yml cannot run on machines without a Docker engine, so it is checked
-// statically: it parses, and its images, ports and environment agree with shared/DESIGN.md,
+// statically: it parses, and its images, ports and environment agree with docs/architecture.md,
 // the native stack (infra/local) and the services' own defaults.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -128,7 +128,7 @@ describe('docker-compose.yml', () => {
       }
   });
 
-  it('uses the engines and versions of shared/DESIGN.md', () => {
+  it('uses the engines and versions of docs/architecture.md', () => {
     expect(services['postgres']?.image).toMatch(/^postgres:(1[5-9])\b/);
     expect(services['kafka']?.image).toMatch(/^apache\/kafka:3\.9\.\d+$/);
     expect(services['mongo']?.image).toMatch(/^mongo:7\b/);
@@ -204,19 +204,17 @@ describe('docker-compose.yml', () => {
       });
   });
 
-  it('creates the per-service databases of shared/DESIGN.md', () => {
+  it('creates the per-service databases of docs/architecture.md', () => {
     const init = readFileSync(join(root, 'infra', 'postgres', 'init-databases.sql'), 'utf8');
     const created = [String(services['postgres']?.environment?.['POSTGRES_DB'])];
     for (const match of init.matchAll(/CREATE DATABASE (\w+)/g)) created.push(match[1]!);
     expect(created.sort()).toEqual(['inventory', 'orders', 'payments', 'sagas']);
   });
 
-  it('agrees with the runtime table of shared/DESIGN.md', () => {
-    const design = join(root, '..', 'shared', 'DESIGN.md');
-    if (!existsSync(design)) return; // shared/ sits beside the clone in CI and on developer machines
-    const text = readFileSync(design, 'utf8');
+  it('agrees with the runtime table of docs/architecture.md', () => {
+    const text = readFileSync(join(root, 'docs', 'architecture.md'), 'utf8');
     for (const s of SERVICES)
-      expect(text).toMatch(new RegExp(`\\| ${s.name} \\|[^\\n]*\\| :${s.port} \\|`));
+      expect(text).toMatch(new RegExp(`\\| ${s.name} +\\|[^\\n]*\\| :${s.port} +\\|`));
     expect(text).toContain(`127.0.0.1:${LOCAL_DEFAULTS.postgresPort}`);
     expect(text).toContain('127.0.0.1:9092');
     expect(text).toContain('127.0.0.1:27017');

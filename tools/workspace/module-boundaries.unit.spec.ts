@@ -1,4 +1,4 @@
-// The layering rules of shared/DESIGN.md are lint errors, not review comments: this lints code
+// The layering rules of docs/architecture.md are lint errors, not review comments: this lints code
 // placed (virtually) inside the projects and expects @nx/enforce-module-boundaries to refuse it.
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';

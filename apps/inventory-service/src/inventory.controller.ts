@@ -1,4 +1,4 @@
-// REST for stock (shared/DESIGN.md). Reservations are the saga's, over Kafka, not REST.
+// REST for stock (docs/decisions.md, Services). Reservations are the saga's, over Kafka, not REST.
 import { Body, Controller, Get, Param, Post, Res } from '@nestjs/common';
 import { CommandBus, QueryBus } from '@nestjs/cqrs';
 import {

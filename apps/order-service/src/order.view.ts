@@ -1,4 +1,4 @@
-// An order as the REST API shows it (shared/DESIGN.md: status PENDING | CONFIRMED | REJECTED |
+// An order as the REST API shows it (docs/decisions.md, Services: status PENDING | CONFIRMED | REJECTED |
 // CANCELLED, with rejectionReason).
 import type { OrderLine } from '@es/order-contracts';
 import type { OrderState } from '@es/order-domain';

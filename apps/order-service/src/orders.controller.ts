@@ -1,4 +1,4 @@
-// REST for orders (shared/DESIGN.md). Controllers only validate, then send a command or a query.
+// REST for orders (docs/decisions.md, Services). Controllers only validate, then send a command or a query.
 import { Body, Controller, Get, Param, Post, Query, Res } from '@nestjs/common';
 import { CommandBus, QueryBus } from '@nestjs/cqrs';
 import {

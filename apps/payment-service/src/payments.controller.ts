@@ -1,4 +1,4 @@
-// REST for accounts and payments (shared/DESIGN.md). Authorizing, capturing and refunding are the
+// REST for accounts and payments (docs/decisions.md, Services). Authorizing, capturing and refunding are the
 // saga's, over Kafka, not REST.
 import { Body, Controller, Get, Param, Post, Res } from '@nestjs/common';
 import { CommandBus, QueryBus } from '@nestjs/cqrs';

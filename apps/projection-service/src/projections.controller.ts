@@ -1,4 +1,4 @@
-// REST for the read side's operators (shared/DESIGN.md): each projection's generation, lag and
+// REST for the read side's operators (docs/decisions.md, Read models): each projection's generation, lag and
 // progress; a rebuild without downtime; and the cross-context order summary.
 import { Controller, Get, HttpStatus, Inject, Param, Post, Res } from '@nestjs/common';
 import {

@@ -1,4 +1,4 @@
-// REST for sagas (shared/DESIGN.md): a saga's state and timeline, the sagas in a state (parked
+// REST for sagas (docs/decisions.md, The order saga): a saga's state and timeline, the sagas in a state (parked
 // ones, for an operator), and the operator's retry of a parked saga.
 import { Controller, Get, Inject, Param, Post, Query, Res } from '@nestjs/common';
 import {

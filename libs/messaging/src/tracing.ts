@@ -1,4 +1,4 @@
-// How a trace crosses Kafka (shared/DESIGN.md; W3C traceparent in the headers). One order is one
+// How a trace crosses Kafka (docs/decisions.md, Tracing; W3C traceparent in the headers). One order is one
 // trace: the relay's publish of each message is a PRODUCER span, child of the context recorded
 // with the event (its metadata's traceparent, from the HTTP request or the message that caused
 // it), and each consumer's handling is a CONSUMER span, child of the publish. Child spans rather

@@ -1,4 +1,4 @@
-// A projection (shared/DESIGN.md, read side): a pure `evolve(doc | null, event) -> doc | null` per
+// A projection (docs/decisions.md, Read models): a pure `evolve(doc | null, event) -> doc | null` per
 // query slice, the event types it handles, and which document each event updates. Everything
 // else (Kafka, MongoDB, checkpoints, rebuilds) is the runner's; a projection is tested by folding
 // events, with the same guards the runner applies (`projectionSpec`).

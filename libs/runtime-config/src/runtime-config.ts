@@ -1,5 +1,5 @@
 // Typed runtime configuration from the environment. Defaults are the local addresses in
-// shared/DESIGN.md, so a service started on the local stack needs no settings beyond the
+// docs/architecture.md (Runtime pieces), so a service started on the local stack needs no settings beyond the
 // generated Postgres password; every bad variable is named in one error.
 
 export interface PostgresConfig {

@@ -8,7 +8,7 @@ import {
 } from './runtime-config';
 
 describe('runtime config', () => {
-  it('defaults to the local addresses of shared/DESIGN.md', () => {
+  it('defaults to the local addresses of docs/architecture.md', () => {
     expect(postgresConfig('orders', {})).toEqual({
       host: '127.0.0.1',
       port: 55432,

@@ -71,7 +71,7 @@ export function parseOrThrow<T>(schema: z.ZodType<T>, input: unknown, what?: str
   return parsed.value;
 }
 
-// Building blocks of the domain's values (shared/DESIGN.md: money in integer minor units,
+// Building blocks of the domain's values (docs/architecture.md: money in integer minor units,
 // quantities positive integers).
 export const positiveInt = z
   .number()
@@ -138,7 +138,7 @@ export function jsonSchemaOf(schema: z.ZodType): Record<string, unknown> {
 }
 
 /**
- * A saga command or reply as it travels between contexts (shared/DESIGN.md): its type and
+ * A saga command or reply as it travels between contexts (docs/architecture.md): its type and
  * contract version, the saga it belongs to, and its data. Keyed by the saga's order id.
  */
 export function messageSchema<Type extends string, Data extends z.ZodType>(

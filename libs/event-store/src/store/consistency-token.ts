@@ -1,4 +1,4 @@
-// A command's consistency token (shared/DESIGN.md, read-your-writes): the stream it wrote and
+// A command's consistency token (docs/decisions.md, Read models: read-your-writes): the stream it wrote and
 // the version it reached, `order/0193...@3`. A query given it waits until its read model has
 // seen that version. Stream types and ids never hold '/' or '@', so the text parses back.
 import type { StreamRef } from './types';

@@ -720,7 +720,7 @@ export function recordedFromRow(row: EventRow, registry: EventRegistry): Recorde
   };
 }
 
-/** The headers every message carries for tracing and correlation (shared/DESIGN.md). */
+/** The headers every message carries for tracing and correlation (docs/architecture.md, One envelope). */
 export function metadataHeaders(metadata: EventMetadata): Record<string, string> {
   return {
     'correlation-id': metadata.correlationId,

@@ -4,7 +4,7 @@ export interface StreamRef {
   readonly id: string;
 }
 
-/** Carried by every event and message (shared/DESIGN.md). */
+/** Carried by every event and message (docs/architecture.md, One envelope). */
 export interface EventMetadata {
   readonly correlationId: string;
   readonly causationId: string | null;

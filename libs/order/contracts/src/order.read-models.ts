@@ -1,5 +1,5 @@
 // The order read models as the projection service writes them to MongoDB and the order service
-// reads them (shared/DESIGN.md, read side). A field change here is a projection change: rebuild.
+// reads them (docs/decisions.md, Read models). A field change here is a projection change: rebuild.
 import type { OrderLine } from './order.events';
 
 export type OrderStatus = 'PENDING' | 'CONFIRMED' | 'REJECTED' | 'CANCELLED';

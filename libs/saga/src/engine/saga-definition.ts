@@ -1,4 +1,4 @@
-// A saga reads as its table of steps (shared/DESIGN.md): each step names its participant, the
+// A saga reads as its table of steps (docs/decisions.md, The order saga): each step names its participant, the
 // command that performs it and the command that undoes it. The engine (saga.decider.ts) derives
 // the rest: the pivot is the first step that cannot be undone; before it a failure compensates
 // the steps done, in reverse; past it every step must succeed, so it is retried, then parked.

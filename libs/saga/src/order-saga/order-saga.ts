@@ -1,4 +1,4 @@
-// The order saga (shared/DESIGN.md), read as its table: each row is a step, its participant,
+// The order saga (docs/decisions.md, The order saga), read as its table: each row is a step, its participant,
 // the command that performs it and the one that undoes it. Approving the order is the pivot;
 // committing the stock and capturing the payment come after it and so must succeed.
 import {

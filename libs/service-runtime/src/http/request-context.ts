@@ -106,7 +106,7 @@ export const CommandContext = createParamDecorator(
 );
 
 /**
- * The consistency token a read must wait for (shared/DESIGN.md, read-your-writes): the
+ * The consistency token a read must wait for (docs/decisions.md, Read models: read-your-writes): the
  * `consistentWith` query parameter or the `X-Consistency-Token` header; undefined when neither.
  */
 export function consistencyTokenOf(request: Request): ConsistencyToken | undefined {
