@@ -6,18 +6,12 @@ import { Command, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import { DomainError } from '@es/decider';
 import {
   CommandsRefusedError,
-  ConcurrencyError,
   onStream,
   type CommandHandler as EventStoreCommandHandler,
   type HandleContext,
 } from '@es/event-store';
 import { ACCOUNT_STREAM_TYPE } from '@es/payment-contracts';
-import {
-  paymentDecider,
-  type AccountCommand,
-  type PaymentCommand,
-  type PaymentDetails,
-} from '@es/payment-domain';
+import { type AccountCommand, type PaymentCommand, type PaymentDetails } from '@es/payment-domain';
 import {
   COMMAND_HANDLER,
   accepted,
@@ -208,9 +202,10 @@ export class SettlePaymentHandler implements ICommandHandler<SettlePayment> {
   constructor(@Inject(COMMAND_HANDLER) private readonly handler: EventStoreCommandHandler) {}
 
   /**
-   * The account follows the payment: it is changed only when the payment itself changes, at
-   * the version it was decided on. A repeated refund is a no-op on the payment and so credits
-   * nothing; a payment that moved on meanwhile is reloaded and decided again.
+   * The account follows the payment: it is changed only when the payment itself changes, in
+   * the same unit of work, at the version it was decided on. A repeated refund is a no-op on
+   * the payment and so credits nothing; a payment that moved on meanwhile is reloaded and
+   * decided again (the command handler's loop).
    */
   async execute({ paymentId, action, context, reply }: SettlePayment): Promise<SettlementOutcome> {
     const settled: SettlementOutcome = { outcome: 'settled', paymentId };
@@ -234,58 +229,30 @@ export class SettlePaymentHandler implements ICommandHandler<SettlePayment> {
     action: SettlePayment['action'],
     context: HandleContext,
   ): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      // First on the state the handler last knew (no query); a stale one conflicts below.
-      let loaded = await (attempt === 1
-        ? this.handler.loadForDecision(paymentAggregate, paymentId)
-        : this.handler.load(paymentAggregate, paymentId));
-      const at = new Date().toISOString();
-      const paymentCommand: PaymentCommand = {
-        capture: { type: 'CapturePayment', at } as const,
-        void: { type: 'VoidPayment', at } as const,
-        refund: { type: 'RefundPayment', at } as const,
-      }[action];
-      if (loaded.cached) {
-        // Only work to do is taken from a cached state (its append checks the version); a
-        // refusal or nothing to do is decided again on a fresh load.
-        let work = false;
-        try {
-          work =
-            loaded.state.status !== 'NONE' &&
-            paymentDecider.decide(paymentCommand, loaded.state).length > 0;
-        } catch {
-          work = false;
-        }
-        if (!work) loaded = await this.handler.load(paymentAggregate, paymentId);
-      }
-      const { state, version } = loaded;
-      if (paymentDecider.decide(paymentCommand, state).length === 0 || state.status === 'NONE') {
-        // Done before (or nothing to do): recorded as handled, with its answer if it has one.
-        if (context.inbox || context.outbox?.length)
-          await this.handler.answer(context, context.outbox ?? []);
-        return;
-      }
-      const { customerId, amount } = state.payment;
-      const accountCommand: AccountCommand = {
-        capture: { type: 'DebitFunds', paymentId } as const,
-        void: { type: 'ReleaseFunds', paymentId } as const,
-        refund: { type: 'CreditFunds', paymentId, amount } as const,
-      }[action];
-      try {
-        await this.handler.handleAll(
-          [
-            onStream(paymentAggregate, paymentId, paymentCommand, { expectedVersion: version }),
-            onStream(accountAggregate, customerId, accountCommand),
-          ],
-          context,
-        );
-        return;
-      } catch (error) {
-        if (!(error instanceof ConcurrencyError) || attempt >= 10) throw error;
-        await new Promise((resolve) =>
-          setTimeout(resolve, Math.random() * Math.min(50, 2 ** attempt)),
-        );
-      }
-    }
+    const at = new Date().toISOString();
+    const paymentCommand: PaymentCommand = {
+      capture: { type: 'CapturePayment', at } as const,
+      void: { type: 'VoidPayment', at } as const,
+      refund: { type: 'RefundPayment', at } as const,
+    }[action];
+    // Done before, or nothing to do: no event, and the payment's version check, inbox mark and
+    // reply are written all the same (a redelivery answers the same).
+    await this.handler.handleAll(
+      [
+        onStream(paymentAggregate, paymentId, paymentCommand, {
+          follows: (payment, events) => {
+            if (events.length === 0 || payment.status === 'NONE') return [];
+            const { customerId, amount } = payment.payment;
+            const accountCommand: AccountCommand = {
+              capture: { type: 'DebitFunds', paymentId } as const,
+              void: { type: 'ReleaseFunds', paymentId } as const,
+              refund: { type: 'CreditFunds', paymentId, amount } as const,
+            }[action];
+            return [onStream(accountAggregate, customerId, accountCommand)];
+          },
+        }),
+      ],
+      context,
+    );
   }
 }

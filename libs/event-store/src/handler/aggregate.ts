@@ -1,5 +1,5 @@
 import type { Decider, DomainEvent } from '@es/decider';
-import type { OutboxMessage } from '../store/event-store';
+import type { OutboxMessage } from '../outbox/outbox-message';
 
 /** How the store persists one aggregate type: its stream type, snapshots and what it publishes. */
 export interface AggregateDefinition<Command, Event extends DomainEvent, State> {

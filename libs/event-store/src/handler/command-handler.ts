@@ -2,38 +2,38 @@
 // decide -> append events + outbox rows + inbox mark (+ snapshot) atomically; on a concurrency
 // conflict, reload and decide again, a bounded number of times. One stream's append is ONE
 // statement; commands over several streams (reserve every line of an order, hold funds and
-// authorize a payment) append in one transaction, all or nothing. Commands on a stream are
-// serialized within the process (StreamLocks), so only other processes cause conflicts. The
-// state a command is decided on may come from the handler's cache of the streams it wrote or
-// loaded (aggregate-cache.ts): no load, and the append's expected version is the proof.
+// authorize a payment, a payment's capture and its account's debit) append in one transaction,
+// all or nothing. Commands on a stream are serialized within the process (StreamLocks), so
+// only other processes cause conflicts. The state a command is decided on may come from the
+// handler's cache of the streams it wrote or loaded (aggregate-cache.ts): no load, and the
+// append's expected version is the proof. How one command is decided is on-stream.ts.
 // NestJS command handlers are thin adapters over handle() and handleAll().
 import type { Meter } from '@opentelemetry/api';
 import { DomainError, fold, type DomainEvent } from '@es/decider';
+import type { AppendItem } from '../append/prepare-append';
+import type { OutboxMessage } from '../outbox/outbox-message';
 import {
   AlreadyHandledError,
   CommandsRefusedError,
   ConcurrencyError,
   IdempotencyKeyReusedError,
 } from '../store/errors';
-import type { AppendItem, OutboxMessage, PostgresEventStore } from '../store/event-store';
+import type { PostgresEventStore } from '../store/event-store';
 import { streamKey } from '../store/stream-key';
 import type { EventMetadata, RecordedEvent, StreamRef } from '../store/types';
 import { uuidv7 } from '../store/uuid';
 import type { AggregateDefinition } from './aggregate';
 import { AggregateCache } from './aggregate-cache';
+import {
+  onStream,
+  type AggregateCommand,
+  type AppendPlan,
+  type LoadedAggregate,
+} from './on-stream';
 import { StreamLocks } from './stream-locks';
 
-export interface LoadedAggregate<State> {
-  readonly state: State;
-  /** 0 when the stream does not exist. */
-  readonly version: number;
-  /** Whether a snapshot was used (and at which version). */
-  readonly fromSnapshot?: number;
-  /** Loaded with an inbox entry that was handled before: its first result. */
-  readonly handled?: { readonly result: unknown };
-  /** Taken from the handler's cache, not read: the append's version check is its proof. */
-  readonly cached?: boolean;
-}
+/** A refusal of one command of a unit of work, with its stream. */
+type Refusal = { readonly stream: StreamRef; readonly error: DomainError };
 
 export interface InboxContext {
   readonly consumer: string;
@@ -84,131 +84,6 @@ export interface HandleAllResult {
 interface StoredResult {
   readonly streams: readonly StreamResult[];
   readonly fingerprint?: string;
-}
-
-/** One stream's share of a unit of work, decided on the state just loaded. */
-export interface AppendPlan {
-  readonly stream: StreamRef;
-  readonly loadedVersion: number;
-  readonly events: readonly DomainEvent[];
-  readonly outbox: readonly OutboxMessage[];
-  readonly snapshot?: { readonly schemaVersion: number; readonly state: unknown };
-  /** The unit of work's message was handled before (found with this load): nothing to decide. */
-  readonly handled?: { readonly result: unknown };
-  /** The stream once the append succeeds, for the handler's cache. */
-  readonly after?: {
-    readonly definition: object;
-    readonly version: number;
-    readonly state: unknown;
-  };
-}
-
-/** A command bound to its aggregate and stream; build it with `onStream`. */
-export interface AggregateCommand {
-  readonly stream: StreamRef;
-  /** The command's type, for metrics (`commands_total`). */
-  readonly name?: string;
-  /** Refuse unless the stream is at this version (no retry then). */
-  readonly expectedVersion?: number;
-  /**
-   * Loads the aggregate and decides; throws the decider's DomainError when refused. Given the
-   * unit of work's inbox entry, the load also looks it up, and a handled message is not decided.
-   */
-  plan(handler: CommandHandler, inbox?: InboxContext, retry?: boolean): Promise<AppendPlan>;
-}
-
-export function onStream<C, E extends DomainEvent, S>(
-  definition: AggregateDefinition<C, E, S>,
-  streamId: string,
-  command: C,
-  options: {
-    readonly expectedVersion?: number;
-    /**
-     * The stream is expected not to exist yet (a new order, saga or payment): decided on the
-     * initial state without a load, like a cached state. If it exists, the append conflicts and
-     * the retry loads it; a refusal is decided again on a fresh load.
-     */
-    readonly assumeNew?: boolean;
-  } = {},
-): AggregateCommand {
-  const stream: StreamRef = { type: definition.streamType, id: streamId };
-  const type = (command as { type?: unknown }).type;
-  return {
-    stream,
-    ...(typeof type === 'string' ? { name: type } : {}),
-    ...(options.expectedVersion === undefined ? {} : { expectedVersion: options.expectedVersion }),
-    plan: async (handler, inbox, retry) => {
-      let loaded = await handler.loadForDecision(definition, streamId, inbox, {
-        assumeNew: options.assumeNew === true && retry !== true,
-      });
-      // A cached state may be behind another process: what it refuses is decided again on a
-      // fresh load (which also looks the message up) before it is believed. What it accepts is
-      // checked by the append's expected version.
-      const fresh = () => handler.load(definition, streamId, inbox);
-      for (;;) {
-        if (loaded.handled)
-          return {
-            stream,
-            loadedVersion: loaded.version,
-            events: [],
-            outbox: [],
-            handled: loaded.handled,
-          };
-        if (options.expectedVersion !== undefined && loaded.version !== options.expectedVersion) {
-          if (loaded.cached) {
-            loaded = await fresh();
-            continue;
-          }
-          throw new ConcurrencyError(stream, options.expectedVersion, loaded.version);
-        }
-        let events: readonly E[];
-        try {
-          events = definition.decider.decide(command, loaded.state);
-        } catch (error) {
-          if (loaded.cached && error instanceof DomainError) {
-            loaded = await fresh();
-            continue;
-          }
-          throw error;
-        }
-        return {
-          stream,
-          loadedVersion: loaded.version,
-          ...planAppend(definition, streamId, loaded, events),
-        };
-      }
-    },
-  };
-}
-
-function planAppend<C, E extends DomainEvent, S>(
-  definition: AggregateDefinition<C, E, S>,
-  streamId: string,
-  loaded: LoadedAggregate<S>,
-  events: readonly E[],
-): Pick<AppendPlan, 'events' | 'outbox' | 'snapshot' | 'after'> {
-  const { topic, snapshot } = definition;
-  const outbox: OutboxMessage[] = [
-    ...(topic ? events.map((_, eventIndex) => ({ eventIndex, topic })) : []),
-    ...(definition.messages?.(events, streamId) ?? []),
-  ];
-  const next = loaded.version + events.length;
-  const state = fold(definition.decider, loaded.state, events);
-  const after = { definition, version: next, state };
-  const takeSnapshot =
-    snapshot !== undefined &&
-    events.length > 0 &&
-    Math.floor(next / snapshot.every) > Math.floor(loaded.version / snapshot.every);
-  if (!takeSnapshot) return { events, outbox, after };
-  return {
-    events,
-    outbox,
-    after,
-    snapshot: {
-      schemaVersion: snapshot.schemaVersion,
-      state: snapshot.serialize ? snapshot.serialize(state) : state,
-    },
-  };
 }
 
 export class CommandHandler {
@@ -324,14 +199,11 @@ export class CommandHandler {
         ? {}
         : { expectedVersion: context.expectedVersion }),
     };
-    let result: HandleAllResult;
-    try {
-      result = await this.handleAll([onStream(definition, streamId, command, options)], context);
-    } catch (error) {
-      const [only, ...more] = error instanceof CommandsRefusedError ? error.refusals : [];
-      if (only && more.length === 0) throw only.error;
-      throw error;
-    }
+    const result = await this.run(
+      [onStream(definition, streamId, command, options)],
+      context,
+      (refusals) => refusals[0]?.error ?? new CommandsRefusedError(refusals),
+    );
     const stream = result.streams[0];
     if (!stream) throw new Error(`no result for ${definition.streamType}/${streamId}`);
     return {
@@ -348,14 +220,23 @@ export class CommandHandler {
    * refused, nothing is written and every refusal is reported, each with its stream
    * (CommandsRefusedError), however many commands there are.
    */
-  async handleAll(
+  handleAll(
     commands: readonly AggregateCommand[],
     context: HandleContext,
   ): Promise<HandleAllResult> {
-    if (!this.commandsTotal) return this.handleAllUnmeasured(commands, context);
+    return this.run(commands, context, (refusals) => new CommandsRefusedError(refusals));
+  }
+
+  /** The loop, measured; `refused` makes the error a unit of work's refusals are reported as. */
+  private async run(
+    commands: readonly AggregateCommand[],
+    context: HandleContext,
+    refused: (refusals: readonly Refusal[]) => Error,
+  ): Promise<HandleAllResult> {
+    if (!this.commandsTotal) return this.loop(commands, context, refused);
     let outcome = 'failed';
     try {
-      const result = await this.handleAllUnmeasured(commands, context);
+      const result = await this.loop(commands, context, refused);
       outcome = result.duplicate ? 'duplicate' : 'accepted';
       return result;
     } catch (error) {
@@ -376,19 +257,22 @@ export class CommandHandler {
     }
   }
 
-  private async handleAllUnmeasured(
+  private async loop(
     commands: readonly AggregateCommand[],
     context: HandleContext,
+    refused: (refusals: readonly Refusal[]) => Error,
   ): Promise<HandleAllResult> {
     const keys = commands.map((c) => streamKey(c.stream));
     if (keys.length === 0) throw new RangeError('handleAll needs at least one command');
-    if (new Set(keys).size !== keys.length)
-      throw new RangeError(`one command per stream in a unit of work, got ${keys.join(', ')}`);
+    assertOnePerStream(keys);
     const { inbox } = context;
     const explicit = commands.some((c) => c.expectedVersion !== undefined);
     // 25: two instances draining queues of commands for one hot stream (a popular SKU) can win
     // many rounds in a row against each other; ten attempts ran out under CI load.
     const maxAttempts = explicit ? 1 : (this.options.maxAttempts ?? 25);
+    // The streams of follow-on commands (`follows`) are known only once decided, so they are
+    // not locked here (taking locks later could wait in a cycle): a concurrent write of one in
+    // this process is a conflict like another process's, and the whole unit is retried.
     const release = await this.locks.acquire(keys);
     try {
       for (let attempt = 1; ; attempt++) {
@@ -397,7 +281,7 @@ export class CommandHandler {
         // load looks it up, in the same query.
         let plans: AppendPlan[];
         try {
-          plans = await this.plan(commands, inbox, attempt > 1);
+          plans = await this.plan(commands, inbox, attempt > 1, refused);
         } catch (refusal) {
           // Refused on a state that a concurrent handling of this very message produced
           // (another instance): the first answer stands, not the refusal.
@@ -442,28 +326,41 @@ export class CommandHandler {
     }
   }
 
+  /**
+   * Decides every command on its stream's state; then the commands their decisions call for
+   * (`follows`), round by round, until none is left. Every refusal of a round is reported
+   * together.
+   */
   private async plan(
     commands: readonly AggregateCommand[],
     inbox: InboxContext | undefined,
     retry: boolean,
+    refused: (refusals: readonly Refusal[]) => Error,
   ): Promise<AppendPlan[]> {
-    const settled = await Promise.allSettled(
-      commands.map((c, i) => c.plan(this, i === 0 ? inbox : undefined, retry)),
-    );
-    const refusals: { stream: StreamRef; error: DomainError }[] = [];
     const plans: AppendPlan[] = [];
-    settled.forEach((outcome, i) => {
-      if (outcome.status === 'fulfilled') {
-        plans.push(outcome.value);
-        return;
-      }
-      const reason: unknown = outcome.reason;
-      if (!(reason instanceof DomainError)) throw reason;
-      refusals.push({ stream: commands[i]?.stream ?? { type: '?', id: '?' }, error: reason });
-    });
-    const [first] = refusals;
-    if (!first) return plans;
-    throw new CommandsRefusedError(refusals);
+    let round = commands;
+    while (round.length > 0) {
+      const first = plans.length === 0;
+      const settled = await Promise.allSettled(
+        round.map((c, i) => c.plan(this, first && i === 0 ? inbox : undefined, retry)),
+      );
+      const refusals: Refusal[] = [];
+      settled.forEach((outcome, i) => {
+        if (outcome.status === 'fulfilled') {
+          plans.push(outcome.value);
+          return;
+        }
+        const reason: unknown = outcome.reason;
+        if (!(reason instanceof DomainError)) throw reason;
+        refusals.push({ stream: round[i]?.stream ?? { type: '?', id: '?' }, error: reason });
+      });
+      if (refusals.length > 0) throw refused(refusals);
+      round = plans.slice(plans.length - settled.length).flatMap((p) => p.follows ?? []);
+      assertOnePerStream(
+        plans.map((p) => streamKey(p.stream)).concat(round.map((c) => streamKey(c.stream))),
+      );
+    }
+    return plans;
   }
 
   private async append(
@@ -551,4 +448,9 @@ export class CommandHandler {
     }
     return { streams: stored?.streams ?? [], duplicate: true };
   }
+}
+
+function assertOnePerStream(keys: readonly string[]): void {
+  if (new Set(keys).size !== keys.length)
+    throw new RangeError(`one command per stream in a unit of work, got ${keys.join(', ')}`);
 }

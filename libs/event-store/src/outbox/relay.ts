@@ -7,9 +7,10 @@
 // a polling fallback.
 import { Client, type ClientConfig } from 'pg';
 import type { Meter } from '@opentelemetry/api';
-import { eventMessage, recordedFromRow, type EventRow } from '../store/event-store';
-import type { EventRegistry } from '../store/registry';
-import { OUTBOX_WAKE_LOCK } from '../store/append-sql';
+import { recordedFromRow, type EventRow } from '../read/event-row';
+import { eventMessage } from './event-message';
+import type { EventRegistry } from '../upcasting/registry';
+import { OUTBOX_WAKE_LOCK } from './outbox-message';
 
 export interface OutboundMessage {
   readonly topic: string;

@@ -1,7 +1,8 @@
 import type { Socket } from 'node:net';
 import { Pool, type PoolClient } from 'pg';
 import { createTestDatabase, eventually, type TestDatabase } from '@es/testing';
-import { CommandHandler, onStream } from '../handler/command-handler';
+import { CommandHandler } from '../handler/command-handler';
+import { onStream } from '../handler/on-stream';
 import { counter, counterRegistry, type CounterEvent } from '../testing/counter';
 import {
   AlreadyHandledError,
@@ -12,7 +13,7 @@ import {
 } from './errors';
 import { PostgresEventStore } from './event-store';
 import { migrate } from './schema';
-import { queryTextRowsBatch } from './text-rows';
+import { queryTextRowsBatch } from '../pg/text-rows';
 import { uuidv7 } from './uuid';
 import { START, type EventMetadata, type RecordedEvent } from './types';
 

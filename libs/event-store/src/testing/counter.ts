@@ -2,7 +2,7 @@
 // evolution (Incremented v1 had `amount` as a string) and snapshots.
 import { DomainError, assertNever, type Decider } from '@es/decider';
 import type { AggregateDefinition } from '../handler/aggregate';
-import { EventRegistry, type EventSchema, type Upcaster } from '../store/registry';
+import { EventRegistry, type EventSchema, type Upcaster } from '../upcasting/registry';
 
 export type CounterEvent =
   | { type: 'CounterOpened'; data: { limit: number } }

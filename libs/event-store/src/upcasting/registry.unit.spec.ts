@@ -1,6 +1,6 @@
-import { EventValidationError } from './errors';
+import { EventValidationError } from '../store/errors';
 import { EventRegistry } from './registry';
-import { uuidv7 } from './uuid';
+import { uuidv7 } from '../store/uuid';
 
 describe('EventRegistry', () => {
   const registry = new EventRegistry(

@@ -1,7 +1,7 @@
 // What the store knows of each event type: the schema version it writes now, how to validate
 // an event before it is appended, and the upcasters that bring older stored versions up to the
 // current one on every read path.
-import { EventValidationError } from './errors';
+import { EventValidationError } from '../store/errors';
 
 export interface EventSchema {
   readonly type: string;

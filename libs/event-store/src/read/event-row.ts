@@ -1,0 +1,43 @@
+// An event row as PostgreSQL returns it, and the event it is once upcast: every read path
+// (stream, all, snapshot load, relay) turns rows into events here.
+import type { EventRegistry } from '../upcasting/registry';
+import type { EventMetadata, RecordedEvent } from '../store/types';
+
+export interface EventRow {
+  global_position: string;
+  stream_type: string;
+  stream_id: string;
+  stream_version: number;
+  event_id: string;
+  event_type: string;
+  schema_version: number;
+  data: unknown;
+  metadata: EventMetadata;
+  recorded_at: Date | string;
+  transaction_id: string;
+}
+
+export const EVENT_COLUMNS = `global_position, stream_type, stream_id, stream_version, event_id, event_type,
+  schema_version, data, metadata, recorded_at, transaction_id`;
+
+/** An event row as read, upcast to its type's current schema version. */
+export function recordedFromRow(row: EventRow, registry: EventRegistry): RecordedEvent {
+  const upcast = registry.upcast({
+    type: row.event_type,
+    schemaVersion: row.schema_version,
+    data: row.data,
+  });
+  return {
+    eventId: row.event_id,
+    type: upcast.type,
+    schemaVersion: upcast.schemaVersion,
+    data: upcast.data,
+    metadata: row.metadata,
+    streamType: row.stream_type,
+    streamId: row.stream_id,
+    streamVersion: row.stream_version,
+    globalPosition: BigInt(row.global_position),
+    recordedAt: new Date(row.recorded_at),
+    transactionId: BigInt(row.transaction_id),
+  };
+}
