@@ -11,9 +11,8 @@ import {
   migrate,
   outboxBacklog,
   uuidv7,
-  type OutboundMessage,
 } from '@es/event-store';
-import { KafkaPublisher, ensureTopics } from '@es/messaging';
+import { KafkaPublisher, ensureTopics, type OutboundMessage } from '@es/messaging';
 import { kafkaConfig, postgresConfig } from '@es/runtime-config';
 import { machine, ms, percentile, writeSection } from './lib.mts';
 

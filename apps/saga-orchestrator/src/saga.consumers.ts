@@ -5,7 +5,13 @@
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import type { CommandHandler as EventStoreCommandHandler } from '@es/event-store';
 import { CommitStockReply, ReleaseStockReply, ReserveStockReply } from '@es/inventory-contracts';
-import { PoisonMessage, metadataOf, type ConsumedMessage, type InboxRef } from '@es/messaging';
+import {
+  PoisonMessage,
+  eventEnvelopeSchema,
+  metadataOf,
+  type ConsumedMessage,
+  type InboxRef,
+} from '@es/messaging';
 import {
   ApproveOrderReply,
   CompleteOrderCancellationReply,
@@ -37,7 +43,11 @@ const replySchemas = [
   CompleteOrderCancellationReply,
 ];
 const replySchema = z.union(replySchemas);
-const createdEnvelope = z.object({ type: z.literal('OrderCreated'), data: OrderCreated.schema });
+/** An OrderCreated event as the relay publishes it (the one envelope, its data checked). */
+const createdEnvelope = eventEnvelopeSchema.extend({
+  type: z.literal('OrderCreated'),
+  data: OrderCreated.schema,
+});
 
 function parsed<T>(schema: z.ZodType<T>, message: ConsumedMessage, what: string): T {
   const result = parse(schema, message.payload);

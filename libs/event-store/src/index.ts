@@ -2,7 +2,7 @@ export * from './append/prepare-append';
 export * from './handler/aggregate';
 export * from './handler/command-handler';
 export * from './handler/on-stream';
-export * from './outbox/event-message';
+export * from './inbox/postgres-inbox';
 export * from './outbox/outbox-message';
 export * from './outbox/relay';
 export * from './read/event-row';

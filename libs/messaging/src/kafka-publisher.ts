@@ -3,7 +3,7 @@
 // id with the Java client's murmur2 partitioner, so one aggregate stays in one partition.
 import { SpanKind, SpanStatusCode, type Span } from '@opentelemetry/api';
 import { Partitioners, type Kafka, type Message, type Producer } from 'kafkajs';
-import type { MessagePublisher, OutboundMessage } from '@es/event-store';
+import type { MessagePublisher, OutboundMessage } from './envelope/envelope';
 import { contextOf, messagingAttributes, traceparentOf, tracer } from './tracing';
 
 export class KafkaPublisher implements MessagePublisher {

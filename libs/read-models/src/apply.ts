@@ -2,7 +2,8 @@
 // document already reflects, evolve the rest. A document records the version it has seen of each
 // stream that feeds it, so a duplicate or an older redelivery is skipped, never re-applied: a
 // replay can never move a document backwards. Pure; the MongoDB writer loads and stores.
-import type { Envelope, Projection } from './projection';
+import { streamKey, type EventEnvelope } from '@es/messaging';
+import type { Projection } from './projection';
 
 export interface StreamVersion {
   /** `<stream type>/<stream id>`, as in consistency tokens. */
@@ -28,7 +29,7 @@ export type StoredDocument = { readonly _id: string; readonly _meta: DocumentMet
 >;
 
 export interface ProjectionFailure {
-  readonly event: Envelope;
+  readonly event: EventEnvelope;
   readonly error: string;
 }
 
@@ -46,9 +47,6 @@ export interface Projected {
   /** Events whose evolve threw: poison, for the dead-letter topic. */
   readonly failures: readonly ProjectionFailure[];
 }
-
-export const streamKey = (event: Pick<Envelope, 'streamType' | 'streamId'>): string =>
-  `${event.streamType}/${event.streamId}`;
 
 export function versionOf(meta: DocumentMeta | undefined, stream: string): number {
   return meta?.versions.find((v) => v.stream === stream)?.version ?? 0;
@@ -74,7 +72,7 @@ export function documentFields(stored: StoredDocument): Record<string, unknown> 
 export function projectEvents(
   projection: Projection,
   loaded: ReadonlyMap<string, StoredDocument>,
-  events: readonly Envelope[],
+  events: readonly EventEnvelope[],
 ): Projected {
   const working = new Map<string, Working>();
   let applied = 0;
@@ -107,7 +105,7 @@ export function projectEvents(
           };
       working.set(id, entry);
     }
-    const stream = streamKey(event);
+    const stream = streamKey({ type: event.streamType, id: event.streamId });
     if (versionOf(entry.meta, stream) >= event.streamVersion) {
       duplicates++;
       continue;

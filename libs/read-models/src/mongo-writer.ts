@@ -21,7 +21,8 @@ import {
   type Collection,
 } from 'mongodb';
 import { projectEvents, type ProjectionFailure, type StoredDocument } from './apply';
-import type { Envelope, Projection } from './projection';
+import type { EventEnvelope } from '@es/messaging';
+import type { Projection } from './projection';
 
 const DUPLICATE_KEY = 11000;
 
@@ -71,13 +72,13 @@ export class ProjectionWriter {
    * updates (patched since; docs/engines.md), and concurrent writers only queue on SQLite's
    * single write lock anyway. MongoDB's replace is atomic; there this costs a little overlap.
    */
-  write(events: readonly Envelope[]): Promise<WriteOutcome> {
+  write(events: readonly EventEnvelope[]): Promise<WriteOutcome> {
     const run = this.tail.then(() => this.writeNow(events));
     this.tail = run.catch(() => undefined);
     return run;
   }
 
-  private async writeNow(events: readonly Envelope[]): Promise<WriteOutcome> {
+  private async writeNow(events: readonly EventEnvelope[]): Promise<WriteOutcome> {
     const ids = new Set<string>();
     for (const event of events) {
       try {

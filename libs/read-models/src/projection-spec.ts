@@ -7,7 +7,8 @@ import {
   type ProjectionFailure,
   type StoredDocument,
 } from './apply';
-import type { Envelope, Projection } from './projection';
+import type { EventEnvelope } from '@es/messaging';
+import type { Projection } from './projection';
 
 export interface ProjectionOutcome<Doc> {
   /** Every document by id; null for one that evolve deleted. */
@@ -19,7 +20,7 @@ export interface ProjectionOutcome<Doc> {
 
 export function projectionSpec<Doc extends object>(projection: Projection<Doc>) {
   return {
-    given(...events: readonly Envelope[]): ProjectionOutcome<Doc> {
+    given(...events: readonly EventEnvelope[]): ProjectionOutcome<Doc> {
       const stored = new Map<string, StoredDocument>();
       const failures: ProjectionFailure[] = [];
       let duplicates = 0;
@@ -57,7 +58,7 @@ export function streamEvents(
     readonly schemaVersion?: number;
   }[],
   { from = 1, at = '2026-11-23T10:00:00.000Z' }: { from?: number; at?: string } = {},
-): Envelope[] {
+): EventEnvelope[] {
   const start = Date.parse(at);
   return events.map((event, index) => ({
     eventId: `${streamType}-${streamId}-${from + index}`,

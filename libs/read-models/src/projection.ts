@@ -3,25 +3,12 @@
 // else (Kafka, MongoDB, checkpoints, rebuilds) is the runner's; a projection is tested by folding
 // events, with the same guards the runner applies (`projectionSpec`).
 import { EventRegistry, type Upcaster } from '@es/event-store';
+import type { EventEnvelope } from '@es/messaging';
 import { parse, type EventOf, type VersionedSchema } from '@es/schema';
-
-/** An event as the outbox relay publishes it (`eventMessage` in @es/event-store). */
-export interface Envelope {
-  readonly eventId: string;
-  readonly type: string;
-  readonly schemaVersion: number;
-  readonly streamType: string;
-  readonly streamId: string;
-  readonly streamVersion: number;
-  readonly globalPosition: string;
-  readonly recordedAt: string;
-  readonly data: unknown;
-  readonly metadata: Readonly<Record<string, unknown>>;
-}
 
 /** An envelope whose data was checked against the projection's schema for its type. */
 export type ProjectedEvent<E extends { readonly type: string; readonly data: unknown }> = Omit<
-  Envelope,
+  EventEnvelope,
   'type' | 'data'
 > &
   E;
@@ -60,9 +47,9 @@ export interface Projection<Doc extends object = object> {
    * The event ready for `evolve`, `undefined` for a type this projection does not handle, or the
    * reason it can never be projected (a poison message: wrong shape, unknown schema version).
    */
-  prepare(envelope: Envelope): Envelope | undefined | { readonly poison: string };
-  documentId(event: Envelope): string | undefined;
-  evolve(doc: Doc | null, event: Envelope): Doc | null;
+  prepare(envelope: EventEnvelope): EventEnvelope | undefined | { readonly poison: string };
+  documentId(event: EventEnvelope): string | undefined;
+  evolve(doc: Doc | null, event: EventEnvelope): Doc | null;
 }
 
 const NAME = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;

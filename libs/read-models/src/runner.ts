@@ -1,21 +1,15 @@
-// Runs one projection (one generation of it: a collection and its consumer group) from Kafka:
+// Runs one projection (one generation of it: a collection and its consumer group) from Kafka,
+// a policy over the consumer core (@es/messaging), which owns sessions, offsets and rebalances:
 // - each fetched batch is decoded, checked (prepare) and written in chunks by the ProjectionWriter,
 //   one read and one bulkWrite per chunk;
-// - an offset is resolved, and so committed, only after its chunk's write returned; a crash
-//   redelivers at most the unacknowledged chunks, which the version guards skip;
+// - a chunk's messages are reported handled (and so committed) only after its write returned; a
+//   crash redelivers at most the unacknowledged chunks, which the version guards skip;
 // - an event that can never be projected (not JSON, not an event, not its schema, evolve throws)
 //   goes to `<topic>.dlq` with the reason in its headers, and the projection goes on;
 // - a failing write (MongoDB down) is retried with back-off for as long as it takes: dead-lettering
 //   good events because the database is away would lose them from the read model. The lag shows it.
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  Partitioners,
-  type Consumer,
-  type EachBatchPayload,
-  type Kafka,
-  type KafkaMessage,
-  type Producer,
-} from 'kafkajs';
+import { Partitioners, type Kafka, type KafkaMessage, type Producer } from 'kafkajs';
 import type { Collection } from 'mongodb';
 import {
   SpanKind,
@@ -24,11 +18,23 @@ import {
   type Meter,
   type Span,
 } from '@opentelemetry/api';
-import { contextOf, dlqTopic, headersOf, messagingAttributes, tracer } from '@es/messaging';
-import { z } from '@es/schema';
+import {
+  ConsumerCore,
+  backoffMs,
+  contextOf,
+  deadLetterHeaders,
+  decodeMessage,
+  dlqTopic,
+  eventEnvelopeSchema,
+  headersOf,
+  messagingAttributes,
+  tracer,
+  type EventEnvelope,
+  type FetchedBatch,
+} from '@es/messaging';
 import type { StoredDocument } from './apply';
 import { ProjectionWriter } from './mongo-writer';
-import type { Envelope, Projection } from './projection';
+import type { Projection } from './projection';
 
 export interface RunnerOptions {
   readonly kafka: Kafka;
@@ -70,19 +76,6 @@ export interface RunnerStats {
   readonly writeFailures: number;
 }
 
-const envelopeSchema = z.object({
-  eventId: z.string().min(1),
-  type: z.string().min(1),
-  schemaVersion: z.number().int().positive(),
-  streamType: z.string().min(1),
-  streamId: z.string().min(1),
-  streamVersion: z.number().int().positive(),
-  globalPosition: z.string().regex(/^[0-9]+$/),
-  recordedAt: z.string().min(1),
-  data: z.unknown(),
-  metadata: z.record(z.string(), z.unknown()),
-});
-
 interface Progress {
   /** False until a batch of the partition was fetched here: then lag is not known yet (0). */
   fetched: boolean;
@@ -93,7 +86,7 @@ interface Progress {
 }
 
 export class ProjectionRunner {
-  private readonly consumer: Consumer;
+  private readonly core: ConsumerCore;
   private readonly producer: Producer;
   private writer: ProjectionWriter;
   private readonly progress = new Map<string, Progress & { topic: string; partition: number }>();
@@ -108,18 +101,31 @@ export class ProjectionRunner {
   private readonly counter;
   private readonly writeSeconds;
   private running = false;
-  private readonly stopping = new AbortController();
 
   constructor(private readonly options: RunnerOptions) {
     this.writer = new ProjectionWriter(options.projection, options.collection);
-    // A dead member holds its partitions until its session times out: 10 s, not kafkajs' 30 s.
-    this.consumer = options.kafka.consumer({
-      groupId: options.groupId,
-      maxWaitTimeInMs: 100,
-      sessionTimeout: 10_000,
-      rebalanceTimeout: 10_000,
-      heartbeatInterval: 1_000,
-    });
+    // The partitions held here are those of the last assignment: the lag of one that moved to
+    // another instance is that instance's to report. One not fetched from yet shows no lag.
+    this.core = new ConsumerCore(
+      options.kafka,
+      {
+        groupId: options.groupId,
+        topics: options.projection.topics,
+        maxWaitTimeInMs: 100,
+        commitIntervalMs: 1_000,
+        partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 3,
+        onAssignment: (assignment) => {
+          this.hold(assignment);
+        },
+        onCommitError: (error) => {
+          options.log?.('warn', 'projection offsets not committed; retried', {
+            projection: options.projection.name,
+            error: error instanceof Error ? error.message : String(error),
+          });
+        },
+      },
+      (batch) => this.eachBatch(batch),
+    );
     this.producer = options.kafka.producer({
       idempotent: true,
       maxInFlightRequests: 1,
@@ -155,46 +161,33 @@ export class ProjectionRunner {
       startedEmpty,
     });
     await this.producer.connect();
-    // The partitions held here are those of the last assignment: the lag of one that moved to
-    // another instance is that instance's to report. One not fetched from yet shows no lag.
-    this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => {
-      const held = new Set<string>();
-      for (const [topic, partitions] of Object.entries(payload.memberAssignment))
-        for (const partition of partitions) {
-          const key = `${topic}/${partition}`;
-          held.add(key);
-          if (!this.progress.has(key))
-            this.progress.set(key, {
-              fetched: false,
-              topic,
-              partition,
-              appliedOffset: '-1',
-              highWatermark: '0',
-              pendingSince: undefined,
-            });
-        }
-      for (const key of this.progress.keys()) if (!held.has(key)) this.progress.delete(key);
-    });
-    await this.consumer.connect();
-    await this.consumer.subscribe({
-      topics: [...this.options.projection.topics],
-      fromBeginning: true,
-    });
-    await this.consumer.run({
-      autoCommit: true,
-      autoCommitInterval: 1_000,
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 3,
-      eachBatch: (payload) => this.eachBatch(payload),
-    });
+    await this.core.start();
     this.running = true;
   }
 
   async stop(): Promise<void> {
-    this.stopping.abort();
     this.running = false;
-    await this.consumer.disconnect();
+    await this.core.stop();
     await this.producer.disconnect();
+  }
+
+  private hold(assignment: Readonly<Record<string, readonly number[]>>): void {
+    const held = new Set<string>();
+    for (const [topic, partitions] of Object.entries(assignment))
+      for (const partition of partitions) {
+        const key = `${topic}/${partition}`;
+        held.add(key);
+        if (!this.progress.has(key))
+          this.progress.set(key, {
+            fetched: false,
+            topic,
+            partition,
+            appliedOffset: '-1',
+            highWatermark: '0',
+            pendingSince: undefined,
+          });
+      }
+    for (const key of this.progress.keys()) if (!held.has(key)) this.progress.delete(key);
   }
 
   /** Per partition this instance has seen: where it is and how far behind. */
@@ -223,8 +216,7 @@ export class ProjectionRunner {
     return this.running;
   }
 
-  private async eachBatch(payload: EachBatchPayload): Promise<void> {
-    const { batch } = payload;
+  private async eachBatch(batch: FetchedBatch): Promise<void> {
     const key = `${batch.topic}/${batch.partition}`;
     const known = this.progress.get(key);
     const progress = known?.fetched
@@ -234,7 +226,7 @@ export class ProjectionRunner {
           topic: batch.topic,
           partition: batch.partition,
           // Where this instance took the partition over: everything before was written by then.
-          appliedOffset: (BigInt(batch.firstOffset() ?? batch.highWatermark) - 1n).toString(),
+          appliedOffset: (BigInt(batch.firstOffset) - 1n).toString(),
           highWatermark: batch.highWatermark,
           pendingSince: undefined,
         };
@@ -242,14 +234,14 @@ export class ProjectionRunner {
     progress.highWatermark = batch.highWatermark;
     const chunkSize = this.options.chunkSize ?? 2_000;
     const messages = batch.messages;
-    const active = () => payload.isRunning() && !payload.isStale() && !this.stopping.signal.aborted;
-    const heartbeat = () => payload.heartbeat();
+    const active = () => batch.active();
+    const heartbeat = () => batch.heartbeat();
     for (let start = 0; start < messages.length; start += chunkSize) {
       if (!active()) return;
       const chunk = messages.slice(start, start + chunkSize);
       progress.pendingSince = Number(chunk[0]?.timestamp);
-      const events: Envelope[] = [];
-      const sources = new Map<Envelope, KafkaMessage>();
+      const events: EventEnvelope[] = [];
+      const sources = new Map<EventEnvelope, KafkaMessage>();
       const poison: { message: KafkaMessage; reason: string }[] = [];
       // A span per event, in the trace of the write that caused it, ended with the chunk's
       // write (libs/messaging tracing.ts): one order's trace shows each read model it reached.
@@ -287,11 +279,10 @@ export class ProjectionRunner {
       }
       const last = chunk[chunk.length - 1];
       if (!last) continue;
-      payload.resolveOffset(last.offset);
+      for (const message of chunk) batch.handled(message.offset);
       progress.appliedOffset = last.offset;
       const next = messages[start + chunk.length];
       progress.pendingSince = next ? Number(next.timestamp) : undefined;
-      await payload.commitOffsetsIfNecessary();
       await heartbeat();
     }
   }
@@ -313,14 +304,14 @@ export class ProjectionRunner {
     );
   }
 
-  private decode(message: KafkaMessage): Envelope | undefined | { poison: string } {
+  private decode(message: KafkaMessage): EventEnvelope | undefined | { poison: string } {
     let json: unknown;
     try {
       json = JSON.parse(message.value?.toString() ?? '');
     } catch {
       return { poison: 'the message is not JSON' };
     }
-    const envelope = envelopeSchema.safeParse(json);
+    const envelope = eventEnvelopeSchema.safeParse(json);
     if (!envelope.success)
       return {
         poison: `not an event envelope: ${envelope.error.issues
@@ -338,7 +329,7 @@ export class ProjectionRunner {
   }
 
   private async writeUntilDone(
-    events: readonly Envelope[],
+    events: readonly EventEnvelope[],
     active: () => boolean,
     heartbeat: () => Promise<void>,
   ) {
@@ -358,9 +349,7 @@ export class ProjectionRunner {
           error: error instanceof Error ? error.message : String(error),
         });
         try {
-          await sleep(Math.min(5_000, base * 2 ** (attempt - 1)), undefined, {
-            signal: this.stopping.signal,
-          });
+          await sleep(backoffMs(attempt, base, 5_000), undefined, { signal: this.core.signal });
           await heartbeat();
         } catch {
           return undefined; // stopping, or the group rebalanced under us
@@ -381,15 +370,12 @@ export class ProjectionRunner {
       messages: poison.map(({ message, reason }) => ({
         key: message.key,
         value: message.value,
-        headers: {
-          ...message.headers,
-          'dlq-error': reason.slice(0, 2_000),
-          'dlq-consumer': this.options.groupId,
-          'dlq-attempts': '1',
-          'dlq-original-topic': topic,
-          'dlq-original-partition': String(partition),
-          'dlq-original-offset': message.offset,
-        },
+        headers: deadLetterHeaders(
+          decodeMessage(topic, partition, message),
+          this.options.groupId,
+          reason,
+          1,
+        ),
       })),
     });
     this.count('dead-lettered', poison.length);

@@ -14,6 +14,7 @@ import {
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kafka } from 'kafkajs';
 import {
+  postgresInbox,
   uuidv7,
   type CommandHandler,
   type HandleContext,
@@ -217,7 +218,7 @@ export class MessageConsumers implements OnApplicationBootstrap, OnModuleDestroy
 
   private async startUntilRunning(definition: ConsumerDefinition): Promise<void> {
     for (let attempt = 1; !this.stopping(); attempt++) {
-      const consumer = new InboxConsumer(this.kafka, this.store, {
+      const consumer = new InboxConsumer(this.kafka, postgresInbox(this.store), {
         groupId: definition.groupId ?? this.platform.serviceName,
         topics: definition.topics,
         handler: definition.handler,

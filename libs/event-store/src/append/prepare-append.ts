@@ -1,16 +1,10 @@
 // One append, from what its caller asks for to what it returns: the input checked and turned
 // into the statement's values (append-statement.ts), the rows read back into recorded events,
 // and a failed statement's error turned into what it means for the stream.
-import { AlreadyHandledError, ConcurrencyError } from '../store/errors';
+import { AlreadyHandledError, metadataHeaders, type EventMetadata } from '@es/messaging';
+import { ConcurrencyError } from '../store/errors';
 import type { EventRegistry } from '../upcasting/registry';
-import type {
-  EventMetadata,
-  ExpectedVersion,
-  NewEvent,
-  RecordedEvent,
-  StreamRef,
-} from '../store/types';
-import { metadataHeaders } from '../outbox/event-message';
+import type { ExpectedVersion, NewEvent, RecordedEvent, StreamRef } from '../store/types';
 import type { OutboxMessage } from '../outbox/outbox-message';
 import type { TextRow, TextRowsItem } from '../pg/text-rows';
 import { uuidv7 } from '../store/uuid';

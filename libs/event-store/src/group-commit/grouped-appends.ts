@@ -24,7 +24,7 @@ import {
   queryTextRowsBatch,
   type TextRow,
 } from '../pg/text-rows';
-import { streamKey } from '../store/stream-key';
+import { streamKey } from '@es/messaging';
 import { GroupCommit, type GroupCommitOptions, type GroupUnit } from './group-commit';
 
 /** An append (or appendAll) waiting for its group. */

@@ -12,15 +12,12 @@ import type { Meter } from '@opentelemetry/api';
 import { DomainError, fold, type DomainEvent } from '@es/decider';
 import type { AppendItem } from '../append/prepare-append';
 import type { OutboxMessage } from '../outbox/outbox-message';
-import {
-  AlreadyHandledError,
-  CommandsRefusedError,
-  ConcurrencyError,
-  IdempotencyKeyReusedError,
-} from '../store/errors';
+import { AlreadyHandledError } from '@es/messaging';
+import { CommandsRefusedError, ConcurrencyError, IdempotencyKeyReusedError } from '../store/errors';
 import type { PostgresEventStore } from '../store/event-store';
-import { streamKey } from '../store/stream-key';
-import type { EventMetadata, RecordedEvent, StreamRef } from '../store/types';
+import { streamKey } from '@es/messaging';
+import type { EventMetadata } from '@es/messaging';
+import type { RecordedEvent, StreamRef } from '../store/types';
 import { uuidv7 } from '../store/uuid';
 import type { AggregateDefinition } from './aggregate';
 import { AggregateCache } from './aggregate-cache';

@@ -8,22 +8,9 @@
 import { Client, type ClientConfig } from 'pg';
 import type { Meter } from '@opentelemetry/api';
 import { recordedFromRow, type EventRow } from '../read/event-row';
-import { eventMessage } from './event-message';
+import { eventMessage, type MessagePublisher, type OutboundMessage } from '@es/messaging';
 import type { EventRegistry } from '../upcasting/registry';
 import { OUTBOX_WAKE_LOCK } from './outbox-message';
-
-export interface OutboundMessage {
-  readonly topic: string;
-  readonly key: string;
-  readonly messageId: string;
-  readonly headers: Readonly<Record<string, string>>;
-  readonly payload: unknown;
-}
-
-/** Port to the broker: resolves once every message is acknowledged, order kept per key. */
-export interface MessagePublisher {
-  publish(batch: readonly OutboundMessage[]): Promise<void>;
-}
 
 export interface OutboxRelayOptions {
   /** Names the lock and the metrics; one name per database. */

@@ -1,7 +1,8 @@
 // An event row as PostgreSQL returns it, and the event it is once upcast: every read path
 // (stream, all, snapshot load, relay) turns rows into events here.
 import type { EventRegistry } from '../upcasting/registry';
-import type { EventMetadata, RecordedEvent } from '../store/types';
+import type { EventMetadata } from '@es/messaging';
+import type { RecordedEvent } from '../store/types';
 
 export interface EventRow {
   global_position: string;

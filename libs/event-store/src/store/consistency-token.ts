@@ -1,6 +1,7 @@
 // A command's consistency token (docs/decisions.md, Read models: read-your-writes): the stream it wrote and
 // the version it reached, `order/0193...@3`. A query given it waits until its read model has
 // seen that version. Stream types and ids never hold '/' or '@', so the text parses back.
+import { streamKey } from '@es/messaging';
 import type { StreamRef } from './types';
 
 export interface ConsistencyToken {
@@ -9,7 +10,7 @@ export interface ConsistencyToken {
 }
 
 export function encodeConsistencyToken(token: ConsistencyToken): string {
-  return `${token.stream.type}/${token.stream.id}@${token.version}`;
+  return `${streamKey(token.stream)}@${token.version}`;
 }
 
 /** The token, or undefined when the text is not one. */

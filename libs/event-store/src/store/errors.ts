@@ -25,18 +25,6 @@ export class EventValidationError extends Error {
   }
 }
 
-/** The message or request was handled before by this consumer; `result` is what it returned then. */
-export class AlreadyHandledError extends Error {
-  constructor(
-    readonly consumer: string,
-    readonly messageId: string,
-    readonly result: unknown,
-  ) {
-    super(`${consumer} already handled ${messageId}`);
-    this.name = 'AlreadyHandledError';
-  }
-}
-
 /** An idempotency key (or message id) came back with a different request than its first use. */
 export class IdempotencyKeyReusedError extends Error {
   constructor(

@@ -4,8 +4,8 @@ import { createTestDatabase, eventually, type TestDatabase } from '@es/testing';
 import { CommandHandler } from '../handler/command-handler';
 import { onStream } from '../handler/on-stream';
 import { counter, counterRegistry, type CounterEvent } from '../testing/counter';
+import { AlreadyHandledError, type EventMetadata } from '@es/messaging';
 import {
-  AlreadyHandledError,
   CommandsRefusedError,
   ConcurrencyError,
   EventValidationError,
@@ -15,7 +15,7 @@ import { PostgresEventStore } from './event-store';
 import { migrate } from './schema';
 import { queryTextRowsBatch } from '../pg/text-rows';
 import { uuidv7 } from './uuid';
-import { START, type EventMetadata, type RecordedEvent } from './types';
+import { START, type RecordedEvent } from './types';
 
 const metadata: EventMetadata = {
   correlationId: 'corr-1',

@@ -26,7 +26,7 @@ import {
 } from '../read/read-stream';
 import { readFromSnapshot, type Snapshot } from '../snapshots/snapshots';
 import type { EventRegistry } from '../upcasting/registry';
-import { streamKey } from './stream-key';
+import { streamKey } from '@es/messaging';
 import type { AllCheckpoint, NewEvent, RecordedEvent, StreamRef } from './types';
 
 export interface EventStoreOptions {

@@ -1,16 +1,9 @@
+import type { EventMetadata } from '@es/messaging';
+
 export interface StreamRef {
   /** The aggregate type, e.g. `order`. */
   readonly type: string;
   readonly id: string;
-}
-
-/** Carried by every event and message (docs/architecture.md, One envelope). */
-export interface EventMetadata {
-  readonly correlationId: string;
-  readonly causationId: string | null;
-  readonly traceparent?: string;
-  readonly actor?: string;
-  readonly idempotencyKey?: string;
 }
 
 export interface NewEvent<Type extends string = string, Data = unknown> {

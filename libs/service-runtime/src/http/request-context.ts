@@ -4,13 +4,8 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
 import type { Request } from 'express';
-import {
-  decodeConsistencyToken,
-  type ConsistencyToken,
-  type EventMetadata,
-  type InboxContext,
-} from '@es/event-store';
-import { currentTraceparent } from '@es/messaging';
+import { decodeConsistencyToken, type ConsistencyToken, type InboxContext } from '@es/event-store';
+import { currentTraceparent, type EventMetadata } from '@es/messaging';
 import { logContext } from '@es/observability';
 import { InvalidInputError, type FieldProblem } from '@es/schema';
 

@@ -5,15 +5,9 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Admin, Kafka } from 'kafkajs';
-import {
-  CommandHandler,
-  OutboxRelay,
-  PostgresEventStore,
-  migrate,
-  outboxBacklog,
-  type EventMetadata,
-} from '@es/event-store';
-import { counter, counterRegistry } from '@es/event-store/src/testing/counter';
+import { CommandHandler, OutboxRelay, PostgresEventStore, migrate, outboxBacklog } from '../index';
+import { KafkaPublisher, ensureTopics, type EventMetadata } from '@es/messaging';
+import { counter, counterRegistry } from '../testing/counter';
 import { postgresConfig } from '@es/runtime-config';
 import {
   byKey,
@@ -25,8 +19,6 @@ import {
   type CollectedMessage,
   type TestDatabase,
 } from '@es/testing';
-import { KafkaPublisher } from './kafka-publisher';
-import { ensureTopics } from './topics';
 
 const metadata: EventMetadata = { correlationId: 'corr-relay', causationId: null };
 
@@ -314,9 +306,9 @@ describe('OutboxRelay (real PostgreSQL and Kafka)', () => {
   });
 
   it('after a SIGKILL between the broker ack and the mark, a restarted relay loses nothing and keeps order', async () => {
-    const child = join(__dirname, '..', 'test-support', 'relay-crash-child.js');
-    if (!existsSync(join(__dirname, '..', 'dist', 'index.js')))
-      throw new Error('build first: the crash child runs libs/messaging/dist');
+    const child = join(__dirname, '..', '..', 'test-support', 'relay-crash-child.js');
+    if (!existsSync(join(__dirname, '..', '..', 'dist', 'index.js')))
+      throw new Error('build first: the crash child runs libs/event-store/dist');
     const topic = await newTopic();
     const handler = new CommandHandler(store);
     const streams = Array.from({ length: 5 }, (_, i) => uniqueName(`k${i}`));

@@ -1,14 +1,15 @@
 // The consumer on real Kafka and PostgreSQL: one effect per message however often it arrives,
 // retries, dead letters through the outbox, and committed progress.
 import { Partitioners, type Admin, type Kafka, type Producer } from 'kafkajs';
+import { CommandHandler, OutboxRelay, PostgresEventStore, migrate, postgresInbox } from '../index';
 import {
-  CommandHandler,
-  OutboxRelay,
-  PostgresEventStore,
-  migrate,
+  InboxConsumer,
+  KafkaPublisher,
+  dlqTopic,
+  ensureTopics,
   type EventMetadata,
-} from '@es/event-store';
-import { counter, counterRegistry } from '@es/event-store/src/testing/counter';
+} from '@es/messaging';
+import { counter, counterRegistry } from '../testing/counter';
 import { postgresConfig } from '@es/runtime-config';
 import {
   collect,
@@ -18,9 +19,6 @@ import {
   uniqueName,
   type TestDatabase,
 } from '@es/testing';
-import { InboxConsumer } from './inbox-consumer';
-import { KafkaPublisher } from './kafka-publisher';
-import { dlqTopic, ensureTopics } from './topics';
 
 const metadata: EventMetadata = { correlationId: 'corr-consumer', causationId: null };
 // The counter's events stay in the store here; only dead letters are published.
@@ -39,7 +37,7 @@ describe('InboxConsumer (real Kafka and PostgreSQL)', () => {
   const attemptsOf = new Map<string, number>();
 
   const consumer = (commitIntervalMs?: number) =>
-    new InboxConsumer(kafka, store, {
+    new InboxConsumer(kafka, postgresInbox(store), {
       groupId: `${topic}-group`,
       topics: [topic],
       ...(commitIntervalMs === undefined ? {} : { commitIntervalMs }),
@@ -224,7 +222,7 @@ describe('InboxConsumer (real Kafka and PostgreSQL)', () => {
       const busy = new Set<string>();
       const seen: { key: string; seq: number }[] = [];
       const overlapped: string[] = [];
-      const keyedConsumer = new InboxConsumer(kafka, store, {
+      const keyedConsumer = new InboxConsumer(kafka, postgresInbox(store), {
         groupId: `${name}-group`,
         topics: [name],
         keysConcurrently: 4,
@@ -298,7 +296,7 @@ describe('InboxConsumer (real Kafka and PostgreSQL)', () => {
       });
       let doomedCalls = 0;
       const startedAfterFailure: string[] = [];
-      const failing = new InboxConsumer(kafka, grouped, {
+      const failing = new InboxConsumer(kafka, postgresInbox(grouped), {
         groupId: `${name}-group`,
         topics: [name],
         keysConcurrently: 3,
@@ -364,7 +362,7 @@ describe('InboxConsumer (real Kafka and PostgreSQL)', () => {
       );
       const handledBy = new Map<string, string[]>();
       const slow = (who: string) =>
-        new InboxConsumer(kafka, store, {
+        new InboxConsumer(kafka, postgresInbox(store), {
           groupId: `${name}-group`,
           topics: [name],
           keysConcurrently: 2,

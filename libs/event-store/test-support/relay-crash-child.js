@@ -3,8 +3,8 @@
 // the broker's ack and the mark. Runs the built code (dist); settings come from the environment
 // (PG*, KAFKA_BROKERS, RELAY_NAME).
 const { Kafka, logLevel } = require('kafkajs');
-const { EventRegistry, OutboxRelay } = require('@es/event-store');
-const { KafkaPublisher } = require('../dist');
+const { EventRegistry, OutboxRelay } = require('../dist');
+const { KafkaPublisher } = require('@es/messaging');
 
 const kafka = new Kafka({
   clientId: 'relay-crash-child',

@@ -1,0 +1,214 @@
+// Consumes Kafka messages with exactly-once effects on an at-least-once feed: a policy over
+// the consumer core (consumer-core.ts), which owns sessions, offsets and rebalances.
+// - a message already in the consumer's inbox is skipped (a read, no write);
+// - the handler's own append writes the inbox mark in the same statement as its events, so the
+//   mark is durable exactly when the effect is, and nothing is written before the handler loads
+//   its stream (see docs/event-store.md on transaction order);
+// - a message is reported handled to the core (and so committed) only once its handling returned;
+// - a fetched batch is handled key by key: one key's messages (one aggregate, one saga) in
+//   order, different keys together, so that their appends share a group commit;
+// - a failing message is retried with back-off, then dead-lettered to <topic>.dlq through the
+//   outbox, atomically with its inbox mark, and consumption goes on.
+import type { Kafka, KafkaMessage } from 'kafkajs';
+import type { Meter } from '@opentelemetry/api';
+import { logContext } from '@es/observability';
+import { ConsumerCore, backoffMs, type FetchedBatch } from '../consumer/consumer-core';
+import { decodeMessage, metadataOf, type ConsumedMessage } from '../consumer/consumed-message';
+import { deadLetterHeaders } from '../consumer/dead-letter';
+import { dlqTopic } from '../topics';
+import { consuming, messagingAttributes } from '../tracing';
+import { AlreadyHandledError, PoisonMessage, type InboxRef, type InboxStore } from './inbox';
+
+/** Must write its effect through the event store with `inbox` (the command handler does). */
+export type MessageHandler = (message: ConsumedMessage, inbox: InboxRef) => Promise<void>;
+
+export interface InboxConsumerOptions {
+  readonly groupId: string;
+  readonly topics: readonly string[];
+  readonly handler: MessageHandler;
+  readonly maxAttempts?: number;
+  readonly backoffMs?: number;
+  readonly fromBeginning?: boolean;
+  /**
+   * Look the message up in the inbox before calling the handler (default true). A handler whose
+   * command handler checks the inbox itself, under its stream lock, can skip this round trip.
+   */
+  readonly checkInboxFirst?: boolean;
+  /** Partitions handled at once (each still in order); 1 by default. */
+  readonly partitionsConsumedConcurrently?: number;
+  /**
+   * Messages of one partition's fetched batch handled at once (1 by default), each key's in
+   * order: messages of one key (one aggregate, one saga) one after another, different keys
+   * together, so that their appends share a group commit (the event store's `groupCommit`).
+   */
+  readonly keysConcurrently?: number;
+  /** How often handled messages' offsets are committed (500 ms by default), and at stop. */
+  readonly commitIntervalMs?: number;
+  readonly meter?: Meter;
+  readonly onError?: (error: unknown, message: ConsumedMessage, attempt: number) => void;
+  /** A commit of handled offsets failed (it is retried at the next interval). */
+  readonly onCommitError?: (error: unknown) => void;
+}
+
+export class InboxConsumer {
+  private readonly core: ConsumerCore;
+  private readonly processed;
+  private readonly deadLettered;
+
+  constructor(
+    kafka: Kafka,
+    private readonly inbox: InboxStore,
+    private readonly options: InboxConsumerOptions,
+  ) {
+    this.core = new ConsumerCore(
+      kafka,
+      {
+        groupId: options.groupId,
+        topics: options.topics,
+        ...(options.fromBeginning === undefined ? {} : { fromBeginning: options.fromBeginning }),
+        ...(options.partitionsConsumedConcurrently === undefined
+          ? {}
+          : { partitionsConsumedConcurrently: options.partitionsConsumedConcurrently }),
+        ...(options.commitIntervalMs === undefined
+          ? {}
+          : { commitIntervalMs: options.commitIntervalMs }),
+        ...(options.onCommitError ? { onCommitError: options.onCommitError } : {}),
+      },
+      (batch) => this.handleBatch(batch),
+    );
+    this.processed = options.meter?.createCounter('consumer_messages_total', {
+      description: 'Messages handled, by outcome',
+    });
+    this.deadLettered = options.meter?.createCounter('consumer_dead_letters_total', {
+      description: 'Messages sent to a DLQ',
+    });
+  }
+
+  start(): Promise<void> {
+    return this.core.start();
+  }
+
+  /** Stops fetching, lets the messages in hand finish (at most `graceMs`), commits, leaves. */
+  stop(graceMs?: number): Promise<void> {
+    return this.core.stop(graceMs);
+  }
+
+  /**
+   * One partition's fetched messages: each key's in order, up to `keysConcurrently` keys at
+   * once. After a failure no new message is started, and the error goes to kafkajs, which
+   * fetches the partition again after what was handled (what was handled past it, the inbox
+   * answers).
+   */
+  private async handleBatch(batch: FetchedBatch): Promise<void> {
+    const chains = new Map<string, KafkaMessage[]>();
+    for (const message of batch.messages) {
+      // Messages without a key keep their order among themselves.
+      const key = message.key?.toString('latin1') ?? '';
+      const chain = chains.get(key);
+      if (chain) chain.push(message);
+      else chains.set(key, [message]);
+    }
+    const work = [...chains.values()];
+    let failure: { error: unknown } | undefined;
+    // Stopping, rebalanced away or sought elsewhere: what is not started is left for whoever
+    // consumes the partition next (not handled, not committed).
+    const goOn = () => !failure && batch.active();
+    let beating = false;
+    let next = 0;
+    const worker = async () => {
+      for (let chain = work[next++]; chain; chain = work[next++]) {
+        for (const message of chain) {
+          if (!goOn()) return;
+          try {
+            await this.handle(decodeMessage(batch.topic, batch.partition, message));
+            batch.handled(message.offset);
+          } catch (error) {
+            failure ??= { error };
+            return;
+          }
+          if (beating) continue;
+          // kafkajs sends one only when its interval is up; a rebalance answers with an error.
+          beating = true;
+          try {
+            await batch.heartbeat();
+          } catch (error) {
+            failure ??= { error };
+            return;
+          } finally {
+            beating = false;
+          }
+        }
+      }
+    };
+    const width = Math.max(1, Math.min(this.options.keysConcurrently ?? 1, work.length));
+    await Promise.all(Array.from({ length: width }, worker));
+    if (failure) throw failure.error;
+  }
+
+  private handle(message: ConsumedMessage): Promise<void> {
+    return consuming(
+      `${message.topic} process`,
+      message.headers,
+      messagingAttributes(message.topic, 'process', {
+        'messaging.consumer.group.name': this.options.groupId,
+        'messaging.message.id': message.messageId,
+        'messaging.kafka.message.key': message.key ?? '',
+        'messaging.kafka.offset': Number(message.offset),
+        'messaging.destination.partition.id': String(message.partition),
+      }),
+      () =>
+        logContext.run(
+          {
+            correlationId: message.headers['correlation-id'] ?? message.messageId,
+            causationId: message.messageId,
+          },
+          () => this.handleInSpan(message),
+        ),
+    );
+  }
+
+  private async handleInSpan(message: ConsumedMessage): Promise<void> {
+    const inbox: InboxRef = { consumer: this.options.groupId, messageId: message.messageId };
+    const attributes = { consumer: this.options.groupId, topic: message.topic };
+    if (
+      (this.options.checkInboxFirst ?? true) &&
+      (await this.inbox.handled(inbox.consumer, inbox.messageId))
+    ) {
+      this.processed?.add(1, { ...attributes, outcome: 'duplicate' });
+      return;
+    }
+    const maxAttempts = this.options.maxAttempts ?? 3;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        if (typeof message.payload === 'string') throw new PoisonMessage('payload is not JSON');
+        await this.options.handler(message, inbox);
+        this.processed?.add(1, { ...attributes, outcome: 'handled' });
+        return;
+      } catch (error) {
+        if (error instanceof AlreadyHandledError) {
+          this.processed?.add(1, { ...attributes, outcome: 'duplicate' });
+          return;
+        }
+        this.options.onError?.(error, message, attempt);
+        if (attempt >= maxAttempts || error instanceof PoisonMessage) {
+          const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+          // Not written (an error): not handled, so not committed, and Kafka redelivers it.
+          await this.inbox.deadLetter(inbox, {
+            topic: dlqTopic(message.topic),
+            key: message.key ?? message.messageId,
+            headers: deadLetterHeaders(message, inbox.consumer, reason, attempt),
+            payload: message.payload,
+            reason,
+            metadata: metadataOf(message),
+          });
+          this.processed?.add(1, { ...attributes, outcome: 'dead-lettered' });
+          this.deadLettered?.add(1, attributes);
+          return;
+        }
+        await new Promise((resolve) =>
+          setTimeout(resolve, backoffMs(attempt, this.options.backoffMs ?? 100)),
+        );
+      }
+    }
+  }
+}
