@@ -49,10 +49,17 @@ function boundaries({ testingAllowed }) {
         onlyDependOnLibsWithTags: ['type:infra', 'type:util', 'type:contracts', 'type:domain'],
       },
       { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['*'] },
-      // Bounded contexts: another context is reachable only through its contracts.
+      // Bounded contexts: another context is reachable only through its contracts, and the
+      // saga's participant side (the protocol every participant answers with) is the saga's
+      // published helper, open to every context that takes part.
       ...['order', 'inventory', 'payment', 'saga', 'projection'].map((context) => ({
         sourceTag: `scope:${context}`,
-        onlyDependOnLibsWithTags: [`scope:${context}`, 'scope:shared', 'type:contracts'],
+        onlyDependOnLibsWithTags: [
+          `scope:${context}`,
+          'scope:shared',
+          'type:contracts',
+          'role:saga-participant',
+        ],
       })),
       { sourceTag: 'scope:shared', onlyDependOnLibsWithTags: ['scope:shared'] },
     ],

@@ -4,7 +4,7 @@
 // and 200 orders racing for 50 units. Orders, stock and accounts are read from the read models:
 // a read names the version it expects (a consistency token) where the test knows it, and waits
 // for the final figures (eventually) where it does not.
-import { SAGA_REPLIES_TOPIC } from '@es/schema';
+import { SAGA_REPLIES_TOPIC } from '@es/saga-contracts';
 import { http } from '@es/service-testing';
 import {
   SERVICES,

@@ -5,7 +5,7 @@ import {
   INVENTORY_EVENTS_TOPIC,
   stockItemEventSchemas,
 } from '@es/inventory-contracts';
-import { SAGA_REPLIES_TOPIC } from '@es/schema';
+import { SAGA_REPLIES_TOPIC } from '@es/saga-contracts';
 import { EventSourcingModule, MessageConsumers, PlatformModule } from '@es/service-runtime';
 import {
   CommitStockHandler,

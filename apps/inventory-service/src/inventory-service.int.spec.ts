@@ -3,7 +3,7 @@
 // reservations under contention from two instances, and its events on inventory.events.
 import { CommandBus } from '@nestjs/cqrs';
 import { INVENTORY_COMMANDS_TOPIC, INVENTORY_EVENTS_TOPIC } from '@es/inventory-contracts';
-import { SAGA_REPLIES_TOPIC } from '@es/schema';
+import { SAGA_REPLIES_TOPIC } from '@es/saga-contracts';
 import {
   collect,
   createTestDatabase,

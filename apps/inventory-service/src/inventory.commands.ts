@@ -1,25 +1,19 @@
 // Inventory's commands: restocking (REST) and an order's reservation, released or committed
-// (the saga's steps). A reservation covers every line of the order or none: each SKU is decided
+// (the saga's steps, as decisions the participant carries out with its replies, and as
+// in-process commands). A reservation covers every line of the order or none: each SKU is decided
 // on its current stock and all are appended in one transaction.
 import { Inject } from '@nestjs/common';
 import { Command, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import { DomainError } from '@es/decider';
 import {
-  CommandsRefusedError,
+  answer,
   onStream,
   type CommandHandler as EventStoreCommandHandler,
+  type Decision,
   type HandleContext,
 } from '@es/event-store';
 import { STOCK_ITEM_STREAM_TYPE } from '@es/inventory-contracts';
-import {
-  COMMAND_HANDLER,
-  accepted,
-  answered,
-  replying,
-  type Accepted,
-  type CommandRequest,
-  type Reply,
-} from '@es/service-runtime';
+import { COMMAND_HANDLER, accepted, type Accepted, type CommandRequest } from '@es/service-runtime';
 import { stockItemAggregate } from './stock-item.aggregate';
 
 export interface StockAccepted extends Accepted {
@@ -68,7 +62,6 @@ export class ReserveStock extends Command<ReservationOutcome> {
     readonly orderId: string,
     readonly lines: readonly StockLine[],
     readonly context: HandleContext,
-    readonly reply?: Reply<ReservationOutcome>,
   ) {
     super();
   }
@@ -79,7 +72,6 @@ export class ReleaseStock extends Command<void> {
     readonly orderId: string,
     readonly skus: readonly string[],
     readonly context: HandleContext,
-    readonly reply?: Reply<void>,
   ) {
     super();
   }
@@ -90,7 +82,6 @@ export class CommitStock extends Command<CommitOutcome> {
     readonly orderId: string,
     readonly skus: readonly string[],
     readonly context: HandleContext,
-    readonly reply?: Reply<CommitOutcome>,
   ) {
     super();
   }
@@ -124,38 +115,70 @@ function shortageOf(sku: string, error: DomainError): Shortage | undefined {
   return { sku, requested, available };
 }
 
+/**
+ * An order's reservation: every line, each SKU decided on its current stock, or none. Short
+ * stock is an answer, recorded as handled with it (a redelivery after a restock answers the
+ * same), not an error; any other refusal (a conflicting reservation) is one.
+ */
+export function reservation(
+  orderId: string,
+  lines: readonly StockLine[],
+): Decision<ReservationOutcome> {
+  return {
+    commands: bySku(lines).map(({ sku, quantity }) =>
+      onStream(stockItemAggregate, sku, { type: 'ReserveStock', orderId, quantity }),
+    ),
+    outcome: { outcome: 'reserved', orderId },
+    refused: (refusals) => {
+      const shortages = refusals.map((r) => shortageOf(r.stream.id, r.error));
+      if (shortages.some((s) => s === undefined)) return Promise.resolve(undefined);
+      return Promise.resolve(
+        answer<ReservationOutcome>({
+          outcome: 'insufficient-stock',
+          orderId,
+          shortages: shortages.filter((s): s is Shortage => s !== undefined),
+        }),
+      );
+    },
+  };
+}
+
+/** An order's reservation released, SKU by SKU (nothing reserved: nothing to release). */
+export function release(orderId: string, skus: readonly string[]): Decision<void> {
+  return {
+    commands: [...new Set(skus)].map((sku) =>
+      onStream(stockItemAggregate, sku, { type: 'ReleaseStock', orderId }),
+    ),
+    outcome: undefined,
+  };
+}
+
+/** An order's reserved stock committed (taken from on hand); a SKU it holds none of is an answer. */
+export function commitment(orderId: string, skus: readonly string[]): Decision<CommitOutcome> {
+  return {
+    commands: [...new Set(skus)].map((sku) =>
+      onStream(stockItemAggregate, sku, { type: 'CommitStock', orderId }),
+    ),
+    outcome: { outcome: 'committed', orderId },
+    refused: (refusals) =>
+      Promise.resolve(
+        refusals.some((r) => r.error.code !== 'RESERVATION_NOT_FOUND')
+          ? undefined
+          : answer<CommitOutcome>({
+              outcome: 'not-reserved',
+              orderId,
+              skus: refusals.map((r) => r.stream.id),
+            }),
+      ),
+  };
+}
+
 @CommandHandler(ReserveStock)
 export class ReserveStockHandler implements ICommandHandler<ReserveStock> {
   constructor(@Inject(COMMAND_HANDLER) private readonly handler: EventStoreCommandHandler) {}
 
-  async execute({ orderId, lines, context, reply }: ReserveStock): Promise<ReservationOutcome> {
-    const merged = bySku(lines);
-    const reserved: ReservationOutcome = { outcome: 'reserved', orderId };
-    try {
-      await this.handler.handleAll(
-        merged.map(({ sku, quantity }) =>
-          onStream(stockItemAggregate, sku, { type: 'ReserveStock', orderId, quantity }),
-        ),
-        replying(context, reply, reserved),
-      );
-      return reserved;
-    } catch (error) {
-      const refusals =
-        error instanceof CommandsRefusedError
-          ? error.refusals.map((r) => ({ sku: r.stream.id, error: r.error }))
-          : [];
-      const shortages = refusals.map((r) =>
-        r.error instanceof DomainError ? shortageOf(r.sku, r.error) : undefined,
-      );
-      // Short stock is an answer, not an error; anything else (a conflicting reservation) is.
-      if (refusals.length === 0 || shortages.some((s) => s === undefined)) throw error;
-      // Recorded as handled, with its answer: a redelivery after a restock answers the same.
-      return answered(this.handler, context, reply, {
-        outcome: 'insufficient-stock',
-        orderId,
-        shortages: shortages.filter((s): s is Shortage => s !== undefined),
-      });
-    }
+  execute({ orderId, lines, context }: ReserveStock): Promise<ReservationOutcome> {
+    return this.handler.carryOut(reservation(orderId, lines), context);
   }
 }
 
@@ -163,13 +186,8 @@ export class ReserveStockHandler implements ICommandHandler<ReserveStock> {
 export class ReleaseStockHandler implements ICommandHandler<ReleaseStock> {
   constructor(@Inject(COMMAND_HANDLER) private readonly handler: EventStoreCommandHandler) {}
 
-  async execute({ orderId, skus, context, reply }: ReleaseStock): Promise<void> {
-    await this.handler.handleAll(
-      [...new Set(skus)].map((sku) =>
-        onStream(stockItemAggregate, sku, { type: 'ReleaseStock', orderId }),
-      ),
-      replying(context, reply, undefined),
-    );
+  execute({ orderId, skus, context }: ReleaseStock): Promise<void> {
+    return this.handler.carryOut(release(orderId, skus), context);
   }
 }
 
@@ -177,25 +195,7 @@ export class ReleaseStockHandler implements ICommandHandler<ReleaseStock> {
 export class CommitStockHandler implements ICommandHandler<CommitStock> {
   constructor(@Inject(COMMAND_HANDLER) private readonly handler: EventStoreCommandHandler) {}
 
-  async execute({ orderId, skus, context, reply }: CommitStock): Promise<CommitOutcome> {
-    const committed: CommitOutcome = { outcome: 'committed', orderId };
-    try {
-      await this.handler.handleAll(
-        [...new Set(skus)].map((sku) =>
-          onStream(stockItemAggregate, sku, { type: 'CommitStock', orderId }),
-        ),
-        replying(context, reply, committed),
-      );
-      return committed;
-    } catch (error) {
-      const refusals = error instanceof CommandsRefusedError ? error.refusals : [];
-      if (refusals.length === 0 || refusals.some((r) => r.error.code !== 'RESERVATION_NOT_FOUND'))
-        throw error;
-      return answered(this.handler, context, reply, {
-        outcome: 'not-reserved',
-        orderId,
-        skus: refusals.map((r) => r.stream.id),
-      });
-    }
+  execute({ orderId, skus, context }: CommitStock): Promise<CommitOutcome> {
+    return this.handler.carryOut(commitment(orderId, skus), context);
   }
 }

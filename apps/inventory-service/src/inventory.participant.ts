@@ -1,20 +1,17 @@
-// Inventory's part in the order saga: the commands on `inventory.commands`, each handled once
-// (inbox) and answered on `sagas.replies` in the transaction of its effect.
+// Inventory's part in the order saga: the commands on `inventory.commands`, each decided here,
+// handled once (inbox) and answered on `sagas.replies` in the append of its effect.
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
-import { CommandBus } from '@nestjs/cqrs';
+import { assertNever } from '@es/decider';
+import { mapDecision, type CommandHandler as EventStoreCommandHandler } from '@es/event-store';
 import {
   INVENTORY_COMMANDS_TOPIC,
   inventorySagaCommandSchema,
   type InventorySagaCommand,
 } from '@es/inventory-contracts';
-import { assertNever } from '@es/decider';
-import { MessageConsumers, failure, success, type ParticipantRequest } from '@es/service-runtime';
-import {
-  CommitStock,
-  ReleaseStock,
-  ReserveStock,
-  type ReservationOutcome,
-} from './inventory.commands';
+import { failure, success } from '@es/saga-contracts';
+import { participantConsumer } from '@es/saga-participant';
+import { COMMAND_HANDLER, MessageConsumers } from '@es/service-runtime';
+import { commitment, release, reservation, type ReservationOutcome } from './inventory.commands';
 
 function shortageMessage(outcome: Extract<ReservationOutcome, { outcome: 'insufficient-stock' }>) {
   return outcome.shortages
@@ -22,63 +19,48 @@ function shortageMessage(outcome: Extract<ReservationOutcome, { outcome: 'insuff
     .join('; ');
 }
 
+function decide(command: InventorySagaCommand) {
+  const { orderId } = command.data;
+  switch (command.type) {
+    case 'ReserveStock':
+      return mapDecision(reservation(orderId, command.data.lines), (outcome) =>
+        outcome.outcome === 'reserved'
+          ? success({ orderId })
+          : failure('INSUFFICIENT_STOCK', shortageMessage(outcome), {
+              shortages: outcome.shortages,
+            }),
+      );
+    case 'ReleaseStock':
+      return mapDecision(release(orderId, command.data.skus), () => success({ orderId }));
+    case 'CommitStock':
+      return mapDecision(commitment(orderId, command.data.skus), (outcome) =>
+        outcome.outcome === 'committed'
+          ? success({ orderId })
+          : failure(
+              'RESERVATION_NOT_FOUND',
+              `order ${orderId} holds no units of ${outcome.skus.join(', ')}`,
+              { skus: outcome.skus },
+            ),
+      );
+    default:
+      return assertNever(command);
+  }
+}
+
 @Injectable()
 export class InventoryParticipant implements OnModuleInit {
   constructor(
     @Inject(MessageConsumers) private readonly consumers: MessageConsumers,
-    private readonly commandBus: CommandBus,
+    @Inject(COMMAND_HANDLER) private readonly handler: EventStoreCommandHandler,
   ) {}
 
   onModuleInit(): void {
-    this.consumers.participate({
-      topic: INVENTORY_COMMANDS_TOPIC,
-      schema: inventorySagaCommandSchema,
-      handle: (request) => this.handle(request),
-    });
-  }
-
-  private async handle({
-    command,
-    context,
-    reply,
-  }: ParticipantRequest<InventorySagaCommand>): Promise<void> {
-    const { orderId } = command.data;
-    switch (command.type) {
-      case 'ReserveStock':
-        await this.commandBus.execute(
-          new ReserveStock(orderId, command.data.lines, context, (outcome) =>
-            reply(
-              outcome.outcome === 'reserved'
-                ? success({ orderId })
-                : failure('INSUFFICIENT_STOCK', shortageMessage(outcome), {
-                    shortages: outcome.shortages,
-                  }),
-            ),
-          ),
-        );
-        return;
-      case 'ReleaseStock':
-        await this.commandBus.execute(
-          new ReleaseStock(orderId, command.data.skus, context, () => reply(success({ orderId }))),
-        );
-        return;
-      case 'CommitStock':
-        await this.commandBus.execute(
-          new CommitStock(orderId, command.data.skus, context, (outcome) =>
-            reply(
-              outcome.outcome === 'committed'
-                ? success({ orderId })
-                : failure(
-                    'RESERVATION_NOT_FOUND',
-                    `order ${orderId} holds no units of ${outcome.skus.join(', ')}`,
-                    { skus: outcome.skus },
-                  ),
-            ),
-          ),
-        );
-        return;
-      default:
-        assertNever(command);
-    }
+    this.consumers.consume(
+      participantConsumer(this.handler, {
+        topic: INVENTORY_COMMANDS_TOPIC,
+        schema: inventorySagaCommandSchema,
+        decide,
+      }),
+    );
   }
 }

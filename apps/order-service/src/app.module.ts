@@ -1,9 +1,9 @@
 import { Module } from '@nestjs/common';
 import { CqrsModule } from '@nestjs/cqrs';
 import { ORDERS_COMMANDS_TOPIC, ORDERS_EVENTS_TOPIC, orderEventSchemas } from '@es/order-contracts';
-import { SAGA_REPLIES_TOPIC } from '@es/schema';
+import { SAGA_REPLIES_TOPIC } from '@es/saga-contracts';
 import { EventSourcingModule, MessageConsumers, PlatformModule } from '@es/service-runtime';
-import { ApplySagaDecisionHandler, CancelOrderHandler, PlaceOrderHandler } from './orders.commands';
+import { CancelOrderHandler, PlaceOrderHandler } from './orders.commands';
 import { OrdersParticipant } from './orders.participant';
 import { OrdersController } from './orders.controller';
 import {
@@ -31,7 +31,6 @@ import {
   providers: [
     PlaceOrderHandler,
     CancelOrderHandler,
-    ApplySagaDecisionHandler,
     GetOrderHandler,
     GetOrderAtHandler,
     GetOrderEventsHandler,

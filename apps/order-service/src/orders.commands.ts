@@ -2,23 +2,16 @@
 // handler (load, decide, append with outbox and inbox, retry).
 import { Inject } from '@nestjs/common';
 import { Command, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
-import { DomainError } from '@es/decider';
 import {
+  answer,
+  onStream,
   uuidv7,
   type CommandHandler as EventStoreCommandHandler,
-  type HandleContext,
+  type Decision,
 } from '@es/event-store';
 import { ORDER_STREAM_TYPE, type OrderLine } from '@es/order-contracts';
 import type { OrderCommand } from '@es/order-domain';
-import {
-  COMMAND_HANDLER,
-  accepted,
-  answered,
-  replying,
-  type Accepted,
-  type CommandRequest,
-  type Reply,
-} from '@es/service-runtime';
+import { COMMAND_HANDLER, accepted, type Accepted, type CommandRequest } from '@es/service-runtime';
 import { orderAggregate } from './order.aggregate';
 
 export interface OrderAccepted extends Accepted {
@@ -99,46 +92,25 @@ export type DecisionOutcome =
       readonly message: string;
     };
 
-/** `reply`: the saga's answer, written with the order's events (or with the refusal). */
-export class ApplySagaDecision extends Command<DecisionOutcome> {
-  constructor(
-    readonly orderId: string,
-    readonly decision: SagaDecision,
-    readonly context: HandleContext,
-    readonly reply?: Reply<DecisionOutcome>,
-  ) {
-    super();
-  }
-}
-
-@CommandHandler(ApplySagaDecision)
-export class ApplySagaDecisionHandler implements ICommandHandler<ApplySagaDecision> {
-  constructor(@Inject(COMMAND_HANDLER) private readonly handler: EventStoreCommandHandler) {}
-
-  async execute({
-    orderId,
-    decision,
-    context,
-    reply,
-  }: ApplySagaDecision): Promise<DecisionOutcome> {
-    const command: OrderCommand = { ...decision, at: new Date().toISOString() };
-    const applied: DecisionOutcome = { outcome: 'applied', orderId };
-    try {
-      await this.handler.handle(
-        orderAggregate,
-        orderId,
-        command,
-        replying(context, reply, applied),
-      );
-      return applied;
-    } catch (error) {
-      if (!(error instanceof DomainError)) throw error;
-      return answered(this.handler, context, reply, {
-        outcome: 'refused',
-        orderId,
-        code: error.code,
-        message: error.message,
-      });
-    }
-  }
+/**
+ * The saga's decision on an order, as the order participant carries it out with its reply: a
+ * refusal (the order moved on, e.g. cancelled meanwhile) is an answer, recorded as handled with
+ * it, not an error.
+ */
+export function sagaDecision(orderId: string, decision: SagaDecision): Decision<DecisionOutcome> {
+  const command: OrderCommand = { ...decision, at: new Date().toISOString() };
+  return {
+    commands: [onStream(orderAggregate, orderId, command)],
+    outcome: { outcome: 'applied', orderId },
+    refused: ([refusal]) =>
+      Promise.resolve(
+        refusal &&
+          answer<DecisionOutcome>({
+            outcome: 'refused',
+            orderId,
+            code: refusal.error.code,
+            message: refusal.error.message,
+          }),
+      ),
+  };
 }

@@ -6,7 +6,7 @@ import {
   accountEventSchemas,
   paymentEventSchemas,
 } from '@es/payment-contracts';
-import { SAGA_REPLIES_TOPIC } from '@es/schema';
+import { SAGA_REPLIES_TOPIC } from '@es/saga-contracts';
 import { EventSourcingModule, MessageConsumers, PlatformModule } from '@es/service-runtime';
 import {
   AuthorizePaymentHandler,

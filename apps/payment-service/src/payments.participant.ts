@@ -1,21 +1,17 @@
-// Payments' part in the order saga: the commands on `payments.commands`, each handled once
-// (inbox) and answered on `sagas.replies` in the transaction of its effect.
+// Payments' part in the order saga: the commands on `payments.commands`, each decided here,
+// handled once (inbox) and answered on `sagas.replies` in the append of its effect.
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
-import { CommandBus } from '@nestjs/cqrs';
 import { assertNever } from '@es/decider';
+import { mapDecision, type CommandHandler as EventStoreCommandHandler } from '@es/event-store';
 import {
   PAYMENTS_COMMANDS_TOPIC,
   paymentSagaCommandSchema,
   type PaymentSagaCommand,
 } from '@es/payment-contracts';
-import {
-  MessageConsumers,
-  failure,
-  success,
-  type ParticipantRequest,
-  type ReplyResult,
-} from '@es/service-runtime';
-import { AuthorizePayment, SettlePayment, type SettlementOutcome } from './payments.commands';
+import { failure, success, type ReplyResult } from '@es/saga-contracts';
+import { participantConsumer } from '@es/saga-participant';
+import { COMMAND_HANDLER, MessageConsumers } from '@es/service-runtime';
+import { authorization, settlement, type SettlementOutcome } from './payments.commands';
 
 /** Each settlement's reply codes (its contract): a refusal outside them is its nearest one. */
 const refusalCodes = {
@@ -24,7 +20,7 @@ const refusalCodes = {
   refund: 'PAYMENT_NOT_CAPTURED',
 } as const;
 
-const settlementReply =
+const settled =
   (action: keyof typeof refusalCodes) =>
   (outcome: SettlementOutcome): ReplyResult =>
     outcome.outcome === 'settled'
@@ -35,44 +31,36 @@ const settlementReply =
 export class PaymentsParticipant implements OnModuleInit {
   constructor(
     @Inject(MessageConsumers) private readonly consumers: MessageConsumers,
-    private readonly commandBus: CommandBus,
+    @Inject(COMMAND_HANDLER) private readonly handler: EventStoreCommandHandler,
   ) {}
 
   onModuleInit(): void {
-    this.consumers.participate({
-      topic: PAYMENTS_COMMANDS_TOPIC,
-      schema: paymentSagaCommandSchema,
-      handle: (request) => this.handle(request),
-    });
+    this.consumers.consume(
+      participantConsumer(this.handler, {
+        topic: PAYMENTS_COMMANDS_TOPIC,
+        schema: paymentSagaCommandSchema,
+        decide: (command) => this.decide(command),
+      }),
+    );
   }
 
-  private async handle({
-    command,
-    context,
-    reply,
-  }: ParticipantRequest<PaymentSagaCommand>): Promise<void> {
-    const settle = async (action: keyof typeof refusalCodes) => {
-      const toReply = settlementReply(action);
-      await this.commandBus.execute(
-        new SettlePayment(command.data.paymentId, action, context, (o) => reply(toReply(o))),
-      );
-    };
+  private decide(command: PaymentSagaCommand) {
+    const settle = (action: keyof typeof refusalCodes) =>
+      mapDecision(settlement(command.data.paymentId, action), settled(action));
     switch (command.type) {
       case 'AuthorizePayment':
-        await this.commandBus.execute(
-          new AuthorizePayment(command.data, context, (outcome) =>
-            reply(
-              outcome.outcome === 'authorized'
-                ? success({ paymentId: outcome.paymentId })
-                : failure(
-                    outcome.reason,
-                    `${outcome.amount} requested, ${outcome.available} available`,
-                    { amount: outcome.amount, available: outcome.available },
-                  ),
-            ),
-          ),
+        return mapDecision(authorization(this.handler, command.data), (outcome) =>
+          outcome.outcome === 'authorized'
+            ? success({ paymentId: outcome.paymentId })
+            : failure(
+                outcome.reason,
+                `${outcome.amount} requested, ${outcome.available} available`,
+                {
+                  amount: outcome.amount,
+                  available: outcome.available,
+                },
+              ),
         );
-        return;
       case 'CapturePayment':
         return settle('capture');
       case 'VoidPayment':
@@ -80,7 +68,7 @@ export class PaymentsParticipant implements OnModuleInit {
       case 'RefundPayment':
         return settle('refund');
       default:
-        assertNever(command);
+        return assertNever(command);
     }
   }
 }

@@ -3,7 +3,7 @@ import { INVENTORY_COMMANDS_TOPIC } from '@es/inventory-contracts';
 import { ORDERS_COMMANDS_TOPIC } from '@es/order-contracts';
 import { PAYMENTS_COMMANDS_TOPIC } from '@es/payment-contracts';
 import { SAGAS_EVENTS_TOPIC, sagaEventSchemas } from '@es/saga';
-import { SAGA_REPLIES_TOPIC } from '@es/schema';
+import { SAGA_REPLIES_TOPIC } from '@es/saga-contracts';
 import { EventSourcingModule, MessageConsumers, PlatformModule } from '@es/service-runtime';
 import { DeadlineScanner } from './deadlines';
 import { SagaMetrics } from './saga.metrics';

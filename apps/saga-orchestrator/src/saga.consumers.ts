@@ -25,8 +25,8 @@ import {
   RefundPaymentReply,
   VoidPaymentReply,
 } from '@es/payment-contracts';
-import type { OrderSagaData, SagaReplyResult } from '@es/saga';
-import { SAGA_REPLIES_TOPIC, parse, z } from '@es/schema';
+import { SAGA_REPLIES_TOPIC, type OrderSagaData, type ReplyResult } from '@es/saga';
+import { parse, z } from '@es/schema';
 import { COMMAND_HANDLER, MessageConsumers } from '@es/service-runtime';
 import { orderSagaAggregate } from './order-saga.aggregate';
 
@@ -103,7 +103,7 @@ export class SagaConsumers implements OnModuleInit {
       {
         type: 'HandleReply',
         command: reply.command,
-        result: reply.result as SagaReplyResult,
+        result: reply.result as ReplyResult,
         at: new Date().toISOString(),
       },
       { metadata: metadataOf(message, 'saga'), inbox },

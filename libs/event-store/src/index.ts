@@ -1,6 +1,7 @@
 export * from './append/prepare-append';
 export * from './handler/aggregate';
 export * from './handler/command-handler';
+export * from './handler/decision';
 export * from './handler/on-stream';
 export * from './inbox/postgres-inbox';
 export * from './outbox/outbox-message';

@@ -137,60 +137,6 @@ export function jsonSchemaOf(schema: z.ZodType): Record<string, unknown> {
   return json;
 }
 
-/**
- * A saga command or reply as it travels between contexts (docs/architecture.md): its type and
- * contract version, the saga it belongs to, and its data. Keyed by the saga's order id.
- */
-export function messageSchema<Type extends string, Data extends z.ZodType>(
-  type: Type,
-  version: number,
-  data: Data,
-) {
-  return z.strictObject({
-    type: z.literal(type),
-    version: z.literal(version),
-    sagaId: identifier,
-    data,
-  });
-}
-
-/** A participant's typed failure: a stable code the saga branches on, and words for people. */
-export const failureSchema = <Code extends string>(codes: readonly [Code, ...Code[]]) =>
-  z.strictObject({
-    code: z.enum(codes),
-    message: z.string(),
-    /** The facts behind it, e.g. which SKUs were short and by how much. */
-    details: z.record(z.string(), z.unknown()).optional(),
-  });
-
-/** Where every participant answers the saga's commands, keyed by the saga's id. */
-export const SAGA_REPLIES_TOPIC = 'sagas.replies';
-
-/**
- * A participant's typed reply to one saga command (on `sagas.replies`): success with data, or
- * a failure with a code from the command's own list. Never an exception across services.
- */
-export function replySchema<Command extends string, Data extends z.ZodType, Code extends string>(
-  command: Command,
-  version: number,
-  success: Data,
-  /** Empty for a command that cannot fail (a compensation that is safe to repeat). */
-  codes: readonly Code[],
-) {
-  const succeeded = z.strictObject({ outcome: z.literal('success'), data: success });
-  const failed = z.strictObject({
-    outcome: z.literal('failure'),
-    failure: failureSchema(codes as readonly [Code, ...Code[]]),
-  });
-  return z.strictObject({
-    type: z.literal('Reply'),
-    command: z.literal(command),
-    version: z.literal(version),
-    sagaId: identifier,
-    result: codes.length > 0 ? z.discriminatedUnion('outcome', [succeeded, failed]) : succeeded,
-  });
-}
-
 /** The event union of a list of versioned schemas: `{ type, data }` per schema. */
 export type EventOf<S> = S extends { type: infer T; schema: z.ZodType<infer D> }
   ? { readonly type: T; readonly data: D }

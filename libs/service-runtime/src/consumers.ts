@@ -1,9 +1,7 @@
 // The service's Kafka consumers: each an InboxConsumer (deduplicated, offsets after the effect,
 // DLQ), started once the app is up (retrying while Kafka is away) and stopped before the relay
-// drains on shutdown, so every effect a consumer wrote is still published.
-// A saga participant (`participate`) consumes its context's command topic, parses each command
-// against its contract, and answers on `sagas.replies` through the outbox, in the transaction
-// of the effect: a reply is sent exactly when its effect happened.
+// drains on shutdown, so every effect a consumer wrote is still published. A saga participant
+// is one of them (@es/saga-participant's participantConsumer).
 import {
   Inject,
   Injectable,
@@ -13,24 +11,14 @@ import {
 } from '@nestjs/common';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kafka } from 'kafkajs';
-import {
-  postgresInbox,
-  uuidv7,
-  type CommandHandler,
-  type HandleContext,
-  type OutboxMessage,
-  type PostgresEventStore,
-} from '@es/event-store';
+import { postgresInbox, type PostgresEventStore } from '@es/event-store';
 import {
   InboxConsumer,
-  PoisonMessage,
-  metadataOf,
   registerKafkaGauges,
   type ConsumedMessage,
   type InboxRef,
 } from '@es/messaging';
 import type { ServiceMetrics } from '@es/observability';
-import { SAGA_REPLIES_TOPIC, parse, type z } from '@es/schema';
 import { EVENT_STORE } from './event-sourcing.module';
 import { KAFKA } from './infrastructure';
 import { PLATFORM_OPTIONS, SERVICE_METRICS, type PlatformOptions } from './platform.module';
@@ -51,97 +39,6 @@ export interface ConsumerDefinition {
    */
   readonly keysConcurrently?: number;
 }
-
-/** A saga command as it travels (the contracts' `messageSchema`). */
-export interface SagaCommandMessage {
-  readonly type: string;
-  readonly version: number;
-  readonly sagaId: string;
-}
-
-export type ReplyResult =
-  | { readonly outcome: 'success'; readonly data: Readonly<Record<string, unknown>> }
-  | {
-      readonly outcome: 'failure';
-      readonly failure: {
-        readonly code: string;
-        readonly message: string;
-        readonly details?: Readonly<Record<string, unknown>>;
-      };
-    };
-
-export interface ParticipantRequest<C> {
-  readonly command: C;
-  /** The effect's metadata and inbox mark: hand it to the command handler as it is. */
-  readonly context: HandleContext;
-  /** This command's reply, to write with the effect (context.outbox) or with handler.answer. */
-  readonly reply: (result: ReplyResult) => OutboxMessage;
-}
-
-export interface ParticipantDefinition<C extends SagaCommandMessage> {
-  /** The context's command topic, e.g. `inventory.commands`. */
-  readonly topic: string;
-  readonly schema: z.ZodType<C>;
-  handle(request: ParticipantRequest<C>): Promise<void>;
-}
-
-/**
- * A saga step's answer, given its outcome. Command handlers of saga steps take one and write it
- * in the transaction of the step's effect (`replying`), or with the refusal (`handler.answer`).
- */
-export type Reply<Outcome> = (outcome: Outcome) => OutboxMessage;
-
-/** The context with the reply this outcome gets, to be written with the effect. */
-export function replying<O>(
-  context: HandleContext,
-  reply: Reply<O> | undefined,
-  outcome: O,
-): HandleContext {
-  return reply ? { ...context, outbox: [...(context.outbox ?? []), reply(outcome)] } : context;
-}
-
-/**
- * An outcome that changed no stream (a refusal), recorded as handled together with its reply
- * when it has one: a redelivery then answers the same, whatever the state has become since.
- */
-export async function answered<O>(
-  handler: CommandHandler,
-  context: HandleContext,
-  reply: Reply<O> | undefined,
-  outcome: O,
-): Promise<O> {
-  if (reply) await handler.answer(context, [reply(outcome)]);
-  return outcome;
-}
-
-export function sagaReply(command: SagaCommandMessage, result: ReplyResult): OutboxMessage {
-  return {
-    topic: SAGA_REPLIES_TOPIC,
-    key: command.sagaId,
-    messageId: uuidv7(),
-    payload: {
-      type: 'Reply',
-      command: command.type,
-      version: command.version,
-      sagaId: command.sagaId,
-      result,
-    },
-  };
-}
-
-export const success = (data: Readonly<Record<string, unknown>>): ReplyResult => ({
-  outcome: 'success',
-  data,
-});
-
-export const failure = (
-  code: string,
-  message: string,
-  details?: Readonly<Record<string, unknown>>,
-): ReplyResult => ({
-  outcome: 'failure',
-  failure: { code, message, ...(details ? { details } : {}) },
-});
 
 @Injectable()
 export class MessageConsumers implements OnApplicationBootstrap, OnModuleDestroy {
@@ -171,25 +68,6 @@ export class MessageConsumers implements OnApplicationBootstrap, OnModuleDestroy
   consume(definition: ConsumerDefinition): void {
     if (this.bootstrapped) throw new Error('register consumers before the application starts');
     this.definitions.push(definition);
-  }
-
-  participate<C extends SagaCommandMessage>(participant: ParticipantDefinition<C>): void {
-    this.consume({
-      topics: [participant.topic],
-      handler: async (message, inbox) => {
-        const parsed = parse(participant.schema, message.payload);
-        if (!parsed.ok)
-          throw new PoisonMessage(
-            `not a command of ${participant.topic}: ${parsed.problems.map((p) => `${p.field}: ${p.problem}`).join('; ')}`,
-          );
-        const command = parsed.value;
-        await participant.handle({
-          command,
-          context: { metadata: metadataOf(message, 'saga'), inbox },
-          reply: (result) => sagaReply(command, result),
-        });
-      },
-    });
   }
 
   onApplicationBootstrap(): void {

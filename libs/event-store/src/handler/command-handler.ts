@@ -27,10 +27,8 @@ import {
   type AppendPlan,
   type LoadedAggregate,
 } from './on-stream';
+import type { Decision, Refusal } from './decision';
 import { StreamLocks } from './stream-locks';
-
-/** A refusal of one command of a unit of work, with its stream. */
-type Refusal = { readonly stream: StreamRef; readonly error: DomainError };
 
 export interface InboxContext {
   readonly consumer: string;
@@ -405,6 +403,39 @@ export class CommandHandler {
       await this.store.appendAll(items);
     }
     return results;
+  }
+
+  /**
+   * Carries a decision out: its commands appended as one unit of work with the context's
+   * messages and those its outcome calls for (`messages`: a saga participant's reply), or,
+   * when they are refused, what the refusal answers instead. Returns the outcome.
+   */
+  async carryOut<O>(
+    decision: Decision<O>,
+    context: HandleContext,
+    messages: (outcome: O) => readonly OutboxMessage[] = () => [],
+  ): Promise<O> {
+    const outbox = [...(context.outbox ?? []), ...messages(decision.outcome)];
+    if (decision.commands.length === 0) {
+      // Nothing to append: recorded only when there is a message to mark or something to send.
+      const recorded =
+        context.inbox === undefined && outbox.length === 0
+          ? true
+          : await this.answer(context, outbox);
+      if (!recorded && decision.replayed) return decision.replayed();
+      return decision.outcome;
+    }
+    let result: HandleAllResult;
+    try {
+      result = await this.handleAll(decision.commands, { ...context, outbox });
+    } catch (error) {
+      if (!(error instanceof CommandsRefusedError) || !decision.refused) throw error;
+      const next = await decision.refused(error.refusals);
+      if (!next) throw error;
+      return this.carryOut(next, context, messages);
+    }
+    if (result.duplicate && decision.replayed) return decision.replayed();
+    return decision.outcome;
   }
 
   /**

@@ -1,3 +1,4 @@
+import type { Refusal } from '../handler/decision';
 import type { ExpectedVersion, StreamRef } from './types';
 
 /** The stream moved on since it was read: reload and decide again. */
@@ -38,12 +39,7 @@ export class IdempotencyKeyReusedError extends Error {
 
 /** Commands over several streams were refused together: every refusal, each with its stream. */
 export class CommandsRefusedError extends Error {
-  constructor(
-    readonly refusals: readonly {
-      readonly stream: StreamRef;
-      readonly error: Error & { readonly code: string };
-    }[],
-  ) {
+  constructor(readonly refusals: readonly Refusal[]) {
     super(
       `refused: ${refusals.map((r) => `${r.stream.type}/${r.stream.id}: ${r.error.message}`).join('; ')}`,
     );

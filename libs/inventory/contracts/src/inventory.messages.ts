@@ -1,6 +1,7 @@
 // What the saga asks of inventory on `inventory.commands` and the typed replies on
 // `sagas.replies`. Keyed by order id (the saga's id).
-import { identifier, messageSchema, positiveInt, replySchema, z } from '@es/schema';
+import { messageSchema, replySchema } from '@es/saga-contracts';
+import { identifier, positiveInt, z } from '@es/schema';
 
 export const INVENTORY_COMMANDS_TOPIC = 'inventory.commands';
 

@@ -1,6 +1,7 @@
 // What the saga asks of the order service on `orders.commands` and the typed replies it gets
 // on `sagas.replies`. Keyed by order id (the saga's id).
-import { identifier, messageSchema, reason, replySchema, z } from '@es/schema';
+import { messageSchema, replySchema } from '@es/saga-contracts';
+import { identifier, reason, z } from '@es/schema';
 
 export const ORDERS_COMMANDS_TOPIC = 'orders.commands';
 

@@ -1,6 +1,7 @@
 // What the saga asks of payments on `payments.commands` and the typed replies on
 // `sagas.replies`. Keyed by order id (the saga's id).
-import { identifier, messageSchema, money, replySchema, z } from '@es/schema';
+import { messageSchema, replySchema } from '@es/saga-contracts';
+import { identifier, money, z } from '@es/schema';
 
 export const PAYMENTS_COMMANDS_TOPIC = 'payments.commands';
 

@@ -1,5 +1,6 @@
 // The saga's published contract: every event of a saga's stream, on `sagas.events` keyed by the
 // saga's id (its order's id). The read side shows a saga's progress from them.
+export * from './participant-protocol';
 export * from './saga.events';
 
 export const SAGAS_EVENTS_TOPIC = 'sagas.events';

@@ -1,4 +1,4 @@
-import type { SagaFailure, SagaPhase } from '@es/saga-contracts';
+import type { ReplyResult, SagaPhase } from '@es/saga-contracts';
 
 /** What the saga receives: its trigger, a participant's reply, the clock's tick, an operator. */
 export type SagaMessage<Data> =
@@ -12,17 +12,13 @@ export type SagaMessage<Data> =
       readonly type: 'HandleReply';
       /** The command the reply answers (its type). */
       readonly command: string;
-      readonly result: SagaReplyResult;
+      readonly result: ReplyResult;
       readonly at: string;
     }
   /** Sent when a stored deadline may have passed; a deadline not yet due changes nothing. */
   | { readonly type: 'CheckDeadline'; readonly at: string }
   /** An operator resumes a parked saga: its step is tried again with fresh attempts. */
   | { readonly type: 'ResumeSaga'; readonly actor: string | null; readonly at: string };
-
-export type SagaReplyResult =
-  | { readonly outcome: 'success'; readonly data?: unknown }
-  | { readonly outcome: 'failure'; readonly failure: SagaFailure };
 
 /** Where a running saga is. `deadlineAt` is also what the orchestrator's deadline scan queries. */
 export interface SagaProgress<Data> {

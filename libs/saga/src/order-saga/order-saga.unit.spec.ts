@@ -1,5 +1,6 @@
 import { sagaSpec, type SentCommand } from '../engine/saga-spec';
-import type { SagaMessage, SagaReplyResult } from '../engine/saga.state';
+import type { ReplyResult } from '@es/saga-contracts';
+import type { SagaMessage } from '../engine/saga.state';
 import { orderSaga, type OrderSagaData } from './order-saga';
 
 const t0 = '2026-11-23T10:00:00.000Z';
@@ -25,7 +26,7 @@ const ok = (command: string, ms = 10): Message => ({
 const failed = (command: string, code: string, message: string, ms = 10): Message => ({
   type: 'HandleReply',
   command,
-  result: { outcome: 'failure', failure: { code, message } } satisfies SagaReplyResult,
+  result: { outcome: 'failure', failure: { code, message } } satisfies ReplyResult,
   at: at(ms),
 });
 const tick = (ms: number): Message => ({ type: 'CheckDeadline', at: at(ms) });
