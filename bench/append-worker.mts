@@ -34,6 +34,7 @@ const pool = new pg.Pool({ ...postgresConfig(database!), max: writers });
 async function operation(): Promise<() => Promise<void>> {
   switch (contender ?? '') {
     case 'store':
+    case 'store-plain':
     case 'store-grouped': {
       const registry = new EventRegistry([
         {
@@ -45,6 +46,7 @@ async function operation(): Promise<() => Promise<void>> {
       ]);
       const store = new PostgresEventStore(pool, registry, {
         groupCommit: contender === 'store-grouped',
+        wire: contender === 'store-plain' ? 'pg' : 'text-rows',
       });
       return async () => {
         await store.append(

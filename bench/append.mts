@@ -17,7 +17,14 @@ const seconds = Number(process.env['BENCH_SECONDS'] ?? 5);
 // swung by 10-20% between runs on these machines, more than some of the differences measured.
 const rounds = Number(process.env['BENCH_ROUNDS'] ?? 3);
 const warmup = Number(process.env['BENCH_WARMUP'] ?? 2);
-const contenders = ['raw-tx', 'raw-cte', 'store', 'store-grouped', 'emmett'] as const;
+const contenders = [
+  'raw-tx',
+  'raw-cte',
+  'store',
+  'store-plain',
+  'store-grouped',
+  'emmett',
+] as const;
 type Contender = (typeof contenders)[number];
 
 const RAW_SCHEMA = `
@@ -38,7 +45,7 @@ async function prepare(): Promise<void> {
     await admin.query(`DROP DATABASE IF EXISTS ${database(c)} WITH (FORCE)`);
     await admin.query(`CREATE DATABASE ${database(c)}`);
     const pool = new pg.Pool({ ...postgresConfig(database(c)), max: 1 });
-    if (c === 'store' || c === 'store-grouped') await migrate(pool);
+    if (c.startsWith('store')) await migrate(pool);
     if (c === 'raw-tx' || c === 'raw-cte') await pool.query(RAW_SCHEMA);
     await pool.end();
   }
@@ -95,10 +102,10 @@ async function main(): Promise<void> {
   const get = (c: Contender, w: number) =>
     results.find((r) => r.contender === c && r.writers === w)!;
   const rows = writers.map((w) => {
-    const [a, b, s, g, e] = contenders.map((c) => get(c, w));
+    const [a, b, s, p, g, e] = contenders.map((c) => get(c, w));
     const cell = (r: Result) => `${r.perSecond} (${ms(r.p50)} / ${ms(r.p99)})`;
     const ratio = (x: Result, y: Result) => (x.perSecond / y.perSecond).toFixed(2);
-    return `| ${w} | ${cell(a!)} | ${cell(b!)} | ${cell(s!)} | ${cell(g!)} | ${cell(e!)} | ${ratio(s!, b!)} | ${ratio(g!, b!)} | ${ratio(s!, e!)} |`;
+    return `| ${w} | ${cell(a!)} | ${cell(b!)} | ${cell(s!)} | ${cell(p!)} | ${cell(g!)} | ${cell(e!)} | ${ratio(s!, b!)} | ${ratio(s!, p!)} | ${ratio(g!, b!)} | ${ratio(s!, e!)} |`;
   });
   await writeSection(
     'append',
@@ -115,13 +122,15 @@ the median round (one run alone swung by 10-20% on this machine).
   transaction per append.
 - store: \`PostgresEventStore.append\` with an outbox message: validation, expected-version
   check, event id, metadata, transaction id, wakes the relay if it sleeps; one statement.
+- store, plain pg: the same through pg's own \`Query\` (\`wire: 'pg'\`, the fallback should a pg
+  upgrade break the wire path the store uses): a Describe and a parsed row object per append.
 - store, grouped: the same with \`groupCommit: true\`, as the services run it: appends made
   while others are on their way share one transaction and round trip (one writer: none do).
 - Emmett: \`@event-driven-io/emmett-postgresql\` 0.42.0 \`appendToStream\`, expected version 0n
   (no outbox row: Emmett has none).
 
-| writers | (a) raw tx | (b) raw one statement | store | store, grouped | Emmett | store / (b) | grouped / (b) | store / Emmett |
-|---|---|---|---|---|---|---|---|---|
+| writers | (a) raw tx | (b) raw one statement | store | store, plain pg | store, grouped | Emmett | store / (b) | store / plain pg | grouped / (b) | store / Emmett |
+|---|---|---|---|---|---|---|---|---|---|---|
 ${rows.join('\n')}
 
 Machine: ${machine()}. Command: \`npm run bench -- append\` (${new Date().toISOString().slice(0, 10)}).`,

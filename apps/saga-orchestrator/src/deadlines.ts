@@ -1,5 +1,5 @@
-// Deadlines, stored durably: a running saga's snapshot holds when its wait ends (`deadlineAt`).
-// Every instance scans for due sagas and tells each the time; the saga decides on its stored
+// Deadlines, stored durably: a running saga's summary row holds when its wait ends (`due_at`,
+// written by the saga's own append). Every instance scans for due sagas and tells each the time; the saga decides on its stored
 // state, so a deadline already met, or handled by another instance, changes nothing (a race
 // between instances is an optimistic-concurrency retry, not a double step).
 import {
@@ -33,11 +33,7 @@ export class DeadlineScanner implements OnModuleInit, OnApplicationBootstrap, On
   ) {}
 
   async onModuleInit(): Promise<void> {
-    // Only sagas with a pending wait are indexed: the scan reads a handful of rows.
-    await this.pool.query(
-      `CREATE INDEX IF NOT EXISTS snapshots_saga_deadline ON snapshots ((state->>'deadlineAt'))
-       WHERE stream_type = '${orderSaga.type}' AND state->>'deadlineAt' IS NOT NULL`,
-    );
+    await backfillSummaries(this.pool);
   }
 
   onApplicationBootstrap(): void {
@@ -61,10 +57,11 @@ export class DeadlineScanner implements OnModuleInit, OnApplicationBootstrap, On
   /** Tells every saga whose deadline has passed. */
   private async scan(now = new Date()): Promise<void> {
     const at = now.toISOString();
+    // Only sagas with a pending wait are indexed (stream_summaries_due): a handful of rows.
     const { rows } = await this.pool.query<{ stream_id: string }>(
-      `SELECT stream_id FROM snapshots
-        WHERE stream_type = $1 AND state->>'deadlineAt' IS NOT NULL AND state->>'deadlineAt' <= $2
-        ORDER BY state->>'deadlineAt' LIMIT ${BATCH}`,
+      `SELECT stream_id FROM stream_summaries
+        WHERE stream_type = $1 AND due_at IS NOT NULL AND due_at <= $2
+        ORDER BY due_at LIMIT ${BATCH}`,
       [orderSaga.type, at],
     );
     await Promise.all(
@@ -90,4 +87,25 @@ export class DeadlineScanner implements OnModuleInit, OnApplicationBootstrap, On
     clearTimeout(this.timer);
     await this.scanning;
   }
+}
+
+/**
+ * Sagas written before their appends kept summary rows (event store migration 5) get one, once:
+ * read from their last snapshot (then taken at every event) when this database has no saga
+ * summary yet. Runs before the consumers and the scan start.
+ */
+export async function backfillSummaries(pool: Pool): Promise<number> {
+  const { rowCount } = await pool.query(
+    `INSERT INTO stream_summaries (stream_type, stream_id, stream_version, status, step, due_at, started_at)
+     SELECT s.stream_type, s.stream_id, s.stream_version, s.state->>'status',
+            CASE WHEN s.state->>'status' IN ('COMPLETED', 'COMPENSATED') THEN NULL
+                 ELSE ($2::text[])[(s.state->>'step')::int + 1] END,
+            (s.state->>'deadlineAt')::timestamptz, (s.state->>'startedAt')::timestamptz
+       FROM snapshots s
+      WHERE s.stream_type = $1
+        AND NOT EXISTS (SELECT 1 FROM stream_summaries WHERE stream_type = $1)
+     ON CONFLICT DO NOTHING`,
+    [orderSaga.type, orderSaga.steps.map((step) => step.name)],
+  );
+  return rowCount ?? 0;
 }

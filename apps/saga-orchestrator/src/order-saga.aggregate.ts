@@ -1,8 +1,15 @@
 // The order saga as an event-sourced aggregate in the `sagas` database: each message is decided
 // on the saga's state, and the commands it sends are outbox rows of the same append (state and
-// outgoing commands commit together). A snapshot is kept at every event: it is the saga's
-// current state in one row, which the deadline scan queries (`deadlineAt`) and listings read.
-import { uuidv5, type AggregateDefinition, type OutboxMessage } from '@es/event-store';
+// outgoing commands commit together). Each append also keeps the saga's summary row
+// (stream_summaries: state, step, deadline, started), in typed, indexed columns that the
+// deadline scan, the listings and the metrics query; a snapshot every few events keeps a load
+// after a restart short.
+import {
+  uuidv5,
+  type AggregateDefinition,
+  type OutboxMessage,
+  type StreamSummary,
+} from '@es/event-store';
 import { sagaConfig } from '@es/runtime-config';
 import {
   SAGAS_EVENTS_TOPIC,
@@ -16,6 +23,26 @@ import {
 } from '@es/saga';
 
 export type OrderSagaState = SagaState<OrderSagaData>;
+
+/** The saga's summary row: what is queried across sagas, typed, from the state itself. */
+export function sagaSummary(state: OrderSagaState): StreamSummary {
+  switch (state.status) {
+    case 'NONE':
+      return { status: state.status, step: null, dueAt: null, startedAt: null };
+    case 'COMPLETED':
+    case 'COMPENSATED':
+      return { status: state.status, step: null, dueAt: null, startedAt: state.startedAt };
+    case 'RUNNING':
+    case 'COMPENSATING':
+    case 'PARKED':
+      return {
+        status: state.status,
+        step: orderSaga.steps[state.step]?.name ?? `step-${state.step}`,
+        dueAt: state.deadlineAt,
+        startedAt: state.startedAt,
+      };
+  }
+}
 
 function commandsSent(events: readonly SagaEvent[], sagaId: string): OutboxMessage[] {
   return events.flatMap((event) => {
@@ -48,6 +75,7 @@ export const orderSagaAggregate: AggregateDefinition<
   // Its events are published too: the read side shows each order's saga progress.
   topic: SAGAS_EVENTS_TOPIC,
   decider: sagaDecider(configuredOrderSaga),
-  snapshot: { every: 1, schemaVersion: 1 },
+  snapshot: { every: 4, schemaVersion: 1 },
+  summary: sagaSummary,
   messages: commandsSent,
 };

@@ -1,6 +1,6 @@
 // `sagas{state, step}`: how many order sagas are in each state and, while running, compensating
-// or parked, at which step; read from the sagas' snapshots (one row each, the current state) at
-// each scrape. COMPENSATING, COMPENSATED and PARKED are the compensations and parked sagas an
+// or parked, at which step; read from the sagas' summary rows (one each, kept by the saga's own
+// appends) at each scrape. COMPENSATING, COMPENSATED and PARKED are the compensations and parked sagas an
 // operator watches.
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import type { Pool } from 'pg';
@@ -16,8 +16,6 @@ export class SagaMetrics implements OnModuleInit {
   ) {}
 
   onModuleInit(): void {
-    const stepName = (index: string | null) =>
-      index === null ? 'none' : (orderSaga.steps[Number(index)]?.name ?? `step-${index}`);
     this.metrics.meter
       .createObservableGauge('sagas', {
         description: 'Order sagas by state, and by step for those not ended',
@@ -25,14 +23,12 @@ export class SagaMetrics implements OnModuleInit {
       .addCallback(async (result) => {
         try {
           const { rows } = await this.pool.query<{ state: string; step: string | null; n: string }>(
-            `SELECT state->>'status' AS state,
-                    CASE WHEN state->>'status' IN ('COMPLETED', 'COMPENSATED') THEN NULL ELSE state->>'step' END AS step,
-                    count(*) AS n
-               FROM snapshots WHERE stream_type = $1 GROUP BY 1, 2`,
+            `SELECT status AS state, step, count(*) AS n
+               FROM stream_summaries WHERE stream_type = $1 GROUP BY 1, 2`,
             [orderSaga.type],
           );
           for (const row of rows)
-            result.observe(Number(row.n), { state: row.state, step: stepName(row.step) });
+            result.observe(Number(row.n), { state: row.state, step: row.step ?? 'none' });
         } catch {
           // Postgres away: no figure this scrape.
         }

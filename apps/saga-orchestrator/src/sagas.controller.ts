@@ -54,9 +54,9 @@ export class SagasController {
     @Query(new ZodPipe(listQuery, { what: 'query' })) query: z.output<typeof listQuery>,
   ): Promise<{ sagas: { sagaId: string; version: number }[] }> {
     const { rows } = await this.pool.query<{ stream_id: string; stream_version: number }>(
-      `SELECT stream_id, stream_version FROM snapshots
-        WHERE stream_type = $1 AND state->>'status' = $2
-        ORDER BY state->>'startedAt' LIMIT $3`,
+      `SELECT stream_id, stream_version FROM stream_summaries
+        WHERE stream_type = $1 AND status = $2
+        ORDER BY started_at LIMIT $3`,
       [orderSaga.type, query.state, query.limit],
     );
     return { sagas: rows.map((r) => ({ sagaId: r.stream_id, version: r.stream_version })) };

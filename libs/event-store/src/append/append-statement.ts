@@ -45,6 +45,15 @@ export interface AppendInput {
   readonly inbox:
     { readonly consumer: string; readonly messageId: string; readonly result: string } | undefined;
   readonly snapshot: { readonly schemaVersion: number; readonly state: string } | undefined;
+  /** Replaces the stream's summary row (stream_summaries), as of the version the append ends at. */
+  readonly summary:
+    | {
+        readonly status: string;
+        readonly step: string | null;
+        readonly dueAt: string | null;
+        readonly startedAt: string | null;
+      }
+    | undefined;
   /**
    * A failed expected version raises (es_expected_version, SQLSTATE ES409) instead of writing
    * nothing: one of several appends sent together (appendAll, a group) must fail them all.
@@ -72,7 +81,7 @@ export function shapeKey(input: AppendInput): string {
   let outbox = '';
   for (const m of input.outbox) outbox += 'eventIndex' in m ? (m.headers ? 'e' : 'E') : 'p';
   const skips = skipsVersionRead(input);
-  return `e${input.events.length}.${outbox || '-'}.${input.inbox ? 'i' : '-'}${input.snapshot ? 's' : '-'}${skips ? 'n' : ''}${input.raiseOnConflict && !skips ? 'r' : ''}`;
+  return `e${input.events.length}.${outbox || '-'}.${input.inbox ? 'i' : '-'}${input.snapshot ? 's' : '-'}${input.summary ? 'u' : ''}${skips ? 'n' : ''}${input.raiseOnConflict && !skips ? 'r' : ''}`;
 }
 
 /** Collects the values in placeholder order and, unless the shape's text is known, the text. */
@@ -165,7 +174,7 @@ function writeStatement(w: Writer, input: AppendInput): void {
         ? `allowed AS (SELECT CASE WHEN ${expected}::int IS NULL OR v = ${expected}::int THEN v ELSE es_expected_version(${type}, ${id}, ${expected}::int, v) END AS v FROM cur)`
         : `allowed AS (SELECT v FROM cur WHERE ${expected}::int IS NULL OR v = ${expected}::int)`,
     );
-  } else if (input.inbox || input.snapshot) {
+  } else if (input.inbox || input.snapshot || input.summary) {
     w.parts?.push(`allowed AS (SELECT ${expected}::int AS v)`);
   }
   const columns = `stream_type, stream_id, stream_version, event_id, event_type, schema_version, data, metadata`;
@@ -227,6 +236,18 @@ function writeStatement(w: Writer, input: AppendInput): void {
     SET stream_version = EXCLUDED.stream_version, schema_version = EXCLUDED.schema_version,
         state = EXCLUDED.state, taken_at = now()
     WHERE snapshots.stream_version < EXCLUDED.stream_version
+)`);
+  }
+  if (input.summary) {
+    const { status, step, dueAt, startedAt } = input.summary;
+    const values = `${w.bind(status, 'text')}, ${w.bind(step, 'text')}, ${w.bind(dueAt, 'timestamptz')}, ${w.bind(startedAt, 'timestamptz')}`;
+    w.parts?.push(`summarized AS (
+  INSERT INTO stream_summaries (stream_type, stream_id, stream_version, status, step, due_at, started_at)
+  SELECT ${type}, ${id}, allowed.v + ${events.length}, ${values} FROM allowed
+  ON CONFLICT (stream_type, stream_id) DO UPDATE
+    SET stream_version = EXCLUDED.stream_version, status = EXCLUDED.status, step = EXCLUDED.step,
+        due_at = EXCLUDED.due_at, started_at = EXCLUDED.started_at, updated_at = now()
+    WHERE stream_summaries.stream_version < EXCLUDED.stream_version
 )`);
   }
   // Wakes the relay if it sleeps: Postgres sends one notification at commit. With events it is

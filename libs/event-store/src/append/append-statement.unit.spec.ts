@@ -12,6 +12,7 @@ interface Shape {
   readonly snapshot: boolean;
   readonly newStream: boolean;
   readonly raiseOnConflict?: boolean;
+  readonly summary?: boolean;
 }
 
 /** An append of that shape, with a distinct value everywhere. */
@@ -38,20 +39,23 @@ function inputFor(shape: Shape): AppendInput {
     ),
     inbox: shape.inbox ? { consumer: 'c', messageId: 'm', result: 'null' } : undefined,
     snapshot: shape.snapshot ? { schemaVersion: 1, state: '{}' } : undefined,
+    summary: shape.summary
+      ? { status: 'RUNNING', step: 's', dueAt: null, startedAt: '2026-01-01T00:00:00Z' }
+      : undefined,
     raiseOnConflict: shape.raiseOnConflict ?? false,
   };
 }
 
 // What an append of a shape binds: 3, metadata if there are events, 4 per event; per event
 // message its topic, the event's id unless there is one event, headers for `e`; 5 per payload
-// message; 3 for an inbox mark, 2 for a snapshot.
+// message; 3 for an inbox mark, 2 for a snapshot, 4 for a summary.
 function valuesFor(shape: Shape): number {
   let n = 3 + (shape.events > 0 ? 1 : 0) + 4 * shape.events;
   for (const kind of shape.outbox) {
     if (kind === 'p') n += 5;
     else n += 1 + (shape.events === 1 ? 0 : 1) + (kind === 'e' ? 1 : 0);
   }
-  return n + (shape.inbox ? 3 : 0) + (shape.snapshot ? 2 : 0);
+  return n + (shape.inbox ? 3 : 0) + (shape.snapshot ? 2 : 0) + (shape.summary ? 4 : 0);
 }
 
 const text = (shape: Shape) => buildAppend(inputFor(shape)).statement.text;
@@ -68,6 +72,8 @@ describe('buildAppend', () => {
     { events: 20, outbox: 'e'.repeat(20), inbox: false, snapshot: false, newStream: false },
     { events: 2, outbox: 'ep', inbox: true, snapshot: true, newStream: true },
     { events: 0, outbox: 'p', inbox: false, snapshot: false, newStream: true },
+    { events: 1, outbox: 'Ep', inbox: true, snapshot: true, newStream: false, summary: true },
+    { events: 2, outbox: 'E', inbox: false, snapshot: false, newStream: true, summary: true },
   ];
 
   it.each(shapes)(

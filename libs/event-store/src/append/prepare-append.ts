@@ -15,6 +15,15 @@ import {
   type AppendInput,
 } from './append-statement';
 
+/** A stream's status, step and next due time, as its summary row keeps them (stream_summaries). */
+export interface StreamSummary {
+  readonly status: string;
+  readonly step: string | null;
+  /** ISO-8601; when the stream next needs attention (a saga's deadline). */
+  readonly dueAt: string | null;
+  readonly startedAt: string | null;
+}
+
 export interface AppendOptions {
   readonly expectedVersion: ExpectedVersion;
   readonly metadata: EventMetadata;
@@ -27,6 +36,8 @@ export interface AppendOptions {
   };
   /** Replaces the stream's snapshot, taken at the version this append ends at. */
   readonly snapshot?: { readonly schemaVersion: number; readonly state: unknown };
+  /** Replaces the stream's summary (stream_summaries) as of the version this append ends at. */
+  readonly summary?: StreamSummary;
   /** Overrides event ids (tests, imports); generated as UUID v7 otherwise. */
   readonly eventIds?: readonly string[];
 }
@@ -128,6 +139,7 @@ export function prepareAppend(
       schemaVersion: options.snapshot.schemaVersion,
       state: JSON.stringify(options.snapshot.state),
     },
+    summary: options.summary,
     raiseOnConflict,
   };
   const { statement, values } = buildAppend(input);

@@ -11,7 +11,6 @@ import {
   trace,
   type Context,
 } from '@opentelemetry/api';
-import type { Pool } from 'pg';
 import type {
   AppendItem,
   AppendResult,
@@ -21,8 +20,8 @@ import type {
 import {
   BatchStatementError,
   leavesConnectionUsable,
-  queryTextRowsBatch,
   type TextRow,
+  type TextRowsItem,
 } from '../pg/text-rows';
 import { streamKey } from '@es/messaging';
 import { GroupCommit, type GroupCommitOptions, type GroupUnit } from './group-commit';
@@ -50,7 +49,8 @@ export class GroupedAppends {
 
   constructor(
     options: GroupCommitOptions,
-    private readonly pool: Pool,
+    /** Sends statements in one round trip and one transaction, on a connection of the pool. */
+    private readonly send: (items: readonly TextRowsItem[]) => Promise<TextRow[][]>,
     private readonly reader: VersionReader,
     private readonly runAlone: RunAlone,
   ) {
@@ -118,10 +118,7 @@ export class GroupedAppends {
     let rows: TextRow[][];
     try {
       rows = await this.inGroupSpan(units, order.length, () =>
-        queryTextRowsBatch(
-          this.pool,
-          order.map((statement) => statement.prepared),
-        ),
+        this.send(order.map((statement) => statement.prepared)),
       );
     } catch (error) {
       const cause = error instanceof BatchStatementError ? error.error : error;

@@ -387,6 +387,7 @@ export class CommandHandler {
           ? { inbox: { consumer: inbox.consumer, messageId: inbox.messageId, result: stored } }
           : {}),
         ...(plan.snapshot ? { snapshot: plan.snapshot } : {}),
+        ...(plan.summary ? { summary: plan.summary } : {}),
       },
     });
     // Appended in stream-key order, whatever order the commands came in: two processes writing

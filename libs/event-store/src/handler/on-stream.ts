@@ -3,6 +3,7 @@
 // events, the messages to publish, a snapshot when one is due, and any commands on other
 // streams that follow from the decision in the same unit of work.
 import { DomainError, fold, type DomainEvent } from '@es/decider';
+import type { StreamSummary } from '../append/prepare-append';
 import type { OutboxMessage } from '../outbox/outbox-message';
 import { snapshotDue } from '../snapshots/snapshots';
 import { ConcurrencyError } from '../store/errors';
@@ -29,6 +30,7 @@ export interface AppendPlan {
   readonly events: readonly DomainEvent[];
   readonly outbox: readonly OutboxMessage[];
   readonly snapshot?: { readonly schemaVersion: number; readonly state: unknown };
+  readonly summary?: StreamSummary;
   /** The unit of work's message was handled before (found with this load): nothing to decide. */
   readonly handled?: { readonly result: unknown };
   /** The stream once the append succeeds, for the handler's cache. */
@@ -134,7 +136,7 @@ function planAppend<C, E extends DomainEvent, S>(
   streamId: string,
   loaded: LoadedAggregate<S>,
   events: readonly E[],
-): Pick<AppendPlan, 'events' | 'outbox' | 'snapshot' | 'after'> {
+): Pick<AppendPlan, 'events' | 'outbox' | 'snapshot' | 'summary' | 'after'> {
   const { topic, snapshot } = definition;
   const outbox: OutboxMessage[] = [
     ...(topic ? events.map((_, eventIndex) => ({ eventIndex, topic })) : []),
@@ -143,12 +145,15 @@ function planAppend<C, E extends DomainEvent, S>(
   const next = loaded.version + events.length;
   const state = fold(definition.decider, loaded.state, events);
   const after = { definition, version: next, state };
+  const summary =
+    definition.summary && events.length > 0 ? { summary: definition.summary(state) } : {};
   if (!snapshot || !snapshotDue(snapshot.every, loaded.version, next))
-    return { events, outbox, after };
+    return { events, outbox, after, ...summary };
   return {
     events,
     outbox,
     after,
+    ...summary,
     snapshot: {
       schemaVersion: snapshot.schemaVersion,
       state: snapshot.serialize ? snapshot.serialize(state) : state,

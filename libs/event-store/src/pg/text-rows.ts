@@ -15,6 +15,14 @@ import {
   type Submittable,
 } from 'pg';
 
+/**
+ * The pg release whose private connection API this file drives (Connection's parse, bind,
+ * execute, sync; its parsedStatements and submittedNamedStatements bookkeeping; the client's
+ * delegation of server messages to its active query). text-rows.unit.spec.ts fails when the
+ * installed pg is another one or has another shape: review this file, then move the pin.
+ */
+export const PG_WIRE_VERSION = '8.23.1';
+
 /** One row's columns as text, in the statement's order; null for SQL NULL. */
 export type TextRow = readonly (string | null)[];
 
@@ -49,7 +57,7 @@ function isPrepared(wire: WireConnection, name: string): boolean {
  * query's span in it) look for it. The statements here ask for no row description, suspend no
  * portal (no row limit) and copy nothing.
  */
-abstract class WireQuery<R> implements Submittable {
+export abstract class WireQuery<R> implements Submittable {
   callback: ((error: Error | undefined, result: R) => void) | undefined;
   protected error: Error | undefined;
 
@@ -134,7 +142,7 @@ export class BatchStatementError extends Error {
  * Several statements go in one write, one Sync at the end: PostgreSQL runs them in one implicit
  * transaction, committed at the Sync, and an error skips the rest and rolls back them all.
  */
-class TextRowsQuery extends WireQuery<TextRow[][]> {
+export class TextRowsQuery extends WireQuery<TextRow[][]> {
   readonly name: string;
   readonly text: string;
   private readonly results: TextRow[][];

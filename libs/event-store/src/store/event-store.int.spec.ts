@@ -79,7 +79,7 @@ describe('PostgresEventStore (real PostgreSQL)', () => {
   beforeAll(async () => {
     db = await createTestDatabase('event_store');
     pool = db.pool;
-    expect(await migrate(pool)).toEqual([1, 2, 3, 4]);
+    expect(await migrate(pool)).toEqual([1, 2, 3, 4, 5]);
     expect(await migrate(pool)).toEqual([]); // idempotent
     store = new PostgresEventStore(pool, counterRegistry());
   });
@@ -296,75 +296,100 @@ describe('PostgresEventStore (real PostgreSQL)', () => {
     }
   });
 
-  it('appends to several streams in one transaction, all or none, naming the stream that failed', async () => {
-    const one = new Pool({ ...pool.options, max: 1 }); // every batch on the same connection
-    const own = new PostgresEventStore(one, counterRegistry());
-    try {
-      const [a, b, c] = [stream(), stream(), stream()];
-      await own.append(b, [opened()], { expectedVersion: 'no_stream', metadata });
-      const written = await own.appendAll([
-        {
-          stream: a,
-          events: [opened(), inc(1)],
-          options: { expectedVersion: 'no_stream', metadata },
-        },
-        {
-          stream: b,
-          events: [inc(2)],
-          options: { expectedVersion: 1, metadata, outbox: [{ eventIndex: 0, topic: 't' }] },
-        },
-      ]);
-      expect(written.map((r) => r.nextExpectedVersion)).toEqual([2, 2]);
-      // One transaction: one transaction id for all three events.
-      expect(new Set(written.flatMap((r) => r.events.map((e) => e.transactionId))).size).toBe(1);
+  // Both wires: text-rows.ts (one Sync for the batch) and pg's own Query (BEGIN ... COMMIT).
+  it.each(['text-rows', 'pg'] as const)(
+    'appends to several streams in one transaction, all or none, naming the stream that failed (%s wire)',
+    async (wire) => {
+      const one = new Pool({ ...pool.options, max: 1 }); // every batch on the same connection
+      const own = new PostgresEventStore(one, counterRegistry(), { wire });
+      try {
+        const [a, b, c] = [stream(), stream(), stream()];
+        await own.append(b, [opened()], { expectedVersion: 'no_stream', metadata });
+        const written = await own.appendAll([
+          {
+            stream: a,
+            events: [opened(), inc(1)],
+            options: { expectedVersion: 'no_stream', metadata },
+          },
+          {
+            stream: b,
+            events: [inc(2)],
+            options: { expectedVersion: 1, metadata, outbox: [{ eventIndex: 0, topic: 't' }] },
+          },
+        ]);
+        expect(written.map((r) => r.nextExpectedVersion)).toEqual([2, 2]);
+        // One transaction: one transaction id for all three events.
+        expect(new Set(written.flatMap((r) => r.events.map((e) => e.transactionId))).size).toBe(1);
 
-      const versions = () => Promise.all([a, b, c].map((s) => own.currentVersion(s)));
-      // A stale expected version on the second stream: the first stream's event is not kept.
-      const stale = own.appendAll([
-        { stream: c, events: [opened()], options: { expectedVersion: 'no_stream', metadata } },
-        { stream: b, events: [inc(1)], options: { expectedVersion: 1, metadata } },
-      ]);
-      await expect(stale).rejects.toBeInstanceOf(ConcurrencyError);
-      await expect(stale).rejects.toMatchObject({ stream: b, expected: 1, actual: 2 });
-      expect(await versions()).toEqual([2, 2, 0]);
-      // The first stream exists after all ("no stream" expected): nothing of the second is kept.
-      const exists = own.appendAll([
-        { stream: a, events: [inc(1)], options: { expectedVersion: 'no_stream', metadata } },
-        // A shape not used before on this connection: its statement is not parsed by the batch.
-        {
-          stream: c,
-          events: [opened(), inc(1), inc(1)],
-          options: { expectedVersion: 'no_stream', metadata },
-        },
-      ]);
-      await expect(exists).rejects.toMatchObject({ stream: a, actual: 2 });
-      expect(await versions()).toEqual([2, 2, 0]);
-      // A message handled before: its first result, nothing written.
-      const inbox = { consumer: 'batch-test', messageId: `m-${a.id}`, result: { first: true } };
-      await own.append(c, [opened()], { expectedVersion: 'no_stream', metadata, inbox });
-      await expect(
-        own.appendAll([
-          { stream: a, events: [inc(1)], options: { expectedVersion: 2, metadata, inbox } },
+        const versions = () => Promise.all([a, b, c].map((s) => own.currentVersion(s)));
+        // A stale expected version on the second stream: the first stream's event is not kept.
+        const stale = own.appendAll([
+          { stream: c, events: [opened()], options: { expectedVersion: 'no_stream', metadata } },
+          { stream: b, events: [inc(1)], options: { expectedVersion: 1, metadata } },
+        ]);
+        await expect(stale).rejects.toBeInstanceOf(ConcurrencyError);
+        await expect(stale).rejects.toMatchObject({ stream: b, expected: 1, actual: 2 });
+        expect(await versions()).toEqual([2, 2, 0]);
+        // The first stream exists after all ("no stream" expected): nothing of the second is kept.
+        const exists = own.appendAll([
+          { stream: a, events: [inc(1)], options: { expectedVersion: 'no_stream', metadata } },
+          // A shape not used before on this connection: its statement is not parsed by the batch.
+          {
+            stream: c,
+            events: [opened(), inc(1), inc(1)],
+            options: { expectedVersion: 'no_stream', metadata },
+          },
+        ]);
+        await expect(exists).rejects.toMatchObject({ stream: a, actual: 2 });
+        expect(await versions()).toEqual([2, 2, 0]);
+        // A message handled before: its first result, nothing written.
+        const inbox = { consumer: 'batch-test', messageId: `m-${a.id}`, result: { first: true } };
+        await own.append(c, [opened()], { expectedVersion: 'no_stream', metadata, inbox });
+        await expect(
+          own.appendAll([
+            { stream: a, events: [inc(1)], options: { expectedVersion: 2, metadata, inbox } },
+            { stream: b, events: [inc(1)], options: { expectedVersion: 2, metadata } },
+          ]),
+        ).rejects.toMatchObject({ name: 'AlreadyHandledError', result: { first: true } });
+        expect(await versions()).toEqual([2, 2, 1]);
+        // The same connection, after failed batches, still runs the prepared statements.
+        const d = stream();
+        await own.appendAll([
+          { stream: a, events: [inc(1)], options: { expectedVersion: 2, metadata } },
           { stream: b, events: [inc(1)], options: { expectedVersion: 2, metadata } },
-        ]),
-      ).rejects.toMatchObject({ name: 'AlreadyHandledError', result: { first: true } });
-      expect(await versions()).toEqual([2, 2, 1]);
-      // The same connection, after failed batches, still runs the prepared statements.
-      const d = stream();
-      await own.appendAll([
-        { stream: a, events: [inc(1)], options: { expectedVersion: 2, metadata } },
-        { stream: b, events: [inc(1)], options: { expectedVersion: 2, metadata } },
-        {
-          stream: d,
-          events: [opened(), inc(1), inc(1)],
-          options: { expectedVersion: 'no_stream', metadata },
-        },
-      ]);
-      expect(await versions()).toEqual([3, 3, 1]);
-      expect(await own.currentVersion(d)).toBe(3);
-    } finally {
-      await one.end();
-    }
+          {
+            stream: d,
+            events: [opened(), inc(1), inc(1)],
+            options: { expectedVersion: 'no_stream', metadata },
+          },
+        ]);
+        expect(await versions()).toEqual([3, 3, 1]);
+        expect(await own.currentVersion(d)).toBe(3);
+      } finally {
+        await one.end();
+      }
+    },
+  );
+
+  it("groups appends through pg's own Query too, each with its own outcome (pg wire)", async () => {
+    const plain = new PostgresEventStore(pool, counterRegistry(), {
+      wire: 'pg',
+      groupCommit: true,
+    });
+    const [a, b] = [stream(), stream()];
+    await plain.append(b, [opened()], { expectedVersion: 'no_stream', metadata });
+    const outcomes = await Promise.allSettled([
+      plain.append(a, [opened()], { expectedVersion: 'no_stream', metadata }),
+      // A wrong version in the group: no rows, so it fails alone and the others commit.
+      plain.append(b, [inc(1)], { expectedVersion: 5, metadata }),
+      plain.append(b, [inc(2)], { expectedVersion: 1, metadata }),
+    ]);
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(outcomes[1]).toMatchObject({ reason: { name: 'ConcurrencyError', actual: 2 } });
+    expect(await Promise.all([a, b].map((x) => plain.currentVersion(x)))).toEqual([1, 2]);
+    const [x, y] = (await plain.readStream(b)).slice(-1);
+    expect(y).toBeUndefined();
+    expect(x?.data).toEqual({ amount: 2 });
   });
 
   it('refuses an outbox message without a payload, and a batch that cannot be written leaves nothing', async () => {
@@ -753,6 +778,60 @@ describe('PostgresEventStore (real PostgreSQL)', () => {
         rolledBack.release();
       }
     });
+  });
+
+  it("keeps a stream's summary in its append: replaced only by a later version, untouched by a failed one", async () => {
+    const s = stream();
+    const summary = (status: string, dueAt: string | null) => ({
+      status,
+      step: 'reserve',
+      dueAt,
+      startedAt: '2026-01-01T00:00:00.000Z',
+    });
+    const read = async () =>
+      (
+        await pool.query<{ v: number; status: string; step: string; due: string | null }>(
+          `SELECT stream_version AS v, status, step, due_at::text AS due FROM stream_summaries
+            WHERE stream_type = $1 AND stream_id = $2`,
+          [s.type, s.id],
+        )
+      ).rows;
+    await store.append(s, [opened(10)], {
+      expectedVersion: 'no_stream',
+      metadata,
+      summary: summary('RUNNING', '2026-01-01T00:00:05.000Z'),
+    });
+    expect(await read()).toEqual([
+      { v: 1, status: 'RUNNING', step: 'reserve', due: '2026-01-01 00:00:05+00' },
+    ]);
+    // A stale expected version writes nothing, its summary neither.
+    await expect(
+      store.append(s, [inc(1)], { expectedVersion: 0, metadata, summary: summary('STALE', null) }),
+    ).rejects.toBeInstanceOf(ConcurrencyError);
+    await store.append(s, [inc(1), inc(2)], {
+      expectedVersion: 1,
+      metadata,
+      summary: summary('COMPLETED', null),
+    });
+    expect(await read()).toEqual([{ v: 3, status: 'COMPLETED', step: 'reserve', due: null }]);
+    // The command handler writes the aggregate's summary with every append of events.
+    const handler = new CommandHandler(store);
+    const summarized = counter({
+      summary: (state) => ({
+        status: `TOTAL-${state.status === 'open' ? state.total : 0}`,
+        step: null,
+        dueAt: null,
+        startedAt: null,
+      }),
+    });
+    const id = `c-${++n}`;
+    await handler.handle(summarized, id, { type: 'Open', limit: 10 }, { metadata });
+    await handler.handle(summarized, id, { type: 'Increment', amount: 4 }, { metadata });
+    const { rows } = await pool.query<{ v: number; status: string }>(
+      `SELECT stream_version AS v, status FROM stream_summaries WHERE stream_type = 'counter' AND stream_id = $1`,
+      [id],
+    );
+    expect(rows).toEqual([{ v: 2, status: 'TOTAL-4' }]);
   });
 
   it('reads a stream as of a version or a time', async () => {

@@ -14,7 +14,13 @@ import {
 } from '../append/prepare-append';
 import type { GroupCommitOptions } from '../group-commit/group-commit';
 import { GroupedAppends } from '../group-commit/grouped-appends';
-import { queryTextRowsBatch, BatchStatementError, type TextRow } from '../pg/text-rows';
+import { queryPlainRowsBatch } from '../pg/plain-rows';
+import {
+  BatchStatementError,
+  queryTextRowsBatch,
+  type TextRow,
+  type TextRowsItem,
+} from '../pg/text-rows';
 import { readAll } from '../read/read-all';
 import type { Queryable } from '../read/queryable';
 import {
@@ -36,11 +42,18 @@ export interface EventStoreOptions {
    * default: the services turn it on.
    */
   readonly groupCommit?: boolean | GroupCommitOptions;
+  /**
+   * How statements reach the server: `text-rows` (default) speaks pg's wire API without a
+   * Describe and sends a unit's statements under one Sync (pg/text-rows.ts); `pg` goes through
+   * pg's own Query (pg/plain-rows.ts), the fallback should a pg upgrade break the first.
+   */
+  readonly wire?: 'text-rows' | 'pg';
 }
 
 export class PostgresEventStore {
   private readonly group: GroupedAppends | undefined;
   private readonly reader: VersionReader;
+  private readonly batch: (db: Queryable, items: readonly TextRowsItem[]) => Promise<TextRow[][]>;
 
   constructor(
     private readonly pool: Pool,
@@ -48,11 +61,12 @@ export class PostgresEventStore {
     options: EventStoreOptions = {},
   ) {
     this.reader = this.readerOn(pool);
+    this.batch = options.wire === 'pg' ? queryPlainRowsBatch : queryTextRowsBatch;
     const { groupCommit } = options;
     this.group = groupCommit
       ? new GroupedAppends(
           groupCommit === true ? {} : groupCommit,
-          pool,
+          (items) => this.batch(pool, items),
           this.reader,
           (items, prepared) => this.execute(items, prepared, pool),
         )
@@ -107,7 +121,7 @@ export class PostgresEventStore {
     const reader = db === this.pool ? this.reader : this.readerOn(db);
     let rows: TextRow[][];
     try {
-      rows = await queryTextRowsBatch(db, prepared);
+      rows = await this.batch(db, prepared);
     } catch (error) {
       const failed = error instanceof BatchStatementError ? items[error.index] : items[0];
       const cause = error instanceof BatchStatementError ? error.error : error;

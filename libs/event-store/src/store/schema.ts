@@ -72,7 +72,7 @@ export const MIGRATIONS: readonly Migration[] = [
       -- from pre-commit through the WAL flush, so notifying on every transaction serializes all
       -- commits (measured: half the append rate at 8 writers). The leader sets waiting before
       -- it sleeps; the first append after that notifies (the append statement itself, see
-      -- append-sql.ts; a trigger cost ~25 us of server CPU per append); while it drains it is
+      -- append-statement.ts; a trigger cost ~25 us of server CPU per append); while it drains it is
       -- not waiting and nobody notifies.
       CREATE TABLE outbox_relay_state (
         id                       integer PRIMARY KEY DEFAULT 1 CHECK (id = 1),
@@ -100,7 +100,7 @@ export const MIGRATIONS: readonly Migration[] = [
     sql: `
       -- Writers read the flag in every append that wrote outbox rows: about 9 us of server CPU
       -- per append, 7% of the append rate at 32 writers. The sleeping relay holds an advisory
-      -- lock instead, which writers try to take shared (append-sql.ts), and which goes with the
+      -- lock instead, which writers try to take shared (append-statement.ts), and which goes with the
       -- relay's connection: a relay that dies asleep no longer makes every append notify.
       ALTER TABLE outbox_relay_state DROP COLUMN waiting;
     `,
@@ -112,7 +112,7 @@ export const MIGRATIONS: readonly Migration[] = [
       -- PostgreSQL rebuilds a CHECK constraint's expression from its stored text (stringToNode)
       -- in every INSERT statement: the three below cost about 7 us of the append's ~110 us of
       -- server CPU (perf, docs/event-store.md). Each is guaranteed by the one writer instead:
-      -- versions are an expected version >= 0 plus 1..n (append-sql.ts), schema versions come
+      -- versions are an expected version >= 0 plus 1..n (append-statement.ts), schema versions come
       -- from the registry, which refuses any but a positive integer, and each outbox row of the
       -- statement has either an event or a payload (pinned by an int test over all its shapes).
       -- Dropping a constraint touches no row.
@@ -135,6 +135,31 @@ export const MIGRATIONS: readonly Migration[] = [
         RAISE EXCEPTION 'stream %/%: expected version %, but it is at %', stream_type, stream_id, expected, actual
           USING ERRCODE = 'ES409';
       END $$;
+    `,
+  },
+  {
+    version: 5,
+    name: 'stream summaries',
+    sql: `
+      -- A stream's summary, kept by its own appends (AggregateDefinition.summary), in the
+      -- append's statement: its status, the step it is at and when it is next due. The saga
+      -- orchestrator finds due deadlines and lists sagas by state here, in typed, indexed
+      -- columns, instead of reading the snapshots' JSON by path (a renamed state field would
+      -- have silently stopped deadlines). A row is only replaced by a later version's.
+      CREATE TABLE stream_summaries (
+        stream_type    text        NOT NULL,
+        stream_id      text        NOT NULL,
+        stream_version integer     NOT NULL,
+        status         text        NOT NULL,
+        step           text,
+        due_at         timestamptz,
+        started_at     timestamptz,
+        updated_at     timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (stream_type, stream_id)
+      );
+      CREATE INDEX stream_summaries_due ON stream_summaries (stream_type, due_at)
+        WHERE due_at IS NOT NULL;
+      CREATE INDEX stream_summaries_status ON stream_summaries (stream_type, status, started_at);
     `,
   },
 ];
