@@ -3,7 +3,7 @@
 import { Inject } from '@nestjs/common';
 import { Command, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import {
-  answer,
+  answerRefusal,
   onStream,
   uuidv7,
   type CommandHandler as EventStoreCommandHandler,
@@ -102,15 +102,11 @@ export function sagaDecision(orderId: string, decision: SagaDecision): Decision<
   return {
     commands: [onStream(orderAggregate, orderId, command)],
     outcome: { outcome: 'applied', orderId },
-    refused: ([refusal]) =>
-      Promise.resolve(
-        refusal &&
-          answer<DecisionOutcome>({
-            outcome: 'refused',
-            orderId,
-            code: refusal.error.code,
-            message: refusal.error.message,
-          }),
-      ),
+    refused: answerRefusal<DecisionOutcome>(({ error }) => ({
+      outcome: 'refused',
+      orderId,
+      code: error.code,
+      message: error.message,
+    })),
   };
 }

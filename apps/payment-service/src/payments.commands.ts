@@ -6,6 +6,7 @@ import { Command, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import {
   CommandsRefusedError,
   answer,
+  answerRefusal,
   onStream,
   type CommandHandler as EventStoreCommandHandler,
   type Decision,
@@ -213,16 +214,12 @@ export function settlement(
       }),
     ],
     outcome: { outcome: 'settled', paymentId },
-    refused: ([refusal]) =>
-      Promise.resolve(
-        refusal &&
-          answer<SettlementOutcome>({
-            outcome: 'refused',
-            paymentId,
-            code: refusal.error.code,
-            message: refusal.error.message,
-          }),
-      ),
+    refused: answerRefusal<SettlementOutcome>(({ error }) => ({
+      outcome: 'refused',
+      paymentId,
+      code: error.code,
+      message: error.message,
+    })),
   };
 }
 

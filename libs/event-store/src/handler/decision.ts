@@ -29,6 +29,14 @@ export interface Decision<O> {
 /** An answer that changes no stream, recorded as handled (with its messages) when it is a message's. */
 export const answer = <O>(outcome: O): Decision<O> => ({ commands: [], outcome });
 
+/** A refusal answered, not thrown: the first refused command's error, as an outcome. */
+export const answerRefusal =
+  <O>(outcome: (refusal: Refusal) => O) =>
+  (refusals: readonly Refusal[]): Promise<Decision<O> | undefined> => {
+    const [first] = refusals;
+    return Promise.resolve(first && answer(outcome(first)));
+  };
+
 /** The same decision with its outcomes (and those of its refusals and replays) mapped. */
 export function mapDecision<O, R>(decision: Decision<O>, map: (outcome: O) => R): Decision<R> {
   const { refused, replayed } = decision;

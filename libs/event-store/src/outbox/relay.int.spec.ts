@@ -207,7 +207,7 @@ describe('OutboxRelay (real PostgreSQL and Kafka)', () => {
     }
   });
 
-  /** Holders of the wake lock (append-sql.ts) in this database, by mode. */
+  /** Holders of the wake lock (append-statement.ts) in this database, by mode. */
   const wakeLock = async () => {
     const { rows } = await db.pool.query<{ mode: string }>(
       `SELECT mode FROM pg_locks

@@ -209,7 +209,7 @@ export class OutboxRelay {
     // database of the cluster) is not visible to it, and its writer has not notified. Under a
     // steady load that is common enough to put the polling interval into the p99 (measured:
     // 190 ms at 1,000 events/s); a short poll bounds it while traffic flows.
-    // Idle: take the wake lock, which asks writers to notify (append-sql.ts), look once more,
+    // Idle: take the wake lock, which asks writers to notify (append-statement.ts), look once more,
     // then sleep until a notification or the polling interval. An append that took the lock
     // shared, and so will not notify, holds it until it commits: the try fails while one is in
     // flight (look again shortly), and once it succeeds, every such append has committed.

@@ -6,12 +6,7 @@
 // (`npm run bench -- append`: "store, plain pg"). Several statements cost BEGIN and COMMIT
 // round trips here, where text-rows.ts sends them all under one Sync.
 import type { Client, Pool, PoolClient, QueryConfig } from 'pg';
-import {
-  BatchStatementError,
-  leavesConnectionUsable,
-  type TextRow,
-  type TextRowsItem,
-} from './text-rows';
+import { BatchStatementError, onPooledClient, type TextRow, type TextRowsItem } from './text-rows';
 
 /** Every column as the server sent it, as text text-rows.ts returns it. */
 const asText = { getTypeParser: () => (value: string) => value };
@@ -48,31 +43,19 @@ export async function queryPlainRowsBatch(
   items: readonly TextRowsItem[],
 ): Promise<TextRow[][]> {
   if (!('totalCount' in db)) return each(db, items); // the caller's transaction
-  const client = await db.connect();
-  let lost: Error | undefined;
-  const onError = (error: Error) => {
-    lost = error;
-  };
-  client.on('error', onError);
-  try {
-    if (items.length === 1) return await each(client, items);
+  return onPooledClient(db, async (client, lose) => {
+    if (items.length === 1) return each(client, items);
     await client.query('BEGIN');
     try {
       const results = await each(client, items);
       await client.query('COMMIT');
       return results;
     } catch (error) {
+      // A connection that cannot even roll back is not given back to the pool.
       await client.query('ROLLBACK').catch((rollback: unknown) => {
-        lost ??= rollback as Error;
+        lose(rollback as Error);
       });
       throw error;
     }
-  } catch (error) {
-    const cause = error instanceof BatchStatementError ? error.error : error;
-    if (!leavesConnectionUsable(cause)) lost ??= error as Error;
-    throw error;
-  } finally {
-    client.removeListener('error', onError);
-    client.release(lost ?? false);
-  }
+  });
 }

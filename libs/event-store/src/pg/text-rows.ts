@@ -263,7 +263,18 @@ export async function queryTextRowsBatch(
   items: readonly TextRowsItem[],
 ): Promise<TextRow[][]> {
   if (!('totalCount' in db)) return onClient(db, items);
-  const client = await db.connect();
+  return onPooledClient(db, (client) => onClient(client, items));
+}
+
+/**
+ * Runs `work` on a connection of the pool, given back after a server's error (it is still
+ * usable) and closed after a failure of the connection itself.
+ */
+export async function onPooledClient<T>(
+  pool: Pool,
+  work: (client: PoolClient, lose: (error: Error) => void) => Promise<T>,
+): Promise<T> {
+  const client = await pool.connect();
   // A checked-out client that loses its connection emits 'error': without a listener, that
   // would be an uncaught exception. The query is failed with the same error.
   let lost: Error | undefined;
@@ -272,7 +283,9 @@ export async function queryTextRowsBatch(
   };
   client.on('error', onError);
   try {
-    return await onClient(client, items);
+    return await work(client, (error) => {
+      lost ??= error;
+    });
   } catch (error) {
     const cause = error instanceof BatchStatementError ? error.error : error;
     if (!leavesConnectionUsable(cause)) lost ??= error as Error;

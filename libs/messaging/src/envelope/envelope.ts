@@ -66,18 +66,11 @@ export const eventEnvelopeSchema = z.object({
 });
 
 /** What an event is to the envelope (an event store's recorded event is one). */
-export interface EnvelopedEvent {
-  readonly eventId: string;
-  readonly type: string;
-  readonly schemaVersion: number;
-  readonly streamType: string;
-  readonly streamId: string;
-  readonly streamVersion: number;
+export type EnvelopedEvent = Omit<EventEnvelope, 'globalPosition' | 'recordedAt' | 'metadata'> & {
   readonly globalPosition: bigint;
   readonly recordedAt: Date;
-  readonly data: unknown;
   readonly metadata: EventMetadata;
-}
+};
 
 /** The headers every message carries for tracing and correlation. */
 export function metadataHeaders(metadata: EventMetadata): Record<string, string> {
