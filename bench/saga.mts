@@ -114,8 +114,8 @@ try {
     const waitStart = Date.now();
     for (;;) {
       const { rows } = await sagas.query<{ n: number }>(
-        `SELECT count(*)::int AS n FROM snapshots WHERE stream_type = 'order-saga'
-            AND stream_id = ANY($1) AND state->>'status' IN ('COMPLETED', 'COMPENSATED')`,
+        `SELECT count(*)::int AS n FROM stream_summaries WHERE stream_type = 'order-saga'
+            AND stream_id = ANY($1) AND status IN ('COMPLETED', 'COMPENSATED')`,
         [orderIds],
       );
       if ((rows[0]?.n ?? 0) === orderIds.length) {
@@ -144,8 +144,8 @@ try {
     [orderIds],
   );
   const { rows: ends } = await sagas.query<{ ended: Date; status: string }>(
-    `SELECT e.recorded_at AS ended, s.state->>'status' AS status
-       FROM snapshots s JOIN events e ON e.stream_type = s.stream_type AND e.stream_id = s.stream_id
+    `SELECT e.recorded_at AS ended, s.status
+       FROM stream_summaries s JOIN events e ON e.stream_type = s.stream_type AND e.stream_id = s.stream_id
       WHERE s.stream_type = 'order-saga' AND s.stream_id = ANY($1)
         AND e.event_type IN ('SagaCompleted', 'SagaCompensated')`,
     [orderIds],
@@ -156,8 +156,8 @@ try {
     [orderIds],
   );
   const { rows: toEnd } = await sagas.query<{ ms: number }>(
-    `SELECT extract(epoch FROM e.recorded_at - (s.state->>'startedAt')::timestamptz) * 1000 AS ms
-       FROM snapshots s JOIN events e ON e.stream_type = s.stream_type AND e.stream_id = s.stream_id
+    `SELECT extract(epoch FROM e.recorded_at - s.started_at) * 1000 AS ms
+       FROM stream_summaries s JOIN events e ON e.stream_type = s.stream_type AND e.stream_id = s.stream_id
       WHERE s.stream_type = 'order-saga' AND s.stream_id = ANY($1) AND e.event_type = 'SagaCompleted'`,
     [orderIds],
   );

@@ -14,7 +14,8 @@ import {
   RestockHandler,
 } from './inventory.commands';
 import { InventoryController } from './inventory.controller';
-import { InventoryParticipant } from './inventory.participant';
+import { participantProvider } from '@es/saga-participant';
+import { inventoryParticipant } from './inventory.participant';
 import { GetStockItemHandler } from './inventory.queries';
 
 @Module({
@@ -39,7 +40,7 @@ import { GetStockItemHandler } from './inventory.queries';
     CommitStockHandler,
     GetStockItemHandler,
     MessageConsumers,
-    InventoryParticipant,
+    participantProvider(inventoryParticipant),
   ],
 })
 export class AppModule {}

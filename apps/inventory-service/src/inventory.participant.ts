@@ -1,16 +1,14 @@
 // Inventory's part in the order saga: the commands on `inventory.commands`, each decided here,
 // handled once (inbox) and answered on `sagas.replies` in the append of its effect.
-import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { assertNever } from '@es/decider';
-import { mapDecision, type CommandHandler as EventStoreCommandHandler } from '@es/event-store';
+import { mapDecision } from '@es/event-store';
 import {
   INVENTORY_COMMANDS_TOPIC,
   inventorySagaCommandSchema,
   type InventorySagaCommand,
 } from '@es/inventory-contracts';
 import { failure, success } from '@es/saga-contracts';
-import { participantConsumer } from '@es/saga-participant';
-import { COMMAND_HANDLER, MessageConsumers } from '@es/service-runtime';
+import type { ParticipantDefinition } from '@es/saga-participant';
 import { commitment, release, reservation, type ReservationOutcome } from './inventory.commands';
 
 function shortageMessage(outcome: Extract<ReservationOutcome, { outcome: 'insufficient-stock' }>) {
@@ -47,20 +45,9 @@ function decide(command: InventorySagaCommand) {
   }
 }
 
-@Injectable()
-export class InventoryParticipant implements OnModuleInit {
-  constructor(
-    @Inject(MessageConsumers) private readonly consumers: MessageConsumers,
-    @Inject(COMMAND_HANDLER) private readonly handler: EventStoreCommandHandler,
-  ) {}
-
-  onModuleInit(): void {
-    this.consumers.consume(
-      participantConsumer(this.handler, {
-        topic: INVENTORY_COMMANDS_TOPIC,
-        schema: inventorySagaCommandSchema,
-        decide,
-      }),
-    );
-  }
-}
+/** Inventory's participant: reservations, releases and commitments of an order's stock. */
+export const inventoryParticipant: ParticipantDefinition<InventorySagaCommand> = {
+  topic: INVENTORY_COMMANDS_TOPIC,
+  schema: inventorySagaCommandSchema,
+  decide,
+};

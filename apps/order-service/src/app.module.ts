@@ -4,7 +4,8 @@ import { ORDERS_COMMANDS_TOPIC, ORDERS_EVENTS_TOPIC, orderEventSchemas } from '@
 import { SAGA_REPLIES_TOPIC } from '@es/saga-contracts';
 import { EventSourcingModule, MessageConsumers, PlatformModule } from '@es/service-runtime';
 import { CancelOrderHandler, PlaceOrderHandler } from './orders.commands';
-import { OrdersParticipant } from './orders.participant';
+import { participantProvider } from '@es/saga-participant';
+import { ordersParticipant } from './orders.participant';
 import { OrdersController } from './orders.controller';
 import {
   GetOrderAtHandler,
@@ -36,7 +37,7 @@ import {
     GetOrderEventsHandler,
     ListCustomerOrdersHandler,
     MessageConsumers,
-    OrdersParticipant,
+    participantProvider(ordersParticipant),
   ],
 })
 export class AppModule {}

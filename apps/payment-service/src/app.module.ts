@@ -14,7 +14,8 @@ import {
   SettlePaymentHandler,
 } from './payments.commands';
 import { PaymentsController } from './payments.controller';
-import { PaymentsParticipant } from './payments.participant';
+import { participantProvider } from '@es/saga-participant';
+import { paymentsParticipant } from './payments.participant';
 import { GetAccountHandler, GetPaymentHandler } from './payments.queries';
 
 @Module({
@@ -39,7 +40,7 @@ import { GetAccountHandler, GetPaymentHandler } from './payments.queries';
     GetAccountHandler,
     GetPaymentHandler,
     MessageConsumers,
-    PaymentsParticipant,
+    participantProvider(paymentsParticipant),
   ],
 })
 export class AppModule {}

@@ -1,6 +1,5 @@
 // Payments' part in the order saga: the commands on `payments.commands`, each decided here,
 // handled once (inbox) and answered on `sagas.replies` in the append of its effect.
-import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { assertNever } from '@es/decider';
 import { mapDecision, type CommandHandler as EventStoreCommandHandler } from '@es/event-store';
 import {
@@ -9,8 +8,7 @@ import {
   type PaymentSagaCommand,
 } from '@es/payment-contracts';
 import { failure, success, type ReplyResult } from '@es/saga-contracts';
-import { participantConsumer } from '@es/saga-participant';
-import { COMMAND_HANDLER, MessageConsumers } from '@es/service-runtime';
+import type { ParticipantDefinition } from '@es/saga-participant';
 import { authorization, settlement, type SettlementOutcome } from './payments.commands';
 
 /** Each settlement's reply codes (its contract): a refusal outside them is its nearest one. */
@@ -27,48 +25,36 @@ const settled =
       ? success({ paymentId: outcome.paymentId })
       : failure(refusalCodes[action], outcome.message, { refusedWith: outcome.code });
 
-@Injectable()
-export class PaymentsParticipant implements OnModuleInit {
-  constructor(
-    @Inject(MessageConsumers) private readonly consumers: MessageConsumers,
-    @Inject(COMMAND_HANDLER) private readonly handler: EventStoreCommandHandler,
-  ) {}
-
-  onModuleInit(): void {
-    this.consumers.consume(
-      participantConsumer(this.handler, {
-        topic: PAYMENTS_COMMANDS_TOPIC,
-        schema: paymentSagaCommandSchema,
-        decide: (command) => this.decide(command),
-      }),
-    );
-  }
-
-  private decide(command: PaymentSagaCommand) {
-    const settle = (action: keyof typeof refusalCodes) =>
-      mapDecision(settlement(command.data.paymentId, action), settled(action));
-    switch (command.type) {
-      case 'AuthorizePayment':
-        return mapDecision(authorization(this.handler, command.data), (outcome) =>
-          outcome.outcome === 'authorized'
-            ? success({ paymentId: outcome.paymentId })
-            : failure(
-                outcome.reason,
-                `${outcome.amount} requested, ${outcome.available} available`,
-                {
-                  amount: outcome.amount,
-                  available: outcome.available,
-                },
-              ),
-        );
-      case 'CapturePayment':
-        return settle('capture');
-      case 'VoidPayment':
-        return settle('void');
-      case 'RefundPayment':
-        return settle('refund');
-      default:
-        return assertNever(command);
-    }
+function decide(
+  command: PaymentSagaCommand,
+  { handler }: { readonly handler: EventStoreCommandHandler },
+) {
+  const settle = (action: keyof typeof refusalCodes) =>
+    mapDecision(settlement(command.data.paymentId, action), settled(action));
+  switch (command.type) {
+    case 'AuthorizePayment':
+      return mapDecision(authorization(handler, command.data), (outcome) =>
+        outcome.outcome === 'authorized'
+          ? success({ paymentId: outcome.paymentId })
+          : failure(outcome.reason, `${outcome.amount} requested, ${outcome.available} available`, {
+              amount: outcome.amount,
+              available: outcome.available,
+            }),
+      );
+    case 'CapturePayment':
+      return settle('capture');
+    case 'VoidPayment':
+      return settle('void');
+    case 'RefundPayment':
+      return settle('refund');
+    default:
+      return assertNever(command);
   }
 }
+
+/** Payments' participant: a payment's authorization, capture, void and refund. */
+export const paymentsParticipant: ParticipantDefinition<PaymentSagaCommand> = {
+  topic: PAYMENTS_COMMANDS_TOPIC,
+  schema: paymentSagaCommandSchema,
+  decide,
+};

@@ -9,18 +9,15 @@
 // append's expected version is the proof. How one command is decided is on-stream.ts.
 // NestJS command handlers are thin adapters over handle() and handleAll().
 import type { Meter } from '@opentelemetry/api';
-import { DomainError, fold, type DomainEvent } from '@es/decider';
-import type { AppendItem } from '../append/prepare-append';
+import { DomainError, type DomainEvent } from '@es/decider';
+import { AlreadyHandledError, streamKey } from '@es/messaging';
 import type { OutboxMessage } from '../outbox/outbox-message';
-import { AlreadyHandledError } from '@es/messaging';
-import { CommandsRefusedError, ConcurrencyError, IdempotencyKeyReusedError } from '../store/errors';
+import { CommandsRefusedError, ConcurrencyError } from '../store/errors';
 import type { PostgresEventStore } from '../store/event-store';
-import { streamKey } from '@es/messaging';
-import type { EventMetadata } from '@es/messaging';
-import type { RecordedEvent, StreamRef } from '../store/types';
 import { uuidv7 } from '../store/uuid';
 import type { AggregateDefinition } from './aggregate';
 import { AggregateCache } from './aggregate-cache';
+import { AggregateLoader } from './aggregate-loader';
 import {
   onStream,
   type AggregateCommand,
@@ -29,61 +26,21 @@ import {
 } from './on-stream';
 import type { Decision, Refusal } from './decision';
 import { StreamLocks } from './stream-locks';
-
-export interface InboxContext {
-  readonly consumer: string;
-  readonly messageId: string;
-  /**
-   * What the message or request was (a hash of its content). A key seen before with another
-   * fingerprint is refused (IdempotencyKeyReusedError) rather than answered with the first result.
-   */
-  readonly fingerprint?: string;
-}
-
-export interface HandleContext {
-  readonly metadata: EventMetadata;
-  /** Refuse (ConcurrencyError) unless the stream is at this version (HTTP If-Match); no retry then. */
-  readonly expectedVersion?: number;
-  /** Deduplicate: a (consumer, messageId) seen before returns its first result and writes nothing. */
-  readonly inbox?: InboxContext;
-  /**
-   * Further messages written with the unit of work, in the same transaction (a saga
-   * participant's reply): sent exactly when the effect happens.
-   */
-  readonly outbox?: readonly OutboxMessage[];
-}
-
-export interface StreamResult {
-  readonly streamType: string;
-  readonly streamId: string;
-  /** The stream's version after the command: the consistency token's version. */
-  readonly version: number;
-  readonly eventIds: readonly string[];
-}
-
-export interface HandleResult {
-  readonly streamId: string;
-  readonly version: number;
-  readonly eventIds: readonly string[];
-  /** True when this is the stored result of an earlier handling of the same message. */
-  readonly duplicate: boolean;
-}
-
-export interface HandleAllResult {
-  /** In the order the commands were given. */
-  readonly streams: readonly StreamResult[];
-  readonly duplicate: boolean;
-}
-
-/** What the inbox keeps of a handled command: enough to answer a retry the same way. */
-interface StoredResult {
-  readonly streams: readonly StreamResult[];
-  readonly fingerprint?: string;
-}
+import {
+  inboxMark,
+  replay,
+  unitAppends,
+  type HandleAllResult,
+  type HandleContext,
+  type HandleResult,
+  type InboxContext,
+  type StreamResult,
+} from './unit-of-work';
 
 export class CommandHandler {
   private readonly locks = new StreamLocks();
   private readonly cache: AggregateCache;
+  private readonly loader: AggregateLoader;
 
   private readonly commandsTotal;
   private readonly appendSeconds;
@@ -98,6 +55,7 @@ export class CommandHandler {
     } = {},
   ) {
     this.cache = new AggregateCache(options.cachedStreams ?? 10_000);
+    this.loader = new AggregateLoader(store, this.cache);
     this.commandsTotal = options.meter?.createCounter('commands_total', {
       description: 'Commands handled, by stream type, command and outcome',
     });
@@ -111,73 +69,31 @@ export class CommandHandler {
    * The aggregate's current state: its snapshot (when it keeps them) and the newer events, in
    * one query, which also looks up `inbox` when given (then `handled` says it was handled).
    */
-  async load<C, E extends DomainEvent, S>(
+  load<C, E extends DomainEvent, S>(
     definition: AggregateDefinition<C, E, S>,
     streamId: string,
     inbox?: Pick<InboxContext, 'consumer' | 'messageId'>,
   ): Promise<LoadedAggregate<S>> {
-    const stream: StreamRef = { type: definition.streamType, id: streamId };
-    const { decider, snapshot } = definition;
-    let state = decider.initialState();
-    let version = 0;
-    let fromSnapshot: number | undefined;
-    const read = await this.store.readFromSnapshot(
-      stream,
-      snapshot?.schemaVersion,
-      inbox ? { inbox } : {},
-    );
-    if (snapshot && read.snapshot) {
-      const stored = read.snapshot.state;
-      state = snapshot.deserialize ? snapshot.deserialize(stored) : (stored as S);
-      version = read.snapshot.streamVersion;
-      fromSnapshot = version;
-    }
-    const { events } = read;
-    state = fold(decider, state, events as unknown as readonly E[]);
-    version = events.at(-1)?.streamVersion ?? version;
-    this.cache.set(streamKey(stream), definition, version, state);
-    return {
-      state,
-      version,
-      ...(fromSnapshot === undefined ? {} : { fromSnapshot }),
-      ...(read.handled ? { handled: read.handled } : {}),
-    };
+    return this.loader.load(definition, streamId, inbox);
   }
 
-  /**
-   * The state to decide a command on: the cached one when there is one, or the initial state
-   * when the stream is assumed new (no query either way; the inbox is then checked by the
-   * append, and the state is marked `cached`: unverified), else a fresh load.
-   */
-  async loadForDecision<C, E extends DomainEvent, S>(
+  /** The state to decide a command on: cached, assumed new, or loaded (aggregate-loader.ts). */
+  loadForDecision<C, E extends DomainEvent, S>(
     definition: AggregateDefinition<C, E, S>,
     streamId: string,
     inbox?: Pick<InboxContext, 'consumer' | 'messageId'>,
     options: { readonly assumeNew?: boolean } = {},
   ): Promise<LoadedAggregate<S>> {
-    const cached = this.cache.get<S>(
-      streamKey({ type: definition.streamType, id: streamId }),
-      definition,
-    );
-    if (cached) return { state: cached.state, version: cached.version, cached: true };
-    if (options.assumeNew)
-      return { state: definition.decider.initialState(), version: 0, cached: true };
-    return this.load(definition, streamId, inbox);
+    return this.loader.loadForDecision(definition, streamId, inbox, options);
   }
 
   /** The aggregate as it was at a version or a time, rebuilt from its events alone. */
-  async loadAt<C, E extends DomainEvent, S>(
+  loadAt<C, E extends DomainEvent, S>(
     definition: AggregateDefinition<C, E, S>,
     streamId: string,
     at: { readonly toVersion: number } | { readonly asOf: Date },
   ): Promise<LoadedAggregate<S>> {
-    const events = await this.store.readStream({ type: definition.streamType, id: streamId }, at);
-    const state = fold(
-      definition.decider,
-      definition.decider.initialState(),
-      events as readonly RecordedEvent[] as unknown as readonly E[],
-    );
-    return { state, version: events.at(-1)?.streamVersion ?? 0 };
+    return this.loader.loadAt(definition, streamId, at);
   }
 
   /** One command on one stream. A refusal is the decider's DomainError. */
@@ -281,11 +197,11 @@ export class CommandHandler {
           // Refused on a state that a concurrent handling of this very message produced
           // (another instance): the first answer stands, not the refusal.
           const first = inbox && (await this.store.handled(inbox.consumer, inbox.messageId));
-          if (inbox && first) return this.replay(inbox, first.result);
+          if (inbox && first) return replay(inbox, first.result);
           throw refusal;
         }
         const handled = plans.find((p) => p.handled)?.handled;
-        if (inbox && handled) return this.replay(inbox, handled.result);
+        if (inbox && handled) return replay(inbox, handled.result);
         const started = performance.now();
         try {
           const streams = await this.append(plans, context);
@@ -306,8 +222,7 @@ export class CommandHandler {
           // on them loads. (A conflict: another process wrote; a lost connection: the append
           // may have committed.)
           for (const p of plans) this.cache.delete(streamKey(p.stream));
-          if (error instanceof AlreadyHandledError && inbox)
-            return this.replay(inbox, error.result);
+          if (error instanceof AlreadyHandledError && inbox) return replay(inbox, error.result);
           if (!(error instanceof ConcurrencyError) || attempt >= maxAttempts) throw error;
           // Another process wrote the stream: back off a random while (jitter, growing to
           // 100 ms), so that two writers of one hot stream do not collide again in lockstep.
@@ -362,40 +277,7 @@ export class CommandHandler {
     plans: readonly AppendPlan[],
     context: HandleContext,
   ): Promise<StreamResult[]> {
-    // Ids are made here, not in the store, so the inbox row can record them in the same statement.
-    const results = plans.map((p): StreamResult => ({
-      streamType: p.stream.type,
-      streamId: p.stream.id,
-      version: p.loadedVersion + p.events.length,
-      eventIds: p.events.map(() => uuidv7()),
-    }));
-    const { inbox } = context;
-    const stored: StoredResult = {
-      streams: results,
-      ...(inbox?.fingerprint === undefined ? {} : { fingerprint: inbox.fingerprint }),
-    };
-    const item = (plan: AppendPlan, result: StreamResult, first: boolean): AppendItem => ({
-      stream: plan.stream,
-      events: plan.events,
-      options: {
-        expectedVersion: plan.loadedVersion,
-        metadata: context.metadata,
-        eventIds: result.eventIds,
-        outbox: first ? [...plan.outbox, ...(context.outbox ?? [])] : plan.outbox,
-        // The first append carries the inbox mark: it stops a concurrent duplicate earliest.
-        ...(inbox && first
-          ? { inbox: { consumer: inbox.consumer, messageId: inbox.messageId, result: stored } }
-          : {}),
-        ...(plan.snapshot ? { snapshot: plan.snapshot } : {}),
-        ...(plan.summary ? { summary: plan.summary } : {}),
-      },
-    });
-    // Appended in stream-key order, whatever order the commands came in: two processes writing
-    // overlapping streams then wait on each other's rows in the same order, never in a cycle.
-    const items = plans
-      .map((plan, i) => [plan, results[i] as StreamResult] as const)
-      .sort(([a], [b]) => (streamKey(a.stream) < streamKey(b.stream) ? -1 : 1))
-      .map(([plan, result], i) => item(plan, result, i === 0));
+    const { results, items } = unitAppends(plans, context);
     const [only] = items;
     if (only && items.length === 1) {
       await this.store.append(only.stream, only.events, only.options); // one statement
@@ -446,36 +328,18 @@ export class CommandHandler {
    */
   async answer(context: HandleContext, outbox: readonly OutboxMessage[]): Promise<boolean> {
     const { inbox } = context;
-    const stored: StoredResult = {
-      streams: [],
-      ...(inbox?.fingerprint === undefined ? {} : { fingerprint: inbox.fingerprint }),
-    };
     try {
       await this.store.append({ type: '$answer', id: inbox?.messageId ?? uuidv7() }, [], {
         expectedVersion: 'any',
         metadata: context.metadata,
         outbox,
-        ...(inbox
-          ? { inbox: { consumer: inbox.consumer, messageId: inbox.messageId, result: stored } }
-          : {}),
+        ...(inbox ? { inbox: inboxMark(inbox, []) } : {}),
       });
       return true;
     } catch (error) {
       if (error instanceof AlreadyHandledError) return false;
       throw error;
     }
-  }
-
-  private replay(inbox: InboxContext, result: unknown): HandleAllResult {
-    const stored = result as StoredResult | null;
-    if (
-      inbox.fingerprint !== undefined &&
-      stored?.fingerprint !== undefined &&
-      stored.fingerprint !== inbox.fingerprint
-    ) {
-      throw new IdempotencyKeyReusedError(inbox.consumer, inbox.messageId);
-    }
-    return { streams: stored?.streams ?? [], duplicate: true };
   }
 }
 

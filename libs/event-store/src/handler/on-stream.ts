@@ -9,7 +9,8 @@ import { snapshotDue } from '../snapshots/snapshots';
 import { ConcurrencyError } from '../store/errors';
 import type { StreamRef } from '../store/types';
 import type { AggregateDefinition } from './aggregate';
-import type { CommandHandler, InboxContext } from './command-handler';
+import type { CommandHandler } from './command-handler';
+import type { InboxContext } from './unit-of-work';
 
 export interface LoadedAggregate<State> {
   readonly state: State;

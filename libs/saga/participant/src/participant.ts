@@ -3,7 +3,8 @@
 // outbox row of the very append of the effect that earns it, so it is sent exactly when the
 // effect happened (a refusal's reply with the refusal's inbox mark). One route for every
 // Kafka-driven command: parse against the contract, decide, carry out with the reply; no
-// in-process bus between the message and its effect.
+// in-process bus between the message and its effect. A service declares its participant as a
+// definition and registers it with `participantProvider`.
 import {
   uuidv7,
   type CommandHandler,
@@ -14,6 +15,8 @@ import {
 import { PoisonMessage, metadataOf, type ConsumedMessage, type InboxRef } from '@es/messaging';
 import { SAGA_REPLIES_TOPIC, type ReplyResult, type SagaCommandMessage } from '@es/saga-contracts';
 import { parse, type z } from '@es/schema';
+import { COMMAND_HANDLER, MessageConsumers } from '@es/service-runtime';
+import type { Provider } from '@nestjs/common';
 
 export interface ParticipantDefinition<C extends SagaCommandMessage> {
   /** The context's command topic, e.g. `inventory.commands`. */
@@ -23,7 +26,7 @@ export interface ParticipantDefinition<C extends SagaCommandMessage> {
   /** A typed command in; what to do, and the typed reply that earns, out. */
   decide(
     command: C,
-    context: HandleContext,
+    on: { readonly handler: CommandHandler; readonly context: HandleContext },
   ): Decision<ReplyResult> | Promise<Decision<ReplyResult>>;
 }
 
@@ -64,8 +67,25 @@ export function participantConsumer<C extends SagaCommandMessage>(
         );
       const command = parsed.value;
       const context: HandleContext = { metadata: metadataOf(message, 'saga'), inbox };
-      const decision = await participant.decide(command, context);
+      const decision = await participant.decide(command, { handler, context });
       await handler.carryOut(decision, context, (reply) => [sagaReply(command, reply)]);
+    },
+  };
+}
+
+/**
+ * The participant in a NestJS service: a provider that registers its consumer with the
+ * service's consumers when the module starts (they start once the application is up).
+ */
+export function participantProvider<C extends SagaCommandMessage>(
+  participant: ParticipantDefinition<C>,
+): Provider {
+  return {
+    provide: `participant:${participant.topic}`,
+    inject: [MessageConsumers, COMMAND_HANDLER],
+    useFactory: (consumers: MessageConsumers, handler: CommandHandler) => {
+      consumers.consume(participantConsumer(handler, participant));
+      return participant;
     },
   };
 }

@@ -1,0 +1,57 @@
+// The saga's summary row is what deadlines, listings and metrics query: it is derived from the
+// state by a typed function, so a state field renamed is a compile error here, not deadlines
+// silently stopped.
+import { orderSaga, sagaSpec, type OrderSagaData, type SagaMessage } from '@es/saga';
+import { sagaSummary } from './order-saga.aggregate';
+
+const t0 = '2026-11-23T10:00:00.000Z';
+const at = (ms: number) => new Date(Date.parse(t0) + ms).toISOString();
+const data: OrderSagaData = {
+  orderId: 'o-1',
+  customerId: 'c-1',
+  items: [{ sku: 'SKU-1', quantity: 1, unitPrice: 100 }],
+  total: 100,
+};
+const start: SagaMessage<OrderSagaData> = { type: 'StartSaga', sagaId: 'o-1', data, at: t0 };
+const reply = (command: string, ms: number): SagaMessage<OrderSagaData> => ({
+  type: 'HandleReply',
+  command,
+  result: { outcome: 'success', data: {} },
+  at: at(ms),
+});
+
+describe('the order saga summary', () => {
+  const spec = sagaSpec(orderSaga);
+
+  it('names the step a running saga waits at, and when its wait ends', () => {
+    const { state } = spec.given().when(start);
+    expect(sagaSummary(state)).toEqual({
+      status: 'RUNNING',
+      step: 'reserve-stock',
+      dueAt: at(orderSaga.deadlineMs),
+      startedAt: t0,
+    });
+  });
+
+  it('has no step and nothing due once the saga ended', () => {
+    const { state } = spec
+      .given(start, reply('ReserveStock', 10), reply('AuthorizePayment', 20))
+      .when(reply('ApproveOrder', 30));
+    expect(sagaSummary(state)).toMatchObject({ status: 'RUNNING', step: 'commit-stock' });
+    const ended = spec
+      .given(
+        start,
+        reply('ReserveStock', 10),
+        reply('AuthorizePayment', 20),
+        reply('ApproveOrder', 30),
+        reply('CommitStock', 40),
+      )
+      .when(reply('CapturePayment', 50));
+    expect(sagaSummary(ended.state)).toEqual({
+      status: 'COMPLETED',
+      step: null,
+      dueAt: null,
+      startedAt: t0,
+    });
+  });
+});
