@@ -7,6 +7,7 @@ export * from './handler/unit-of-work';
 export * from './inbox/postgres-inbox';
 export * from './outbox/outbox-message';
 export * from './outbox/relay';
+export { outboxBacklog } from './outbox/outbox-table';
 export * from './read/event-row';
 export type { ReadStreamOptions } from './read/read-stream';
 export * from './snapshots/snapshots';

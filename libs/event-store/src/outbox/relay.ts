@@ -7,10 +7,16 @@
 // a polling fallback.
 import { Client, type ClientConfig } from 'pg';
 import type { Meter } from '@opentelemetry/api';
-import { recordedFromRow, type EventRow } from '../read/event-row';
-import { eventMessage, type MessagePublisher, type OutboundMessage } from '@es/messaging';
+import type { MessagePublisher } from '@es/messaging';
 import type { EventRegistry } from '../upcasting/registry';
 import { OUTBOX_WAKE_LOCK } from './outbox-message';
+import {
+  markPublished,
+  outboxBacklog,
+  purgePublished,
+  readOutbox,
+  type OutboxMark,
+} from './outbox-table';
 
 export interface OutboxRelayOptions {
   /** Names the lock and the metrics; one name per database. */
@@ -47,21 +53,6 @@ const logToStderr = (name: string) => (error: unknown) => {
   );
 };
 
-/** The event columns are null for messages that carry their own payload (LEFT JOIN). */
-type Nullable<T> = { [K in keyof T]: T[K] | null };
-
-interface OutboxRow extends Nullable<EventRow> {
-  outbox_transaction_id: string;
-  id: string;
-  topic: string;
-  message_key: string;
-  message_id: string;
-  headers: Record<string, string>;
-  payload: unknown;
-  /** numeric: pg returns it as a string */
-  age_ms: string;
-}
-
 export class OutboxRelay {
   private client: Client | undefined;
   private leader = false;
@@ -73,7 +64,7 @@ export class OutboxRelay {
   private lastPurge = 0;
   private lastPublished = 0;
   /** Everything up to here is published: (transaction id, outbox id), read on taking the lead. */
-  private mark: { transactionId: string; id: string } | undefined;
+  private mark: OutboxMark | undefined;
   private readonly batchSize: number;
   private readonly onError: (error: unknown) => void;
   private readonly publishedCounter;
@@ -241,62 +232,24 @@ export class OutboxRelay {
   private async publishBatch(client: Client): Promise<number> {
     const mark = this.mark;
     if (!mark) throw new Error('publishing without the lead');
-    const { rows } = await client.query<OutboxRow>({
-      name: 'outbox_batch',
-      text: `SELECT o.transaction_id::text AS outbox_transaction_id, o.id, o.topic, o.message_key, o.message_id, o.headers, o.payload,
-                    extract(epoch FROM clock_timestamp() - o.created_at) * 1000 AS age_ms,
-                    e.global_position, e.stream_type, e.stream_id, e.stream_version, e.event_id, e.event_type,
-                    e.schema_version, e.data, e.metadata, e.recorded_at, e.transaction_id
-             -- LATERAL: one index probe per row. A plain join let the planner merge on the
-             -- transaction alone, quadratic for a large transaction (2,600 rows/s drained).
-             FROM outbox o LEFT JOIN LATERAL (
-               SELECT * FROM events e
-               WHERE e.transaction_id = o.transaction_id AND e.global_position = o.event_position
-               LIMIT 1) e ON true
-             WHERE (o.transaction_id, o.id) > ($1::text::xid8, $2::bigint)
-               AND o.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-             ORDER BY o.transaction_id, o.id
-             LIMIT $3`,
-      values: [mark.transactionId, mark.id, this.batchSize],
-    });
-    const last = rows.at(-1);
-    if (!last) return 0;
-    const messages = rows.map((r): OutboundMessage => {
-      const base = { topic: r.topic, key: r.message_key, messageId: r.message_id };
-      if (r.global_position === null) return { ...base, headers: r.headers, payload: r.payload };
-      const event = eventMessage(recordedFromRow(r as OutboxRow & EventRow, this.options.registry));
-      return { ...base, headers: { ...event.headers, ...r.headers }, payload: event.payload };
-    });
+    const batch = await readOutbox(client, this.options.registry, mark, this.batchSize);
+    if (!batch.last) return 0;
     const sentAt = performance.now();
-    await this.publisher.publish(messages);
+    await this.publisher.publish(batch.messages);
     const ackMs = performance.now() - sentAt;
-    await client.query({
-      name: 'outbox_mark',
-      text: `UPDATE outbox_relay_state
-             SET published_transaction_id = $1::text::xid8, published_id = $2, published_at = now()
-             WHERE id = 1`,
-      values: [last.outbox_transaction_id, last.id],
-    });
-    this.mark = { transactionId: last.outbox_transaction_id, id: last.id };
+    await markPublished(client, batch.last);
+    this.mark = batch.last;
     const attributes = { relay: this.options.name };
-    this.publishedCounter?.add(rows.length, attributes);
-    for (const r of rows) this.lagHistogram?.record((Number(r.age_ms) + ackMs) / 1000, attributes);
-    return rows.length;
+    this.publishedCounter?.add(batch.messages.length, attributes);
+    for (const age of batch.ageMs) this.lagHistogram?.record((age + ackMs) / 1000, attributes);
+    return batch.messages.length;
   }
 
   private async purgeIfDue(client: Client): Promise<void> {
     const every = this.options.purgeIntervalMs ?? 60_000;
     if (Date.now() - this.lastPurge < every) return;
     this.lastPurge = Date.now();
-    // Published (behind the mark) and older than the retention; at most 50,000 rows a time.
-    await client.query(
-      `DELETE FROM outbox WHERE ctid = ANY(ARRAY(
-         SELECT o.ctid FROM outbox o, outbox_relay_state s
-         WHERE s.id = 1 AND (o.transaction_id, o.id) <= (s.published_transaction_id, s.published_id)
-           AND o.created_at < now() - make_interval(secs => $1)
-         LIMIT 50000))`,
-      [(this.options.retentionMs ?? 3_600_000) / 1000],
-    );
+    await purgePublished(client, this.options.retentionMs ?? 3_600_000);
   }
 
   private async connect(): Promise<Client> {
@@ -341,19 +294,4 @@ export class OutboxRelay {
     this.wake = undefined;
     this.notified = false;
   }
-}
-
-/** Backlog figures for metrics and admin endpoints. */
-export async function outboxBacklog(db: {
-  query: Client['query'];
-}): Promise<{ unpublished: number; oldestAgeSeconds: number }> {
-  const { rows } = await db.query<{ unpublished: string; oldest: string | null }>(
-    `SELECT count(*) AS unpublished, extract(epoch FROM clock_timestamp() - min(o.created_at)) AS oldest
-     FROM outbox o, outbox_relay_state s
-     WHERE s.id = 1 AND (o.transaction_id, o.id) > (s.published_transaction_id, s.published_id)`,
-  );
-  return {
-    unpublished: Number(rows[0]?.unpublished ?? 0),
-    oldestAgeSeconds: Number(rows[0]?.oldest ?? 0),
-  };
 }
