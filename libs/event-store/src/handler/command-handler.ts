@@ -181,10 +181,13 @@ export class CommandHandler {
     // 25: two instances draining queues of commands for one hot stream (a popular SKU) can win
     // many rounds in a row against each other; ten attempts ran out under CI load.
     const maxAttempts = explicit ? 1 : (this.options.maxAttempts ?? 25);
-    // The streams of follow-on commands (`follows`) are known only once decided, so they are
-    // not locked here (taking locks later could wait in a cycle): a concurrent write of one in
-    // this process is a conflict like another process's, and the whole unit is retried.
-    const release = await this.locks.acquire(keys);
+    // The streams of follow-on commands (`follows`) are known only once decided. A plan that
+    // reaches a stream not held lets every lock go and takes them all again, in the one sorted
+    // order (taking one more while holding others could wait in a cycle), then plans again:
+    // commands on that stream in this process then wait instead of conflicting (a payment's
+    // capture and other payments of the same customer's account).
+    let held = keys;
+    let release = await this.locks.acquire(held);
     try {
       for (let attempt = 1; ; attempt++) {
         // Under the lock, and on every attempt: the same message may have been handled while
@@ -202,6 +205,14 @@ export class CommandHandler {
         }
         const handled = plans.find((p) => p.handled)?.handled;
         if (inbox && handled) return replay(inbox, handled.result);
+        const reached = plans.map((p) => streamKey(p.stream)).filter((k) => !held.includes(k));
+        if (reached.length > 0) {
+          release();
+          held = [...held, ...reached];
+          release = await this.locks.acquire(held);
+          attempt--; // not a conflict: the same attempt, under every lock it needs
+          continue;
+        }
         const started = performance.now();
         try {
           const streams = await this.append(plans, context);
