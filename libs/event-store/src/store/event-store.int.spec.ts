@@ -877,6 +877,41 @@ describe('PostgresEventStore (real PostgreSQL)', () => {
   });
 
   describe('the command handler', () => {
+    it('locks the streams a decision follows on to: concurrent commands in one process wait, not conflict', async () => {
+      let conflicts = 0;
+      const counting = new (class extends PostgresEventStore {
+        override async appendAll(items: Parameters<PostgresEventStore['appendAll']>[0]) {
+          try {
+            return await super.appendAll(items);
+          } catch (error) {
+            if (error instanceof ConcurrencyError) conflicts++;
+            throw error;
+          }
+        }
+      })(pool, counterRegistry());
+      const handler = new CommandHandler(counting);
+      const shared = `c-${++n}`;
+      await handler.handle(counter(), shared, { type: 'Open', limit: 1_000 }, { metadata });
+      const ids = Array.from({ length: 20 }, () => `c-${++n}`);
+      for (const id of ids)
+        await handler.handle(counter(), id, { type: 'Open', limit: 10 }, { metadata });
+      const bump = (id: string) =>
+        handler.handleAll(
+          [
+            onStream(
+              counter(),
+              id,
+              { type: 'Increment', amount: 1 },
+              { follows: () => [onStream(counter(), shared, { type: 'Increment', amount: 1 })] },
+            ),
+          ],
+          { metadata },
+        );
+      await Promise.all(ids.map(bump));
+      expect(conflicts).toBe(0);
+      expect((await handler.load(counter(), shared)).state).toMatchObject({ total: 20 });
+    });
+
     const handler = () => new CommandHandler(store);
 
     it('snapshots every N events and loads from the snapshot; a snapshot of another schema version is ignored', async () => {
