@@ -124,6 +124,68 @@ describe('order-service (real PostgreSQL and Kafka)', () => {
     expect(list.body.orders.map((o) => o.orderId)).toEqual([first.body.orderId]);
   });
 
+  // Bad input at the HTTP edge: each answer a 4xx naming the field or header, nothing written.
+  const raw = async (path: string, init: { method?: string; body?: string; type?: string }) => {
+    const response = await fetch(service.url(path), {
+      method: init.method ?? 'POST',
+      ...(init.body === undefined
+        ? {}
+        : { body: init.body, headers: { 'content-type': init.type ?? 'application/json' } }),
+    });
+    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  };
+  const line = '{"sku":"SKU-1","quantity":1,"unitPrice":100}';
+  it.each([
+    {
+      input: 'a key given twice (the last would win)',
+      body: `{"customerId":"a","customerId":"b","items":[${line}]}`,
+      status: 400,
+      names: 'customerId',
+    },
+    {
+      input: 'a nested key given twice',
+      body: '{"customerId":"a","items":[{"sku":"SKU-1","quantity":-5,"quantity":1,"unitPrice":1}]}',
+      status: 400,
+      names: 'items[0].quantity',
+    },
+    {
+      input: 'a form-encoded body',
+      body: 'customerId=a&items[0][sku]=SKU-1&items[0][quantity]=1&items[0][unitPrice]=1',
+      type: 'application/x-www-form-urlencoded',
+      status: 415,
+      names: 'Content-Type',
+    },
+    {
+      input: 'a text/plain body',
+      body: '{}',
+      type: 'text/plain',
+      status: 415,
+      names: 'Content-Type',
+    },
+    { input: 'a body of null', body: 'null', status: 400, names: '(body)' },
+    { input: 'a body that is not JSON', body: '{"customerId":', status: 400, names: '(body)' },
+  ])('refuses $input with $status naming $names, and writes nothing', async (bad) => {
+    const before = await eventCount();
+    const answer = await raw('/orders', {
+      body: bad.body,
+      ...(bad.type ? { type: bad.type } : {}),
+    });
+    expect(answer.status).toBe(bad.status);
+    expect(JSON.stringify(answer.body)).toContain(bad.names);
+    if (bad.input === 'a body of null')
+      expect(answer.body['message']).not.toMatch(/not valid JSON/);
+    expect(await eventCount()).toBe(before);
+  });
+
+  it('refuses a query parameter given twice, naming it', async () => {
+    const { body } = await place(uniqueName('cust'));
+    const answer = await raw(
+      `/orders/${body.orderId}?consistentWith=${body.token}&consistentWith=${body.token}`,
+      { method: 'GET' },
+    );
+    expect(answer).toMatchObject({ status: 400, body: { fields: [{ field: 'consistentWith' }] } });
+  });
+
   it('cancels a pending order; If-Match guards it; a second cancel is a 409', async () => {
     const { body } = await place(uniqueName('cust'));
     const url = service.url(`/orders/${body.orderId}/cancel`);
@@ -132,10 +194,15 @@ describe('order-service (real PostgreSQL and Kafka)', () => {
       status: 409,
       body: { code: 'VERSION_CONFLICT', expectedVersion: 3, actualVersion: 1 },
     });
+    // If-Match compares strongly (RFC 9110): a weak tag never matches, and is refused as such.
+    const weak = await http(url, { body: {}, headers: { 'If-Match': 'W/"1"' } });
+    expect(weak).toMatchObject({ status: 400, body: { fields: [{ field: 'If-Match' }] } });
     const cancelled = await http(url, {
       body: { reason: 'found it cheaper' },
-      headers: { 'If-Match': 'W/"1"' },
+      headers: { 'If-Match': '"1"' },
     });
+    // The answer's ETag is the order's version, not a hash of the answer.
+    expect(cancelled.headers.get('etag')).toBe('"2"');
     expect(cancelled).toMatchObject({ status: 202, body: { orderId: body.orderId, version: 2 } });
     const token = (cancelled.body as Accepted).token;
     expect(

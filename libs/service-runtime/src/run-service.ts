@@ -10,6 +10,8 @@ import { httpConfig } from '@es/runtime-config';
 import { stopTracing, type ServiceMetrics } from '@es/observability';
 import { correlated } from './http/request-context';
 import { ProblemFilter } from './http/problem.filter';
+import { AcceptedETag } from './http/responses';
+import { strictJsonBody, strictQuery } from './http/strict-input';
 import { JsonLogger } from './logging';
 import { SERVICE_METRICS } from './platform.module';
 
@@ -56,14 +58,23 @@ export async function runService(
   options: RunOptions = {},
 ): Promise<INestApplication> {
   const logger = new JsonLogger(definition.name, options.logLevels);
-  const app = await NestFactory.create(definition.rootModule, { logger });
+  // Bodies are read by strictJsonBody (JSON only, no key twice), not by Nest's parsers.
+  const app = await NestFactory.create(definition.rootModule, { logger, bodyParser: false });
+  // ETags are resource versions (foundWithETag, AcceptedETag), never Express's body hashes.
+  (app.getHttpAdapter().getInstance() as { set(name: string, value: unknown): void }).set(
+    'etag',
+    false,
+  );
   // Every log line of a request carries its correlation id (the caller's, or a new one that
   // the events it writes record too).
   app.use(correlated);
   if (options.handleSignals ?? true)
     stopGracefullyOnSignals(app, logger, definition.shutdownTimeoutMs ?? 15_000);
   app.use(httpMetrics(app.get<ServiceMetrics>(SERVICE_METRICS)));
+  app.use(strictQuery());
+  app.use(strictJsonBody());
   app.useGlobalFilters(new ProblemFilter());
+  app.useGlobalInterceptors(new AcceptedETag());
 
   const openApi = new DocumentBuilder()
     .setTitle(definition.name)

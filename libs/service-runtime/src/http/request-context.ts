@@ -25,10 +25,18 @@ function header(request: Request, name: string): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-/** `"3"`, `W/"3"` or `3`; undefined when absent. */
+/**
+ * `"3"` or `3`; undefined when absent. A weak tag (`W/"3"`) is refused: If-Match compares
+ * strongly (RFC 9110, 13.1.1), so a weak tag never matches.
+ */
 export function parseIfMatch(value: string | undefined): number | undefined | FieldProblem {
   if (value === undefined) return undefined;
-  const match = /^(?:W\/)?"?(\d{1,9})"?$/.exec(value.trim());
+  if (/^W\//i.test(value.trim()))
+    return {
+      field: 'If-Match',
+      problem: `a weak tag never matches If-Match (RFC 9110): send the strong one, e.g. "3"; got ${value}`,
+    };
+  const match = /^"?(\d{1,9})"?$/.exec(value.trim());
   if (!match?.[1])
     return { field: 'If-Match', problem: `must be the resource's version, e.g. "3"; got ${value}` };
   return Number(match[1]);

@@ -1,6 +1,14 @@
 // What every command endpoint answers and documents, and how every versioned GET answers: one
 // place for the consistency token, the command headers in OpenAPI, and 404-or-ETag.
-import { HttpCode, applyDecorators } from '@nestjs/common';
+import {
+  HttpCode,
+  Injectable,
+  applyDecorators,
+  type CallHandler,
+  type ExecutionContext,
+  type NestInterceptor,
+} from '@nestjs/common';
+import { map, type Observable } from 'rxjs';
 import {
   ApiBadRequestResponse,
   ApiConflictResponse,
@@ -68,6 +76,27 @@ export function ApiConsistentRead(): MethodDecorator {
       description: 'NOT_YET_CONSISTENT: the read model has not reached the token yet',
     }),
   );
+}
+
+/**
+ * A command's answer carries the written resource's version as its ETag (what a later If-Match
+ * sends back), not a hash of the answer's bytes.
+ */
+@Injectable()
+export class AcceptedETag implements NestInterceptor {
+  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    const http = context.switchToHttp();
+    const request = http.getRequest<{ method: string }>();
+    const response = http.getResponse<Response>();
+    return next.handle().pipe(
+      map((body: unknown) => {
+        const version = (body as { version?: unknown } | null)?.version;
+        if (request.method === 'POST' && typeof version === 'number')
+          response.setHeader('ETag', `"${version}"`);
+        return body;
+      }),
+    );
+  }
 }
 
 /** The view with its version as ETag, or 404 when there is none. */
