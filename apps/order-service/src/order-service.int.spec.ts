@@ -254,7 +254,17 @@ describe('order-service (real PostgreSQL and Kafka)', () => {
     const before = await http(
       service.url(`/orders/${body.orderId}/state?asOf=2000-01-01T00:00:00Z`),
     );
-    expect(before.status).toBe(404);
+    // It did not exist yet then: said so, with when it was placed.
+    expect(before).toMatchObject({
+      status: 404,
+      body: { code: 'ORDER_NOT_YET_PLACED', placedAt: expect.any(String) as string },
+    });
+    expect((before.body as { message: string }).message).toContain('did not exist yet');
+    const nobody = await http(service.url(`/orders/no-such-order/state?atVersion=1`));
+    expect(nobody).toMatchObject({
+      status: 404,
+      body: { message: 'order no-such-order not found' },
+    });
     const both = await http(
       service.url(`/orders/${body.orderId}/state?asOf=${betweenEvents}&atVersion=1`),
     );

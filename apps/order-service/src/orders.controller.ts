@@ -1,5 +1,15 @@
 // REST for orders (docs/decisions.md, Services). Controllers only validate, then send a command or a query.
-import { Body, Controller, Get, Param, Post, Query, Res } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Get,
+  HttpException,
+  HttpStatus,
+  Param,
+  Post,
+  Query,
+  Res,
+} from '@nestjs/common';
 import { CommandBus, QueryBus } from '@nestjs/cqrs';
 import {
   ApiAcceptedResponse,
@@ -182,8 +192,19 @@ export class OrdersController {
       query.atVersion !== undefined
         ? { toVersion: query.atVersion }
         : { asOf: new Date(query.asOf ?? '') };
-    const order = await this.queries.execute(new GetOrderAt(id, at));
-    if (!order) throw new NotFound('order', id);
-    return order;
+    const found = await this.queries.execute(new GetOrderAt(id, at));
+    if (!found) throw new NotFound('order', id);
+    if ('order' in found) return found.order;
+    const then = query.asOf ?? `version ${String(query.atVersion)}`;
+    throw new HttpException(
+      {
+        statusCode: 404,
+        error: 'Not Found',
+        code: 'ORDER_NOT_YET_PLACED',
+        message: `order ${id} did not exist yet at ${then}: it was placed at ${found.placedAt.toISOString()}`,
+        placedAt: found.placedAt.toISOString(),
+      },
+      HttpStatus.NOT_FOUND,
+    );
   }
 }

@@ -30,7 +30,10 @@ export class GetOrder extends Query<OrderDetailsDocument | undefined> {
   }
 }
 
-export class GetOrderAt extends Query<OrderView | undefined> {
+/** The order as it was then; or, when it did not exist yet then, when it was placed. */
+export type OrderAt = { readonly order: OrderView } | { readonly placedAt: Date } | undefined;
+
+export class GetOrderAt extends Query<OrderAt> {
   constructor(
     readonly orderId: string,
     readonly at: { readonly toVersion: number } | { readonly asOf: Date },
@@ -72,11 +75,21 @@ export class GetOrderHandler implements IQueryHandler<GetOrder> {
 
 @QueryHandler(GetOrderAt)
 export class GetOrderAtHandler implements IQueryHandler<GetOrderAt> {
-  constructor(@Inject(COMMAND_HANDLER) private readonly handler: EventStoreCommandHandler) {}
+  constructor(
+    @Inject(COMMAND_HANDLER) private readonly handler: EventStoreCommandHandler,
+    @Inject(EVENT_STORE) private readonly store: PostgresEventStore,
+  ) {}
 
-  async execute({ orderId, at }: GetOrderAt): Promise<OrderView | undefined> {
+  async execute({ orderId, at }: GetOrderAt): Promise<OrderAt> {
     const loaded = await this.handler.loadAt(orderAggregate, orderId, at);
-    return orderView(loaded.state, loaded.version);
+    const order = orderView(loaded.state, loaded.version);
+    if (order) return { order };
+    // Nothing then: an order placed later, or none at all.
+    const [first] = await this.store.readStream(
+      { type: ORDER_STREAM_TYPE, id: orderId },
+      { toVersion: 1 },
+    );
+    return first ? { placedAt: first.recordedAt } : undefined;
   }
 }
 
