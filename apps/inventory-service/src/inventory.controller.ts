@@ -10,7 +10,7 @@ import {
 } from '@nestjs/swagger';
 import type { Response } from 'express';
 import type { ConsistencyToken } from '@es/event-store';
-import type { StockAvailabilityDocument } from '@es/inventory-contracts';
+import { STOCK_ITEM_STREAM_TYPE, type StockAvailabilityDocument } from '@es/inventory-contracts';
 import { identifier, jsonSchemaOf, positiveInt, z } from '@es/schema';
 import {
   ApiCommand,
@@ -55,7 +55,8 @@ export class InventoryController {
   @ApiNotFoundResponse({ description: 'The SKU was never stocked' })
   async get(
     @Param('sku', new ZodPipe(identifier, { field: 'sku' })) sku: string,
-    @ConsistentWith() token: ConsistencyToken | undefined,
+    @ConsistentWith({ streamType: STOCK_ITEM_STREAM_TYPE, idParam: 'sku' })
+    token: ConsistencyToken | undefined,
     @Res({ passthrough: true }) response: Response,
   ): Promise<StockAvailabilityDocument> {
     return foundWithETag(

@@ -177,6 +177,21 @@ describe('order-service (real PostgreSQL and Kafka)', () => {
     expect(await eventCount()).toBe(before);
   });
 
+  it('refuses a consistency token of another stream at once, naming it', async () => {
+    const { body } = await place(uniqueName('cust'));
+    const started = Date.now();
+    const other = await http(service.url(`/orders/${body.orderId}`), {
+      headers: { 'X-Consistency-Token': 'stock-item/SKU-1@999' },
+    });
+    expect(other).toMatchObject({
+      status: 400,
+      body: { fields: [{ field: 'X-Consistency-Token' }] },
+    });
+    expect(Date.now() - started).toBeLessThan(1_000); // not after the wait's bound
+    const listed = await http(service.url(`/orders?customerId=x&consistentWith=account/x@1`));
+    expect(listed).toMatchObject({ status: 400, body: { fields: [{ field: 'consistentWith' }] } });
+  });
+
   it('refuses a query parameter given twice, naming it', async () => {
     const { body } = await place(uniqueName('cust'));
     const answer = await raw(

@@ -22,6 +22,7 @@ import {
 import type { Response } from 'express';
 import type { ConsistencyToken } from '@es/event-store';
 import {
+  ORDER_STREAM_TYPE,
   orderLineSchema,
   type CustomerOrderDocument,
   type OrderDetailsDocument,
@@ -116,7 +117,7 @@ export class OrdersController {
   })
   async list(
     @Query(new ZodPipe(listQuery, { what: 'query' })) query: z.output<typeof listQuery>,
-    @ConsistentWith() token: ConsistencyToken | undefined,
+    @ConsistentWith({ streamType: ORDER_STREAM_TYPE }) token: ConsistencyToken | undefined,
   ): Promise<{ orders: readonly CustomerOrderDocument[] }> {
     return {
       orders: await this.queries.execute(
@@ -131,7 +132,8 @@ export class OrdersController {
   @ApiNotFoundResponse()
   async get(
     @Param('id', new ZodPipe(identifier, { field: 'id' })) id: string,
-    @ConsistentWith() token: ConsistencyToken | undefined,
+    @ConsistentWith({ streamType: ORDER_STREAM_TYPE, idParam: 'id' })
+    token: ConsistencyToken | undefined,
     @Res({ passthrough: true }) response: Response,
   ): Promise<OrderDetailsDocument> {
     return foundWithETag(

@@ -11,7 +11,7 @@ import {
 } from '@nestjs/swagger';
 import type { Response } from 'express';
 import type { ConsistencyToken } from '@es/event-store';
-import type { CustomerAccountDocument } from '@es/payment-contracts';
+import { ACCOUNT_STREAM_TYPE, type CustomerAccountDocument } from '@es/payment-contracts';
 import { identifier, jsonSchemaOf, positiveInt, z } from '@es/schema';
 import {
   ApiCommand,
@@ -57,7 +57,8 @@ export class PaymentsController {
   @ApiNotFoundResponse({ description: 'The customer never deposited' })
   async account(
     @Param('customerId', new ZodPipe(identifier, { field: 'customerId' })) customerId: string,
-    @ConsistentWith() token: ConsistencyToken | undefined,
+    @ConsistentWith({ streamType: ACCOUNT_STREAM_TYPE, idParam: 'customerId' })
+    token: ConsistencyToken | undefined,
     @Res({ passthrough: true }) response: Response,
   ): Promise<CustomerAccountDocument> {
     return foundWithETag(

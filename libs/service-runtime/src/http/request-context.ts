@@ -112,7 +112,17 @@ export const CommandContext = createParamDecorator(
  * The consistency token a read must wait for (docs/decisions.md, Read models: read-your-writes): the
  * `consistentWith` query parameter or the `X-Consistency-Token` header; undefined when neither.
  */
-export function consistencyTokenOf(request: Request): ConsistencyToken | undefined {
+/** Which stream a read can wait for: a type, and the route parameter that is its id. */
+export interface ConsistencyFor {
+  readonly streamType: string;
+  /** The route parameter holding the stream's id; without one, any stream of the type. */
+  readonly idParam?: string;
+}
+
+export function consistencyTokenOf(
+  request: Request,
+  expected?: ConsistencyFor,
+): ConsistencyToken | undefined {
   const fromQuery = request.query['consistentWith'];
   const [field, text] =
     typeof fromQuery === 'string'
@@ -130,12 +140,31 @@ export function consistencyTokenOf(request: Request): ConsistencyToken | undefin
       ],
       'request',
     );
+  // A token of another stream can never be reached by this read: a client's mistake, said at
+  // once rather than after the wait's bound.
+  const param: unknown =
+    expected?.idParam === undefined ? undefined : request.params[expected.idParam];
+  const id = typeof param === 'string' ? param : undefined;
+  if (
+    expected &&
+    (token.stream.type !== expected.streamType || (id !== undefined && token.stream.id !== id))
+  )
+    throw new InvalidInputError(
+      [
+        {
+          field,
+          problem: `is a token of ${token.stream.type}/${token.stream.id}; this read waits only for ${expected.streamType}/${id ?? '<id>'}`,
+        },
+      ],
+      'request',
+    );
   return token;
 }
 
+/** The read's consistency token; given `expected`, a token of another stream is a 400. */
 export const ConsistentWith = createParamDecorator(
-  (_data: unknown, context: ExecutionContext): ConsistencyToken | undefined =>
-    consistencyTokenOf(context.switchToHttp().getRequest<Request>()),
+  (expected: ConsistencyFor | undefined, context: ExecutionContext): ConsistencyToken | undefined =>
+    consistencyTokenOf(context.switchToHttp().getRequest<Request>(), expected),
 );
 
 /**
