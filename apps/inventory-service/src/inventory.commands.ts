@@ -131,14 +131,12 @@ export function reservation(
     outcome: { outcome: 'reserved', orderId },
     refused: (refusals) => {
       const shortages = refusals.map((r) => shortageOf(r.stream.id, r.error));
-      if (shortages.some((s) => s === undefined)) return Promise.resolve(undefined);
-      return Promise.resolve(
-        answer<ReservationOutcome>({
-          outcome: 'insufficient-stock',
-          orderId,
-          shortages: shortages.filter((s): s is Shortage => s !== undefined),
-        }),
-      );
+      if (shortages.some((s) => s === undefined)) return undefined;
+      return answer<ReservationOutcome>({
+        outcome: 'insufficient-stock',
+        orderId,
+        shortages: shortages.filter((s): s is Shortage => s !== undefined),
+      });
     },
   };
 }
@@ -161,15 +159,13 @@ export function commitment(orderId: string, skus: readonly string[]): Decision<C
     ),
     outcome: { outcome: 'committed', orderId },
     refused: (refusals) =>
-      Promise.resolve(
-        refusals.some((r) => r.error.code !== 'RESERVATION_NOT_FOUND')
-          ? undefined
-          : answer<CommitOutcome>({
-              outcome: 'not-reserved',
-              orderId,
-              skus: refusals.map((r) => r.stream.id),
-            }),
-      ),
+      refusals.some((r) => r.error.code !== 'RESERVATION_NOT_FOUND')
+        ? undefined
+        : answer<CommitOutcome>({
+            outcome: 'not-reserved',
+            orderId,
+            skus: refusals.map((r) => r.stream.id),
+          }),
   };
 }
 

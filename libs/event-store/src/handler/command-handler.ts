@@ -337,7 +337,7 @@ export class CommandHandler {
    * across services): its inbox mark and outbox messages in one statement. False when the
    * message was handled before (its first answer was written then).
    */
-  async answer(context: HandleContext, outbox: readonly OutboxMessage[]): Promise<boolean> {
+  private async answer(context: HandleContext, outbox: readonly OutboxMessage[]): Promise<boolean> {
     const { inbox } = context;
     try {
       await this.store.append({ type: '$answer', id: inbox?.messageId ?? uuidv7() }, [], {

@@ -21,7 +21,9 @@ export interface Decision<O> {
    * What the commands' refusal answers: another decision (a decline recorded as a fact, or an
    * answer with no commands), or undefined: the refusal is an error, thrown.
    */
-  readonly refused?: (refusals: readonly Refusal[]) => Promise<Decision<O> | undefined>;
+  readonly refused?: (
+    refusals: readonly Refusal[],
+  ) => Decision<O> | undefined | Promise<Decision<O> | undefined>;
   /** What a message handled before answers (its effect and messages were written then). */
   readonly replayed?: () => Promise<O>;
 }
@@ -32,9 +34,9 @@ export const answer = <O>(outcome: O): Decision<O> => ({ commands: [], outcome }
 /** A refusal answered, not thrown: the first refused command's error, as an outcome. */
 export const answerRefusal =
   <O>(outcome: (refusal: Refusal) => O) =>
-  (refusals: readonly Refusal[]): Promise<Decision<O> | undefined> => {
+  (refusals: readonly Refusal[]): Decision<O> | undefined => {
     const [first] = refusals;
-    return Promise.resolve(first && answer(outcome(first)));
+    return first && answer(outcome(first));
   };
 
 /** The same decision with its outcomes (and those of its refusals and replays) mapped. */

@@ -65,14 +65,10 @@ export class InboxConsumer {
       {
         groupId: options.groupId,
         topics: options.topics,
-        ...(options.fromBeginning === undefined ? {} : { fromBeginning: options.fromBeginning }),
-        ...(options.partitionsConsumedConcurrently === undefined
-          ? {}
-          : { partitionsConsumedConcurrently: options.partitionsConsumedConcurrently }),
-        ...(options.commitIntervalMs === undefined
-          ? {}
-          : { commitIntervalMs: options.commitIntervalMs }),
-        ...(options.onCommitError ? { onCommitError: options.onCommitError } : {}),
+        fromBeginning: options.fromBeginning,
+        partitionsConsumedConcurrently: options.partitionsConsumedConcurrently,
+        commitIntervalMs: options.commitIntervalMs,
+        onCommitError: options.onCommitError,
       },
       (batch) => this.handleBatch(batch),
     );
