@@ -103,11 +103,9 @@ export class ConsumerCore {
       topics: [...this.options.topics],
       fromBeginning: this.options.fromBeginning ?? true,
     });
-    // At most one commit an interval, whichever comes first: this tick or a batch's end.
-    const interval = this.options.commitIntervalMs ?? 500;
     this.commitTimer = setInterval(() => {
-      if (Date.now() - this.lastCommitAt >= interval) void this.commitHandled();
-    }, interval);
+      void this.commitHandled();
+    }, this.options.commitIntervalMs ?? 500);
     await this.consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
