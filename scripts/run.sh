@@ -3,6 +3,7 @@
 # build and engines, and stops what it started when it ends.
 #   run.sh start   the whole system in the foreground until Ctrl-C
 #   run.sh test    every check and test level; prints "N passed, N failed" last
+#   run.sh contract  the long contract run (Schemathesis, many examples, a random seed)
 #   run.sh bench   the benchmarks (results in docs/benchmarks.md)
 set -euo pipefail
 LOG_TAG=run
@@ -91,6 +92,16 @@ cmd_start() {
   node libs/testing/dist/cli/start-system.js
 }
 
+# The contract run's long profile: Schemathesis with many more examples per operation than the
+# short profile in `npm test` (tools/contract/contract.e2e.spec.ts).
+cmd_contract() {
+  trap 'stop_stack_if_ours' EXIT
+  step "build" build
+  step "engines" ensure_stack
+  CONTRACT_EXAMPLES="${CONTRACT_EXAMPLES:-300}" CONTRACT_SEED="${CONTRACT_SEED:-$RANDOM}" \
+    jest -c jest.e2e.config.js --ci tools/contract
+}
+
 # Benchmarks print their figures and write them to docs/benchmarks.md.
 cmd_bench() {
   trap 'stop_stack_if_ours' EXIT
@@ -105,5 +116,6 @@ case "${1:-}" in
   start) cmd_start ;;
   test) cmd_test ;;
   bench) shift; cmd_bench "$@" ;;
-  *) die "usage: run.sh start|test|bench [append|relay|saga|projection]" ;;
+  contract) cmd_contract ;;
+  *) die "usage: run.sh start|test|contract|bench [append|relay|saga|projection]" ;;
 esac

@@ -79,13 +79,12 @@ describe('the order saga across the services (real processes, real engines)', ()
     expect(r.status).toBe(202);
     return r.body.orderId;
   };
-  /** A token for the version of a stream the read must reflect; no header without a version. */
+  /** The read waits for this version of the stream; no token without a version. */
   const reflecting = (stream: string, version?: number) =>
-    version ? { headers: { 'X-Consistency-Token': `${stream}@${version}` } } : {};
+    version ? `?consistentWith=${stream}@${version}` : '';
   const order = async (orderId: string, version?: number) => {
     const r = await http<Order>(
-      url('order-service', `/orders/${orderId}`),
-      reflecting(`order/${orderId}`, version),
+      url('order-service', `/orders/${orderId}${reflecting(`order/${orderId}`, version)}`),
     );
     if (r.status !== 200)
       throw new Error(`order ${orderId}: ${r.status} ${JSON.stringify(r.body)}`);
@@ -99,15 +98,16 @@ describe('the order saga across the services (real processes, real engines)', ()
   const stock = async (sku: string, version?: number) =>
     (
       await http<Stock>(
-        url('inventory-service', `/inventory/${sku}`),
-        reflecting(`stock-item/${sku}`, version),
+        url('inventory-service', `/inventory/${sku}${reflecting(`stock-item/${sku}`, version)}`),
       )
     ).body;
   const account = async (customerId: string, version?: number) =>
     (
       await http<Account>(
-        url('payment-service', `/accounts/${customerId}`),
-        reflecting(`account/${customerId}`, version),
+        url(
+          'payment-service',
+          `/accounts/${customerId}${reflecting(`account/${customerId}`, version)}`,
+        ),
       )
     ).body;
   /** Waits until the saga has ended (or parked), and returns it. */

@@ -37,9 +37,9 @@ describe('order, inventory and payment services over HTTP', () => {
     );
     expect(placed.status).toBe(202);
     // Read-your-writes: with the POST's token, the GET answers the new order at once.
-    const order = await http(url('order-service', `/orders/${placed.body.orderId}`), {
-      headers: { 'X-Consistency-Token': placed.body.token },
-    });
+    const order = await http(
+      url('order-service', `/orders/${placed.body.orderId}?consistentWith=${placed.body.token}`),
+    );
     expect(order.status).toBe(200);
     expect(order.body).toMatchObject({
       status: 'PENDING',
@@ -66,9 +66,12 @@ describe('order, inventory and payment services over HTTP', () => {
       order: { status: 'PENDING' },
     });
     // A version the order never reached: a clear 409 after the bounded wait, not stale data.
-    const ahead = await http(url('order-service', `/orders/${placed.body.orderId}`), {
-      headers: { 'X-Consistency-Token': `order/${placed.body.orderId}@9` },
-    });
+    const ahead = await http(
+      url(
+        'order-service',
+        `/orders/${placed.body.orderId}?consistentWith=order/${placed.body.orderId}@9`,
+      ),
+    );
     expect(ahead).toMatchObject({
       status: 409,
       body: { code: 'NOT_YET_CONSISTENT', token: `order/${placed.body.orderId}@9`, seenVersion: 1 },
@@ -90,9 +93,9 @@ describe('order, inventory and payment services over HTTP', () => {
     expect(restocked.status).toBe(202);
     expect(
       (
-        await http(url('inventory-service', `/inventory/${sku}`), {
-          headers: { 'X-Consistency-Token': restocked.body.token },
-        })
+        await http(
+          url('inventory-service', `/inventory/${sku}?consistentWith=${restocked.body.token}`),
+        )
       ).body,
     ).toMatchObject({
       sku,
@@ -110,9 +113,9 @@ describe('order, inventory and payment services over HTTP', () => {
     expect(deposited.status).toBe(202);
     expect(
       (
-        await http(url('payment-service', `/accounts/${customer}`), {
-          headers: { 'X-Consistency-Token': deposited.body.token },
-        })
+        await http(
+          url('payment-service', `/accounts/${customer}?consistentWith=${deposited.body.token}`),
+        )
       ).body,
     ).toMatchObject({
       balance: 2_500,

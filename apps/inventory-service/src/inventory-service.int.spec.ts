@@ -2,7 +2,11 @@
 // stock-availability read model, built by the projection service as a child process), all-or-none
 // reservations under contention from two instances, and its events on inventory.events.
 import { CommandBus } from '@nestjs/cqrs';
-import { INVENTORY_COMMANDS_TOPIC, INVENTORY_EVENTS_TOPIC } from '@es/inventory-contracts';
+import {
+  INVENTORY_COMMANDS_TOPIC,
+  INVENTORY_EVENTS_TOPIC,
+  inventoryServiceApi,
+} from '@es/inventory-contracts';
 import { SAGA_REPLIES_TOPIC } from '@es/saga-contracts';
 import {
   collect,
@@ -35,8 +39,9 @@ describe('inventory-service (real PostgreSQL and Kafka)', () => {
   /** The stock item's read model; once it reflects `version` when one is given. */
   const stock = (service: TestService, id: string, version?: number) =>
     http<{ onHand: number; reserved: number; available: number; version: number }>(
-      service.url(`/inventory/${id}`),
-      version ? { headers: { 'X-Consistency-Token': `stock-item/${id}@${version}` } } : {},
+      service.url(
+        `/inventory/${id}${version ? `?consistentWith=${encodeURIComponent(`stock-item/${id}@${version}`)}` : ''}`,
+      ),
     );
 
   beforeAll(async () => {
@@ -46,8 +51,8 @@ describe('inventory-service (real PostgreSQL and Kafka)', () => {
     // A fresh read side projects the topics from their beginning: allow it time to catch up.
     const env = { MONGO_DATABASE: readSide.database, CONSISTENCY_WAIT_MS: '30000' };
     // Two instances on one database, as two replicas of the service would run.
-    a = await startTestService('inventory-service', AppModule, db.name, env);
-    b = await startTestService('inventory-service', AppModule, db.name, env);
+    a = await startTestService(inventoryServiceApi, AppModule, db.name, env);
+    b = await startTestService(inventoryServiceApi, AppModule, db.name, env);
   });
   afterAll(async () => {
     await Promise.all([a.close(), b.close()]);
@@ -176,7 +181,7 @@ describe('inventory-service (real PostgreSQL and Kafka)', () => {
       body: { quantity: 1.5, extra: 1 },
     });
     expect(badBody.body).toMatchObject({
-      statusCode: 400,
+      status: 400,
       fields: [
         { field: 'quantity', problem: 'must be a whole number' },
         { field: 'extra', problem: 'is not a known field' },

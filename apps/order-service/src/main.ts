@@ -1,10 +1,6 @@
 import './tracing';
+import { orderServiceApi } from '@es/order-contracts';
 import { main } from '@es/service-runtime';
 import { AppModule } from './app.module';
 
-main({
-  name: 'order-service',
-  defaultPort: 3001,
-  rootModule: AppModule,
-  description: 'Orders: commands and queries',
-});
+main({ api: orderServiceApi, rootModule: AppModule });

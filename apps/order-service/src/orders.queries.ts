@@ -36,7 +36,7 @@ export type OrderAt = { readonly order: OrderView } | { readonly placedAt: Date 
 export class GetOrderAt extends Query<OrderAt> {
   constructor(
     readonly orderId: string,
-    readonly at: { readonly toVersion: number } | { readonly asOf: Date },
+    readonly at: { readonly toVersion?: number; readonly asOf?: Date },
   ) {
     super();
   }

@@ -1,10 +1,6 @@
 import './tracing';
+import { paymentServiceApi } from '@es/payment-contracts';
 import { main } from '@es/service-runtime';
 import { AppModule } from './app.module';
 
-main({
-  name: 'payment-service',
-  defaultPort: 3003,
-  rootModule: AppModule,
-  description: 'Customer accounts and payments; saga participant',
-});
+main({ api: paymentServiceApi, rootModule: AppModule });

@@ -3,7 +3,7 @@
 // Accounts are read from the customer-account read model, built by the projection service (a
 // child process); each read names the account version it expects, as a consistency token.
 import { CommandBus } from '@nestjs/cqrs';
-import { PAYMENTS_EVENTS_TOPIC } from '@es/payment-contracts';
+import { PAYMENTS_EVENTS_TOPIC, paymentServiceApi } from '@es/payment-contracts';
 import {
   collect,
   createTestDatabase,
@@ -27,8 +27,9 @@ describe('payment-service (real PostgreSQL and Kafka)', () => {
   const bus = () => service.app.get(CommandBus);
   const account = (customerId: string, version?: number) =>
     http(
-      service.url(`/accounts/${customerId}`),
-      version ? { headers: { 'X-Consistency-Token': `account/${customerId}@${version}` } } : {},
+      service.url(
+        `/accounts/${customerId}${version ? `?consistentWith=${encodeURIComponent(`account/${customerId}@${version}`)}` : ''}`,
+      ),
     );
   const payment = (paymentId: string) => http(service.url(`/payments/${paymentId}`));
   const deposit = (customerId: string, amount: number, headers: Record<string, string> = {}) =>
@@ -48,7 +49,7 @@ describe('payment-service (real PostgreSQL and Kafka)', () => {
     kafka = testKafka('payment-int');
     readSide = await startReadSide('rm_payment');
     // A fresh read side projects the topics from their beginning: allow it time to catch up.
-    service = await startTestService('payment-service', AppModule, db.name, {
+    service = await startTestService(paymentServiceApi, AppModule, db.name, {
       MONGO_DATABASE: readSide.database,
       CONSISTENCY_WAIT_MS: '30000',
     });

@@ -1,34 +1,29 @@
-// REST for accounts and payments (docs/decisions.md, Services). Authorizing, capturing and refunding are the
-// saga's, over Kafka, not REST.
-import { Body, Controller, Get, Param, Post, Res } from '@nestjs/common';
+// REST for accounts and payments (docs/api.md): the operations of @es/payment-contracts'
+// payment.http.ts. Authorizing, capturing and refunding are the saga's, over Kafka, not REST.
+import { Controller, Res } from '@nestjs/common';
 import { CommandBus, QueryBus } from '@nestjs/cqrs';
-import {
-  ApiAcceptedResponse,
-  ApiBody,
-  ApiNotFoundResponse,
-  ApiOkResponse,
-  ApiTags,
-} from '@nestjs/swagger';
 import type { Response } from 'express';
 import type { ConsistencyToken } from '@es/event-store';
-import { ACCOUNT_STREAM_TYPE, type CustomerAccountDocument } from '@es/payment-contracts';
-import { identifier, jsonSchemaOf, positiveInt, z } from '@es/schema';
+import type { BodyOf, ParamsOf } from '@es/http-api';
 import {
-  ApiCommand,
-  ApiConsistentRead,
+  ACCOUNT_STREAM_TYPE,
+  depositFunds,
+  getAccount,
+  getPayment,
+  type CustomerAccountDocument,
+} from '@es/payment-contracts';
+import {
   CommandContext,
   ConsistentWith,
+  Input,
   NotFound,
-  ZodPipe,
+  Route,
   foundWithETag,
   type CommandRequest,
 } from '@es/service-runtime';
 import { DepositFunds, type AccountAccepted } from './payments.commands';
 import { GetAccount, GetPayment, type PaymentView } from './payments.queries';
 
-const depositBody = z.strictObject({ amount: positiveInt });
-
-@ApiTags('payments')
 @Controller()
 export class PaymentsController {
   constructor(
@@ -36,27 +31,18 @@ export class PaymentsController {
     private readonly queries: QueryBus,
   ) {}
 
-  @Post('accounts/:customerId/deposit')
-  @ApiCommand({ ifMatch: true })
-  @ApiBody({ schema: jsonSchemaOf(depositBody), description: 'amount in minor units (cents)' })
-  @ApiAcceptedResponse({ description: '{ customerId, version, token }' })
+  @Route(depositFunds)
   deposit(
-    @Param('customerId', new ZodPipe(identifier, { field: 'customerId' })) customerId: string,
-    @Body(new ZodPipe(depositBody)) body: z.output<typeof depositBody>,
+    @Input('params') { customerId }: ParamsOf<typeof depositFunds>,
+    @Input('body') body: BodyOf<typeof depositFunds>,
     @CommandContext() request: CommandRequest,
   ): Promise<AccountAccepted> {
     return this.commands.execute(new DepositFunds(customerId, body.amount, request));
   }
 
-  @Get('accounts/:customerId')
-  @ApiConsistentRead()
-  @ApiOkResponse({
-    description:
-      '{ customerId, balance, reserved, available, recentPayments, updatedAt, version } (the customer-account read model)',
-  })
-  @ApiNotFoundResponse({ description: 'The customer never deposited' })
+  @Route(getAccount)
   async account(
-    @Param('customerId', new ZodPipe(identifier, { field: 'customerId' })) customerId: string,
+    @Input('params') { customerId }: ParamsOf<typeof getAccount>,
     @ConsistentWith({ streamType: ACCOUNT_STREAM_TYPE, idParam: 'customerId' })
     token: ConsistencyToken | undefined,
     @Res({ passthrough: true }) response: Response,
@@ -69,12 +55,8 @@ export class PaymentsController {
     );
   }
 
-  @Get('payments/:id')
-  @ApiOkResponse({ description: 'The payment and its status' })
-  @ApiNotFoundResponse()
-  async payment(
-    @Param('id', new ZodPipe(identifier, { field: 'id' })) id: string,
-  ): Promise<PaymentView> {
+  @Route(getPayment)
+  async payment(@Input('params') { id }: ParamsOf<typeof getPayment>): Promise<PaymentView> {
     const payment = await this.queries.execute(new GetPayment(id));
     if (!payment) throw new NotFound('payment', id);
     return payment;

@@ -1,22 +1,20 @@
-// REST for the read side's operators (docs/decisions.md, Read models): each projection's generation, lag and
-// progress; a rebuild without downtime; and the cross-context order summary.
-import { Controller, Get, HttpStatus, Inject, Param, Post, Res } from '@nestjs/common';
-import {
-  ApiAcceptedResponse,
-  ApiConflictResponse,
-  ApiNotFoundResponse,
-  ApiOkResponse,
-  ApiTags,
-} from '@nestjs/swagger';
-import type { Response } from 'express';
+// REST for the read side's operators (docs/api.md): the operations of @es/projections'
+// projections.http.ts - each projection's generations, lag and progress; a rebuild without
+// downtime; and the cross-context order summary.
+import { Controller, Inject } from '@nestjs/common';
 import type { ConsistencyToken } from '@es/event-store';
+import type { ParamsOf } from '@es/http-api';
 import type { Generation, ProjectionStatus, ReadModels } from '@es/read-models';
-import { identifier } from '@es/schema';
-import { ConsistentWith, NotFound, READ_MODELS, ZodPipe } from '@es/service-runtime';
+import { ConsistentWith, Input, NotFound, READ_MODELS, Route } from '@es/service-runtime';
 import { ProjectionHostService } from './projection-host';
-import { ORDER_SUMMARY_READ_MODEL, type OrderSummaryDocument } from '@es/projections';
+import {
+  ORDER_SUMMARY_READ_MODEL,
+  getOrderSummary,
+  listProjections,
+  rebuildProjection,
+  type OrderSummaryDocument,
+} from '@es/projections';
 
-@ApiTags('projections')
 @Controller()
 export class ProjectionsController {
   constructor(
@@ -24,34 +22,22 @@ export class ProjectionsController {
     @Inject(READ_MODELS) private readonly readModels: ReadModels,
   ) {}
 
-  @Get('projections')
-  @ApiOkResponse({ description: 'Each projection: live or rebuilding, generations, lag, progress' })
+  @Route(listProjections)
   async list(): Promise<{ projections: ProjectionStatus[] }> {
     return { projections: await this.projections.host.status() };
   }
 
-  @Post('projections/:name/rebuild')
-  @ApiAcceptedResponse({
-    description:
-      'The next generation is being built beside the live one; readers switch once it has caught up',
-  })
-  @ApiNotFoundResponse({ description: 'No projection of that name' })
-  @ApiConflictResponse({ description: 'A rebuild of it is already running' })
+  @Route(rebuildProjection)
   async rebuild(
-    @Param('name') name: string,
-    @Res({ passthrough: true }) response: Response,
+    @Input('params') { name }: ParamsOf<typeof rebuildProjection>,
   ): Promise<{ projection: string; rebuilding: Generation }> {
     if (!this.projections.host.projection(name)) throw new NotFound('projection', name);
-    const rebuilding = await this.projections.host.rebuild(name);
-    response.status(HttpStatus.ACCEPTED);
-    return { projection: name, rebuilding };
+    return { projection: name, rebuilding: await this.projections.host.rebuild(name) };
   }
 
-  @Get('order-summaries/:orderId')
-  @ApiOkResponse({ description: 'The order, its stock reservation per line and its payment' })
-  @ApiNotFoundResponse()
+  @Route(getOrderSummary)
   async orderSummary(
-    @Param('orderId', new ZodPipe(identifier, { field: 'orderId' })) orderId: string,
+    @Input('params') { orderId }: ParamsOf<typeof getOrderSummary>,
     @ConsistentWith() token: ConsistencyToken | undefined,
   ): Promise<OrderSummaryDocument> {
     const summary = await this.readModels.get<OrderSummaryDocument>(

@@ -1,10 +1,6 @@
 import './tracing';
+import { sagaOrchestratorApi } from '@es/saga-contracts';
 import { main } from '@es/service-runtime';
 import { AppModule } from './app.module';
 
-main({
-  name: 'saga-orchestrator',
-  defaultPort: 3004,
-  rootModule: AppModule,
-  description: 'The orchestrated order saga',
-});
+main({ api: sagaOrchestratorApi, rootModule: AppModule });

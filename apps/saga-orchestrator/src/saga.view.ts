@@ -2,36 +2,8 @@
 // timeline - every command sent, reply, deadline, retry and park, in order.
 import type { RecordedEvent } from '@es/event-store';
 import { orderSaga, type SagaEvent } from '@es/saga';
+import type { SagaView, TimelineEntry } from '@es/saga-contracts';
 import type { OrderSagaState } from './order-saga.aggregate';
-
-export interface TimelineEntry {
-  readonly at: string;
-  readonly event: string;
-  readonly step?: string;
-  readonly phase?: string;
-  readonly command?: string;
-  readonly outcome?: string;
-  readonly detail?: string;
-}
-
-export interface SagaView {
-  readonly sagaId: string;
-  readonly type: string;
-  /** RUNNING, COMPENSATING, PARKED, COMPLETED or COMPENSATED. */
-  readonly state: string;
-  readonly step: string | null;
-  readonly compensating: boolean;
-  readonly attempt: number | null;
-  readonly awaiting: string | null;
-  readonly deadlineAt: string | null;
-  readonly reason: string | null;
-  readonly problem: string | null;
-  readonly data: unknown;
-  readonly startedAt: string;
-  readonly endedAt: string | null;
-  readonly version: number;
-  readonly timeline: readonly TimelineEntry[];
-}
 
 const stepName = (index: number) => orderSaga.steps[index]?.name ?? String(index);
 

@@ -8,7 +8,7 @@ import { orderSummary } from './order-summary.projection';
 import { stockAvailability } from './stock-availability.projection';
 
 export { customerAccount, customerOrders, orderDetails, orderSummary, stockAvailability };
-export type { OrderSummaryDocument } from './order-summary.projection';
+export * from './projections.http';
 export { ORDER_SUMMARY_READ_MODEL } from './order-summary.projection';
 
 /** Every read model the projection service builds. */

@@ -11,34 +11,12 @@ import {
 } from '@es/inventory-contracts';
 import { PAYMENTS_EVENTS_TOPIC, paymentEventSchemas } from '@es/payment-contracts';
 import { defineProjection } from '@es/read-models';
+import type { OrderSummaryDocument } from './projections.http';
 
 export const ORDER_SUMMARY_READ_MODEL = 'order-summary';
 
-export type StockLineStatus = 'RESERVED' | 'RELEASED' | 'COMMITTED';
-export type PaymentStatus = 'AUTHORIZED' | 'DECLINED' | 'CAPTURED' | 'VOIDED' | 'REFUNDED';
-
-export interface OrderSummaryDocument {
-  readonly orderId: string;
-  /** Null until the order's own events are projected. */
-  readonly order: {
-    readonly customerId: string;
-    readonly status: OrderStatus;
-    readonly total: number;
-    readonly createdAt: string;
-    readonly reason?: string;
-  } | null;
-  readonly stock: readonly {
-    readonly sku: string;
-    readonly quantity: number;
-    readonly status: StockLineStatus;
-  }[];
-  readonly payment: {
-    readonly status: PaymentStatus;
-    readonly amount?: number;
-    readonly declineReason?: string;
-  } | null;
-  readonly updatedAt: string;
-}
+type StockLineStatus = OrderSummaryDocument['stock'][number]['status'];
+type PaymentStatus = NonNullable<OrderSummaryDocument['payment']>['status'];
 
 const stockStatusAfter = {
   StockReserved: 'RESERVED',

@@ -95,15 +95,29 @@ export const identifier = z
     error: 'may hold only letters, digits and . _ : - (starting with a letter or digit)',
   });
 
+/**
+ * A command's consistency token as text, `order/o-1@3`: a stream type, its id and a version; of
+ * one stream type only when given one. The event store decodes with it and the HTTP documents
+ * publish it, so both accept the same texts.
+ */
+export function consistencyTokenPattern(streamType?: string): RegExp {
+  const type =
+    streamType === undefined
+      ? '[A-Za-z0-9$][A-Za-z0-9._:$-]*'
+      : streamType.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(`^(${type})\\/([A-Za-z0-9][A-Za-z0-9._:-]*)@([1-9][0-9]{0,9})$`);
+}
+export const CONSISTENCY_TOKEN_PATTERN = consistencyTokenPattern();
+
 /** An ISO-8601 instant with its offset, e.g. 2026-11-23T10:00:00.000Z. */
 export const isoInstant = z.iso.datetime({ offset: true, error: 'must be an ISO-8601 date-time' });
 
-/** A free-text reason a person reads: 1-500 characters. */
+/** A free-text reason a person reads: at most 500 characters, not blank, kept trimmed. */
 export const reason = z
   .string()
-  .trim()
-  .min(1, { error: 'must not be empty' })
-  .max(500, { error: 'must be at most 500 characters' });
+  .max(500, { error: 'must be at most 500 characters' })
+  .regex(/\S/, { error: 'must not be blank' })
+  .trim();
 
 /** An event type's schema at its current version, with the check the event store runs on append. */
 export interface VersionedSchema<Type extends string = string, Data = unknown> {
@@ -128,13 +142,6 @@ export function versioned<Type extends string, Data>(
       return parsed.ok ? [] : parsed.problems.map((p) => `${p.field}: ${p.problem}`);
     },
   };
-}
-
-/** The JSON Schema of a body, for OpenAPI. */
-export function jsonSchemaOf(schema: z.ZodType): Record<string, unknown> {
-  const json: Record<string, unknown> = z.toJSONSchema(schema, { io: 'input' });
-  delete json['$schema'];
-  return json;
 }
 
 /** The event union of a list of versioned schemas: `{ type, data }` per schema. */

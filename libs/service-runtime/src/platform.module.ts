@@ -2,30 +2,26 @@
 // orderly release on shutdown. Each app imports PlatformModule.forRoot() once.
 import {
   Controller,
-  Get,
   Inject,
   Injectable,
   Module,
   Req,
   Res,
-  ServiceUnavailableException,
   type DynamicModule,
   type OnApplicationShutdown,
   type Provider,
 } from '@nestjs/common';
-import {
-  ApiExcludeEndpoint,
-  ApiOkResponse,
-  ApiServiceUnavailableResponse,
-  ApiTags,
-} from '@nestjs/swagger';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Response } from 'express';
+import { liveness, metrics, readiness, type readinessSchema } from '@es/http-api';
+import type { z } from '@es/schema';
 import type { Kafka } from 'kafkajs';
 import type { MongoClient } from 'mongodb';
 import type { Pool } from 'pg';
 import { createServiceMetrics, type ServiceMetrics } from '@es/observability';
 import { ReadModels } from '@es/read-models';
 import { mongoConfig, readModelConfig } from '@es/runtime-config';
+import { Route } from './http/operation';
 import {
   KAFKA,
   MONGO_CLIENT,
@@ -58,32 +54,30 @@ export const READINESS_CHECKS = Symbol('READINESS_CHECKS');
 /** The read models (MongoDB), for query handlers; null in a service without `mongo`. */
 export const READ_MODELS = Symbol('READ_MODELS');
 
-@ApiTags('health')
-@Controller('health')
+@Controller()
 class HealthController {
   constructor(
     @Inject(PLATFORM_OPTIONS) private readonly options: PlatformOptions,
     @Inject(READINESS_CHECKS) private readonly checks: readonly ReadinessCheck[],
   ) {}
 
-  @Get('live')
-  @ApiOkResponse({ description: 'The process is up and serving HTTP' })
+  @Route(liveness)
   live(): { status: 'live'; service: string } {
     return { status: 'live', service: this.options.serviceName };
   }
 
-  @Get('ready')
-  @ApiOkResponse({ description: 'Every dependency answers' })
-  @ApiServiceUnavailableResponse({ description: 'A dependency does not answer; the body names it' })
-  async ready(): Promise<object> {
+  /** 200 when every engine answers, else 503; the same body says which. */
+  @Route(readiness)
+  async ready(
+    @Res({ passthrough: true }) response: Response,
+  ): Promise<z.output<typeof readinessSchema>> {
     const report = await runChecks(this.checks, this.options.readinessTimeoutMs ?? 2_000);
-    const body = {
+    if (!report.ready) response.status(503);
+    return {
       status: report.ready ? 'ready' : 'not ready',
       service: this.options.serviceName,
       checks: report.checks,
     };
-    if (!report.ready) throw new ServiceUnavailableException(body);
-    return body;
   }
 }
 
@@ -91,8 +85,7 @@ class HealthController {
 class MetricsController {
   constructor(@Inject(SERVICE_METRICS) private readonly metrics: ServiceMetrics) {}
 
-  @Get('metrics')
-  @ApiExcludeEndpoint()
+  @Route(metrics)
   serve(@Req() request: IncomingMessage, @Res() response: ServerResponse): void {
     this.metrics.serve(request, response);
   }

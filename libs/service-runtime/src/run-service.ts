@@ -3,23 +3,25 @@
 import 'reflect-metadata';
 import { type INestApplication, type LogLevel, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import type { Server } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
+import { serviceDocument, type ServiceApi } from '@es/http-api';
 import { httpConfig } from '@es/runtime-config';
 import { stopTracing, type ServiceMetrics } from '@es/observability';
 import { correlated } from './http/request-context';
 import { ProblemFilter } from './http/problem.filter';
+import { OperationInput, methodNotAllowed } from './http/operation';
 import { AcceptedETag } from './http/responses';
+import { checkRoutes } from './http/route-check';
 import { strictJsonBody, strictQuery } from './http/strict-input';
 import { JsonLogger } from './logging';
 import { SERVICE_METRICS } from './platform.module';
 
 export interface ServiceDefinition {
-  readonly name: string;
-  readonly defaultPort: number;
+  /** Its name, default port and every operation it serves (its OpenAPI document). */
+  readonly api: ServiceApi;
   readonly rootModule: Type;
-  readonly description: string;
   /** How long a graceful shutdown may take before the process gives up and exits 1. */
   readonly shutdownTimeoutMs?: number;
 }
@@ -45,6 +47,9 @@ function httpMetrics(metrics: ServiceMetrics) {
   };
 }
 
+/** The version every service's document states (the system's, as in the root package.json). */
+export const API_VERSION = '0.1.0';
+
 export interface RunOptions {
   /** Stop gracefully on SIGTERM/SIGINT and exit (a service process); off for in-process tests. */
   readonly handleSignals?: boolean;
@@ -57,35 +62,35 @@ export async function runService(
   definition: ServiceDefinition,
   options: RunOptions = {},
 ): Promise<INestApplication> {
-  const logger = new JsonLogger(definition.name, options.logLevels);
+  const { api } = definition;
+  const logger = new JsonLogger(api.name, options.logLevels);
   // Bodies are read by strictJsonBody (JSON only, no key twice), not by Nest's parsers.
   const app = await NestFactory.create(definition.rootModule, { logger, bodyParser: false });
   // ETags are resource versions (foundWithETag, AcceptedETag), never Express's body hashes.
-  (app.getHttpAdapter().getInstance() as { set(name: string, value: unknown): void }).set(
-    'etag',
-    false,
-  );
+  // No X-Powered-By either: what the server runs on is nobody's business.
+  const express = app.getHttpAdapter().getInstance() as { set(name: string, value: unknown): void };
+  express.set('etag', false);
+  express.set('x-powered-by', false);
   // Every log line of a request carries its correlation id (the caller's, or a new one that
   // the events it writes record too).
   app.use(correlated);
   if (options.handleSignals ?? true)
     stopGracefullyOnSignals(app, logger, definition.shutdownTimeoutMs ?? 15_000);
   app.use(httpMetrics(app.get<ServiceMetrics>(SERVICE_METRICS)));
+  app.use(methodNotAllowed(api.operations));
   app.use(strictQuery());
   app.use(strictJsonBody());
   app.useGlobalFilters(new ProblemFilter());
-  app.useGlobalInterceptors(new AcceptedETag());
+  app.useGlobalInterceptors(new OperationInput(), new AcceptedETag());
 
-  const openApi = new DocumentBuilder()
-    .setTitle(definition.name)
-    .setDescription(definition.description)
-    .setVersion('0.1.0')
-    .build();
-  SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, openApi), {
+  // The document is the operations' own schemas (libs/http-api), and every route is one of them.
+  checkRoutes(app, api);
+  const document = serviceDocument(api, API_VERSION);
+  SwaggerModule.setup('docs', app, document as unknown as OpenAPIObject, {
     jsonDocumentUrl: 'docs/openapi.json',
   });
 
-  const { host, port } = options.listen ?? httpConfig(definition.defaultPort);
+  const { host, port } = options.listen ?? httpConfig(api.defaultPort);
   await app.listen(port, host);
   logger.log(`listening on http://${host}:${port}`);
   return app;
@@ -151,7 +156,7 @@ export function main(definition: ServiceDefinition): void {
   runService(definition).catch((error: unknown) => {
     const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
     process.stderr.write(
-      `${JSON.stringify({ level: 'fatal', context: definition.name, message: `failed to start: ${message}` })}\n`,
+      `${JSON.stringify({ level: 'fatal', context: definition.api.name, message: `failed to start: ${message}` })}\n`,
     );
     process.exit(1);
   });

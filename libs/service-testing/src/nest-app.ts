@@ -4,6 +4,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { INestApplication, Type } from '@nestjs/common';
+import type { ServiceApi } from '@es/http-api';
 import { runService } from '@es/service-runtime';
 
 export interface TestService {
@@ -13,7 +14,7 @@ export interface TestService {
 }
 
 export async function startTestService(
-  name: string,
+  api: ServiceApi,
   rootModule: Type,
   database: string,
   /** More settings for its start-up, e.g. MONGO_DATABASE of a read side started for the test. */
@@ -26,7 +27,7 @@ export async function startTestService(
   let app: INestApplication;
   try {
     app = await runService(
-      { name, defaultPort: 0, rootModule, description: `${name} under test` },
+      { api, rootModule },
       {
         handleSignals: false,
         listen: { host: '127.0.0.1', port: 0 },

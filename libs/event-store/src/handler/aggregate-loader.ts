@@ -79,7 +79,7 @@ export class AggregateLoader {
   async loadAt<C, E extends DomainEvent, S>(
     definition: AggregateDefinition<C, E, S>,
     streamId: string,
-    at: { readonly toVersion: number } | { readonly asOf: Date },
+    at: { readonly toVersion?: number; readonly asOf?: Date },
   ): Promise<LoadedAggregate<S>> {
     const events = await this.store.readStream({ type: definition.streamType, id: streamId }, at);
     const state = fold(

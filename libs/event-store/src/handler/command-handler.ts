@@ -91,7 +91,7 @@ export class CommandHandler {
   loadAt<C, E extends DomainEvent, S>(
     definition: AggregateDefinition<C, E, S>,
     streamId: string,
-    at: { readonly toVersion: number } | { readonly asOf: Date },
+    at: { readonly toVersion?: number; readonly asOf?: Date },
   ): Promise<LoadedAggregate<S>> {
     return this.loader.loadAt(definition, streamId, at);
   }

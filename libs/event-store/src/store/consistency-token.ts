@@ -2,6 +2,7 @@
 // the version it reached, `order/0193...@3`. A query given it waits until its read model has
 // seen that version. Stream types and ids never hold '/' or '@', so the text parses back.
 import { streamKey } from '@es/messaging';
+import { CONSISTENCY_TOKEN_PATTERN } from '@es/schema';
 import type { StreamRef } from './types';
 
 export interface ConsistencyToken {
@@ -15,8 +16,7 @@ export function encodeConsistencyToken(token: ConsistencyToken): string {
 
 /** The token, or undefined when the text is not one. */
 export function decodeConsistencyToken(text: string): ConsistencyToken | undefined {
-  const match =
-    /^([A-Za-z0-9$][A-Za-z0-9._:$-]*)\/([A-Za-z0-9][A-Za-z0-9._:-]*)@([1-9][0-9]{0,9})$/.exec(text);
+  const match = CONSISTENCY_TOKEN_PATTERN.exec(text);
   if (!match?.[1] || !match[2] || !match[3]) return undefined;
   const version = Number(match[3]);
   if (!Number.isSafeInteger(version)) return undefined;

@@ -3,3 +3,4 @@
 export * from './inventory.messages';
 export * from './stock-item.events';
 export * from './inventory.read-models';
+export * from './inventory.http';

@@ -3,3 +3,4 @@
 export * from './order.events';
 export * from './order.messages';
 export * from './order.read-models';
+export * from './order.http';

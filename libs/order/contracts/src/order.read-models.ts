@@ -1,53 +1,60 @@
 // The order read models as the projection service writes them to MongoDB and the order service
 // reads them (docs/decisions.md, Read models). A field change here is a projection change: rebuild.
-import type { OrderLine } from './order.events';
+// Each is a schema first: the HTTP documents publish it and the API's answers are checked with it.
+import { sagaStateSchema } from '@es/saga-contracts';
+import { identifier, isoInstant, money, z } from '@es/schema';
+import { orderLineSchema } from './order.events';
 
-export type OrderStatus = 'PENDING' | 'CONFIRMED' | 'REJECTED' | 'CANCELLED';
+export const orderStatusSchema = z.enum(['PENDING', 'CONFIRMED', 'REJECTED', 'CANCELLED']);
+export type OrderStatus = z.output<typeof orderStatusSchema>;
 
 /** Where the order's saga is, from its events on `sagas.events`. */
-export interface OrderSagaProgress {
-  readonly state: 'RUNNING' | 'COMPENSATING' | 'PARKED' | 'COMPLETED' | 'COMPENSATED';
+export const orderSagaProgressSchema = z.strictObject({
+  state: sagaStateSchema,
   /** The last command the saga sent (ReserveStock, AuthorizePayment, ...); null before one. */
-  readonly step: string | null;
-  readonly compensating: boolean;
-  readonly updatedAt: string;
+  step: z.string().nullable(),
+  compensating: z.boolean(),
+  updatedAt: isoInstant,
   /** The saga stream's version this reflects. */
-  readonly version: number;
-}
+  version: z.number().int().positive(),
+});
+export type OrderSagaProgress = Readonly<z.output<typeof orderSagaProgressSchema>>;
 
 /** One order, by order id. */
 export const ORDER_DETAILS_READ_MODEL = 'order-details';
-export interface OrderDetailsDocument {
-  readonly orderId: string;
-  readonly customerId: string;
-  readonly status: OrderStatus;
-  readonly items: readonly OrderLine[];
-  readonly total: number;
-  readonly createdAt: string;
-  readonly approvedAt?: string;
-  readonly rejectedAt?: string;
-  readonly rejectionReason?: string;
+export const orderDetailsDocumentSchema = z.strictObject({
+  orderId: identifier,
+  customerId: identifier,
+  status: orderStatusSchema,
+  items: z.array(orderLineSchema),
+  total: money,
+  createdAt: isoInstant,
+  approvedAt: isoInstant.optional(),
+  rejectedAt: isoInstant.optional(),
+  rejectionReason: z.string().optional(),
   /** Set while a confirmed order's cancellation is being compensated. */
-  readonly cancellationRequestedAt?: string;
-  readonly cancellationReason?: string;
-  readonly cancelledAt?: string;
+  cancellationRequestedAt: isoInstant.optional(),
+  cancellationReason: z.string().optional(),
+  cancelledAt: isoInstant.optional(),
   /** The time of the order's last event. */
-  readonly updatedAt: string;
+  updatedAt: isoInstant,
   /** The order stream's version this document reflects. */
-  readonly version: number;
+  version: z.number().int().positive(),
   /** Absent until the saga's first event is projected. */
-  readonly saga?: OrderSagaProgress;
-}
+  saga: orderSagaProgressSchema.optional(),
+});
+export type OrderDetailsDocument = Readonly<z.output<typeof orderDetailsDocumentSchema>>;
 
 /** A customer's orders, newest first: one small document per order, indexed by customer. */
 export const CUSTOMER_ORDERS_READ_MODEL = 'customer-orders';
-export interface CustomerOrderDocument {
-  readonly orderId: string;
-  readonly customerId: string;
-  readonly status: OrderStatus;
-  readonly total: number;
-  readonly lines: number;
-  readonly createdAt: string;
-  readonly updatedAt: string;
-  readonly version: number;
-}
+export const customerOrderDocumentSchema = z.strictObject({
+  orderId: identifier,
+  customerId: identifier,
+  status: orderStatusSchema,
+  total: money,
+  lines: z.number().int().positive(),
+  createdAt: isoInstant,
+  updatedAt: isoInstant,
+  version: z.number().int().positive(),
+});
+export type CustomerOrderDocument = Readonly<z.output<typeof customerOrderDocumentSchema>>;

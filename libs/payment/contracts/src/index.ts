@@ -3,3 +3,4 @@
 export * from './payment.events';
 export * from './payment.messages';
 export * from './payment.read-models';
+export * from './payment.http';

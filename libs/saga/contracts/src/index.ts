@@ -4,3 +4,4 @@ export * from './participant-protocol';
 export * from './saga.events';
 
 export const SAGAS_EVENTS_TOPIC = 'sagas.events';
+export * from './saga.http';

@@ -7,7 +7,15 @@ import type { Request } from 'express';
 import { decodeConsistencyToken, type ConsistencyToken, type InboxContext } from '@es/event-store';
 import { currentTraceparent, type EventMetadata } from '@es/messaging';
 import { logContext } from '@es/observability';
-import { InvalidInputError, type FieldProblem } from '@es/schema';
+import {
+  CORRELATION_ID,
+  IDEMPOTENCY_KEY,
+  IF_MATCH,
+  PRINTABLE_TOKEN,
+  type Header,
+} from '@es/http-api';
+import { InvalidInputError, parse, type FieldProblem } from '@es/schema';
+import { ProblemError } from './problem.filter';
 
 export interface CommandRequest {
   readonly metadata: EventMetadata;
@@ -18,28 +26,29 @@ export interface CommandRequest {
 }
 
 const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
-const TOKEN = /^[\x21-\x7e]{1,200}$/; // printable ASCII, no spaces
 
 function header(request: Request, name: string): string | undefined {
   const value = request.headers[name];
   return Array.isArray(value) ? value[0] : value;
 }
 
-/**
- * `"3"` or `3`; undefined when absent. A weak tag (`W/"3"`) is refused: If-Match compares
- * strongly (RFC 9110, 13.1.1), so a weak tag never matches.
- */
-export function parseIfMatch(value: string | undefined): number | undefined | FieldProblem {
+/** A header checked with its published schema; a problem naming it when it is bad. */
+function checkedHeader(
+  request: Request,
+  { name, schema }: Header,
+  problems: FieldProblem[],
+): string | undefined {
+  const value = header(request, name.toLowerCase());
   if (value === undefined) return undefined;
-  if (/^W\//i.test(value.trim()))
-    return {
-      field: 'If-Match',
-      problem: `a weak tag never matches If-Match (RFC 9110): send the strong one, e.g. "3"; got ${value}`,
-    };
-  const match = /^"?(\d{1,9})"?$/.exec(value.trim());
-  if (!match?.[1])
-    return { field: 'If-Match', problem: `must be the resource's version, e.g. "3"; got ${value}` };
-  return Number(match[1]);
+  const parsed = parse(schema, value);
+  if (parsed.ok) return parsed.value;
+  problems.push(
+    ...parsed.problems.map((p) => ({
+      field: name,
+      problem: `${p.problem}; got ${value.slice(0, 200)}`,
+    })),
+  );
+  return undefined;
 }
 
 /** Canonical JSON (sorted keys), so a retry with reordered fields is the same request. */
@@ -56,20 +65,9 @@ function canonical(value: unknown): string {
 
 export function commandRequestOf(request: Request): CommandRequest {
   const problems: FieldProblem[] = [];
-  const idempotencyKey = header(request, 'idempotency-key');
-  if (idempotencyKey !== undefined && !TOKEN.test(idempotencyKey))
-    problems.push({
-      field: 'Idempotency-Key',
-      problem: 'must be 1-200 printable characters without spaces',
-    });
-  const ifMatch = parseIfMatch(header(request, 'if-match'));
-  if (typeof ifMatch === 'object') problems.push(ifMatch);
-  const correlation = header(request, 'x-correlation-id');
-  if (correlation !== undefined && !TOKEN.test(correlation))
-    problems.push({
-      field: 'X-Correlation-Id',
-      problem: 'must be 1-200 printable characters without spaces',
-    });
+  const idempotencyKey = checkedHeader(request, IDEMPOTENCY_KEY, problems);
+  const ifMatch = checkedHeader(request, IF_MATCH, problems);
+  const correlation = checkedHeader(request, CORRELATION_ID, problems);
   if (problems.length > 0) throw new InvalidInputError(problems, 'request headers');
 
   const requestId = logContext.getStore()?.causationId ?? randomUUID();
@@ -81,7 +79,7 @@ export function commandRequestOf(request: Request): CommandRequest {
     correlationId: correlation ?? logContext.getStore()?.correlationId ?? requestId,
     causationId: requestId,
     ...(traceparent && TRACEPARENT.test(traceparent) ? { traceparent } : {}),
-    ...(actor && TOKEN.test(actor) ? { actor } : {}),
+    ...(actor && PRINTABLE_TOKEN.test(actor) ? { actor } : {}),
     ...(idempotencyKey ? { idempotencyKey } : {}),
   };
   const route = (request.route as { path?: string } | undefined)?.path ?? request.path;
@@ -98,7 +96,7 @@ export function commandRequestOf(request: Request): CommandRequest {
           },
         }
       : {}),
-    ...(typeof ifMatch === 'number' ? { expectedVersion: ifMatch } : {}),
+    ...(ifMatch !== undefined ? { expectedVersion: Number(ifMatch.replaceAll('"', '')) } : {}),
   };
 }
 
@@ -108,10 +106,6 @@ export const CommandContext = createParamDecorator(
     commandRequestOf(context.switchToHttp().getRequest<Request>()),
 );
 
-/**
- * The consistency token a read must wait for (docs/decisions.md, Read models: read-your-writes): the
- * `consistentWith` query parameter or the `X-Consistency-Token` header; undefined when neither.
- */
 /** Which stream a read can wait for: a type, and the route parameter that is its id. */
 export interface ConsistencyFor {
   readonly streamType: string;
@@ -119,16 +113,17 @@ export interface ConsistencyFor {
   readonly idParam?: string;
 }
 
+/**
+ * The consistency token a read must wait for (docs/decisions.md, Read models: read-your-writes):
+ * the `consistentWith` query parameter; undefined without one.
+ */
 export function consistencyTokenOf(
   request: Request,
   expected?: ConsistencyFor,
 ): ConsistencyToken | undefined {
-  const fromQuery = request.query['consistentWith'];
-  const [field, text] =
-    typeof fromQuery === 'string'
-      ? ['consistentWith', fromQuery]
-      : ['X-Consistency-Token', header(request, 'x-consistency-token')];
-  if (text === undefined) return undefined;
+  const text = request.query['consistentWith'];
+  const field = 'consistentWith';
+  if (typeof text !== 'string') return undefined;
   const token = decodeConsistencyToken(text);
   if (!token)
     throw new InvalidInputError(
@@ -141,27 +136,34 @@ export function consistencyTokenOf(
       'request',
     );
   // A token of another stream can never be reached by this read: a client's mistake, said at
-  // once rather than after the wait's bound.
+  // once rather than after the wait's bound. Another type's token breaks the documented pattern
+  // (400); another resource's of the same type matches it and is refused as unprocessable (422).
   const param: unknown =
     expected?.idParam === undefined ? undefined : request.params[expected.idParam];
   const id = typeof param === 'string' ? param : undefined;
-  if (
-    expected &&
-    (token.stream.type !== expected.streamType || (id !== undefined && token.stream.id !== id))
-  )
+  if (expected && token.stream.type !== expected.streamType)
     throw new InvalidInputError(
       [
         {
           field,
-          problem: `is a token of ${token.stream.type}/${token.stream.id}; this read waits only for ${expected.streamType}/${id ?? '<id>'}`,
+          problem: `must be a token of a ${expected.streamType}; got ${text.slice(0, 200)}`,
         },
       ],
       'request',
     );
+  if (expected && id !== undefined && token.stream.id !== id)
+    throw new ProblemError({
+      status: 422,
+      code: 'TOKEN_OF_ANOTHER_STREAM',
+      detail: `${field} is a token of ${token.stream.type}/${token.stream.id}; this read waits only for ${expected.streamType}/${id}`,
+      extra: {
+        fields: [{ field, problem: `is a token of ${token.stream.type}/${token.stream.id}` }],
+      },
+    });
   return token;
 }
 
-/** The read's consistency token; given `expected`, a token of another stream is a 400. */
+/** The read's consistency token; given `expected`, a token of another stream is refused. */
 export const ConsistentWith = createParamDecorator(
   (expected: ConsistencyFor | undefined, context: ExecutionContext): ConsistencyToken | undefined =>
     consistencyTokenOf(context.switchToHttp().getRequest<Request>(), expected),
@@ -183,7 +185,7 @@ export function correlated(request: Request, _response: unknown, next: () => voi
   const given = header(request, 'x-correlation-id');
   logContext.run(
     {
-      correlationId: given !== undefined && TOKEN.test(given) ? given : requestId,
+      correlationId: given !== undefined && PRINTABLE_TOKEN.test(given) ? given : requestId,
       causationId: requestId,
     },
     next,

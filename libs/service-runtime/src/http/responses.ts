@@ -1,21 +1,12 @@
-// What every command endpoint answers and documents, and how every versioned GET answers: one
-// place for the consistency token, the command headers in OpenAPI, and 404-or-ETag.
+// What every command endpoint answers and how every versioned GET answers: the consistency
+// token, the version as ETag, and 404-or-ETag.
 import {
-  HttpCode,
   Injectable,
-  applyDecorators,
   type CallHandler,
   type ExecutionContext,
   type NestInterceptor,
 } from '@nestjs/common';
 import { map, type Observable } from 'rxjs';
-import {
-  ApiBadRequestResponse,
-  ApiConflictResponse,
-  ApiHeader,
-  ApiQuery,
-  ApiUnprocessableEntityResponse,
-} from '@nestjs/swagger';
 import type { Response } from 'express';
 import { encodeConsistencyToken } from '@es/event-store';
 import { NotFound } from './problem.filter';
@@ -32,50 +23,6 @@ export function accepted(streamType: string, streamId: string, version: number):
     version,
     token: encodeConsistencyToken({ stream: { type: streamType, id: streamId }, version }),
   };
-}
-
-/** A 202 command endpoint's shared OpenAPI: Idempotency-Key, optionally If-Match, 400 and 422. */
-export function ApiCommand({ ifMatch }: { readonly ifMatch: boolean }): MethodDecorator {
-  return applyDecorators(
-    HttpCode(202),
-    ApiHeader({
-      name: 'Idempotency-Key',
-      required: false,
-      description: 'A retried POST with the same key returns the first answer and writes nothing',
-    }),
-    ...(ifMatch
-      ? [
-          ApiHeader({
-            name: 'If-Match',
-            required: false,
-            description: 'The version last read: 409 if it moved on',
-          }),
-          ApiConflictResponse({ description: 'Refused in its state, or If-Match is stale' }),
-        ]
-      : []),
-    ApiBadRequestResponse({ description: 'Each bad field named in `fields`' }),
-    ApiUnprocessableEntityResponse({ description: 'Idempotency-Key reused for another request' }),
-  );
-}
-
-/** A GET served from a read model: the consistency token it may be given, and its 409. */
-export function ApiConsistentRead(): MethodDecorator {
-  return applyDecorators(
-    ApiQuery({
-      name: 'consistentWith',
-      required: false,
-      description:
-        "A command's token (e.g. order/o-1@2): wait until the read model reflects it (bounded, 2 s by default)",
-    }),
-    ApiHeader({
-      name: 'X-Consistency-Token',
-      required: false,
-      description: 'Same as consistentWith',
-    }),
-    ApiConflictResponse({
-      description: 'NOT_YET_CONSISTENT: the read model has not reached the token yet',
-    }),
-  );
 }
 
 /**

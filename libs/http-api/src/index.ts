@@ -1,0 +1,4 @@
+export * from './operation';
+export * from './common';
+export * from './openapi';
+export * from './platform';

@@ -1,0 +1,121 @@
+// The projection service's HTTP API (docs/api.md): each projection's generations, lag and
+// progress; a rebuild without downtime; and the cross-context order summary.
+import {
+  BAD_REQUEST,
+  consistentRead,
+  defineOperation,
+  platformOperations,
+  problem,
+  type ServiceApi,
+} from '@es/http-api';
+import { orderStatusSchema } from '@es/order-contracts';
+import { identifier, isoInstant, money, positiveInt, z } from '@es/schema';
+
+export const orderSummaryDocumentSchema = z.strictObject({
+  orderId: identifier,
+  /** Null until the order's own events are projected. */
+  order: z
+    .strictObject({
+      customerId: identifier,
+      status: orderStatusSchema,
+      total: money,
+      createdAt: isoInstant,
+      reason: z.string().optional(),
+    })
+    .nullable(),
+  stock: z.array(
+    z.strictObject({
+      sku: identifier,
+      quantity: positiveInt,
+      status: z.enum(['RESERVED', 'RELEASED', 'COMMITTED']),
+    }),
+  ),
+  payment: z
+    .strictObject({
+      status: z.enum(['AUTHORIZED', 'DECLINED', 'CAPTURED', 'VOIDED', 'REFUNDED']),
+      amount: money.optional(),
+      declineReason: z.string().optional(),
+    })
+    .nullable(),
+  updatedAt: isoInstant,
+});
+export type OrderSummaryDocument = Readonly<z.output<typeof orderSummaryDocumentSchema>>;
+
+const generation = {
+  generation: z.number().int().positive(),
+  collection: z.string(),
+  groupId: z.string(),
+  startedAt: isoInstant,
+};
+const generationStatus = {
+  ...generation,
+  documents: z.number().int().nonnegative(),
+  lagEvents: z.number().int().nonnegative(),
+  lagSeconds: z.number().nonnegative(),
+  progress: z.number().min(0).max(1),
+  runningHere: z.boolean(),
+};
+
+export const projectionStatusSchema = z.strictObject({
+  name: z.string(),
+  description: z.string(),
+  status: z.enum(['live', 'rebuilding']),
+  active: z.strictObject({ ...generationStatus, activatedAt: isoInstant }),
+  rebuilding: z.strictObject(generationStatus).optional(),
+});
+
+export const listProjections = defineOperation({
+  operationId: 'listProjections',
+  method: 'get',
+  path: '/projections',
+  summary: 'Each projection: live or rebuilding, its generations, lag and progress',
+  tags: ['projections'],
+  responses: {
+    200: {
+      description: 'The projections',
+      schema: z.strictObject({ projections: z.array(projectionStatusSchema) }),
+    },
+  },
+});
+
+export const rebuildProjection = defineOperation({
+  operationId: 'rebuildProjection',
+  method: 'post',
+  path: '/projections/{name}/rebuild',
+  summary: 'Rebuild a projection beside the live one; readers switch once it has caught up',
+  tags: ['projections'],
+  params: z.strictObject({ name: identifier }),
+  responses: {
+    202: {
+      description: 'The next generation is being built',
+      schema: z.strictObject({ projection: z.string(), rebuilding: z.strictObject(generation) }),
+    },
+    400: BAD_REQUEST,
+    404: problem('No projection of that name'),
+    409: problem('REBUILD_IN_PROGRESS: one rebuild of a projection at a time'),
+  },
+});
+
+export const getOrderSummary = defineOperation({
+  operationId: 'getOrderSummary',
+  method: 'get',
+  path: '/order-summaries/{orderId}',
+  summary: 'An order across contexts: the order, its stock reservation per line, its payment',
+  tags: ['projections'],
+  params: z.strictObject({ orderId: identifier }),
+  query: z.strictObject(consistentRead()),
+  responses: {
+    200: { description: 'The summary', schema: orderSummaryDocumentSchema },
+    400: BAD_REQUEST,
+    404: problem('No summary of that order (yet)'),
+    409: problem('NOT_YET_CONSISTENT: the read model has not reached the token yet; retry'),
+  },
+});
+
+export const projectionServiceApi: ServiceApi = {
+  name: 'projection-service',
+  title: 'Projection service',
+  description: 'The read models: projections, rebuilds and the order summary',
+  defaultPort: 3005,
+  operations: [listProjections, rebuildProjection, getOrderSummary, ...platformOperations],
+};

@@ -1,0 +1,115 @@
+// The saga orchestrator's HTTP API (docs/api.md): a saga's state and timeline, the sagas in a
+// state (parked ones, for an operator), and the operator's retry of a parked saga.
+import {
+  BAD_REQUEST,
+  ETAG,
+  acceptedSchema,
+  commandExchange,
+  defineOperation,
+  platformOperations,
+  problem,
+  queryIntegerOr,
+  type ServiceApi,
+} from '@es/http-api';
+import { identifier, isoInstant, z } from '@es/schema';
+
+export const sagaStateSchema = z.enum([
+  'RUNNING',
+  'COMPENSATING',
+  'PARKED',
+  'COMPLETED',
+  'COMPENSATED',
+]);
+
+export const timelineEntrySchema = z.strictObject({
+  at: isoInstant,
+  event: z.string(),
+  step: z.string().optional(),
+  phase: z.string().optional(),
+  command: z.string().optional(),
+  outcome: z.string().optional(),
+  detail: z.string().optional(),
+});
+export type TimelineEntry = Readonly<z.output<typeof timelineEntrySchema>>;
+
+export const sagaViewSchema = z.strictObject({
+  sagaId: identifier,
+  type: z.string(),
+  state: sagaStateSchema,
+  step: z.string().nullable(),
+  compensating: z.boolean(),
+  attempt: z.number().int().positive().nullable(),
+  awaiting: z.string().nullable(),
+  deadlineAt: isoInstant.nullable(),
+  reason: z.string().nullable(),
+  problem: z.string().nullable(),
+  data: z.unknown(),
+  startedAt: isoInstant,
+  endedAt: isoInstant.nullable(),
+  version: z.number().int().positive(),
+  timeline: z.array(timelineEntrySchema),
+});
+export type SagaView = Readonly<z.output<typeof sagaViewSchema>>;
+
+const sagaId = z.strictObject({ id: identifier });
+
+export const listSagas = defineOperation({
+  operationId: 'listSagas',
+  method: 'get',
+  path: '/sagas',
+  summary: 'The sagas in a state, oldest first (PARKED ones wait for an operator)',
+  tags: ['sagas'],
+  query: z.strictObject({
+    state: sagaStateSchema,
+    limit: queryIntegerOr(1, 500, 100),
+  }),
+  responses: {
+    200: {
+      description: 'Their ids and versions',
+      schema: z.strictObject({
+        sagas: z.array(
+          z.strictObject({ sagaId: identifier, version: z.number().int().positive() }),
+        ),
+      }),
+    },
+    400: BAD_REQUEST,
+  },
+});
+
+export const getSaga = defineOperation({
+  operationId: 'getSaga',
+  method: 'get',
+  path: '/sagas/{id}',
+  summary: 'A saga: state, step, compensating flag and timeline; its ETag is its version',
+  tags: ['sagas'],
+  params: sagaId,
+  responses: {
+    200: { description: 'The saga', schema: sagaViewSchema, headers: [ETAG] },
+    400: BAD_REQUEST,
+    404: problem('No such saga'),
+  },
+});
+
+export const retrySaga = defineOperation({
+  operationId: 'retrySaga',
+  method: 'post',
+  path: '/sagas/{id}/retry',
+  summary: 'Try a parked saga’s step again, with fresh attempts',
+  tags: ['sagas'],
+  params: sagaId,
+  ...commandExchange({
+    ifMatch: true,
+    body: false,
+    accepted: { description: 'Resumed', schema: acceptedSchema({ sagaId: identifier }) },
+    notFound: 'No such saga',
+    refusals: 'SAGA_NOT_PARKED: only a parked saga is retried; or If-Match is stale',
+  }),
+});
+
+export const sagaOrchestratorApi: ServiceApi = {
+  name: 'saga-orchestrator',
+  title: 'Saga orchestrator',
+  description: 'The order saga: state, timelines and operator retries',
+  defaultPort: 3004,
+  operations: [listSagas, getSaga, retrySaga, ...platformOperations],
+};
