@@ -216,6 +216,9 @@ describe('order-service (real PostgreSQL and Kafka)', () => {
     // If-Match compares strongly (RFC 9110): a weak tag never matches, and is refused as such.
     const weak = await http(url, { body: {}, headers: { 'If-Match': 'W/"1"' } });
     expect(weak).toMatchObject({ status: 400, body: { fields: [{ field: 'If-Match' }] } });
+    // A NUL in a reason (PostgreSQL's jsonb cannot hold it; the fuzzer found it as a 500).
+    const nul = await http(url, { body: { reason: 'a\u0000b' }, headers: { 'If-Match': '"1"' } });
+    expect(nul).toMatchObject({ status: 400, body: { fields: [{ field: 'reason' }] } });
     const cancelled = await http(url, {
       body: { reason: 'found it cheaper' },
       headers: { 'If-Match': '"1"' },

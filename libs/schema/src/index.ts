@@ -112,10 +112,17 @@ export const CONSISTENCY_TOKEN_PATTERN = consistencyTokenPattern();
 /** An ISO-8601 instant with its offset, e.g. 2026-11-23T10:00:00.000Z. */
 export const isoInstant = z.iso.datetime({ offset: true, error: 'must be an ISO-8601 date-time' });
 
-/** A free-text reason a person reads: at most 500 characters, not blank, kept trimmed. */
+/**
+ * A free-text reason a person reads: at most 500 characters, not blank, kept trimmed, and no
+ * control characters but tab and line breaks (PostgreSQL's jsonb cannot hold U+0000 at all).
+ */
 export const reason = z
   .string()
   .max(500, { error: 'must be at most 500 characters' })
+  // eslint-disable-next-line no-control-regex -- naming the control characters is the point
+  .regex(/^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F]*$/, {
+    error: 'must not hold control characters (tab and line breaks aside)',
+  })
   .regex(/\S/, { error: 'must not be blank' })
   .trim();
 
