@@ -10,6 +10,7 @@
 // groups have nothing left from an earlier run, so it times only its own orders.
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
+import { serviceClient, type ServiceName } from '@es/api-client';
 import { consumerLag } from '@es/messaging';
 import { kafkaConfig, postgresConfig } from '@es/runtime-config';
 import { SERVICES, startServices } from '@es/testing';
@@ -31,14 +32,12 @@ const url = (name: string, path: string) => {
   if (!service) throw new Error(`${name} is not running`);
   return service.url(path);
 };
-const post = async (target: string, body: unknown): Promise<{ orderId?: string }> => {
-  const response = await fetch(target, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  if (response.status !== 202) throw new Error(`${target}: ${response.status}`);
-  return (await response.json()) as { orderId?: string };
+// The typed client generated from the system's OpenAPI document (libs/api-client).
+const client = <S extends ServiceName>(name: S) => serviceClient(name, url(name, ''));
+const accepted = <T,>(r: { data?: T; response: Response }, what: string): T => {
+  if (r.response.status !== 202 || r.data === undefined)
+    throw new Error(`${what}: ${r.response.status}`);
+  return r.data;
 };
 
 /** Until every group has consumed all its topics hold (an earlier run's backlog included). */
@@ -73,18 +72,28 @@ async function idle(timeoutMs = 600_000): Promise<void> {
 try {
   const skus = Array.from({ length: skuCount }, (_, i) => `BENCH-${run}-${i}`);
   await Promise.all(
-    skus.map((sku) =>
-      post(url('inventory-service', `/inventory/${sku}/restock`), { quantity: 1_000_000 }),
+    skus.map(async (sku) =>
+      accepted(
+        await client('inventory-service').POST('/inventory/{sku}/restock', {
+          params: { path: { sku } },
+          body: { quantity: 1_000_000 },
+        }),
+        `restock ${sku}`,
+      ),
     ),
   );
   const rich = Array.from({ length: 50 }, (_, i) => `bench-${run}-${i}`);
-  await Promise.all(
-    rich.map((c) => post(url('payment-service', `/accounts/${c}/deposit`), { amount: 1e12 })),
-  );
+  const deposit = async (customerId: string, amount: number) =>
+    accepted(
+      await client('payment-service').POST('/accounts/{customerId}/deposit', {
+        params: { path: { customerId } },
+        body: { amount },
+      }),
+      `deposit ${customerId}`,
+    );
+  await Promise.all(rich.map((c) => deposit(c, 1e12)));
   const poor = Array.from({ length: 10 }, (_, i) => `bench-poor-${run}-${i}`);
-  await Promise.all(
-    poor.map((c) => post(url('payment-service', `/accounts/${c}/deposit`), { amount: 1 })),
-  );
+  await Promise.all(poor.map((c) => deposit(c, 1)));
 
   await idle();
 
@@ -99,10 +108,14 @@ try {
       const declined = i % Math.round(1 / declinedShare) === 0;
       const customerId = declined ? poor[i % poor.length] : rich[i % rich.length];
       placing.push(
-        post(url('order-service', '/orders'), {
-          customerId,
-          items: [{ sku: skus[i % skus.length] ?? '', quantity: 1, unitPrice: 100 }],
-        }).then((r) => r.orderId ?? ''),
+        client('order-service')
+          .POST('/orders', {
+            body: {
+              customerId: customerId ?? '',
+              items: [{ sku: skus[i % skus.length] ?? '', quantity: 1, unitPrice: 100 }],
+            },
+          })
+          .then((r) => accepted(r, 'place an order').orderId),
       );
     }
     const orderIds = await Promise.all(placing);

@@ -4,6 +4,7 @@
 #   run.sh start   the whole system in the foreground until Ctrl-C
 #   run.sh test    every check and test level; prints "N passed, N failed" last
 #   run.sh contract  the long contract run (Schemathesis, many examples, a random seed)
+#   run.sh openapi   write the OpenAPI documents and the typed client from the operations
 #   run.sh bench   the benchmarks (results in docs/benchmarks.md)
 set -euo pipefail
 LOG_TAG=run
@@ -70,6 +71,7 @@ cmd_test() {
   rm -f "$ROOT"/.local/jest-*.json
   trap 'stop_stack_if_ours' EXIT
   step "build" build
+  step "OpenAPI documents and typed client up to date" node tools/openapi/generate.mts --check
   step "typecheck (sources and tests)" tsc -p tsconfig.json
   step "lint" eslint . --max-warnings 0
   step "format check" prettier --check . --log-level warn
@@ -102,6 +104,12 @@ cmd_contract() {
     jest -c jest.e2e.config.js --ci tools/contract
 }
 
+# Writes the OpenAPI documents and the typed client from the operations (checked by `npm test`).
+cmd_openapi() {
+  step "build" build
+  node tools/openapi/generate.mts
+}
+
 # Benchmarks print their figures and write them to docs/benchmarks.md.
 cmd_bench() {
   trap 'stop_stack_if_ours' EXIT
@@ -117,5 +125,6 @@ case "${1:-}" in
   test) cmd_test ;;
   bench) shift; cmd_bench "$@" ;;
   contract) cmd_contract ;;
-  *) die "usage: run.sh start|test|contract|bench [append|relay|saga|projection]" ;;
+  openapi) cmd_openapi ;;
+  *) die "usage: run.sh start|test|contract|openapi|bench [append|relay|saga|projection]" ;;
 esac

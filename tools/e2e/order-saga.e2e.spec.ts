@@ -5,7 +5,7 @@
 // a read names the version it expects (a consistency token) where the test knows it, and waits
 // for the final figures (eventually) where it does not.
 import { SAGA_REPLIES_TOPIC } from '@es/saga-contracts';
-import { http } from '@es/service-testing';
+import { serviceClient, type ServiceName } from '@es/api-client';
 import {
   SERVICES,
   collect,
@@ -25,30 +25,6 @@ const spec = (name: string) => {
   return found;
 };
 
-interface Order {
-  orderId: string;
-  status: string;
-  total: number;
-  rejectionReason?: string;
-  saga?: { state: string; step: string | null; compensating: boolean };
-}
-interface Saga {
-  state: string;
-  step: string | null;
-  compensating: boolean;
-  version: number;
-  timeline: { event: string; command?: string; outcome?: string; detail?: string }[];
-}
-interface Stock {
-  onHand: number;
-  reserved: number;
-  available: number;
-}
-interface Account {
-  balance: number;
-  reserved: number;
-}
-
 describe('the order saga across the services (real processes, real engines)', () => {
   const services = new Map<string, RunningService>();
   const url = (name: string, path: string) => {
@@ -60,56 +36,66 @@ describe('the order saga across the services (real processes, real engines)', ()
   let n = 0;
   const unique = (prefix: string) => `${prefix}-${run}-${++n}`;
 
+  // The typed client generated from the system's OpenAPI document (libs/api-client).
+  const client = <S extends ServiceName>(name: S) => serviceClient(name, url(name, ''));
+  /** The body of a 200, or the failure with its status and problem. */
+  const ok = <T>(r: { data?: T; error?: unknown; response: Response }, what: string): T => {
+    if (r.response.status !== 200 || r.data === undefined)
+      throw new Error(`${what}: ${r.response.status} ${JSON.stringify(r.error)}`);
+    return r.data;
+  };
+
   const restock = async (sku: string, quantity: number) => {
-    const r = await http(url('inventory-service', `/inventory/${sku}/restock`), {
+    const r = await client('inventory-service').POST('/inventory/{sku}/restock', {
+      params: { path: { sku } },
       body: { quantity },
     });
-    expect(r.status).toBe(202);
+    expect(r.response.status).toBe(202);
   };
   const deposit = async (customerId: string, amount: number) => {
-    const r = await http(url('payment-service', `/accounts/${customerId}/deposit`), {
+    const r = await client('payment-service').POST('/accounts/{customerId}/deposit', {
+      params: { path: { customerId } },
       body: { amount },
     });
-    expect(r.status).toBe(202);
+    expect(r.response.status).toBe(202);
   };
   const place = async (customerId: string, sku: string, quantity: number, unitPrice: number) => {
-    const r = await http<{ orderId: string }>(url('order-service', '/orders'), {
+    const r = await client('order-service').POST('/orders', {
       body: { customerId, items: [{ sku, quantity, unitPrice }] },
     });
-    expect(r.status).toBe(202);
-    return r.body.orderId;
+    expect(r.response.status).toBe(202);
+    return r.data!.orderId;
   };
   /** The read waits for this version of the stream; no token without a version. */
   const reflecting = (stream: string, version?: number) =>
-    version ? `?consistentWith=${stream}@${version}` : '';
-  const order = async (orderId: string, version?: number) => {
-    const r = await http<Order>(
-      url('order-service', `/orders/${orderId}${reflecting(`order/${orderId}`, version)}`),
+    version ? { consistentWith: `${stream}@${version}` } : {};
+  const order = async (orderId: string, version?: number) =>
+    ok(
+      await client('order-service').GET('/orders/{id}', {
+        params: { path: { id: orderId }, query: reflecting(`order/${orderId}`, version) },
+      }),
+      `order ${orderId}`,
     );
-    if (r.status !== 200)
-      throw new Error(`order ${orderId}: ${r.status} ${JSON.stringify(r.body)}`);
-    return r.body;
-  };
-  const saga = async (orderId: string) => {
-    const r = await http<Saga>(url('saga-orchestrator', `/sagas/${orderId}`));
-    if (r.status !== 200) throw new Error(`saga ${orderId}: ${r.status}`);
-    return r.body;
-  };
+  const sagaOf = (orderId: string) =>
+    client('saga-orchestrator').GET('/sagas/{id}', { params: { path: { id: orderId } } });
+  const saga = async (orderId: string) => ok(await sagaOf(orderId), `saga ${orderId}`);
+  type Saga = Awaited<ReturnType<typeof saga>>;
   const stock = async (sku: string, version?: number) =>
-    (
-      await http<Stock>(
-        url('inventory-service', `/inventory/${sku}${reflecting(`stock-item/${sku}`, version)}`),
-      )
-    ).body;
+    ok(
+      await client('inventory-service').GET('/inventory/{sku}', {
+        params: { path: { sku }, query: reflecting(`stock-item/${sku}`, version) },
+      }),
+      `stock ${sku}`,
+    );
   const account = async (customerId: string, version?: number) =>
-    (
-      await http<Account>(
-        url(
-          'payment-service',
-          `/accounts/${customerId}${reflecting(`account/${customerId}`, version)}`,
-        ),
-      )
-    ).body;
+    ok(
+      await client('payment-service').GET('/accounts/{customerId}', {
+        params: { path: { customerId }, query: reflecting(`account/${customerId}`, version) },
+      }),
+      `account ${customerId}`,
+    );
+  const payment = (orderId: string) =>
+    client('payment-service').GET('/payments/{id}', { params: { path: { id: orderId } } });
   /** Waits until the saga has ended (or parked), and returns it. */
   const ended = (orderId: string, timeoutMs = 30_000) =>
     eventually(
@@ -132,12 +118,10 @@ describe('the order saga across the services (real processes, real engines)', ()
       const open = orderIds.filter((id) => !found.has(id));
       for (let i = 0; i < open.length; i += 10) {
         const batch = open.slice(i, i + 10);
-        const sagas = await Promise.all(
-          batch.map((id) => http<Saga>(url('saga-orchestrator', `/sagas/${id}`))),
-        );
+        const sagas = await Promise.all(batch.map(sagaOf));
         sagas.forEach((r, j) => {
-          if (r.status === 200 && ['COMPLETED', 'COMPENSATED'].includes(r.body.state))
-            found.set(batch[j] as string, r.body);
+          if (r.data && ['COMPLETED', 'COMPENSATED'].includes(r.data.state))
+            found.set(batch[j] as string, r.data);
         });
       }
       if (Date.now() > deadline)
@@ -169,8 +153,7 @@ describe('the order saga across the services (real processes, real engines)', ()
     expect(await order(orderId, 2)).toMatchObject({ status: 'CONFIRMED', total: 2_100 });
     expect(await stock(sku, 3)).toMatchObject({ onHand: 7, reserved: 0, available: 7 });
     expect(await account(customer, 3)).toMatchObject({ balance: 7_900, reserved: 0 });
-    const payment = await http<{ status: string }>(url('payment-service', `/payments/${orderId}`));
-    expect(payment.body).toMatchObject({ status: 'CAPTURED' });
+    expect((await payment(orderId)).data).toMatchObject({ status: 'CAPTURED' });
     // The order's read model follows its saga too (from sagas.events).
     await eventually(async () => {
       expect(await order(orderId, 2)).toMatchObject({
@@ -198,7 +181,7 @@ describe('the order saga across the services (real processes, real engines)', ()
     const rejected = await order(orderId, 2);
     expect(rejected.status).toBe('REJECTED');
     expect(rejected.rejectionReason).toBe(`INSUFFICIENT_STOCK: ${sku}: 5 requested, 2 available`);
-    expect((await http(url('payment-service', `/payments/${orderId}`))).status).toBe(404);
+    expect((await payment(orderId)).response.status).toBe(404);
     // Nothing was reserved or held: both streams are still at their first event.
     expect(await stock(sku, 1)).toMatchObject({ onHand: 2, reserved: 0 });
     expect(await account(customer, 1)).toMatchObject({ balance: 10_000, reserved: 0 });
@@ -307,8 +290,7 @@ describe('the order saga across the services (real processes, real engines)', ()
     expect(await order(orderId, 2)).toMatchObject({ status: 'REJECTED' });
     // Funds deposited, held by the late authorization, released by the void.
     expect(await account(customer, 3)).toMatchObject({ balance: 5_000, reserved: 0 });
-    const payment = await http<{ status: string }>(url('payment-service', `/payments/${orderId}`));
-    expect(payment.body).toMatchObject({ status: 'VOIDED' });
+    expect((await payment(orderId)).data).toMatchObject({ status: 'VOIDED' });
   });
 
   it('SIGKILL of the orchestrator mid-saga: every saga ends, no step taken twice in effect', async () => {
@@ -371,11 +353,11 @@ describe('the order saga across the services (real processes, real engines)', ()
     });
     // None of them is left running, compensating or parked.
     const mine = new Set(orderIds);
-    for (const state of ['RUNNING', 'COMPENSATING', 'PARKED']) {
-      const listed = await http<{ sagas: { sagaId: string }[] }>(
-        url('saga-orchestrator', `/sagas?state=${state}&limit=500`),
-      );
-      expect(listed.body.sagas.filter((x) => mine.has(x.sagaId))).toEqual([]);
+    for (const state of ['RUNNING', 'COMPENSATING', 'PARKED'] as const) {
+      const listed = await client('saga-orchestrator').GET('/sagas', {
+        params: { query: { state, limit: 500 } },
+      });
+      expect(listed.data?.sagas.filter((x) => mine.has(x.sagaId))).toEqual([]);
     }
   });
 });

@@ -3,7 +3,7 @@
 // its REST contract with read-your-writes, documents it in OpenAPI, and exports its relay's
 // metrics.
 import { SERVICES, readSideCaughtUp, startServices, type RunningService } from '@es/testing';
-import { http } from '@es/service-testing';
+import { serviceClient, type ServiceName } from '@es/api-client';
 
 const domainServices = SERVICES.filter((s) =>
   ['order-service', 'inventory-service', 'payment-service', 'projection-service'].includes(s.name),
@@ -13,6 +13,12 @@ describe('order, inventory and payment services over HTTP', () => {
   let services: RunningService[] = [];
   const url = (name: string, path: string) => services.find((s) => s.name === name)!.url(path);
   const run = Date.now().toString(36);
+  // The typed client generated from the system's OpenAPI document (libs/api-client).
+  const client = <S extends ServiceName>(name: S) => serviceClient(name, url(name, ''));
+  const orders = () => client('order-service');
+  const inventory = () => client('inventory-service');
+  const payments = () => client('payment-service');
+  const projections = () => client('projection-service');
 
   beforeAll(async () => {
     services = await startServices(domainServices);
@@ -25,102 +31,74 @@ describe('order, inventory and payment services over HTTP', () => {
   });
 
   it('places an order and reads it back, with its audit trail', async () => {
-    const placed = await http<{ orderId: string; version: number; token: string }>(
-      url('order-service', '/orders'),
-      {
-        body: {
-          customerId: `cust-${run}`,
-          items: [{ sku: `SKU-${run}`, quantity: 3, unitPrice: 500 }],
-        },
-        headers: { 'Idempotency-Key': `e2e-${run}` },
+    const placed = await orders().POST('/orders', {
+      body: {
+        customerId: `cust-${run}`,
+        items: [{ sku: `SKU-${run}`, quantity: 3, unitPrice: 500 }],
       },
-    );
-    expect(placed.status).toBe(202);
+      params: { header: { 'Idempotency-Key': `e2e-${run}` } },
+    });
+    expect(placed.response.status).toBe(202);
+    const { orderId, token } = placed.data!;
     // Read-your-writes: with the POST's token, the GET answers the new order at once.
-    const order = await http(
-      url('order-service', `/orders/${placed.body.orderId}?consistentWith=${placed.body.token}`),
-    );
-    expect(order.status).toBe(200);
-    expect(order.body).toMatchObject({
+    const order = await orders().GET('/orders/{id}', {
+      params: { path: { id: orderId }, query: { consistentWith: token } },
+    });
+    expect(order.response.status).toBe(200);
+    expect(order.data).toMatchObject({
       status: 'PENDING',
       total: 1_500,
       customerId: `cust-${run}`,
     });
-    const events = await http<{ events: { type: string }[] }>(
-      url('order-service', `/orders/${placed.body.orderId}/events`),
-    );
-    expect(events.body.events.map((e) => e.type)).toEqual(['OrderCreated']);
+    const events = await orders().GET('/orders/{id}/events', { params: { path: { id: orderId } } });
+    expect(events.data?.events.map((e) => e.type)).toEqual(['OrderCreated']);
     // The customer's list, with the same token, and the cross-context summary.
-    const list = await http<{ orders: { orderId: string }[] }>(
-      url('order-service', `/orders?customerId=cust-${run}&consistentWith=${placed.body.token}`),
-    );
-    expect(list.body.orders.map((o) => o.orderId)).toContain(placed.body.orderId);
-    const summary = await http(
-      url(
-        'projection-service',
-        `/order-summaries/${placed.body.orderId}?consistentWith=${placed.body.token}`,
-      ),
-    );
-    expect(summary.body).toMatchObject({
-      orderId: placed.body.orderId,
-      order: { status: 'PENDING' },
+    const list = await orders().GET('/orders', {
+      params: { query: { customerId: `cust-${run}`, consistentWith: token } },
     });
+    expect(list.data?.orders.map((o) => o.orderId)).toContain(orderId);
+    const summary = await projections().GET('/order-summaries/{orderId}', {
+      params: { path: { orderId }, query: { consistentWith: token } },
+    });
+    expect(summary.data).toMatchObject({ orderId, order: { status: 'PENDING' } });
     // A version the order never reached: a clear 409 after the bounded wait, not stale data.
-    const ahead = await http(
-      url(
-        'order-service',
-        `/orders/${placed.body.orderId}?consistentWith=order/${placed.body.orderId}@9`,
-      ),
-    );
-    expect(ahead).toMatchObject({
-      status: 409,
-      body: { code: 'NOT_YET_CONSISTENT', token: `order/${placed.body.orderId}@9`, seenVersion: 1 },
+    const ahead = await orders().GET('/orders/{id}', {
+      params: { path: { id: orderId }, query: { consistentWith: `order/${orderId}@9` } },
     });
-    const garbage = await http(
-      url('order-service', `/orders/${placed.body.orderId}?consistentWith=yesterday`),
+    expect(ahead.response.status).toBe(409);
+    expect(ahead.error).toMatchObject({
+      code: 'NOT_YET_CONSISTENT',
+      token: `order/${orderId}@9`,
+      seenVersion: 1,
+    });
+    const garbage = await fetch(
+      url('order-service', `/orders/${orderId}?consistentWith=yesterday`),
     );
-    expect(garbage).toMatchObject({ status: 400, body: { fields: [{ field: 'consistentWith' }] } });
+    expect(garbage.status).toBe(400);
+    expect(await garbage.json()).toMatchObject({ fields: [{ field: 'consistentWith' }] });
   });
 
   it('restocks a SKU and deposits funds', async () => {
     const sku = `SKU-${run}`;
-    const restocked = await http<{ token: string }>(
-      url('inventory-service', `/inventory/${sku}/restock`),
-      {
-        body: { quantity: 9 },
-      },
-    );
-    expect(restocked.status).toBe(202);
-    expect(
-      (
-        await http(
-          url('inventory-service', `/inventory/${sku}?consistentWith=${restocked.body.token}`),
-        )
-      ).body,
-    ).toMatchObject({
-      sku,
-      onHand: 9,
-      reserved: 0,
-      available: 9,
+    const restocked = await inventory().POST('/inventory/{sku}/restock', {
+      params: { path: { sku } },
+      body: { quantity: 9 },
     });
-    const customer = `cust-${run}`;
-    const deposited = await http<{ token: string }>(
-      url('payment-service', `/accounts/${customer}/deposit`),
-      {
-        body: { amount: 2_500 },
-      },
-    );
-    expect(deposited.status).toBe(202);
-    expect(
-      (
-        await http(
-          url('payment-service', `/accounts/${customer}?consistentWith=${deposited.body.token}`),
-        )
-      ).body,
-    ).toMatchObject({
-      balance: 2_500,
-      available: 2_500,
+    expect(restocked.response.status).toBe(202);
+    const stock = await inventory().GET('/inventory/{sku}', {
+      params: { path: { sku }, query: { consistentWith: restocked.data!.token } },
     });
+    expect(stock.data).toMatchObject({ sku, onHand: 9, reserved: 0, available: 9 });
+    const customerId = `cust-${run}`;
+    const deposited = await payments().POST('/accounts/{customerId}/deposit', {
+      params: { path: { customerId } },
+      body: { amount: 2_500 },
+    });
+    expect(deposited.response.status).toBe(202);
+    const account = await payments().GET('/accounts/{customerId}', {
+      params: { path: { customerId }, query: { consistentWith: deposited.data!.token } },
+    });
+    expect(account.data).toMatchObject({ balance: 2_500, available: 2_500 });
   });
 
   it.each([
@@ -144,10 +122,12 @@ describe('order, inventory and payment services over HTTP', () => {
       ['/projections', '/projections/{name}/rebuild', '/order-summaries/{orderId}'],
     ],
   ])('%s documents its REST contract in OpenAPI', async (name, paths) => {
-    const document = await http<{ paths: Record<string, unknown> }>(
-      url(name, '/docs/openapi.json'),
-    );
-    expect(Object.keys(document.body.paths)).toEqual(expect.arrayContaining(paths));
+    const document = (await (await fetch(url(name, '/docs/openapi.json'))).json()) as {
+      openapi: string;
+      paths: Record<string, unknown>;
+    };
+    expect(document.openapi).toMatch(/^3\.1\./);
+    expect(Object.keys(document.paths)).toEqual(expect.arrayContaining(paths));
   });
 
   it.each(['order-service', 'inventory-service', 'payment-service'])(

@@ -6,6 +6,8 @@ import { PROBLEM_CONTENT_TYPE, problemSchema } from './common';
 import type { AnyOperation, Answer, Header, ParameterObject, ServiceApi } from './operation';
 
 export const OPENAPI_VERSION = '3.1.1';
+/** The version every document states: the system's, as in the root package.json. */
+export const API_VERSION = '0.1.0';
 
 type Json = Record<string, unknown>;
 

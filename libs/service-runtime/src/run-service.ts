@@ -6,7 +6,7 @@ import { NestFactory } from '@nestjs/core';
 import { SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import type { Server } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
-import { serviceDocument, type ServiceApi } from '@es/http-api';
+import { API_VERSION, serviceDocument, type ServiceApi } from '@es/http-api';
 import { httpConfig } from '@es/runtime-config';
 import { stopTracing, type ServiceMetrics } from '@es/observability';
 import { correlated } from './http/request-context';
@@ -46,9 +46,6 @@ function httpMetrics(metrics: ServiceMetrics) {
     next();
   };
 }
-
-/** The version every service's document states (the system's, as in the root package.json). */
-export const API_VERSION = '0.1.0';
 
 export interface RunOptions {
   /** Stop gracefully on SIGTERM/SIGINT and exit (a service process); off for in-process tests. */
