@@ -414,6 +414,17 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      /** @description ENGINE_UNAVAILABLE: a storage engine it needs is unavailable; retry after Retry-After seconds (with the same Idempotency-Key, for a command) */
+      503: {
+        headers: {
+          /** @description Seconds to wait before retrying */
+          'Retry-After': string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
     };
   };
   placeOrder: {
@@ -501,6 +512,17 @@ export interface operations {
       /** @description IDEMPOTENCY_KEY_REUSED: the key was first used for another request; or a SKU on two lines */
       422: {
         headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description ENGINE_UNAVAILABLE: a storage engine it needs is unavailable; retry after Retry-After seconds (with the same Idempotency-Key, for a command) */
+      503: {
+        headers: {
+          /** @description Seconds to wait before retrying */
+          'Retry-After': string;
           [name: string]: unknown;
         };
         content: {
@@ -599,6 +621,17 @@ export interface operations {
       /** @description TOKEN_OF_ANOTHER_STREAM: the token is another resource's, never reached here */
       422: {
         headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description ENGINE_UNAVAILABLE: a storage engine it needs is unavailable; retry after Retry-After seconds (with the same Idempotency-Key, for a command) */
+      503: {
+        headers: {
+          /** @description Seconds to wait before retrying */
+          'Retry-After': string;
           [name: string]: unknown;
         };
         content: {
@@ -706,6 +739,17 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      /** @description ENGINE_UNAVAILABLE: a storage engine it needs is unavailable; retry after Retry-After seconds (with the same Idempotency-Key, for a command) */
+      503: {
+        headers: {
+          /** @description Seconds to wait before retrying */
+          'Retry-After': string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
     };
   };
   getOrderEvents: {
@@ -758,6 +802,17 @@ export interface operations {
       /** @description No such order */
       404: {
         headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description ENGINE_UNAVAILABLE: a storage engine it needs is unavailable; retry after Retry-After seconds (with the same Idempotency-Key, for a command) */
+      503: {
+        headers: {
+          /** @description Seconds to wait before retrying */
+          'Retry-After': string;
           [name: string]: unknown;
         };
         content: {
@@ -821,6 +876,17 @@ export interface operations {
       /** @description No such order; or ORDER_NOT_YET_PLACED: it did not exist yet then */
       404: {
         headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description ENGINE_UNAVAILABLE: a storage engine it needs is unavailable; retry after Retry-After seconds (with the same Idempotency-Key, for a command) */
+      503: {
+        headers: {
+          /** @description Seconds to wait before retrying */
+          'Retry-After': string;
           [name: string]: unknown;
         };
         content: {
@@ -1015,6 +1081,17 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      /** @description ENGINE_UNAVAILABLE: a storage engine it needs is unavailable; retry after Retry-After seconds (with the same Idempotency-Key, for a command) */
+      503: {
+        headers: {
+          /** @description Seconds to wait before retrying */
+          'Retry-After': string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
     };
   };
   getStockItem: {
@@ -1080,6 +1157,17 @@ export interface operations {
       /** @description TOKEN_OF_ANOTHER_STREAM: the token is another resource's, never reached here */
       422: {
         headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description ENGINE_UNAVAILABLE: a storage engine it needs is unavailable; retry after Retry-After seconds (with the same Idempotency-Key, for a command) */
+      503: {
+        headers: {
+          /** @description Seconds to wait before retrying */
+          'Retry-After': string;
           [name: string]: unknown;
         };
         content: {
@@ -1178,6 +1266,17 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      /** @description ENGINE_UNAVAILABLE: a storage engine it needs is unavailable; retry after Retry-After seconds (with the same Idempotency-Key, for a command) */
+      503: {
+        headers: {
+          /** @description Seconds to wait before retrying */
+          'Retry-After': string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
     };
   };
   getAccount: {
@@ -1257,6 +1356,17 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      /** @description ENGINE_UNAVAILABLE: a storage engine it needs is unavailable; retry after Retry-After seconds (with the same Idempotency-Key, for a command) */
+      503: {
+        headers: {
+          /** @description Seconds to wait before retrying */
+          'Retry-After': string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
     };
   };
   getPayment: {
@@ -1306,6 +1416,17 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      /** @description ENGINE_UNAVAILABLE: a storage engine it needs is unavailable; retry after Retry-After seconds (with the same Idempotency-Key, for a command) */
+      503: {
+        headers: {
+          /** @description Seconds to wait before retrying */
+          'Retry-After': string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
     };
   };
   listSagas: {
@@ -1338,6 +1459,17 @@ export interface operations {
       /** @description A bad parameter, header or body field; `fields` names each */
       400: {
         headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description ENGINE_UNAVAILABLE: a storage engine it needs is unavailable; retry after Retry-After seconds (with the same Idempotency-Key, for a command) */
+      503: {
+        headers: {
+          /** @description Seconds to wait before retrying */
+          'Retry-After': string;
           [name: string]: unknown;
         };
         content: {
@@ -1407,6 +1539,17 @@ export interface operations {
       /** @description No such saga */
       404: {
         headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description ENGINE_UNAVAILABLE: a storage engine it needs is unavailable; retry after Retry-After seconds (with the same Idempotency-Key, for a command) */
+      503: {
+        headers: {
+          /** @description Seconds to wait before retrying */
+          'Retry-After': string;
           [name: string]: unknown;
         };
         content: {
@@ -1489,6 +1632,17 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      /** @description ENGINE_UNAVAILABLE: a storage engine it needs is unavailable; retry after Retry-After seconds (with the same Idempotency-Key, for a command) */
+      503: {
+        headers: {
+          /** @description Seconds to wait before retrying */
+          'Retry-After': string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
     };
   };
   listProjections: {
@@ -1540,6 +1694,17 @@ export interface operations {
               };
             }[];
           };
+        };
+      };
+      /** @description ENGINE_UNAVAILABLE: a storage engine it needs is unavailable; retry after Retry-After seconds (with the same Idempotency-Key, for a command) */
+      503: {
+        headers: {
+          /** @description Seconds to wait before retrying */
+          'Retry-After': string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
     };
@@ -1594,6 +1759,17 @@ export interface operations {
       /** @description REBUILD_IN_PROGRESS: one rebuild of a projection at a time */
       409: {
         headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description ENGINE_UNAVAILABLE: a storage engine it needs is unavailable; retry after Retry-After seconds (with the same Idempotency-Key, for a command) */
+      503: {
+        headers: {
+          /** @description Seconds to wait before retrying */
+          'Retry-After': string;
           [name: string]: unknown;
         };
         content: {
@@ -1671,6 +1847,17 @@ export interface operations {
       /** @description NOT_YET_CONSISTENT: the read model has not reached the token yet; retry */
       409: {
         headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description ENGINE_UNAVAILABLE: a storage engine it needs is unavailable; retry after Retry-After seconds (with the same Idempotency-Key, for a command) */
+      503: {
+        headers: {
+          /** @description Seconds to wait before retrying */
+          'Retry-After': string;
           [name: string]: unknown;
         };
         content: {

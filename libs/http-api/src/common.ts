@@ -111,6 +111,21 @@ export function queryIntegerOr(min: number, max: number, fallback: number) {
     .meta({ description: `${min}-${max}, default ${fallback}` });
 }
 
+/** A request an engine (PostgreSQL, MongoDB) could not serve: retry after the delay given. */
+export const UNAVAILABLE: Answer = {
+  ...problem(
+    'ENGINE_UNAVAILABLE: a storage engine it needs is unavailable; retry after Retry-After seconds (with the same Idempotency-Key, for a command)',
+  ),
+  headers: [
+    {
+      name: 'Retry-After',
+      schema: z.string().regex(/^[0-9]+$/),
+      description: 'Seconds to wait before retrying',
+      required: true,
+    },
+  ],
+};
+
 /** The answers every operation taking input can give when the input is bad. */
 export const BAD_REQUEST = problem('A bad parameter, header or body field; `fields` names each');
 
@@ -150,6 +165,7 @@ export function commandExchange({
     422: problem(
       `IDEMPOTENCY_KEY_REUSED: the key was first used for another request${rules ? `; or ${rules}` : ''}`,
     ),
+    503: UNAVAILABLE,
   };
   if (notFound) responses[404] = problem(notFound);
   if (body) {
@@ -186,5 +202,6 @@ export function consistentReadAnswers(found: Answer, notFound: string): Record<n
     404: problem(notFound),
     409: problem('NOT_YET_CONSISTENT: the read model has not reached the token yet; retry'),
     422: problem("TOKEN_OF_ANOTHER_STREAM: the token is another resource's, never reached here"),
+    503: UNAVAILABLE,
   };
 }

@@ -2,6 +2,7 @@
 // progress; a rebuild without downtime; and the cross-context order summary.
 import {
   BAD_REQUEST,
+  UNAVAILABLE,
   consistentRead,
   defineOperation,
   platformOperations,
@@ -75,6 +76,7 @@ export const listProjections = defineOperation({
       description: 'The projections',
       schema: z.strictObject({ projections: z.array(projectionStatusSchema) }),
     },
+    503: UNAVAILABLE,
   },
 });
 
@@ -93,6 +95,7 @@ export const rebuildProjection = defineOperation({
     400: BAD_REQUEST,
     404: problem('No projection of that name'),
     409: problem('REBUILD_IN_PROGRESS: one rebuild of a projection at a time'),
+    503: UNAVAILABLE,
   },
 });
 
@@ -109,6 +112,7 @@ export const getOrderSummary = defineOperation({
     400: BAD_REQUEST,
     404: problem('No summary of that order (yet)'),
     409: problem('NOT_YET_CONSISTENT: the read model has not reached the token yet; retry'),
+    503: UNAVAILABLE,
   },
 });
 

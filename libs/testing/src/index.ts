@@ -4,3 +4,4 @@ export * from './mongo';
 export * from './postgres';
 export * from './services';
 export * from './stack';
+export * from './tcp-proxy';

@@ -2,6 +2,7 @@
 // service validates with them and its OpenAPI document is generated from them.
 import {
   BAD_REQUEST,
+  UNAVAILABLE,
   acceptedSchema,
   commandExchange,
   consistentReadAnswers,
@@ -102,6 +103,7 @@ export const listCustomerOrders = defineOperation({
     },
     400: BAD_REQUEST,
     409: problem('NOT_YET_CONSISTENT: the read model has not reached the token yet; retry'),
+    503: UNAVAILABLE,
   },
 });
 
@@ -172,6 +174,7 @@ export const getOrderEvents = defineOperation({
     },
     400: BAD_REQUEST,
     404: problem('No such order'),
+    503: UNAVAILABLE,
   },
 });
 
@@ -206,6 +209,7 @@ export const getOrderState = defineOperation({
     200: { description: 'The order then', schema: orderStateSchema },
     400: BAD_REQUEST,
     404: problem('No such order; or ORDER_NOT_YET_PLACED: it did not exist yet then'),
+    503: UNAVAILABLE,
   },
 });
 

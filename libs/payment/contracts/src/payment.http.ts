@@ -2,6 +2,7 @@
 // saga's, over Kafka.
 import {
   BAD_REQUEST,
+  UNAVAILABLE,
   acceptedSchema,
   commandExchange,
   consistentReadAnswers,
@@ -75,6 +76,7 @@ export const getPayment = defineOperation({
     200: { description: 'The payment', schema: paymentSchema },
     400: BAD_REQUEST,
     404: problem('No such payment'),
+    503: UNAVAILABLE,
   },
 });
 

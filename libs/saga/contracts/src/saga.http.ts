@@ -2,6 +2,7 @@
 // state (parked ones, for an operator), and the operator's retry of a parked saga.
 import {
   BAD_REQUEST,
+  UNAVAILABLE,
   ETAG,
   acceptedSchema,
   commandExchange,
@@ -73,6 +74,7 @@ export const listSagas = defineOperation({
       }),
     },
     400: BAD_REQUEST,
+    503: UNAVAILABLE,
   },
 });
 
@@ -87,6 +89,7 @@ export const getSaga = defineOperation({
     200: { description: 'The saga', schema: sagaViewSchema, headers: [ETAG] },
     400: BAD_REQUEST,
     404: problem('No such saga'),
+    503: UNAVAILABLE,
   },
 });
 

@@ -31,6 +31,8 @@ export interface ProblemParts {
   readonly detail: string;
   /** Members of this kind of problem: `fields`, `expectedVersion`, ... */
   readonly extra?: Readonly<Record<string, unknown>>;
+  /** Response headers that go with it: `Retry-After` on a 503. */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 /** An error that is its own answer: a 404 for an unknown id, a 404 ORDER_NOT_YET_PLACED, ... */
@@ -60,6 +62,51 @@ export class UnprocessableInput extends ProblemError {
 }
 
 const domainStatus = (code: string) => (code.endsWith('_NOT_FOUND') ? 404 : 409);
+
+/** How long a client should wait before retrying a request an engine could not serve. */
+export const RETRY_AFTER_SECONDS = 1;
+
+const UNREACHABLE = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPIPE',
+  'EAI_AGAIN',
+]);
+/** SQLSTATEs of a server going away or refusing connections (classes 08 and 57P, and 53300). */
+const PG_UNAVAILABLE = /^(08...|57P0[1-3]|53300)$/;
+const PG_LOST = /^(Connection terminated|timeout exceeded when trying to connect)/;
+const MONGO_UNAVAILABLE = new Set([
+  'MongoServerSelectionError',
+  'MongoNetworkError',
+  'MongoNetworkTimeoutError',
+  'MongoPoolClearedError',
+  'MongoNotConnectedError',
+]);
+
+/**
+ * An engine the request needs (PostgreSQL, MongoDB) cannot be reached or is going away: not the
+ * client's fault and not a bug, a 503 to retry. A command it cut short may or may not have been
+ * written: retried with its Idempotency-Key, it answers the first outcome and writes nothing
+ * twice.
+ */
+export function isEngineUnavailable(error: unknown): boolean {
+  // Not `instanceof Error`: Node's socket errors come from its own realm, which under a VM
+  // context (Jest's) is not this module's.
+  if (typeof error !== 'object' || error === null) return false;
+  const { code, name, message } = error as { code?: unknown; name?: unknown; message?: unknown };
+  if (typeof code === 'string' && (UNREACHABLE.has(code) || PG_UNAVAILABLE.test(code))) return true;
+  if (typeof name === 'string' && MONGO_UNAVAILABLE.has(name)) return true;
+  if (typeof message === 'string' && PG_LOST.test(message)) return true;
+  // An error that wraps the one that counts (an AggregateError of every address tried, a cause).
+  const inner = (error as { errors?: unknown; cause?: unknown }).errors ?? [];
+  return (
+    (Array.isArray(inner) && inner.some(isEngineUnavailable)) ||
+    isEngineUnavailable((error as { cause?: unknown }).cause)
+  );
+}
 
 /** The problem for an error, or undefined when it is not one a client caused. */
 export function problemOf(error: unknown): ProblemParts | undefined {
@@ -114,6 +161,14 @@ export function problemOf(error: unknown): ProblemParts | undefined {
       code: 'IDEMPOTENCY_KEY_REUSED',
       detail: `Idempotency-Key ${error.messageId} was first used for a different request`,
     };
+  if (isEngineUnavailable(error))
+    return {
+      status: 503,
+      code: 'ENGINE_UNAVAILABLE',
+      detail:
+        'a storage engine this request needs is unavailable; retry shortly (a command with the same Idempotency-Key writes nothing twice)',
+      headers: { 'Retry-After': String(RETRY_AFTER_SECONDS) },
+    };
   if (error instanceof HttpException) {
     const body = error.getResponse();
     const message = typeof body === 'string' ? body : (body as { message?: unknown }).message;
@@ -140,7 +195,8 @@ export function problemOf(error: unknown): ProblemParts | undefined {
 
 /** Writes a problem as RFC 9457 `application/problem+json`. */
 export function sendProblem(response: Response, request: Request, parts: ProblemParts): void {
-  const { status, code, detail, extra } = parts;
+  const { status, code, detail, extra, headers } = parts;
+  for (const [name, value] of Object.entries(headers ?? {})) response.setHeader(name, value);
   response
     .status(status)
     .type(PROBLEM_CONTENT_TYPE)
@@ -157,6 +213,9 @@ export function sendProblem(response: Response, request: Request, parts: Problem
     );
 }
 
+const describe = (error: unknown) =>
+  error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+
 @Catch()
 export class ProblemFilter implements ExceptionFilter {
   private readonly logger = new Logger('http');
@@ -167,6 +226,8 @@ export class ProblemFilter implements ExceptionFilter {
     const request = http.getRequest<Request>();
     const problem = problemOf(error);
     if (problem) {
+      if (problem.status === 503)
+        this.logger.warn(`${request.method} ${request.path}: ${describe(error)}`);
       sendProblem(response, request, problem);
       return;
     }

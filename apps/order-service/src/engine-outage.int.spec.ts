@@ -1,0 +1,109 @@
+// The order service when an engine goes away under it (through TCP proxies the test cuts and
+// restores, as a restart or a partition would): a request it cannot serve is a 503 with
+// Retry-After, never a 500, and writes nothing; once the engine is back the same requests
+// succeed without restarting the service. A command cut short and retried with its
+// Idempotency-Key writes once.
+import { orderServiceApi } from '@es/order-contracts';
+import { mongoConfig, postgresConfig } from '@es/runtime-config';
+import {
+  TcpProxy,
+  createTestDatabase,
+  eventually,
+  loadStackEnv,
+  startReadSide,
+  uniqueName,
+  type ReadSide,
+  type TestDatabase,
+} from '@es/testing';
+import { http, startTestService, type TestService } from '@es/service-testing';
+import { AppModule } from './app.module';
+
+describe('order-service with an engine gone (real PostgreSQL and MongoDB behind proxies)', () => {
+  let db: TestDatabase;
+  let readSide: ReadSide;
+  let service: TestService;
+  let postgres: TcpProxy;
+  let mongo: TcpProxy;
+  const body = () => ({
+    customerId: uniqueName('cust'),
+    items: [{ sku: 'SKU-1', quantity: 1, unitPrice: 100 }],
+  });
+  const eventCount = async () =>
+    Number((await db.pool.query<{ n: string }>('SELECT count(*) AS n FROM events')).rows[0]!.n);
+
+  beforeAll(async () => {
+    loadStackEnv();
+    db = await createTestDatabase('order_outage');
+    readSide = await startReadSide('rm_outage');
+    const pg = postgresConfig('postgres');
+    postgres = await TcpProxy.start({ host: pg.host, port: pg.port });
+    const mongoUrl = new URL(mongoConfig().url);
+    mongo = await TcpProxy.start({ host: mongoUrl.hostname, port: Number(mongoUrl.port) });
+    mongoUrl.port = String(mongo.port);
+    service = await startTestService(orderServiceApi, AppModule, db.name, {
+      PGPORT: String(postgres.port),
+      MONGO_URL: mongoUrl.toString(),
+      MONGO_DATABASE: readSide.database,
+      CONSISTENCY_WAIT_MS: '30000',
+    });
+  }, 120_000);
+  afterAll(async () => {
+    await service.close();
+    await Promise.all([postgres.stop(), mongo.stop()]);
+    await readSide.stop();
+    await db.drop();
+  });
+
+  it('PostgreSQL gone: a command is a 503 with Retry-After and writes nothing; back, it succeeds', async () => {
+    expect((await http(service.url('/orders'), { body: body() })).status).toBe(202);
+    const before = await eventCount();
+    await postgres.cut();
+    const refused = await http<Record<string, unknown>>(service.url('/orders'), { body: body() });
+    expect(refused).toMatchObject({
+      status: 503,
+      body: { status: 503, code: 'ENGINE_UNAVAILABLE' },
+    });
+    expect(refused.headers.get('retry-after')).toBe('1');
+    expect(refused.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(await eventCount()).toBe(before);
+
+    await postgres.restore();
+    // Retried with one key, as a client following Retry-After does: written once.
+    const retried = body();
+    const key = uniqueName('retry');
+    const answer = await eventually(async () => {
+      const r = await http<{ orderId: string }>(service.url('/orders'), {
+        body: retried,
+        headers: { 'Idempotency-Key': key },
+      });
+      expect(r.status).toBe(202);
+      return r;
+    });
+    const again = await http<{ orderId: string }>(service.url('/orders'), {
+      body: retried,
+      headers: { 'Idempotency-Key': key },
+    });
+    expect(again.body.orderId).toBe(answer.body.orderId);
+    expect(await eventCount()).toBe(before + 1);
+  }, 60_000);
+
+  it('MongoDB gone: a read-model GET is a 503; back, it answers', async () => {
+    const placed = await http<{ orderId: string; token: string }>(service.url('/orders'), {
+      body: body(),
+    });
+    const read = () =>
+      http(service.url(`/orders/${placed.body.orderId}?consistentWith=${placed.body.token}`));
+    expect((await read()).status).toBe(200);
+    await mongo.cut();
+    const refused = await read();
+    expect(refused).toMatchObject({ status: 503, body: { code: 'ENGINE_UNAVAILABLE' } });
+    expect(refused.headers.get('retry-after')).toBe('1');
+    await mongo.restore();
+    await eventually(
+      async () => {
+        expect((await read()).status).toBe(200);
+      },
+      { timeoutMs: 30_000 },
+    );
+  }, 60_000);
+});
