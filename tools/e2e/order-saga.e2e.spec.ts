@@ -240,10 +240,12 @@ describe('the order saga across the services (real processes, real engines)', ()
     } finally {
       await producer.disconnect();
     }
-    // The re-sent one is recorded as ignored; the redelivered one is not even recorded.
+    // The re-sent one is recorded as ignored; the redelivered one is not even recorded. (A
+    // duplicate the system itself delivered before, under load, is already in the timeline.)
+    const ignored = (x: Saga) => x.timeline.filter((e) => e.event === 'SagaReplyIgnored').length;
     const after = await eventually(async () => {
       const s = await saga(orderId);
-      expect(s.timeline.filter((e) => e.event === 'SagaReplyIgnored')).toHaveLength(1);
+      expect(ignored(s)).toBe(ignored(before) + 1);
       return s;
     });
     expect(after.version).toBe(before.version + 1);

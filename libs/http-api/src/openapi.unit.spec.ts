@@ -60,8 +60,16 @@ describe('an operation as OpenAPI 3.1', () => {
   it('has a required JSON body and every answer, errors as problem+json', () => {
     expect(doc.requestBody.required).toBe(true);
     expect(Object.keys(doc.requestBody.content)).toEqual(['application/json']);
-    expect(Object.keys(doc.responses).sort()).toEqual(['202', '400', '409', '413', '415', '422']);
-    for (const status of ['400', '409', '413', '415', '422'])
+    expect(Object.keys(doc.responses).sort()).toEqual([
+      '202',
+      '400',
+      '409',
+      '413',
+      '415',
+      '422',
+      '503',
+    ]);
+    for (const status of ['400', '409', '413', '415', '422', '503'])
       expect(doc.responses[status]?.content).toEqual({
         'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } },
       });
