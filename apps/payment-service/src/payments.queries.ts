@@ -4,20 +4,18 @@
 import { Inject } from '@nestjs/common';
 import { Query, QueryHandler, type IQueryHandler } from '@nestjs/cqrs';
 import type { CommandHandler as EventStoreCommandHandler, ConsistencyToken } from '@es/event-store';
-import { CUSTOMER_ACCOUNT_READ_MODEL, type CustomerAccountDocument } from '@es/payment-contracts';
+import {
+  CUSTOMER_ACCOUNT_READ_MODEL,
+  type CustomerAccountDocument,
+  type paymentSchema,
+} from '@es/payment-contracts';
+import type { z } from '@es/schema';
 import type { ReadModels } from '@es/read-models';
 import { COMMAND_HANDLER, READ_MODELS } from '@es/service-runtime';
 import { paymentAggregate } from './payment.aggregates';
 
-export interface PaymentView {
-  readonly paymentId: string;
-  readonly orderId: string;
-  readonly customerId: string;
-  readonly amount: number;
-  readonly status: 'AUTHORIZED' | 'DECLINED' | 'CAPTURED' | 'VOIDED' | 'REFUNDED';
-  readonly declineReason?: string;
-  readonly version: number;
-}
+/** Its schema is the contract's (`paymentSchema`, GET /payments/{id}). */
+export type PaymentView = Readonly<z.output<typeof paymentSchema>>;
 
 export class GetAccount extends Query<CustomerAccountDocument | undefined> {
   constructor(

@@ -195,13 +195,25 @@ export function consistentRead(streamType?: string) {
   };
 }
 
-export function consistentReadAnswers(found: Answer, notFound: string): Record<number, Answer> {
+/** A GET of one resource: found (with its ETag when `etag`), a bad id, unknown, or unavailable. */
+export function readAnswers(
+  found: Answer,
+  notFound: string,
+  { etag = false }: { readonly etag?: boolean } = {},
+): Record<number, Answer> {
   return {
-    200: { ...found, headers: [ETAG] },
+    200: etag ? { ...found, headers: [ETAG] } : found,
     400: BAD_REQUEST,
     404: problem(notFound),
+    503: UNAVAILABLE,
+  };
+}
+
+/** The same, served from a read model that may be asked to wait for a command's token. */
+export function consistentReadAnswers(found: Answer, notFound: string): Record<number, Answer> {
+  return {
+    ...readAnswers(found, notFound, { etag: true }),
     409: problem('NOT_YET_CONSISTENT: the read model has not reached the token yet; retry'),
     422: problem("TOKEN_OF_ANOTHER_STREAM: the token is another resource's, never reached here"),
-    503: UNAVAILABLE,
   };
 }

@@ -1,6 +1,7 @@
 // The order service's HTTP API (docs/api.md): each operation's input and answers as schemas. The
 // service validates with them and its OpenAPI document is generated from them.
 import {
+  readAnswers,
   BAD_REQUEST,
   UNAVAILABLE,
   acceptedSchema,
@@ -167,15 +168,13 @@ export const getOrderEvents = defineOperation({
   summary: "The order's audit trail: every event with its metadata, in order",
   tags: ['orders'],
   params: orderId,
-  responses: {
-    200: {
+  responses: readAnswers(
+    {
       description: 'The events',
       schema: z.strictObject({ events: z.array(recordedEventSchema) }),
     },
-    400: BAD_REQUEST,
-    404: problem('No such order'),
-    503: UNAVAILABLE,
-  },
+    'No such order',
+  ),
 });
 
 export const orderStateSchema = z.strictObject({
@@ -205,12 +204,10 @@ export const getOrderState = defineOperation({
     asOf: isoInstant.meta({ description: 'An ISO-8601 instant' }).optional(),
     atVersion: queryInteger(1, 2_147_483_647).meta({ description: 'A version' }).optional(),
   }),
-  responses: {
-    200: { description: 'The order then', schema: orderStateSchema },
-    400: BAD_REQUEST,
-    404: problem('No such order; or ORDER_NOT_YET_PLACED: it did not exist yet then'),
-    503: UNAVAILABLE,
-  },
+  responses: readAnswers(
+    { description: 'The order then', schema: orderStateSchema },
+    'No such order; or ORDER_NOT_YET_PLACED: it did not exist yet then',
+  ),
 });
 
 export const orderServiceApi: ServiceApi = {

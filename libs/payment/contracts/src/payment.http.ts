@@ -1,15 +1,13 @@
 // The payment service's HTTP API (docs/api.md). Authorizing, capturing and refunding are the
 // saga's, over Kafka.
 import {
-  BAD_REQUEST,
-  UNAVAILABLE,
+  readAnswers,
   acceptedSchema,
   commandExchange,
   consistentReadAnswers,
   consistentRead,
   defineOperation,
   platformOperations,
-  problem,
   type ServiceApi,
 } from '@es/http-api';
 import { identifier, money, positiveInt, z } from '@es/schema';
@@ -72,12 +70,7 @@ export const getPayment = defineOperation({
   summary: 'A payment and its status, from its events',
   tags: ['payments'],
   params: z.strictObject({ id: identifier }),
-  responses: {
-    200: { description: 'The payment', schema: paymentSchema },
-    400: BAD_REQUEST,
-    404: problem('No such payment'),
-    503: UNAVAILABLE,
-  },
+  responses: readAnswers({ description: 'The payment', schema: paymentSchema }, 'No such payment'),
 });
 
 export const paymentServiceApi: ServiceApi = {

@@ -1,14 +1,13 @@
 // The saga orchestrator's HTTP API (docs/api.md): a saga's state and timeline, the sagas in a
 // state (parked ones, for an operator), and the operator's retry of a parked saga.
 import {
+  readAnswers,
   BAD_REQUEST,
   UNAVAILABLE,
-  ETAG,
   acceptedSchema,
   commandExchange,
   defineOperation,
   platformOperations,
-  problem,
   queryIntegerOr,
   type ServiceApi,
 } from '@es/http-api';
@@ -85,12 +84,9 @@ export const getSaga = defineOperation({
   summary: 'A saga: state, step, compensating flag and timeline; its ETag is its version',
   tags: ['sagas'],
   params: sagaId,
-  responses: {
-    200: { description: 'The saga', schema: sagaViewSchema, headers: [ETAG] },
-    400: BAD_REQUEST,
-    404: problem('No such saga'),
-    503: UNAVAILABLE,
-  },
+  responses: readAnswers({ description: 'The saga', schema: sagaViewSchema }, 'No such saga', {
+    etag: true,
+  }),
 });
 
 export const retrySaga = defineOperation({
