@@ -51,10 +51,13 @@ export class SagasController {
     @Input('params') { id }: ParamsOf<typeof getSaga>,
     @Res({ passthrough: true }) response: Response,
   ): Promise<SagaView> {
-    const [loaded, history] = await Promise.all([
-      this.handler.load(orderSagaAggregate, id),
-      this.store.readStream({ type: orderSaga.type, id }),
-    ]);
+    // The timeline up to the version loaded, not read beside it: read at once, an event written
+    // between the two reads showed in the timeline under the older version (and ETag).
+    const loaded = await this.handler.load(orderSagaAggregate, id);
+    const history = await this.store.readStream(
+      { type: orderSaga.type, id },
+      { toVersion: loaded.version },
+    );
     return foundWithETag(sagaView(loaded.state, loaded.version, history), response, 'saga', id);
   }
 
