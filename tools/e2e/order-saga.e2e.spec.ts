@@ -187,7 +187,20 @@ describe('the order saga across the services (real processes, real engines)', ()
     expect(await account(customer, 1)).toMatchObject({ balance: 10_000, reserved: 0 });
   });
 
-  it('payment declined: the stock released, REJECTED with the reason, balances untouched', async () => {
+  it('a SKU the inventory never stocked: REJECTED as UNKNOWN_SKU, not as short stock', async () => {
+    const customer = unique('cust');
+    const never = unique('NEVER');
+    await deposit(customer, 1_000);
+    const orderId = await place(customer, never, 1, 100);
+    expect((await ended(orderId)).state).toBe('COMPENSATED');
+    expect(await order(orderId, 2)).toMatchObject({
+      status: 'REJECTED',
+      rejectionReason: `UNKNOWN_SKU: the inventory has never stocked ${never}`,
+    });
+    expect((await payment(orderId)).response.status).toBe(404);
+  });
+
+  it('payment declined: the stock released, REJECTED with why but not the balance', async () => {
     const sku = unique('SKU');
     const customer = unique('cust');
     await restock(sku, 5);
@@ -196,7 +209,7 @@ describe('the order saga across the services (real processes, real engines)', ()
     expect((await ended(orderId)).state).toBe('COMPENSATED');
     expect(await order(orderId, 2)).toMatchObject({
       status: 'REJECTED',
-      rejectionReason: 'INSUFFICIENT_FUNDS: 1000 requested, 100 available',
+      rejectionReason: "INSUFFICIENT_FUNDS: the customer's available funds do not cover 1000",
     });
     // Stock restocked, reserved, released; the account never held anything.
     expect(await stock(sku, 3)).toMatchObject({ onHand: 5, reserved: 0, available: 5 });

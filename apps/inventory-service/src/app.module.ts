@@ -4,6 +4,7 @@ import {
   INVENTORY_COMMANDS_TOPIC,
   INVENTORY_EVENTS_TOPIC,
   stockItemEventSchemas,
+  stockReturnEventSchemas,
 } from '@es/inventory-contracts';
 import { SAGA_REPLIES_TOPIC } from '@es/saga-contracts';
 import { EventSourcingModule, MessageConsumers, PlatformModule } from '@es/service-runtime';
@@ -27,7 +28,7 @@ import { GetStockItemHandler } from './inventory.queries';
       mongo: true,
     }),
     EventSourcingModule.forRoot({
-      schemas: stockItemEventSchemas,
+      schemas: [...stockItemEventSchemas, ...stockReturnEventSchemas],
       topics: [INVENTORY_EVENTS_TOPIC, INVENTORY_COMMANDS_TOPIC, SAGA_REPLIES_TOPIC],
     }),
     CqrsModule.forRoot(),

@@ -118,7 +118,7 @@ describe('inventory-service (real PostgreSQL and Kafka)', () => {
     expect(Number(rows[0]!.n)).toBe(50);
   });
 
-  it('reserves every line of an order or none, naming each short SKU', async () => {
+  it('reserves every line of an order or none, naming each unknown or short SKU', async () => {
     const [plenty, scarce, absent] = [sku('plenty'), sku('scarce'), sku('absent')];
     await http(a.url(`/inventory/${plenty}/restock`), { body: { quantity: 10 } });
     await http(a.url(`/inventory/${scarce}/restock`), { body: { quantity: 2 } });
@@ -127,13 +127,17 @@ describe('inventory-service (real PostgreSQL and Kafka)', () => {
       { sku: scarce, quantity: 3 },
       { sku: absent, quantity: 1 },
     ]);
-    expect(outcome).toEqual({
+    // A SKU never stocked is named as unknown, before any shortage (the order's mistake).
+    expect(outcome).toEqual({ outcome: 'unknown-sku', orderId: 'order-short', skus: [absent] });
+    expect(
+      await reserve(a, 'order-short-2', [
+        { sku: plenty, quantity: 5 },
+        { sku: scarce, quantity: 3 },
+      ]),
+    ).toEqual({
       outcome: 'insufficient-stock',
-      orderId: 'order-short',
-      shortages: [
-        { sku: scarce, requested: 3, available: 2 },
-        { sku: absent, requested: 1, available: 0 },
-      ],
+      orderId: 'order-short-2',
+      shortages: [{ sku: scarce, requested: 3, available: 2 }],
     });
     expect((await stock(a, plenty, 1)).body).toMatchObject({
       reserved: 0,
@@ -277,6 +281,92 @@ describe('inventory-service (real PostgreSQL and Kafka)', () => {
       await eventually(async () => {
         expect((await stock(a, id)).body).toMatchObject({ onHand: 11, reserved: 0 });
       });
+    });
+
+    it('returns a cancelled order’s committed stock once, however often the saga asks', async () => {
+      const [one, two] = [sku('ret1'), sku('ret2')];
+      const orderId = uniqueName('order');
+      await http(a.url(`/inventory/${one}/restock`), { body: { quantity: 5 } });
+      await http(a.url(`/inventory/${two}/restock`), { body: { quantity: 5 } });
+      const lines = [
+        { sku: one, quantity: 2 },
+        { sku: two, quantity: 1 },
+      ];
+      const command = (type: string, data: object) => ({
+        type,
+        version: 1,
+        sagaId: orderId,
+        saga: 'order-cancellation',
+        data: { orderId, ...data },
+      });
+      await send(`${orderId}/1`, command('ReserveStock', { lines }), orderId);
+      await send(`${orderId}/2`, command('CommitStock', { skus: [one, two] }), orderId);
+      // The return, re-sent under a new message id (a deadline), and redelivered as it was.
+      await send(`${orderId}/3`, command('ReturnStock', { lines }), orderId);
+      await send(`${orderId}/4`, command('ReturnStock', { lines }), orderId);
+      // A later command on the same key proves the redelivery was read.
+      await send(`${orderId}/5`, command('ReleaseStock', { skus: [one] }), orderId);
+      const all = await replies(orderId, 5);
+      expect(all.map((r) => (r as { command: string }).command)).toEqual([
+        'ReserveStock',
+        'CommitStock',
+        'ReturnStock',
+        'ReturnStock',
+        'ReleaseStock',
+      ]);
+      expect(all.slice(2, 4)).toEqual([
+        {
+          type: 'Reply',
+          command: 'ReturnStock',
+          version: 1,
+          sagaId: orderId,
+          saga: 'order-cancellation', // the saga type comes back with the reply
+          result: { outcome: 'success', data: { orderId } },
+        },
+        expect.objectContaining({
+          command: 'ReturnStock',
+          result: expect.objectContaining({ outcome: 'success' }) as object,
+        }),
+      ]);
+      // On hand = restocked - committed + returned, once.
+      expect((await stock(a, one, 4)).body).toMatchObject({ onHand: 5, reserved: 0 });
+      expect((await stock(a, two, 4)).body).toMatchObject({ onHand: 5, reserved: 0 });
+      const { rows } = await db.pool.query<{ stream_type: string; event_type: string }>(
+        `SELECT stream_type, event_type FROM events
+          WHERE event_type IN ('StockReturned', 'OrderStockReturned')
+            AND (stream_id = $1 OR data->>'orderId' = $1) ORDER BY stream_type`,
+        [orderId],
+      );
+      expect(rows).toEqual([
+        { stream_type: 'stock-item', event_type: 'StockReturned' },
+        { stream_type: 'stock-item', event_type: 'StockReturned' },
+        { stream_type: 'stock-return', event_type: 'OrderStockReturned' },
+      ]);
+    });
+
+    it('answers a return of a SKU never stocked as UNKNOWN_SKU, changing nothing', async () => {
+      const orderId = uniqueName('order');
+      const never = sku('never');
+      await send(
+        `${orderId}/1`,
+        {
+          type: 'ReturnStock',
+          version: 1,
+          sagaId: orderId,
+          data: { orderId, lines: [{ sku: never, quantity: 1 }] },
+        },
+        orderId,
+      );
+      const [reply] = await replies(orderId, 1);
+      expect(reply).toMatchObject({
+        command: 'ReturnStock',
+        result: {
+          outcome: 'failure',
+          failure: { code: 'UNKNOWN_SKU', details: { skus: [never] } },
+        },
+      });
+      const { rows } = await db.pool.query(`SELECT 1 FROM events WHERE stream_id = $1`, [orderId]);
+      expect(rows).toEqual([]);
     });
 
     it('reserves, commits, and answers each step; a malformed command goes to the DLQ', async () => {

@@ -14,7 +14,7 @@ import {
 } from '@es/event-store';
 import { STOCK_ITEM_STREAM_TYPE } from '@es/inventory-contracts';
 import { COMMAND_HANDLER, accepted, type Accepted, type CommandRequest } from '@es/service-runtime';
-import { stockItemAggregate } from './stock-item.aggregate';
+import { stockItemAggregate, stockReturnAggregate } from './stock-item.aggregate';
 
 export interface StockAccepted extends Accepted {
   readonly sku: string;
@@ -33,6 +33,7 @@ export interface Shortage {
 
 export type ReservationOutcome =
   | { readonly outcome: 'reserved'; readonly orderId: string }
+  | { readonly outcome: 'unknown-sku'; readonly orderId: string; readonly skus: readonly string[] }
   | {
       readonly outcome: 'insufficient-stock';
       readonly orderId: string;
@@ -56,6 +57,10 @@ export type CommitOutcome =
       readonly orderId: string;
       readonly skus: readonly string[];
     };
+
+export type ReturnOutcome =
+  | { readonly outcome: 'returned'; readonly orderId: string }
+  | { readonly outcome: 'unknown-sku'; readonly orderId: string; readonly skus: readonly string[] };
 
 export class ReserveStock extends Command<ReservationOutcome> {
   constructor(
@@ -116,9 +121,11 @@ function shortageOf(sku: string, error: DomainError): Shortage | undefined {
 }
 
 /**
- * An order's reservation: every line, each SKU decided on its current stock, or none. Short
- * stock is an answer, recorded as handled with it (a redelivery after a restock answers the
- * same), not an error; any other refusal (a conflicting reservation) is one.
+ * An order's reservation: every line, each SKU decided on its current stock, or none. A SKU
+ * never stocked, or short stock, is an answer (unknown SKUs named first, as they are the
+ * customer's mistake rather than the warehouse's), recorded as handled with it (a redelivery
+ * after a restock answers the same), not an error; any other refusal (a conflicting
+ * reservation) is one.
  */
 export function reservation(
   orderId: string,
@@ -130,6 +137,16 @@ export function reservation(
     ),
     outcome: { outcome: 'reserved', orderId },
     refused: (refusals) => {
+      const unknown = refusals.filter((r) => r.error.code === 'UNKNOWN_SKU');
+      if (
+        unknown.length > 0 &&
+        refusals.every((r) => ['UNKNOWN_SKU', 'INSUFFICIENT_STOCK'].includes(r.error.code))
+      )
+        return answer<ReservationOutcome>({
+          outcome: 'unknown-sku',
+          orderId,
+          skus: unknown.map((r) => r.stream.id),
+        });
       const shortages = refusals.map((r) => shortageOf(r.stream.id, r.error));
       if (shortages.some((s) => s === undefined)) return undefined;
       return answer<ReservationOutcome>({
@@ -163,6 +180,41 @@ export function commitment(orderId: string, skus: readonly string[]): Decision<C
         ? undefined
         : answer<CommitOutcome>({
             outcome: 'not-reserved',
+            orderId,
+            skus: refusals.map((r) => r.stream.id),
+          }),
+  };
+}
+
+/**
+ * A cancelled order's committed stock back on hand: recorded once on the order's stock return
+ * stream, and each SKU's units returned in the same append. A repeat (a re-sent or redelivered
+ * command) finds the return recorded, returns nothing and answers the same.
+ */
+export function stockReturn(orderId: string, lines: readonly StockLine[]): Decision<ReturnOutcome> {
+  const at = new Date().toISOString();
+  return {
+    commands: [
+      onStream(
+        stockReturnAggregate,
+        orderId,
+        { type: 'ReturnOrderStock', orderId, lines, at },
+        {
+          follows: (_returned, events) =>
+            events.flatMap((event) =>
+              event.data.lines.map(({ sku, quantity }) =>
+                onStream(stockItemAggregate, sku, { type: 'ReturnStock', orderId, quantity }),
+              ),
+            ),
+        },
+      ),
+    ],
+    outcome: { outcome: 'returned', orderId },
+    refused: (refusals) =>
+      refusals.some((r) => r.error.code !== 'UNKNOWN_SKU')
+        ? undefined
+        : answer<ReturnOutcome>({
+            outcome: 'unknown-sku',
             orderId,
             skus: refusals.map((r) => r.stream.id),
           }),

@@ -1,4 +1,4 @@
-// Inventory's part in the order saga: the commands on `inventory.commands`, each decided here,
+// Inventory's part in the order saga and the order cancellation: the commands on `inventory.commands`, each decided here,
 // handled once (inbox) and answered on `sagas.replies` in the append of its effect.
 import { assertNever } from '@es/decider';
 import { mapDecision } from '@es/event-store';
@@ -9,7 +9,13 @@ import {
 } from '@es/inventory-contracts';
 import { failure, success } from '@es/saga-contracts';
 import type { ParticipantDefinition } from '@es/saga-participant';
-import { commitment, release, reservation, type ReservationOutcome } from './inventory.commands';
+import {
+  commitment,
+  release,
+  reservation,
+  stockReturn,
+  type ReservationOutcome,
+} from './inventory.commands';
 
 function shortageMessage(outcome: Extract<ReservationOutcome, { outcome: 'insufficient-stock' }>) {
   return outcome.shortages
@@ -17,16 +23,30 @@ function shortageMessage(outcome: Extract<ReservationOutcome, { outcome: 'insuff
     .join('; ');
 }
 
+const unknownMessage = (skus: readonly string[]) =>
+  `the inventory has never stocked ${skus.join(', ')}`;
+
 function decide(command: InventorySagaCommand) {
   const { orderId } = command.data;
   switch (command.type) {
     case 'ReserveStock':
-      return mapDecision(reservation(orderId, command.data.lines), (outcome) =>
-        outcome.outcome === 'reserved'
-          ? success({ orderId })
-          : failure('INSUFFICIENT_STOCK', shortageMessage(outcome), {
+      return mapDecision(reservation(orderId, command.data.lines), (outcome) => {
+        switch (outcome.outcome) {
+          case 'reserved':
+            return success({ orderId });
+          case 'unknown-sku':
+            return failure('UNKNOWN_SKU', unknownMessage(outcome.skus), { skus: outcome.skus });
+          case 'insufficient-stock':
+            return failure('INSUFFICIENT_STOCK', shortageMessage(outcome), {
               shortages: outcome.shortages,
-            }),
+            });
+        }
+      });
+    case 'ReturnStock':
+      return mapDecision(stockReturn(orderId, command.data.lines), (outcome) =>
+        outcome.outcome === 'returned'
+          ? success({ orderId })
+          : failure('UNKNOWN_SKU', unknownMessage(outcome.skus), { skus: outcome.skus }),
       );
     case 'ReleaseStock':
       return mapDecision(release(orderId, command.data.skus), () => success({ orderId }));
@@ -45,7 +65,7 @@ function decide(command: InventorySagaCommand) {
   }
 }
 
-/** Inventory's participant: reservations, releases and commitments of an order's stock. */
+/** Inventory's participant: reservations, releases, commitments and returns of an order's stock. */
 export const inventoryParticipant: ParticipantDefinition<InventorySagaCommand> = {
   topic: INVENTORY_COMMANDS_TOPIC,
   schema: inventorySagaCommandSchema,

@@ -205,6 +205,30 @@ describe('payment-service (real PostgreSQL and Kafka)', () => {
     });
   });
 
+  it('a refund asked of an authorization never captured voids it: the hold back, nothing credited', async () => {
+    const customerId = uniqueName('cust');
+    await deposit(customerId, 1_000);
+    const id = uniqueName('pay');
+    await authorize(customerId, id, 600);
+    await Promise.all([settle(id, 'refund'), settle(id, 'refund')]);
+    // Deposited, held, released: the balance never moved, no credit was made.
+    expect((await account(customerId, 3)).body).toMatchObject({
+      balance: 1_000,
+      reserved: 0,
+      available: 1_000,
+    });
+    expect((await payment(id)).body).toMatchObject({ status: 'VOIDED' });
+    const { rows } = await db.pool.query<{ event_type: string }>(
+      `SELECT event_type FROM events WHERE stream_id = $1 ORDER BY stream_version`,
+      [customerId],
+    );
+    expect(rows.map((r) => r.event_type)).toEqual([
+      'FundsDeposited',
+      'FundsReserved',
+      'FundsReleased',
+    ]);
+  });
+
   it('answers 400 naming each bad field and 404 for unknown ids', async () => {
     const customerId = uniqueName('cust');
     expect(await deposit(customerId, -5)).toMatchObject({

@@ -201,15 +201,22 @@ export function settlement(
     // reply are written all the same (a redelivery answers the same).
     commands: [
       onStream(paymentAggregate, paymentId, paymentCommand, {
+        // What the account does follows what the payment did (a refund of an authorization
+        // is a void: its hold is released, nothing is credited).
         follows: (payment, events) => {
-          if (events.length === 0 || payment.status === 'NONE') return [];
+          if (payment.status === 'NONE') return [];
           const { customerId, amount } = payment.payment;
-          const accountCommand: AccountCommand = {
-            capture: { type: 'DebitFunds', paymentId } as const,
-            void: { type: 'ReleaseFunds', paymentId } as const,
-            refund: { type: 'CreditFunds', paymentId, amount } as const,
-          }[action];
-          return [onStream(accountAggregate, customerId, accountCommand)];
+          return events.flatMap((event) => {
+            const accountCommand: AccountCommand | undefined =
+              event.type === 'PaymentCaptured'
+                ? { type: 'DebitFunds', paymentId }
+                : event.type === 'PaymentVoided'
+                  ? { type: 'ReleaseFunds', paymentId }
+                  : event.type === 'PaymentRefunded'
+                    ? { type: 'CreditFunds', paymentId, amount }
+                    : undefined;
+            return accountCommand ? [onStream(accountAggregate, customerId, accountCommand)] : [];
+          });
         },
       }),
     ],

@@ -36,10 +36,14 @@ function decide(
       return mapDecision(authorization(handler, command.data), (outcome) =>
         outcome.outcome === 'authorized'
           ? success({ paymentId: outcome.paymentId })
-          : failure(outcome.reason, `${outcome.amount} requested, ${outcome.available} available`, {
-              amount: outcome.amount,
-              available: outcome.available,
-            }),
+          : // Why, but not the balance: the reason is shown to whoever can read the order.
+            failure(
+              outcome.reason,
+              `the customer's available funds do not cover ${outcome.amount}`,
+              {
+                amount: outcome.amount,
+              },
+            ),
       );
     case 'CapturePayment':
       return settle('capture');

@@ -1,7 +1,10 @@
 // Deadlines, stored durably: a running saga's summary row holds when its wait ends (`due_at`,
-// written by the saga's own append). Every instance scans for due sagas and tells each the time; the saga decides on its stored
-// state, so a deadline already met, or handled by another instance, changes nothing (a race
-// between instances is an optimistic-concurrency retry, not a double step).
+// written by the saga's own append). Every instance scans for due sagas of every type and tells
+// each the time; the saga decides on its stored state, so a deadline already met, or handled by
+// another instance, changes nothing (a race between instances is an optimistic-concurrency
+// retry, not a double step). The same scan releases held sagas (a cancellation WAITING for its
+// order's saga) whose predecessor has ended: read from the summary rows, so no wake-up is lost
+// to a crash or a race between the two sagas' appends.
 import {
   Inject,
   Injectable,
@@ -14,7 +17,7 @@ import type { Pool } from 'pg';
 import type { CommandHandler as EventStoreCommandHandler } from '@es/event-store';
 import { orderSaga } from '@es/saga';
 import { COMMAND_HANDLER, MessageConsumers, PG_POOL } from '@es/service-runtime';
-import { orderSagaAggregate } from './order-saga.aggregate';
+import { SAGAS, registeredSaga, type RegisteredSaga } from './saga.aggregates';
 
 const SCAN_EVERY_MS = 200;
 const BATCH = 200;
@@ -54,32 +57,65 @@ export class DeadlineScanner implements OnModuleInit, OnApplicationBootstrap, On
     void this.consumers.whenRunning().then(tick);
   }
 
-  /** Tells every saga whose deadline has passed. */
+  /** Tells every saga whose deadline has passed the time, and releases held sagas now free. */
   private async scan(now = new Date()): Promise<void> {
     const at = now.toISOString();
     // Only sagas with a pending wait are indexed (stream_summaries_due): a handful of rows.
-    const { rows } = await this.pool.query<{ stream_id: string }>(
-      `SELECT stream_id FROM stream_summaries
-        WHERE stream_type = $1 AND due_at IS NOT NULL AND due_at <= $2
+    const { rows: due } = await this.pool.query<{ stream_type: string; stream_id: string }>(
+      `SELECT stream_type, stream_id FROM stream_summaries
+        WHERE stream_type = ANY($1) AND due_at IS NOT NULL AND due_at <= $2
         ORDER BY due_at LIMIT ${BATCH}`,
-      [orderSaga.type, at],
+      [[...SAGAS.keys()], at],
     );
-    await Promise.all(
-      rows.map(({ stream_id: sagaId }) =>
-        this.handler
-          .handle(
-            orderSagaAggregate,
-            sagaId,
-            { type: 'CheckDeadline', at },
-            { metadata: { correlationId: sagaId, causationId: null, actor: 'saga-deadlines' } },
-          )
-          .catch((error: unknown) => {
-            this.logger.warn(
-              `deadline of saga ${sagaId} not handled: ${error instanceof Error ? error.message : String(error)}`,
-            );
-          }),
+    const released = await this.releasable();
+    await Promise.all([
+      ...due.map((row) => this.tell(row.stream_type, row.stream_id, { type: 'CheckDeadline', at })),
+      ...released.map((row) =>
+        this.tell(row.stream_type, row.stream_id, { type: 'ReleaseSaga', at }),
       ),
+    ]);
+  }
+
+  /** Held sagas whose predecessor (same id, its `startsAfter` type) has ended. */
+  private async releasable(): Promise<{ stream_type: string; stream_id: string }[]> {
+    const held = [...SAGAS.values()].filter(
+      (s): s is RegisteredSaga & { definition: { startsAfter: string } } =>
+        s.definition.startsAfter !== undefined,
     );
+    const found = await Promise.all(
+      held.map(async ({ definition }) => {
+        // Few rows: WAITING sagas, by the (stream_type, status) index, each joined on its key.
+        const { rows } = await this.pool.query<{ stream_type: string; stream_id: string }>(
+          `SELECT w.stream_type, w.stream_id
+             FROM stream_summaries w
+             JOIN stream_summaries p ON p.stream_type = $2 AND p.stream_id = w.stream_id
+            WHERE w.stream_type = $1 AND w.status = 'WAITING'
+              AND p.status IN ('COMPLETED', 'COMPENSATED')
+            LIMIT ${BATCH}`,
+          [definition.type, definition.startsAfter],
+        );
+        return rows;
+      }),
+    );
+    return found.flat();
+  }
+
+  private tell(
+    type: string,
+    sagaId: string,
+    message: { type: 'CheckDeadline' | 'ReleaseSaga'; at: string },
+  ): Promise<unknown> {
+    const saga = registeredSaga(type);
+    if (!saga) return Promise.resolve();
+    return this.handler
+      .handle(saga.aggregate, sagaId, message, {
+        metadata: { correlationId: sagaId, causationId: null, actor: 'saga-deadlines' },
+      })
+      .catch((error: unknown) => {
+        this.logger.warn(
+          `${message.type} of ${type} ${sagaId} not handled: ${error instanceof Error ? error.message : String(error)}`,
+        );
+      });
   }
 
   async onModuleDestroy(): Promise<void> {

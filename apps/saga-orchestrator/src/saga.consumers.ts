@@ -1,10 +1,16 @@
-// What drives the saga: OrderCreated on `orders.events` starts one, typed replies on
-// `sagas.replies` move it on. Each message is handled once (inbox, in the saga's append) and
-// decided on the saga's stored state; per-saga order holds because both topics are keyed by
-// the order id, which is the saga's id.
+// What drives the sagas: OrderCreated on `orders.events` starts an order's saga, and
+// OrderCancellationRequested its cancellation (held while the order's saga runs); typed replies
+// on `sagas.replies` move each on, handed to the saga of the type the reply names. Each message is
+// handled once (inbox, in the saga's append) and decided on the saga's stored state; per-saga
+// order holds because every topic involved is keyed by the order id, which is the sagas' id.
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import type { CommandHandler as EventStoreCommandHandler } from '@es/event-store';
-import { CommitStockReply, ReleaseStockReply, ReserveStockReply } from '@es/inventory-contracts';
+import {
+  CommitStockReply,
+  ReleaseStockReply,
+  ReserveStockReply,
+  ReturnStockReply,
+} from '@es/inventory-contracts';
 import {
   PoisonMessage,
   eventEnvelopeSchema,
@@ -15,6 +21,7 @@ import {
 import {
   ApproveOrderReply,
   CompleteOrderCancellationReply,
+  OrderCancellationRequested,
   OrderCreated,
   ORDERS_EVENTS_TOPIC,
   RejectOrderReply,
@@ -25,15 +32,22 @@ import {
   RefundPaymentReply,
   VoidPaymentReply,
 } from '@es/payment-contracts';
-import { SAGA_REPLIES_TOPIC, type OrderSagaData, type ReplyResult } from '@es/saga';
+import {
+  ORDER_SAGA_TYPE,
+  SAGA_REPLIES_TOPIC,
+  type OrderCancellationData,
+  type OrderSagaData,
+  type ReplyResult,
+} from '@es/saga';
 import { parse, z } from '@es/schema';
 import { COMMAND_HANDLER, MessageConsumers } from '@es/service-runtime';
-import { orderSagaAggregate } from './order-saga.aggregate';
+import { orderCancellationAggregate, orderSagaAggregate, registeredSaga } from './saga.aggregates';
 
 const replySchemas = [
   ReserveStockReply,
   ReleaseStockReply,
   CommitStockReply,
+  ReturnStockReply,
   AuthorizePaymentReply,
   CapturePaymentReply,
   VoidPaymentReply,
@@ -48,6 +62,11 @@ const createdEnvelope = eventEnvelopeSchema.extend({
   type: z.literal('OrderCreated'),
   data: OrderCreated.schema,
 });
+const cancellationEnvelope = eventEnvelopeSchema.extend({
+  type: z.literal('OrderCancellationRequested'),
+  data: OrderCancellationRequested.schema,
+});
+const ENDED = new Set(['COMPLETED', 'COMPENSATED']);
 
 function parsed<T>(schema: z.ZodType<T>, message: ConsumedMessage, what: string): T {
   const result = parse(schema, message.payload);
@@ -76,7 +95,12 @@ export class SagaConsumers implements OnModuleInit {
   }
 
   private async onOrderEvent(message: ConsumedMessage, inbox: InboxRef): Promise<void> {
-    if (message.headers['event-type'] !== 'OrderCreated') return; // the saga starts on creation only
+    const type = message.headers['event-type'];
+    if (type === 'OrderCreated') await this.startOrderSaga(message, inbox);
+    else if (type === 'OrderCancellationRequested') await this.startCancellation(message, inbox);
+  }
+
+  private async startOrderSaga(message: ConsumedMessage, inbox: InboxRef): Promise<void> {
     const { data } = parsed(createdEnvelope, message, 'an OrderCreated event');
     const sagaData: OrderSagaData = {
       orderId: data.orderId,
@@ -95,10 +119,40 @@ export class SagaConsumers implements OnModuleInit {
     );
   }
 
-  private async onReply(message: ConsumedMessage, inbox: InboxRef): Promise<void> {
-    const reply = parsed(replySchema, message, 'a reply of the order saga');
+  /**
+   * A confirmed order's cancellation: what to give back is what the order's saga took, so its
+   * data comes from that saga; while that saga still runs (a cancel between approval and
+   * capture), the cancellation is held, and the deadline scan releases it once that one ended.
+   */
+  private async startCancellation(message: ConsumedMessage, inbox: InboxRef): Promise<void> {
+    const { data } = parsed(cancellationEnvelope, message, 'an OrderCancellationRequested event');
+    const order = await this.handler.load(orderSagaAggregate, data.orderId);
+    if (order.state.status === 'NONE')
+      throw new PoisonMessage(`order ${data.orderId} has no saga: nothing to give back`);
+    const cancellation: OrderCancellationData = { ...order.state.data, reason: data.reason };
     await this.handler.handle(
-      orderSagaAggregate,
+      orderCancellationAggregate,
+      data.orderId,
+      {
+        type: 'StartSaga',
+        sagaId: data.orderId,
+        data: cancellation,
+        at: new Date().toISOString(),
+        held: !ENDED.has(order.state.status),
+      },
+      { metadata: metadataOf(message, 'saga'), inbox },
+      // One cancellation per order: the order service requests it at most once.
+      { assumeNew: true },
+    );
+  }
+
+  private async onReply(message: ConsumedMessage, inbox: InboxRef): Promise<void> {
+    const reply = parsed(replySchema, message, 'a reply of a saga');
+    const saga = registeredSaga(reply.saga ?? ORDER_SAGA_TYPE);
+    if (!saga)
+      throw new PoisonMessage(`a reply for saga type ${reply.saga}, which is not run here`);
+    await this.handler.handle(
+      saga.aggregate,
       reply.sagaId,
       {
         type: 'HandleReply',

@@ -1,13 +1,10 @@
 // How a saga is shown (`GET /sagas/:id`): where it is, whether it is compensating, and its
 // timeline - every command sent, reply, deadline, retry and park, in order.
 import type { RecordedEvent } from '@es/event-store';
-import { orderSaga, type SagaEvent } from '@es/saga';
-import type { SagaView, TimelineEntry } from '@es/saga-contracts';
-import type { OrderSagaState } from './order-saga.aggregate';
+import type { SagaDefinition, SagaEvent, SagaState } from '@es/saga';
+import type { SagaType, SagaView, TimelineEntry } from '@es/saga-contracts';
 
-const stepName = (index: number) => orderSaga.steps[index]?.name ?? String(index);
-
-function entryOf(recorded: RecordedEvent): TimelineEntry {
+function entryOf(recorded: RecordedEvent, stepName: (index: number) => string): TimelineEntry {
   const event = recorded as unknown as SagaEvent;
   const base = { at: recorded.recordedAt.toISOString(), event: event.type };
   switch (event.type) {
@@ -62,26 +59,32 @@ function entryOf(recorded: RecordedEvent): TimelineEntry {
       };
     case 'SagaResumed':
       return { ...base, detail: `by ${event.data.actor ?? 'unknown'}` };
+    case 'SagaHeld':
+      return { ...base, detail: `until the ${event.data.waitingFor} of this id has ended` };
     case 'SagaCompensated':
       return { ...base, detail: event.data.reason };
+    case 'SagaReleased':
     case 'SagaStarted':
     case 'SagaCompleted':
       return base;
   }
 }
 
-export function sagaView(
-  state: OrderSagaState,
+export function sagaView<Data>(
+  definition: SagaDefinition<Data>,
+  state: SagaState<Data>,
   version: number,
   history: readonly RecordedEvent[],
 ): SagaView | undefined {
   if (state.status === 'NONE') return undefined;
+  const stepName = (index: number) => definition.steps[index]?.name ?? String(index);
   const running = 'step' in state ? state : undefined;
   return {
     sagaId: state.sagaId,
-    type: orderSaga.type,
+    type: definition.type as SagaType,
     state: state.status,
     step: running ? stepName(running.step) : null,
+    waitingFor: state.status === 'WAITING' ? state.waitingFor : null,
     compensating:
       state.status === 'COMPENSATING' ||
       (state.status === 'PARKED' && state.phase === 'compensation'),
@@ -94,6 +97,6 @@ export function sagaView(
     startedAt: state.startedAt,
     endedAt: 'endedAt' in state ? state.endedAt : null,
     version,
-    timeline: history.map(entryOf),
+    timeline: history.map((recorded) => entryOf(recorded, stepName)),
   };
 }

@@ -1,5 +1,5 @@
 // REST for sagas (docs/decisions.md, The order saga): a saga's state and timeline, the sagas in a state (parked
-// ones, for an operator), and the operator's retry of a parked saga.
+// ones, for an operator), and the operator's retry of a parked saga; each named by id and type.
 import { Controller, Inject, Res } from '@nestjs/common';
 import type { Response } from 'express';
 import type { Pool } from 'pg';
@@ -8,8 +8,8 @@ import type {
   PostgresEventStore,
 } from '@es/event-store';
 import type { ParamsOf, QueryOf } from '@es/http-api';
-import { orderSaga } from '@es/saga';
-import { getSaga, listSagas, retrySaga, type SagaView } from '@es/saga-contracts';
+import { SAGA_TYPES } from '@es/saga';
+import { getSaga, listSagas, retrySaga, type SagaType, type SagaView } from '@es/saga-contracts';
 import {
   COMMAND_HANDLER,
   CommandContext,
@@ -22,7 +22,7 @@ import {
   type Accepted,
   type CommandRequest,
 } from '@es/service-runtime';
-import { orderSagaAggregate } from './order-saga.aggregate';
+import { registeredSaga, type RegisteredSaga } from './saga.aggregates';
 import { sagaView } from './saga.view';
 
 @Controller()
@@ -36,42 +36,68 @@ export class SagasController {
   @Route(listSagas)
   async list(
     @Input('query') query: QueryOf<typeof listSagas>,
-  ): Promise<{ sagas: { sagaId: string; version: number }[] }> {
-    const { rows } = await this.pool.query<{ stream_id: string; stream_version: number }>(
-      `SELECT stream_id, stream_version FROM stream_summaries
-        WHERE stream_type = $1 AND status = $2
+  ): Promise<{ sagas: { sagaId: string; type: SagaType; version: number }[] }> {
+    const { rows } = await this.pool.query<{
+      stream_type: SagaType;
+      stream_id: string;
+      stream_version: number;
+    }>(
+      `SELECT stream_type, stream_id, stream_version FROM stream_summaries
+        WHERE stream_type = ANY($1) AND status = $2
         ORDER BY started_at LIMIT $3`,
-      [orderSaga.type, query.state, query.limit],
+      [query.type ? [query.type] : [...SAGA_TYPES], query.state, query.limit],
     );
-    return { sagas: rows.map((r) => ({ sagaId: r.stream_id, version: r.stream_version })) };
+    return {
+      sagas: rows.map((r) => ({
+        sagaId: r.stream_id,
+        type: r.stream_type,
+        version: r.stream_version,
+      })),
+    };
   }
 
   @Route(getSaga)
   async get(
     @Input('params') { id }: ParamsOf<typeof getSaga>,
+    @Input('query') { type }: QueryOf<typeof getSaga>,
     @Res({ passthrough: true }) response: Response,
-  ): Promise<SagaView> {
+  ): Promise<SagaView | undefined> {
+    const saga = sagaOfType(type);
     // The timeline up to the version loaded, not read beside it: read at once, an event written
     // between the two reads showed in the timeline under the older version (and ETag).
-    const loaded = await this.handler.load(orderSagaAggregate, id);
+    const loaded = await this.handler.load(saga.aggregate, id);
     const history = await this.store.readStream(
-      { type: orderSaga.type, id },
+      { type: saga.definition.type, id },
       { toVersion: loaded.version },
     );
-    return foundWithETag(sagaView(loaded.state, loaded.version, history), response, 'saga', id);
+    return foundWithETag(
+      sagaView(saga.definition, loaded.state, loaded.version, history),
+      response,
+      'saga',
+      id,
+    );
   }
 
   @Route(retrySaga)
   async retry(
     @Input('params') { id }: ParamsOf<typeof retrySaga>,
+    @Input('query') { type }: QueryOf<typeof retrySaga>,
     @CommandContext() request: CommandRequest,
   ): Promise<Accepted & { sagaId: string }> {
+    const saga = sagaOfType(type);
     const result = await this.handler.handle(
-      orderSagaAggregate,
+      saga.aggregate,
       id,
       { type: 'ResumeSaga', actor: request.metadata.actor ?? null, at: new Date().toISOString() },
       request,
     );
-    return { sagaId: id, ...accepted(orderSaga.type, id, result.version) };
+    return { sagaId: id, ...accepted(saga.definition.type, id, result.version) };
   }
+}
+
+/** The registered saga of a type the API accepts (its schema lists exactly those). */
+function sagaOfType(type: SagaType): RegisteredSaga {
+  const saga = registeredSaga(type);
+  if (!saga) throw new Error(`saga type ${type} is in the API but not registered`);
+  return saga;
 }

@@ -581,7 +581,18 @@ export interface operations {
             version: number;
             saga?: {
               /** @enum {string} */
-              state: 'RUNNING' | 'COMPENSATING' | 'PARKED' | 'COMPLETED' | 'COMPENSATED';
+              state:
+                'WAITING' | 'RUNNING' | 'COMPENSATING' | 'PARKED' | 'COMPLETED' | 'COMPENSATED';
+              step: string | null;
+              compensating: boolean;
+              /** Format: date-time */
+              updatedAt: string;
+              version: number;
+            };
+            cancellation?: {
+              /** @enum {string} */
+              state:
+                'WAITING' | 'RUNNING' | 'COMPENSATING' | 'PARKED' | 'COMPLETED' | 'COMPENSATED';
               step: string | null;
               compensating: boolean;
               /** Format: date-time */
@@ -1432,7 +1443,9 @@ export interface operations {
   listSagas: {
     parameters: {
       query: {
-        state: 'RUNNING' | 'COMPENSATING' | 'PARKED' | 'COMPLETED' | 'COMPENSATED';
+        state: 'WAITING' | 'RUNNING' | 'COMPENSATING' | 'PARKED' | 'COMPLETED' | 'COMPENSATED';
+        /** @description Only sagas of this type; every type when absent */
+        type?: 'order-saga' | 'order-cancellation';
         /** @description 1-500, default 100 */
         limit?: number;
       };
@@ -1442,7 +1455,7 @@ export interface operations {
     };
     requestBody?: never;
     responses: {
-      /** @description Their ids and versions */
+      /** @description Their ids, types and versions */
       200: {
         headers: {
           [name: string]: unknown;
@@ -1451,6 +1464,8 @@ export interface operations {
           'application/json': {
             sagas: {
               sagaId: string;
+              /** @enum {string} */
+              type: 'order-saga' | 'order-cancellation';
               version: number;
             }[];
           };
@@ -1480,7 +1495,10 @@ export interface operations {
   };
   getSaga: {
     parameters: {
-      query?: never;
+      query?: {
+        /** @description The saga type; an order and its cancellation share an id */
+        type?: 'order-saga' | 'order-cancellation';
+      };
       header?: never;
       path: {
         id: string;
@@ -1499,10 +1517,12 @@ export interface operations {
         content: {
           'application/json': {
             sagaId: string;
-            type: string;
             /** @enum {string} */
-            state: 'RUNNING' | 'COMPENSATING' | 'PARKED' | 'COMPLETED' | 'COMPENSATED';
+            type: 'order-saga' | 'order-cancellation';
+            /** @enum {string} */
+            state: 'WAITING' | 'RUNNING' | 'COMPENSATING' | 'PARKED' | 'COMPLETED' | 'COMPENSATED';
             step: string | null;
+            waitingFor: string | null;
             compensating: boolean;
             attempt: number | null;
             awaiting: string | null;
@@ -1560,7 +1580,10 @@ export interface operations {
   };
   retrySaga: {
     parameters: {
-      query?: never;
+      query?: {
+        /** @description The saga type; an order and its cancellation share an id */
+        type?: 'order-saga' | 'order-cancellation';
+      };
       header?: {
         /** @description A retried POST with the same key returns the first answer and writes nothing; the same key with another request is a 422 */
         'Idempotency-Key'?: string;
@@ -1813,7 +1836,7 @@ export interface operations {
               sku: string;
               quantity: number;
               /** @enum {string} */
-              status: 'RESERVED' | 'RELEASED' | 'COMMITTED';
+              status: 'RESERVED' | 'RELEASED' | 'COMMITTED' | 'RETURNED';
             }[];
             payment: {
               /** @enum {string} */

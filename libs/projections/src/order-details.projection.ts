@@ -1,5 +1,6 @@
 // One order by id: status, lines, total, reasons, the times of each change, and where its saga
-// is. The order's events and the saga's come on different topics, not ordered with each other:
+// and, once requested, its cancellation are (both saga types share the order's id; the stream
+// type tells which). The order's events and the saga's come on different topics, not ordered with each other:
 // a saga event projected before OrderCreated is kept on a document that has only `saga` until
 // the order's own events arrive (readers treat it as no order yet).
 import {
@@ -11,12 +12,18 @@ import {
   type OrderSagaProgress,
 } from '@es/order-contracts';
 import { defineProjection, type ProjectedEvent } from '@es/read-models';
-import { SAGAS_EVENTS_TOPIC, sagaEventSchemas, type SagaEvent } from '@es/saga-contracts';
+import {
+  ORDER_CANCELLATION_SAGA_TYPE,
+  SAGAS_EVENTS_TOPIC,
+  sagaEventSchemas,
+  type SagaEvent,
+} from '@es/saga-contracts';
 
 /** The document before OrderCreated was projected: only the saga's progress. */
 export interface SagaOnlyDocument {
   readonly orderId: string;
-  readonly saga: OrderSagaProgress;
+  readonly saga?: OrderSagaProgress;
+  readonly cancellation?: OrderSagaProgress;
 }
 
 type Doc = OrderDetailsDocument | SagaOnlyDocument;
@@ -43,6 +50,10 @@ function sagaProgress(
   switch (event.type) {
     case 'SagaStarted':
       return { ...next, state: 'RUNNING', step: null, compensating: false };
+    case 'SagaHeld':
+      return { ...next, state: 'WAITING' };
+    case 'SagaReleased':
+      return { ...next, state: 'RUNNING' };
     case 'SagaCommandSent':
       return {
         ...next,
@@ -76,8 +87,9 @@ export const orderDetails = defineProjection({
   documentId: (event) => (isSagaEvent(event) ? event.streamId : event.data.orderId),
   evolve(doc: Doc | null, event): Doc | null {
     if (isSagaEvent(event)) {
-      const saga = sagaProgress(doc?.saga, event);
-      return doc ? { ...doc, saga } : { orderId: event.streamId, saga };
+      const part = event.streamType === ORDER_CANCELLATION_SAGA_TYPE ? 'cancellation' : 'saga';
+      const progress = sagaProgress(doc?.[part], event);
+      return doc ? { ...doc, [part]: progress } : { orderId: event.streamId, [part]: progress };
     }
     const at = { updatedAt: event.recordedAt, version: event.streamVersion };
     if (event.type === 'OrderCreated') {
@@ -91,6 +103,7 @@ export const orderDetails = defineProjection({
         createdAt,
         ...at,
         ...(doc?.saga ? { saga: doc.saga } : {}),
+        ...(doc?.cancellation ? { cancellation: doc.cancellation } : {}),
       };
     }
     // An order's first event is OrderCreated, and one stream's events arrive in order.

@@ -8,6 +8,7 @@ import {
   StockReservationCommitted,
   StockReservationReleased,
   StockReserved,
+  StockReturned,
 } from '@es/inventory-contracts';
 import { PAYMENTS_EVENTS_TOPIC, paymentEventSchemas } from '@es/payment-contracts';
 import { defineProjection } from '@es/read-models';
@@ -22,6 +23,7 @@ const stockStatusAfter = {
   StockReserved: 'RESERVED',
   StockReservationReleased: 'RELEASED',
   StockReservationCommitted: 'COMMITTED',
+  StockReturned: 'RETURNED',
 } as const satisfies Record<string, StockLineStatus>;
 
 const paymentStatusAfter = {
@@ -41,6 +43,7 @@ export const orderSummary = defineProjection({
     StockReserved,
     StockReservationReleased,
     StockReservationCommitted,
+    StockReturned,
     ...paymentEventSchemas,
   ],
   documentId: (event) => ('orderId' in event.data ? event.data.orderId : event.data.paymentId),
@@ -86,7 +89,8 @@ export const orderSummary = defineProjection({
       }
       case 'StockReserved':
       case 'StockReservationReleased':
-      case 'StockReservationCommitted': {
+      case 'StockReservationCommitted':
+      case 'StockReturned': {
         const { sku, quantity } = event.data;
         const line = { sku, quantity, status: stockStatusAfter[event.type] };
         return { ...next, stock: [...current.stock.filter((l) => l.sku !== sku), line] };

@@ -28,7 +28,7 @@ export const orderSummaryDocumentSchema = z.strictObject({
     z.strictObject({
       sku: identifier,
       quantity: positiveInt,
-      status: z.enum(['RESERVED', 'RELEASED', 'COMMITTED']),
+      status: z.enum(['RESERVED', 'RELEASED', 'COMMITTED', 'RETURNED']),
     }),
   ),
   payment: z

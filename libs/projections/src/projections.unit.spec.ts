@@ -32,6 +32,7 @@ const rejected = {
     rejectedAt: '2026-11-23T10:00:01.000Z',
   },
 };
+const at0 = '2026-11-23T10:00:00.000Z';
 const order = (...events: { type: string; data: unknown }[]) =>
   streamEvents('order', 'o-1', events);
 
@@ -209,6 +210,58 @@ describe('order-details: the saga step', () => {
   });
 });
 
+describe('order-details: the cancellation', () => {
+  const spec = projectionSpec(orderDetails);
+  const at = '2026-11-23T10:05:00.000Z';
+  const sent = (step: number, type: string) => ({
+    type: 'SagaCommandSent',
+    data: {
+      step,
+      phase: 'forward',
+      attempt: 1,
+      messageId: `o-1/${step}`,
+      command: { topic: 't', type, version: 1, data: {} },
+      awaited: true,
+      deadlineAt: '2026-11-23T10:05:10.000Z',
+      at,
+    },
+  });
+  const orderSaga = streamEvents('order-saga', 'o-1', [
+    { type: 'SagaStarted', data: { sagaId: 'o-1', data: {}, at } },
+    { type: 'SagaCompleted', data: { at } },
+  ]);
+  const cancellation = streamEvents('order-cancellation', 'o-1', [
+    { type: 'SagaStarted', data: { sagaId: 'o-1', data: {}, at } },
+    { type: 'SagaHeld', data: { waitingFor: 'order-saga', at } },
+    { type: 'SagaReleased', data: { at } },
+    sent(1, 'RefundPayment'),
+    sent(2, 'ReturnStock'),
+  ]);
+
+  it('shows the cancellation beside the order saga, from the stream of its own type', () => {
+    const held = spec.given(...order(created, approved), ...orderSaga, ...cancellation.slice(0, 2));
+    expect(held.documents['o-1']).toMatchObject({
+      saga: { state: 'COMPLETED', version: 2 },
+      cancellation: { state: 'WAITING', step: null, version: 2 },
+    });
+    const refunding = spec.given(...order(created, approved), ...orderSaga, ...cancellation);
+    expect(refunding.documents['o-1']).toMatchObject({
+      status: 'CONFIRMED',
+      saga: { state: 'COMPLETED', version: 2 },
+      cancellation: { state: 'RUNNING', step: 'ReturnStock', version: 5 },
+    });
+  });
+
+  it('cancellation events before the order keep their progress', () => {
+    const outcome = spec.given(...cancellation.slice(0, 1), ...order(created));
+    expect(outcome.documents['o-1']).toMatchObject({
+      status: 'PENDING',
+      cancellation: { state: 'RUNNING', version: 1 },
+    });
+    expect(outcome.documents['o-1']).not.toHaveProperty('saga');
+  });
+});
+
 describe('customer-orders', () => {
   it('one small document per order with its status, total and line count', () => {
     expect(projectionSpec(customerOrders).given(...order(created, rejected)).documents).toEqual({
@@ -255,6 +308,35 @@ describe('stock-availability', () => {
   });
 });
 
+describe('stock-availability: returns', () => {
+  it('a cancelled order’s returned units are on hand again (restocked - committed + returned)', () => {
+    const line = (orderId: string, quantity: number) => ({ sku: 'SKU-1', orderId, quantity });
+    const outcome = projectionSpec(stockAvailability).given(
+      ...streamEvents('stock-item', 'SKU-1', [
+        { type: 'StockRestocked', data: { sku: 'SKU-1', quantity: 10 } },
+        { type: 'StockReserved', data: line('o-1', 3) },
+        { type: 'StockReservationCommitted', data: line('o-1', 3) },
+        { type: 'StockReturned', data: line('o-1', 3) },
+      ]),
+      // The order's own return record is on the same topic: not a SKU's, skipped.
+      ...streamEvents('stock-return', 'o-1', [
+        {
+          type: 'OrderStockReturned',
+          data: { orderId: 'o-1', lines: [{ sku: 'SKU-1', quantity: 3 }], returnedAt: at0 },
+        },
+      ]),
+    );
+    expect(outcome.failures).toEqual([]);
+    expect(Object.keys(outcome.documents)).toEqual(['SKU-1']);
+    expect(outcome.documents['SKU-1']).toMatchObject({
+      onHand: 10,
+      reserved: 0,
+      available: 10,
+      version: 4,
+    });
+  });
+});
+
 describe('customer-account', () => {
   const spec = projectionSpec(customerAccount);
   const hold = (paymentId: string, amount: number) => ({ customerId: 'c-1', paymentId, amount });
@@ -279,6 +361,23 @@ describe('customer-account', () => {
         { paymentId: 'p-2', amount: 500, status: 'CAPTURED', at: '2026-11-23T10:00:04.000Z' },
         { paymentId: 'p-1', amount: 1_250, status: 'VOIDED', at: '2026-11-23T10:00:03.000Z' },
       ],
+    });
+  });
+
+  it('a refund puts the captured amount back in the balance (deposits - captured + refunded)', () => {
+    const outcome = spec.given(
+      ...streamEvents('account', 'c-1', [
+        { type: 'FundsDeposited', data: { customerId: 'c-1', amount: 10_000 } },
+        { type: 'FundsReserved', data: hold('p-1', 1_250) },
+        { type: 'FundsDebited', data: hold('p-1', 1_250) },
+        { type: 'FundsCredited', data: hold('p-1', 1_250) },
+      ]),
+    );
+    expect(outcome.documents['c-1']).toMatchObject({
+      balance: 10_000,
+      reserved: 0,
+      available: 10_000,
+      recentPayments: [{ paymentId: 'p-1', amount: 1_250, status: 'REFUNDED' }],
     });
   });
 
@@ -364,6 +463,30 @@ describe('order-summary', () => {
         { sku: 'SKU-1', quantity: 2, status: 'COMMITTED' },
       ],
       payment: { status: 'CAPTURED', amount: 1_250 },
+    });
+  });
+
+  it('a cancelled order: CANCELLED with its reason, its stock RETURNED, its payment REFUNDED', () => {
+    const cancelled = {
+      type: 'OrderCancelled',
+      data: { orderId: 'o-1', reason: 'changed my mind', cancelledAt: '2026-11-23T10:09:00.000Z' },
+    };
+    const stock = streamEvents('stock-item', 'SKU-1', [
+      reservation('StockReserved', 'SKU-1', 2),
+      reservation('StockReservationCommitted', 'SKU-1', 2),
+      reservation('StockReturned', 'SKU-1', 2),
+    ]);
+    const paid = payment(
+      authorized,
+      { type: 'PaymentCaptured', data: { paymentId: 'o-1', capturedAt: at0 } },
+      { type: 'PaymentRefunded', data: { paymentId: 'o-1', refundedAt: at0 } },
+    );
+    const outcome = spec.given(...order(created, approved, cancelled), ...stock, ...paid);
+    expect(outcome.failures).toEqual([]);
+    expect(outcome.documents['o-1']).toMatchObject({
+      order: { status: 'CANCELLED', reason: 'changed my mind' },
+      stock: [{ sku: 'SKU-1', quantity: 2, status: 'RETURNED' }],
+      payment: { status: 'REFUNDED', amount: 1_250 },
     });
   });
 

@@ -1,4 +1,5 @@
-// Stock per SKU: on hand, reserved by open orders, available to sell.
+// Stock per SKU: on hand (restocked - committed + returned), reserved by open orders, available
+// to sell.
 import {
   INVENTORY_EVENTS_TOPIC,
   STOCK_AVAILABILITY_READ_MODEL,
@@ -30,6 +31,9 @@ export const stockAvailability = defineProjection({
       case 'StockReservationCommitted':
         onHand -= quantity;
         reserved -= quantity;
+        break;
+      case 'StockReturned':
+        onHand += quantity;
         break;
     }
     return {

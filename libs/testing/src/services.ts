@@ -67,6 +67,19 @@ export class RunningService {
     await this.exited;
   }
 
+  /**
+   * SIGSTOP: the process stops dead where it is (no consumer, no relay, no heartbeat) without
+   * losing anything in memory; `thaw` (SIGCONT) lets it go on. For holding one participant
+   * back at an exact point of a saga.
+   */
+  freeze(): void {
+    if (this.running) this.process.kill('SIGSTOP');
+  }
+
+  thaw(): void {
+    if (this.running) this.process.kill('SIGCONT');
+  }
+
   whenExited(): Promise<number | null> {
     return this.exited;
   }

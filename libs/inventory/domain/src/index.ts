@@ -2,3 +2,4 @@
 export * from './stock-item/stock-item.commands';
 export * from './stock-item/stock-item.decider';
 export * from './stock-item/stock-item.state';
+export * from './stock-return/stock-return.decider';

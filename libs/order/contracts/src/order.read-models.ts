@@ -42,6 +42,11 @@ export const orderDetailsDocumentSchema = z.strictObject({
   version: z.number().int().positive(),
   /** Absent until the saga's first event is projected. */
   saga: orderSagaProgressSchema.optional(),
+  /**
+   * A confirmed order's cancellation saga (refund, return of the stock, completion): absent
+   * unless one was requested. `step` names the last command it sent (RefundPayment, ...).
+   */
+  cancellation: orderSagaProgressSchema.optional(),
 });
 export type OrderDetailsDocument = Readonly<z.output<typeof orderDetailsDocumentSchema>>;
 

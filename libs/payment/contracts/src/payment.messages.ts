@@ -18,8 +18,9 @@ export const AuthorizePaymentCommand = messageSchema(
   }),
 );
 export const CapturePaymentCommand = messageSchema('CapturePayment', 1, paymentRef);
-/** Compensation: release an authorization, or refund a captured payment. */
+/** Compensation: release an authorization (a captured payment is refused: refund it). */
 export const VoidPaymentCommand = messageSchema('VoidPayment', 1, paymentRef);
+/** A cancellation's money back: a capture refunded, an authorization never captured voided. */
 export const RefundPaymentCommand = messageSchema('RefundPayment', 1, paymentRef);
 export const paymentSagaCommandSchema = z.discriminatedUnion('type', [
   AuthorizePaymentCommand,
@@ -29,7 +30,10 @@ export const paymentSagaCommandSchema = z.discriminatedUnion('type', [
 ]);
 export type PaymentSagaCommand = z.output<typeof paymentSagaCommandSchema>;
 
-/** A decline's details: `{ amount, available }`. */
+/**
+ * A decline's details: `{ amount }`. Never the customer's available funds: the reason reaches
+ * the order, which more people may read than the account (the payment records them).
+ */
 export const AuthorizePaymentReply = replySchema('AuthorizePayment', 1, paymentRef, [
   'INSUFFICIENT_FUNDS',
   'PAYMENT_CONFLICT',

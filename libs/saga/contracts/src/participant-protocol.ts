@@ -17,9 +17,20 @@ export function messageSchema<Type extends string, Data extends z.ZodType>(
     type: z.literal(type),
     version: z.literal(version),
     sagaId: identifier,
+    saga: sagaType,
     data,
   });
 }
+
+/**
+ * The type of the saga a command comes from, echoed in its reply so the orchestrator hands the
+ * reply to that saga: sagas of several types may share an id (an order's saga and its
+ * cancellation's). Absent on messages from before there was more than one type: the order saga.
+ */
+const sagaType = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]*$/, { error: 'must be a saga type, e.g. order-saga' })
+  .optional();
 
 /** A participant's typed failure: a stable code the saga branches on, and words for people. */
 export const failureSchema = <Code extends string>(codes: readonly [Code, ...Code[]]) =>
@@ -54,6 +65,7 @@ export function replySchema<Command extends string, Data extends z.ZodType, Code
     command: z.literal(command),
     version: z.literal(version),
     sagaId: identifier,
+    saga: sagaType,
     result: codes.length > 0 ? z.discriminatedUnion('outcome', [succeeded, failed]) : succeeded,
   });
 }
@@ -63,6 +75,8 @@ export interface SagaCommandMessage {
   readonly type: string;
   readonly version: number;
   readonly sagaId: string;
+  /** The saga's type (absent: the order saga). */
+  readonly saga?: string | undefined;
 }
 
 /** The one reply type: a success with its data, or a typed failure. Never an exception. */

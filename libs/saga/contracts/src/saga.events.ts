@@ -31,6 +31,14 @@ export const SagaStarted = versioned(
     at: isoInstant,
   }),
 );
+/** Started while the saga it starts after still runs: no step is taken until that one ends. */
+export const SagaHeld = versioned(
+  'SagaHeld',
+  1,
+  z.strictObject({ waitingFor: z.string().min(1), at: isoInstant }),
+);
+/** The saga it waited for ended: its first step follows. */
+export const SagaReleased = versioned('SagaReleased', 1, z.strictObject({ at: isoInstant }));
 export const SagaCommandSent = versioned(
   'SagaCommandSent',
   1,
@@ -118,6 +126,8 @@ export const SagaCompensated = versioned(
 
 export const sagaEventSchemas = [
   SagaStarted,
+  SagaHeld,
+  SagaReleased,
   SagaCommandSent,
   SagaReplyReceived,
   SagaReplyIgnored,

@@ -1,5 +1,6 @@
 // The saga orchestrator's HTTP API (docs/api.md): a saga's state and timeline, the sagas in a
-// state (parked ones, for an operator), and the operator's retry of a parked saga.
+// state (parked ones, for an operator), and the operator's retry of a parked saga. A saga is
+// named by its id and type (`?type=`, the order saga by default).
 import {
   readAnswers,
   BAD_REQUEST,
@@ -12,8 +13,18 @@ import {
   type ServiceApi,
 } from '@es/http-api';
 import { identifier, isoInstant, z } from '@es/schema';
+import { ORDER_SAGA_TYPE, SAGA_TYPES } from './saga-types';
+
+/** Which saga of an id: an order's saga and its cancellation share the order's id. */
+export const sagaTypeSchema = z.enum(SAGA_TYPES);
+const sagaTypeQuery = z.strictObject({
+  type: sagaTypeSchema
+    .default(ORDER_SAGA_TYPE)
+    .describe('The saga type; an order and its cancellation share an id'),
+});
 
 export const sagaStateSchema = z.enum([
+  'WAITING',
   'RUNNING',
   'COMPENSATING',
   'PARKED',
@@ -34,9 +45,11 @@ export type TimelineEntry = Readonly<z.output<typeof timelineEntrySchema>>;
 
 export const sagaViewSchema = z.strictObject({
   sagaId: identifier,
-  type: z.string(),
+  type: sagaTypeSchema,
   state: sagaStateSchema,
   step: z.string().nullable(),
+  /** The saga type a WAITING saga waits for to end (its order's saga, for a cancellation). */
+  waitingFor: z.string().nullable(),
   compensating: z.boolean(),
   attempt: z.number().int().positive().nullable(),
   awaiting: z.string().nullable(),
@@ -61,14 +74,19 @@ export const listSagas = defineOperation({
   tags: ['sagas'],
   query: z.strictObject({
     state: sagaStateSchema,
+    type: sagaTypeSchema.optional().describe('Only sagas of this type; every type when absent'),
     limit: queryIntegerOr(1, 500, 100),
   }),
   responses: {
     200: {
-      description: 'Their ids and versions',
+      description: 'Their ids, types and versions',
       schema: z.strictObject({
         sagas: z.array(
-          z.strictObject({ sagaId: identifier, version: z.number().int().positive() }),
+          z.strictObject({
+            sagaId: identifier,
+            type: sagaTypeSchema,
+            version: z.number().int().positive(),
+          }),
         ),
       }),
     },
@@ -84,6 +102,7 @@ export const getSaga = defineOperation({
   summary: 'A saga: state, step, compensating flag and timeline; its ETag is its version',
   tags: ['sagas'],
   params: sagaId,
+  query: sagaTypeQuery,
   responses: readAnswers({ description: 'The saga', schema: sagaViewSchema }, 'No such saga', {
     etag: true,
   }),
@@ -96,6 +115,7 @@ export const retrySaga = defineOperation({
   summary: 'Try a parked saga’s step again, with fresh attempts',
   tags: ['sagas'],
   params: sagaId,
+  query: sagaTypeQuery,
   ...commandExchange({
     ifMatch: true,
     body: false,
@@ -108,7 +128,7 @@ export const retrySaga = defineOperation({
 export const sagaOrchestratorApi: ServiceApi = {
   name: 'saga-orchestrator',
   title: 'Saga orchestrator',
-  description: 'The order saga: state, timelines and operator retries',
+  description: 'The order saga and the order cancellation: state, timelines and operator retries',
   defaultPort: 3004,
   operations: [listSagas, getSaga, retrySaga, ...platformOperations],
 };

@@ -47,6 +47,7 @@ export function sagaReply(command: SagaCommandMessage, result: ReplyResult): Out
       command: command.type,
       version: command.version,
       sagaId: command.sagaId,
+      ...(command.saga === undefined ? {} : { saga: command.saga }),
       result,
     },
   };

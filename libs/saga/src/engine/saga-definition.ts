@@ -2,6 +2,9 @@
 // command that performs it and the command that undoes it. The engine (saga.decider.ts) derives
 // the rest: the pivot is the first step that cannot be undone; before it a failure compensates
 // the steps done, in reverse; past it every step must succeed, so it is retried, then parked.
+// A trigger that cannot be undone is itself the pivot: every step of such a saga must succeed
+// (the order cancellation: a customer's cancellation is not taken back because a refund failed).
+import type { z } from '@es/schema';
 
 /** A command to a participant as it travels: its topic, type and contract version, and data. */
 export interface SagaCommand {
@@ -9,6 +12,21 @@ export interface SagaCommand {
   readonly type: string;
   readonly version: number;
   readonly data: Readonly<Record<string, unknown>>;
+}
+
+type CommandSchema = z.ZodObject<{
+  type: z.ZodLiteral<string>;
+  version: z.ZodLiteral<number>;
+  data: z.ZodType;
+}>;
+
+/** A command to a participant, its data checked against the participant's contract. */
+export function commandTo<S extends CommandSchema>(
+  topic: string,
+  schema: S,
+  data: z.input<S>['data'] & Record<string, unknown>,
+): SagaCommand {
+  return { topic, type: schema.shape.type.value, version: schema.shape.version.value, data };
 }
 
 export interface StepDefinition<Data> {
@@ -35,6 +53,12 @@ export interface SagaDefinition<Data> {
   readonly maxAttempts: number;
   /** Wait before re-sending after a failure reply: backoffMs × 2^(attempt − 1), at most 60 s. */
   readonly backoffMs: number;
+  /**
+   * The type of a saga with the same id that must have ended before this one takes a step: an
+   * instance started while that one runs is held (WAITING) until it ends, so two sagas never
+   * command the same participants for one order at once.
+   */
+  readonly startsAfter?: string;
 }
 
 export type StepKind = 'trigger' | 'compensatable' | 'pivot' | 'retriable';
@@ -58,9 +82,13 @@ export function stepKinds<Data>(definition: SagaDefinition<Data>): readonly Step
     }
     return step.compensation ? 'compensatable' : 'pivot';
   });
-  const pivot = kinds.indexOf('pivot');
-  if (kinds.lastIndexOf('pivot') !== pivot)
+  // The pivot: the step that cannot be undone (a trigger with no compensation counts).
+  const irrevocable = kinds.flatMap((kind, i) =>
+    kind === 'pivot' || (kind === 'trigger' && !definition.steps[i]?.compensation) ? [i] : [],
+  );
+  if (irrevocable.length > 1)
     throw new SagaDefinitionError('a saga has at most one pivot (a step with no compensation)');
+  const pivot = irrevocable[0] ?? -1;
   kinds.forEach((kind, i) => {
     const name = definition.steps[i]?.name ?? String(i);
     const pastPivot = pivot >= 0 && i > pivot;

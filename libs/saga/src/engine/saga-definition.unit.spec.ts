@@ -28,6 +28,13 @@ describe('a saga table', () => {
     ]);
   });
 
+  it('counts a trigger that cannot be undone as the pivot: every step after it is retriable', () => {
+    const irrevocable = { name: 'asked', participant: 'a' };
+    expect(stepKinds(table([irrevocable, retriable]))).toEqual(['trigger', 'retriable']);
+    expect(() => defineSaga(table([irrevocable, undoable]))).toThrow(/must be retriable/);
+    expect(() => defineSaga(table([irrevocable, pivot]))).toThrow(/at most one pivot/);
+  });
+
   it.each([
     [
       'a step without a command after the first',

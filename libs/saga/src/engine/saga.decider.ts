@@ -30,6 +30,8 @@ export function sagaDecider<Data>(
     return step;
   };
   const deadlineOf = (i: number) => stepAt(i).deadlineMs ?? definition.deadlineMs;
+  /** The step done when the saga starts: its trigger, or none. */
+  const firstDone = kinds[0] === 'trigger' ? 0 : -1;
 
   /** Decides by emitting events one by one, each applied at once, so later ones see the state. */
   class Emitter {
@@ -198,9 +200,18 @@ export function sagaDecider<Data>(
           type: 'SagaStarted',
           data: { sagaId, data: data as Record<string, unknown>, at },
         });
-        forwardFrom(out, kinds[0] === 'trigger' ? 0 : -1, at);
+        if (message.held) {
+          if (!definition.startsAfter)
+            throw new Error(`${definition.type} starts after no saga: it cannot be held`);
+          out.emit({ type: 'SagaHeld', data: { waitingFor: definition.startsAfter, at } });
+        } else forwardFrom(out, firstDone, at);
         break;
       }
+      case 'ReleaseSaga':
+        if (state.status !== 'WAITING') return []; // not held, or released already
+        out.emit({ type: 'SagaReleased', data: { at: message.at } });
+        forwardFrom(out, firstDone, message.at);
+        break;
       case 'HandleReply':
         onReply(out, message);
         break;
@@ -251,6 +262,10 @@ export function sagaDecider<Data>(
         : { ...progress, status: 'RUNNING' };
     };
     switch (event.type) {
+      case 'SagaHeld':
+        return { ...progressOf(saga), status: 'WAITING', waitingFor: event.data.waitingFor };
+      case 'SagaReleased':
+        return { ...progressOf(saga), status: 'RUNNING' };
       case 'SagaCommandSent': {
         const { step, phase, attempt, command, deadlineAt, awaited } = event.data;
         if (!awaited) return { ...saga, sent: saga.sent + 1 };

@@ -7,7 +7,11 @@ export type SagaMessage<Data> =
       readonly sagaId: string;
       readonly data: Data;
       readonly at: string;
+      /** The saga it starts after (its definition's `startsAfter`) has not ended: wait for it. */
+      readonly held?: boolean;
     }
+  /** The saga this one waited for has ended: take the first step (a saga not waiting ignores it). */
+  | { readonly type: 'ReleaseSaga'; readonly at: string }
   | {
       readonly type: 'HandleReply';
       /** The command the reply answers (its type). */
@@ -47,6 +51,8 @@ interface Ended<Data> {
 
 export type SagaState<Data> =
   | { readonly status: 'NONE' }
+  /** Started, and held until the saga of type `waitingFor` with the same id has ended. */
+  | ({ readonly status: 'WAITING'; readonly waitingFor: string } & SagaProgress<Data>)
   | ({ readonly status: 'RUNNING' } & SagaProgress<Data>)
   | ({ readonly status: 'COMPENSATING'; readonly reason: string } & SagaProgress<Data>)
   | ({

@@ -19,10 +19,8 @@ import {
   PAYMENTS_COMMANDS_TOPIC,
   VoidPaymentCommand,
 } from '@es/payment-contracts';
-import type { z } from '@es/schema';
-import { defineSaga, type SagaCommand } from '../engine/saga-definition';
-
-export const ORDER_SAGA_TYPE = 'order-saga';
+import { ORDER_SAGA_TYPE } from '@es/saga-contracts';
+import { commandTo, defineSaga } from '../engine/saga-definition';
 
 /** What the saga knows of its order, from OrderCreated. The payment's id is the order's. */
 export interface OrderSagaData {
@@ -30,21 +28,6 @@ export interface OrderSagaData {
   readonly customerId: string;
   readonly items: readonly OrderLine[];
   readonly total: number;
-}
-
-type CommandSchema = z.ZodObject<{
-  type: z.ZodLiteral<string>;
-  version: z.ZodLiteral<number>;
-  data: z.ZodType;
-}>;
-
-/** A command to a participant, its data checked against the participant's contract. */
-function commandTo<S extends CommandSchema>(
-  topic: string,
-  schema: S,
-  data: z.input<S>['data'] & Record<string, unknown>,
-): SagaCommand {
-  return { topic, type: schema.shape.type.value, version: schema.shape.version.value, data };
 }
 
 const skus = (d: OrderSagaData) => d.items.map((line) => line.sku);

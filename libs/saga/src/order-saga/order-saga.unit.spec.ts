@@ -120,7 +120,7 @@ describe('order saga: a participant refuses', () => {
     const declined = failed(
       'AuthorizePayment',
       'INSUFFICIENT_FUNDS',
-      '2599 requested, 10 available',
+      "the customer's available funds do not cover 2599",
     );
     const then = spec.given(start, ok('ReserveStock')).when(declined);
     expect(then.commands).toEqual([
@@ -135,7 +135,10 @@ describe('order saga: a participant refuses', () => {
       {
         type: 'RejectOrder',
         topic: 'orders.commands',
-        data: { orderId: 'o-1', reason: 'INSUFFICIENT_FUNDS: 2599 requested, 10 available' },
+        data: {
+          orderId: 'o-1',
+          reason: "INSUFFICIENT_FUNDS: the customer's available funds do not cover 2599",
+        },
       },
     ]);
   });

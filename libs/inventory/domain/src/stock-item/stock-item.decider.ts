@@ -1,5 +1,6 @@
 // A stock item per SKU: on hand, reserved for orders, and available (on hand less reserved),
-// which no command can take below zero. An order's lines over several SKUs are reserved all or
+// which no command can take below zero. A SKU never stocked is unknown: reserving it is refused
+// as UNKNOWN_SKU, not as short stock. An order's lines over several SKUs are reserved all or
 // none by the service, which decides every SKU and appends them in one transaction.
 import { DomainError, assertNever, withoutKey, type Decider } from '@es/decider';
 import type { StockItemEvent } from '@es/inventory-contracts';
@@ -28,8 +29,12 @@ function decide(command: StockItemCommand, state: StockItemState): readonly Stoc
             { orderId: command.orderId, held, requested: command.quantity },
           );
       }
+      if (state.status !== 'STOCKED')
+        throw new DomainError('UNKNOWN_SKU', 'the inventory has never stocked this SKU', {
+          requested: command.quantity,
+        });
       const free = available(state);
-      if (state.status !== 'STOCKED' || free < command.quantity)
+      if (free < command.quantity)
         throw new DomainError(
           'INSUFFICIENT_STOCK',
           `${command.quantity} requested, ${free} available`,
@@ -64,6 +69,23 @@ function decide(command: StockItemCommand, state: StockItemState): readonly Stoc
         {
           type: 'StockReservationCommitted',
           data: { sku: state.sku, orderId: command.orderId, quantity: held },
+        },
+      ];
+    }
+    case 'ReturnStock': {
+      if (state.status !== 'STOCKED')
+        throw new DomainError('UNKNOWN_SKU', 'the inventory has never stocked this SKU', {
+          orderId: command.orderId,
+        });
+      if (!Number.isSafeInteger(state.onHand + command.quantity))
+        throw new DomainError('STOCK_TOO_LARGE', 'on-hand stock would be too large', {
+          onHand: state.onHand,
+          quantity: command.quantity,
+        });
+      return [
+        {
+          type: 'StockReturned',
+          data: { sku: state.sku, orderId: command.orderId, quantity: command.quantity },
         },
       ];
     }
@@ -106,6 +128,8 @@ function evolve(state: StockItemState, event: StockItemEvent): StockItemState {
         reservations: withoutKey(state.reservations, orderId),
         reserved: state.reserved - quantity,
       };
+    case 'StockReturned':
+      return { ...state, onHand: state.onHand + quantity };
     default:
       return assertNever(event);
   }

@@ -22,12 +22,18 @@ const committed = (orderId: string, quantity: number): StockItemEvent => ({
   data: { sku, orderId, quantity },
 });
 
+const returned = (orderId: string, quantity: number): StockItemEvent => ({
+  type: 'StockReturned',
+  data: { sku, orderId, quantity },
+});
+
 const commands = {
   restock: { type: 'Restock', sku, quantity: 5 },
   reserve3: { type: 'ReserveStock', orderId: 'o-1', quantity: 3 },
   reserve20: { type: 'ReserveStock', orderId: 'o-2', quantity: 20 },
   release: { type: 'ReleaseStock', orderId: 'o-1' },
   commit: { type: 'CommitStock', orderId: 'o-1' },
+  return2: { type: 'ReturnStock', orderId: 'o-9', quantity: 2 },
 } satisfies Record<string, StockItemCommand>;
 
 const histories = {
@@ -43,10 +49,11 @@ const table: Record<
 > = {
   unknown: {
     restock: { events: [restocked(5)] },
-    reserve3: { error: 'INSUFFICIENT_STOCK' },
-    reserve20: { error: 'INSUFFICIENT_STOCK' },
+    reserve3: { error: 'UNKNOWN_SKU' },
+    reserve20: { error: 'UNKNOWN_SKU' },
     release: { events: [] },
     commit: { error: 'RESERVATION_NOT_FOUND' },
+    return2: { error: 'UNKNOWN_SKU' },
   },
   stocked: {
     restock: { events: [restocked(5)] },
@@ -54,6 +61,7 @@ const table: Record<
     reserve20: { error: 'INSUFFICIENT_STOCK' },
     release: { events: [] },
     commit: { error: 'RESERVATION_NOT_FOUND' },
+    return2: { events: [returned('o-9', 2)] },
   },
   held: {
     restock: { events: [restocked(5)] },
@@ -61,6 +69,7 @@ const table: Record<
     reserve20: { error: 'INSUFFICIENT_STOCK' },
     release: { events: [released('o-1', 3)] },
     commit: { events: [committed('o-1', 3)] },
+    return2: { events: [returned('o-9', 2)] },
   },
   exhausted: {
     restock: { events: [restocked(5)] },
@@ -68,6 +77,7 @@ const table: Record<
     reserve20: { error: 'INSUFFICIENT_STOCK' },
     release: { events: [released('o-1', 3)] },
     commit: { events: [committed('o-1', 3)] },
+    return2: { events: [returned('o-9', 2)] },
   },
 };
 
@@ -104,6 +114,7 @@ describe('stock item decider: rules and state', () => {
       committed('o-1', 3),
       released('o-2', 4),
       restocked(2),
+      returned('o-1', 3),
     ];
     const states = history.map((_, i) => spec.given(history.slice(0, i + 1)).state);
     expect(
@@ -117,6 +128,8 @@ describe('stock item decider: rules and state', () => {
       [7, 4, 3],
       [7, 0, 7],
       [9, 0, 9],
+      // A cancelled order's committed units back: on hand = restocked - committed + returned.
+      [12, 0, 12],
     ]);
     expect(states.at(-1)).toMatchObject({ reservations: {} });
   });
@@ -136,6 +149,12 @@ describe('stock item decider: rules and state', () => {
     }
     expect(granted).toBeLessThanOrEqual(50);
     expect(available(spec.given(history).state)).toBe(50 - granted);
+  });
+
+  it('refuses a SKU it has never stocked as unknown, not as short stock', () => {
+    const outcome = spec.given([]).when(commands.reserve3);
+    expect(outcome.error?.code).toBe('UNKNOWN_SKU');
+    expect(outcome.error?.details).toEqual({ requested: 3 });
   });
 
   it('refuses a restock that would overflow safe integers', () => {

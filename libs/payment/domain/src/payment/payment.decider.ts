@@ -1,5 +1,5 @@
 // A payment for an order: AUTHORIZED (funds held) or DECLINED (with why), then CAPTURED or
-// VOIDED; a captured payment may be REFUNDED. Repeating a step that already happened changes
+// VOIDED; a captured payment may be REFUNDED (a refund asked of an authorization voids it). Repeating a step that already happened changes
 // nothing, so a saga's retried command or compensation is harmless.
 import { DomainError, assertNever, type Decider } from '@es/decider';
 import type { PaymentEvent } from '@es/payment-contracts';
@@ -115,7 +115,16 @@ function decide(command: PaymentCommand, state: PaymentState): readonly PaymentE
         );
       return []; // never authorized, declined or voided already: nothing is held
     case 'RefundPayment':
-      if (state.status === 'REFUNDED') return [];
+      // Giving the customer's money back: a capture is refunded, an authorization never
+      // captured is voided (its hold released); either happens once.
+      if (state.status === 'REFUNDED' || state.status === 'VOIDED') return [];
+      if (state.status === 'AUTHORIZED')
+        return [
+          {
+            type: 'PaymentVoided',
+            data: { paymentId: state.payment.paymentId, voidedAt: command.at },
+          },
+        ];
       if (state.status !== 'CAPTURED')
         throw new DomainError('PAYMENT_NOT_CAPTURED', `payment is ${state.status}`, {
           status: state.status,

@@ -55,7 +55,7 @@ const table: Record<
     decline: { error: 'PAYMENT_CONFLICT' },
     capture: { events: [captured] },
     void: { events: [voided] },
-    refund: { error: 'PAYMENT_NOT_CAPTURED' },
+    refund: { events: [voided] }, // money back before any was taken: the hold is voided
   },
   declined: {
     authorize: { error: 'PAYMENT_CONFLICT' },
@@ -76,7 +76,7 @@ const table: Record<
     decline: { error: 'PAYMENT_CONFLICT' },
     capture: { error: 'PAYMENT_NOT_AUTHORIZED' },
     void: { events: [] },
-    refund: { error: 'PAYMENT_NOT_CAPTURED' },
+    refund: { events: [] }, // voided already: nothing was taken
   },
   refunded: {
     authorize: { error: 'PAYMENT_CONFLICT' },

@@ -2,7 +2,7 @@
 // state by a typed function, so a state field renamed is a compile error here, not deadlines
 // silently stopped.
 import { orderSaga, sagaSpec, type OrderSagaData, type SagaMessage } from '@es/saga';
-import { sagaSummary } from './order-saga.aggregate';
+import { sagaSummary } from './saga.aggregates';
 
 const t0 = '2026-11-23T10:00:00.000Z';
 const at = (ms: number) => new Date(Date.parse(t0) + ms).toISOString();
@@ -25,7 +25,7 @@ describe('the order saga summary', () => {
 
   it('names the step a running saga waits at, and when its wait ends', () => {
     const { state } = spec.given().when(start);
-    expect(sagaSummary(state)).toEqual({
+    expect(sagaSummary(orderSaga, state)).toEqual({
       status: 'RUNNING',
       step: 'reserve-stock',
       dueAt: at(orderSaga.deadlineMs),
@@ -37,7 +37,10 @@ describe('the order saga summary', () => {
     const { state } = spec
       .given(start, reply('ReserveStock', 10), reply('AuthorizePayment', 20))
       .when(reply('ApproveOrder', 30));
-    expect(sagaSummary(state)).toMatchObject({ status: 'RUNNING', step: 'commit-stock' });
+    expect(sagaSummary(orderSaga, state)).toMatchObject({
+      status: 'RUNNING',
+      step: 'commit-stock',
+    });
     const ended = spec
       .given(
         start,
@@ -47,7 +50,7 @@ describe('the order saga summary', () => {
         reply('CommitStock', 40),
       )
       .when(reply('CapturePayment', 50));
-    expect(sagaSummary(ended.state)).toEqual({
+    expect(sagaSummary(orderSaga, ended.state)).toEqual({
       status: 'COMPLETED',
       step: null,
       dueAt: null,
