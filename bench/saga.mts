@@ -5,6 +5,10 @@
 // declined, release, reject). Latencies are read from the services' own event stores (one
 // Postgres clock): OrderCreated -> OrderApproved (CONFIRMED), OrderCreated -> OrderRejected,
 // and OrderCreated -> the saga's end (stock committed, payment captured).
+// BENCH_CANCEL_SHARE of the orders (0.1 by default; 0 for none) are cancelled by their customer
+// as soon as their saga has completed, while the load goes on: each starts an order
+// cancellation (refund, return of the stock, CANCELLED), timed from OrderCancellationRequested
+// to OrderCancelled.
 // Orders spread over BENCH_SKUS stock items (100 by default); BENCH_SKUS=1 puts every
 // reservation on one hot stream. Before the load, the bench waits until the services' consumer
 // groups have nothing left from an earlier run, so it times only its own orders.
@@ -24,6 +28,8 @@ const skuCount = Number(process.env['BENCH_SKUS'] ?? 100);
 // compiler threads alone 28% of one core in a 10 s sample of a cold run).
 const warmupSeconds = Number(process.env['BENCH_WARMUP_SECONDS'] ?? 10);
 const declinedShare = 0.1;
+const cancelShare = Number(process.env['BENCH_CANCEL_SHARE'] ?? 0.1);
+const cancelEvery = cancelShare > 0 ? Math.round(1 / cancelShare) : 0;
 const run = Date.now().toString(36);
 
 const services = await startServices(SERVICES.filter((s) => s.name !== 'projection-service'));
@@ -97,15 +103,64 @@ try {
 
   await idle();
 
+  const orders = new pg.Pool({ ...postgresConfig('orders'), max: 2 });
+  const sagas = new pg.Pool({ ...postgresConfig('sagas'), max: 3 });
+
+  /**
+   * The customer's side of a cancellation: each chosen order is cancelled once its saga has
+   * completed (polled from the sagas' summary rows), while the load goes on.
+   */
+  const canceller = () => {
+    const waiting = new Set<string>();
+    const cancelled: string[] = [];
+    const state = { offering: true };
+    const loop = (async () => {
+      while (state.offering || waiting.size > 0) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        if (waiting.size === 0) continue;
+        const { rows } = await sagas.query<{ id: string }>(
+          `SELECT stream_id AS id FROM stream_summaries WHERE stream_type = 'order-saga'
+              AND stream_id = ANY($1) AND status = 'COMPLETED'`,
+          [[...waiting]],
+        );
+        await Promise.all(
+          rows.map(async ({ id }) => {
+            waiting.delete(id);
+            const r = await client('order-service').POST('/orders/{id}/cancel', {
+              params: { path: { id } },
+              body: { reason: 'bench: changed my mind' },
+            });
+            accepted(r, `cancel ${id}`);
+            cancelled.push(id);
+          }),
+        );
+      }
+    })();
+    return {
+      add: (orderId: string) => waiting.add(orderId),
+      /** Once the offer is over: every chosen order cancelled; their ids. */
+      done: async () => {
+        state.offering = false;
+        await loop;
+        return cancelled;
+      },
+    };
+  };
+
   // Open loop: each order leaves on its schedule, whether or not the earlier ones are done.
-  const offer = async (total: number): Promise<{ orderIds: string[]; offeredSeconds: number }> => {
+  const offer = async (
+    total: number,
+  ): Promise<{ orderIds: string[]; cancelledIds: string[]; offeredSeconds: number }> => {
     const started = performance.now();
     const placing: Promise<string>[] = [];
+    const cancels = canceller();
     for (let i = 0; i < total; i++) {
       const due = started + (i * 1000) / rate;
       const wait = due - performance.now();
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
       const declined = i % Math.round(1 / declinedShare) === 0;
+      const cancel =
+        !declined && cancelEvery > 0 && i % cancelEvery === Math.floor(cancelEvery / 2);
       const customerId = declined ? poor[i % poor.length] : rich[i % rich.length];
       placing.push(
         client('order-service')
@@ -115,40 +170,48 @@ try {
               items: [{ sku: skus[i % skus.length] ?? '', quantity: 1, unitPrice: 100 }],
             },
           })
-          .then((r) => accepted(r, 'place an order').orderId),
+          .then((r) => {
+            const { orderId } = accepted(r, 'place an order');
+            if (cancel) cancels.add(orderId);
+            return orderId;
+          }),
       );
     }
     const orderIds = await Promise.all(placing);
-    return { orderIds, offeredSeconds: (performance.now() - started) / 1000 };
+    const offeredSeconds = (performance.now() - started) / 1000;
+    return { orderIds, cancelledIds: await cancels.done(), offeredSeconds };
   };
-  const orders = new pg.Pool({ ...postgresConfig('orders'), max: 2 });
-  const sagas = new pg.Pool({ ...postgresConfig('sagas'), max: 2 });
-  const ended = async (orderIds: readonly string[]): Promise<void> => {
+  const ended = async (orderIds: readonly string[], type = 'order-saga'): Promise<void> => {
     const waitStart = Date.now();
     for (;;) {
       const { rows } = await sagas.query<{ n: number }>(
-        `SELECT count(*)::int AS n FROM stream_summaries WHERE stream_type = 'order-saga'
+        `SELECT count(*)::int AS n FROM stream_summaries WHERE stream_type = $2
             AND stream_id = ANY($1) AND status IN ('COMPLETED', 'COMPENSATED')`,
-        [orderIds],
+        [orderIds, type],
       );
       if ((rows[0]?.n ?? 0) === orderIds.length) {
-        console.log(`all ${orderIds.length} sagas ended`);
+        console.log(`all ${orderIds.length} ${type} sagas ended`);
         return;
       }
-      if (Date.now() - waitStart > 300_000) throw new Error('sagas did not all end in 5 minutes');
+      if (Date.now() - waitStart > 300_000)
+        throw new Error(`${type} sagas did not all end in 5 minutes`);
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
+  };
+  const allEnded = async (placed: { orderIds: string[]; cancelledIds: string[] }) => {
+    await ended(placed.orderIds);
+    await ended(placed.cancelledIds, 'order-cancellation');
   };
 
   if (warmupSeconds > 0) {
     console.log(`warming up: ${rate * warmupSeconds} orders at ${rate}/s, not timed`);
-    await ended((await offer(rate * warmupSeconds)).orderIds);
+    await allEnded(await offer(rate * warmupSeconds));
     await idle();
   }
   const total = rate * seconds;
   console.log(`offering ${total} orders at ${rate}/s`);
-  const { orderIds, offeredSeconds } = await offer(total);
-  await ended(orderIds);
+  const { orderIds, cancelledIds, offeredSeconds } = await offer(total);
+  await allEnded({ orderIds, cancelledIds });
   const { rows: outcomes } = await orders.query<{ event_type: string; ms: number }>(
     `SELECT e.event_type, extract(epoch FROM e.recorded_at - c.recorded_at) * 1000 AS ms
        FROM events c JOIN events e ON e.stream_id = c.stream_id AND e.stream_type = 'order'
@@ -174,6 +237,20 @@ try {
       WHERE s.stream_type = 'order-saga' AND s.stream_id = ANY($1) AND e.event_type = 'SagaCompleted'`,
     [orderIds],
   );
+  const { rows: cancelling } = await orders.query<{ ms: number }>(
+    `SELECT extract(epoch FROM e.recorded_at - r.recorded_at) * 1000 AS ms
+       FROM events r JOIN events e ON e.stream_id = r.stream_id AND e.stream_type = 'order'
+      WHERE r.stream_type = 'order' AND r.stream_id = ANY($1)
+        AND r.event_type = 'OrderCancellationRequested' AND e.event_type = 'OrderCancelled'`,
+    [cancelledIds],
+  );
+  const { rows: cancellationSagas } = await sagas.query<{ ms: number }>(
+    `SELECT extract(epoch FROM e.recorded_at - s.started_at) * 1000 AS ms
+       FROM stream_summaries s JOIN events e ON e.stream_type = s.stream_type AND e.stream_id = s.stream_id
+      WHERE s.stream_type = 'order-cancellation' AND s.stream_id = ANY($1)
+        AND e.event_type = 'SagaCompleted'`,
+    [cancelledIds],
+  );
   await Promise.all([orders.end(), sagas.end()]);
 
   const sorted = (xs: number[]) => xs.map(Number).sort((a, b) => a - b);
@@ -184,6 +261,8 @@ try {
     outcomes.filter((o) => o.event_type === 'OrderRejected').map((o) => o.ms),
   );
   const completedToEnd = sorted(toEnd.map((r) => r.ms));
+  const cancelledLatency = sorted(cancelling.map((r) => r.ms));
+  const cancellationToEnd = sorted(cancellationSagas.map((r) => r.ms));
   const firstCreated = createdAt[0]?.first.getTime() ?? 0;
   const lastEnded = Math.max(...ends.map((e) => e.ended.getTime()));
   const sagasPerSecond = ends.length / ((lastEnded - firstCreated) / 1000);
@@ -195,7 +274,7 @@ try {
 Machine: ${machine()}. Everything on this one machine: PostgreSQL, Kafka, the order, inventory
 and payment services and the orchestrator (real processes, as \`npm start\` runs them).
 Offered load: ${rate} orders/s for ${seconds} s, open loop (${orderIds.length} orders of one line
-each, over ${skuCount} SKU${skuCount === 1 ? '' : 's'}, one in ten declined for want of funds);
+each, over ${skuCount} SKU${skuCount === 1 ? '' : 's'}, one in ten declined for want of funds${cancelEvery > 0 ? `, one in ${cancelEvery} cancelled by its customer once confirmed (${cancelledIds.length})` : ''});
 offered in ${offeredSeconds.toFixed(1)} s, after ${warmupSeconds > 0 ? `a warm-up of the same load for ${warmupSeconds} s, untimed, and its drain (the engines and services start cold)` : 'no warm-up'}.
 
 **Sagas ended: ${sagasPerSecond.toFixed(1)} per second** (${ends.length} sagas, first OrderCreated to
@@ -206,11 +285,20 @@ last saga end). Latencies from the services' event stores (one Postgres clock), 
 ${line('happy: order accepted -> CONFIRMED', confirmed)}
 ${line('happy: saga started -> completed (stock committed, payment captured)', completedToEnd)}
 ${line('compensation: order accepted -> REJECTED (reserve, decline, release, reject)', rejected)}
-
+${
+  cancelEvery > 0
+    ? `${line('cancellation: requested -> CANCELLED (refund, return stock, complete)', cancelledLatency)}
+${line('cancellation: saga started -> completed', cancellationToEnd)}
+`
+    : ''
+}
 Targets (issue 5): at least 150 sagas/s, happy p99 under 1 s, compensation p99 under 2 s.
 `;
   console.log(body);
-  await writeSection(`saga-${rate}${skuCount === 100 ? '' : `-${skuCount}sku`}`, body);
+  await writeSection(
+    `saga-${rate}${skuCount === 100 ? '' : `-${skuCount}sku`}${cancelEvery > 0 ? '' : '-nocancel'}`,
+    body,
+  );
 } finally {
   await Promise.all(services.map((s) => s.stop()));
 }
