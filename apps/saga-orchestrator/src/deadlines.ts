@@ -3,7 +3,7 @@
 // each the time; the saga decides on its stored state, so a deadline already met, or handled by
 // another instance, changes nothing (a race between instances is an optimistic-concurrency
 // retry, not a double step). The same scan releases held sagas (a cancellation WAITING for its
-// order's saga) whose predecessor has ended: read from the summary rows, so no wake-up is lost
+// order's saga) whose predecessor has completed: read from the summary rows, so no wake-up is lost
 // to a crash or a race between the two sagas' appends.
 import {
   Inject,
@@ -76,7 +76,7 @@ export class DeadlineScanner implements OnModuleInit, OnApplicationBootstrap, On
     ]);
   }
 
-  /** Held sagas whose predecessor (same id, its `startsAfter` type) has ended. */
+  /** Held sagas whose predecessor (same id, its `startsAfter` type) has completed. */
   private async releasable(): Promise<{ stream_type: string; stream_id: string }[]> {
     const held = [...SAGAS.values()].filter(
       (s): s is RegisteredSaga & { definition: { startsAfter: string } } =>
@@ -90,7 +90,7 @@ export class DeadlineScanner implements OnModuleInit, OnApplicationBootstrap, On
              FROM stream_summaries w
              JOIN stream_summaries p ON p.stream_type = $2 AND p.stream_id = w.stream_id
             WHERE w.stream_type = $1 AND w.status = 'WAITING'
-              AND p.status IN ('COMPLETED', 'COMPENSATED')
+              AND p.status = 'COMPLETED'
             LIMIT ${BATCH}`,
           [definition.type, definition.startsAfter],
         );

@@ -13,7 +13,9 @@ import {
 } from '@es/event-store';
 import { sagaConfig } from '@es/runtime-config';
 import {
+  ORDER_SAGA_TYPE,
   SAGAS_EVENTS_TOPIC,
+  SAGA_TYPES,
   defineSaga,
   orderCancellationSaga,
   orderSaga,
@@ -70,12 +72,14 @@ function commandsSent(type: string, events: readonly SagaEvent[], sagaId: string
         key: sagaId,
         // The saga numbers its commands; the wire wants a UUID: the same one for the same number.
         messageId: uuidv5(`${type}/${messageId}`),
-        // The type travels with the command and comes back in the reply (participant protocol).
+        // The type travels with the command and comes back in the reply (participant protocol);
+        // left out for the order saga, whose commands were typeless before there were two, so
+        // a participant not yet upgraded still accepts them.
         payload: {
           type: command.type,
           version: command.version,
           sagaId,
-          saga: type,
+          ...(type === ORDER_SAGA_TYPE ? {} : { saga: type }),
           data: command.data,
         },
       },
@@ -117,13 +121,27 @@ const registered = <Data>(
   aggregate: aggregate as unknown as SagaAggregate<unknown>,
 });
 
-export const SAGAS: ReadonlyMap<SagaType, RegisteredSaga> = new Map<SagaType, RegisteredSaga>([
-  [orderSaga.type as SagaType, registered(orderSaga, orderSagaAggregate)],
-  [
-    orderCancellationSaga.type as SagaType,
-    registered(orderCancellationSaga, orderCancellationAggregate),
-  ],
+export const SAGAS: ReadonlyMap<SagaType, RegisteredSaga> = registry([
+  registered(orderSaga, orderSagaAggregate),
+  registered(orderCancellationSaga, orderCancellationAggregate),
 ]);
+
+/**
+ * The registry, checked once at start-up: every type the API names is run here, and a saga held
+ * until another ends names a type that is run here too (a typo would hold it forever).
+ */
+function registry(sagas: readonly RegisteredSaga[]): ReadonlyMap<SagaType, RegisteredSaga> {
+  const byType = new Map(sagas.map((s) => [s.definition.type, s]));
+  for (const type of SAGA_TYPES)
+    if (!byType.has(type)) throw new Error(`saga type ${type} is in the API but not run here`);
+  for (const { definition } of sagas) {
+    if (!(SAGA_TYPES as readonly string[]).includes(definition.type))
+      throw new Error(`saga type ${definition.type} is run here but not in SAGA_TYPES`);
+    if (definition.startsAfter !== undefined && !byType.has(definition.startsAfter))
+      throw new Error(`${definition.type} starts after ${definition.startsAfter}, not run here`);
+  }
+  return byType as ReadonlyMap<SagaType, RegisteredSaga>;
+}
 
 export function registeredSaga(type: string): RegisteredSaga | undefined {
   return SAGAS.get(type as SagaType);

@@ -66,7 +66,6 @@ const cancellationEnvelope = eventEnvelopeSchema.extend({
   type: z.literal('OrderCancellationRequested'),
   data: OrderCancellationRequested.schema,
 });
-const ENDED = new Set(['COMPLETED', 'COMPENSATED']);
 
 function parsed<T>(schema: z.ZodType<T>, message: ConsumedMessage, what: string): T {
   const result = parse(schema, message.payload);
@@ -138,7 +137,9 @@ export class SagaConsumers implements OnModuleInit {
         sagaId: data.orderId,
         data: cancellation,
         at: new Date().toISOString(),
-        held: !ENDED.has(order.state.status),
+        // Held unless the order's saga completed (a confirmed order's saga cannot compensate:
+        // it is past its pivot; were it ever so, the cancellation waits, WAITING, for people).
+        held: order.state.status !== 'COMPLETED',
       },
       { metadata: metadataOf(message, 'saga'), inbox },
       // One cancellation per order: the order service requests it at most once.

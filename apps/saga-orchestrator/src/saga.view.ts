@@ -88,7 +88,8 @@ export function sagaView<Data>(
     compensating:
       state.status === 'COMPENSATING' ||
       (state.status === 'PARKED' && state.phase === 'compensation'),
-    attempt: running?.attempt ?? null,
+    // No step has been tried while held (attempt 0): none to show.
+    attempt: running && running.attempt > 0 ? running.attempt : null,
     awaiting: running?.awaiting ?? null,
     deadlineAt: running?.deadlineAt ?? null,
     reason: 'reason' in state ? state.reason : null,

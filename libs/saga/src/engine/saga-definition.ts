@@ -54,9 +54,10 @@ export interface SagaDefinition<Data> {
   /** Wait before re-sending after a failure reply: backoffMs × 2^(attempt − 1), at most 60 s. */
   readonly backoffMs: number;
   /**
-   * The type of a saga with the same id that must have ended before this one takes a step: an
-   * instance started while that one runs is held (WAITING) until it ends, so two sagas never
-   * command the same participants for one order at once.
+   * The type of a saga with the same id that must have completed before this one takes a step:
+   * an instance started before then is held (WAITING) until it has, so two sagas never command
+   * the same participants for one order at once. While that saga is PARKED this one waits
+   * with it; resuming that one resumes both.
    */
   readonly startsAfter?: string;
 }
