@@ -2,15 +2,19 @@
 // restores, as a restart or a partition would): a request it cannot serve is a 503 with
 // Retry-After, never a 500, and writes nothing; once the engine is back the same requests
 // succeed without restarting the service. A command cut short and retried with its
-// Idempotency-Key writes once.
-import { orderServiceApi } from '@es/order-contracts';
+// Idempotency-Key writes once. A saga command that arrives while PostgreSQL is away waits and
+// is tried again until it is back: never dead-lettered, answered once.
+import { ORDERS_COMMANDS_TOPIC, orderServiceApi } from '@es/order-contracts';
+import { SAGA_REPLIES_TOPIC } from '@es/saga-contracts';
 import { mongoConfig, postgresConfig } from '@es/runtime-config';
 import {
   TcpProxy,
+  collect,
   createTestDatabase,
   eventually,
   loadStackEnv,
   startReadSide,
+  testKafka,
   uniqueName,
   type ReadSide,
   type TestDatabase,
@@ -85,6 +89,70 @@ describe('order-service with an engine gone (real PostgreSQL and MongoDB behind 
     });
     expect(again.body.orderId).toBe(answer.body.orderId);
     expect(await eventCount()).toBe(before + 1);
+  }, 60_000);
+
+  it('PostgreSQL gone for 5 s under a saga command: it waits and is tried again, never dead-lettered', async () => {
+    const placed = await http<{ orderId: string }>(service.url('/orders'), { body: body() });
+    const { orderId } = placed.body;
+    const kafka = testKafka('order-outage');
+    const producer = kafka.producer();
+    await producer.connect();
+    await postgres.cut();
+    try {
+      await producer.send({
+        topic: ORDERS_COMMANDS_TOPIC,
+        acks: -1,
+        messages: [
+          {
+            key: orderId,
+            value: JSON.stringify({
+              type: 'ApproveOrder',
+              version: 1,
+              sagaId: orderId,
+              data: { orderId },
+            }),
+            headers: { 'message-id': `${orderId}/approve`, 'correlation-id': orderId },
+          },
+        ],
+      });
+      // Five seconds without its database: the consumer keeps trying (300+ ms of trouble was
+      // enough to dead-letter it before).
+      await new Promise((resolve) => setTimeout(resolve, 5_000));
+    } finally {
+      await postgres.restore();
+      await producer.disconnect();
+    }
+    const replies = await collect(
+      kafka,
+      SAGA_REPLIES_TOPIC,
+      (m) => m.some((x) => x.key === orderId),
+      30_000,
+    );
+    expect(
+      replies.filter((m) => m.key === orderId).map((m) => JSON.parse(m.value) as unknown),
+    ).toEqual([
+      {
+        type: 'Reply',
+        command: 'ApproveOrder',
+        version: 1,
+        sagaId: orderId,
+        result: { outcome: 'success', data: { orderId } },
+      },
+    ]);
+    const { rows } = await db.pool.query<{ event_type: string }>(
+      `SELECT event_type FROM events WHERE stream_id = $1 ORDER BY stream_version`,
+      [orderId],
+    );
+    expect(rows.map((r) => r.event_type)).toEqual(['OrderCreated', 'OrderApproved']);
+    // Handled once, with its effect: not marked dead-lettered, nothing bound for the DLQ.
+    const { rows: marks } = await db.pool.query<{ result: unknown }>(
+      `SELECT result FROM inbox WHERE message_id = $1`,
+      [`${orderId}/approve`],
+    );
+    expect(marks).toHaveLength(1);
+    expect(JSON.stringify(marks[0]?.result ?? null)).not.toContain('deadLettered');
+    const { rows: dead } = await db.pool.query(`SELECT 1 FROM outbox WHERE topic LIKE '%.dlq'`);
+    expect(dead).toEqual([]);
   }, 60_000);
 
   it('MongoDB gone: a read-model GET is a 503; back, it answers', async () => {

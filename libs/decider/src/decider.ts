@@ -14,8 +14,14 @@ export interface Decider<Command, Event extends DomainEvent, State> {
   initialState(): State;
 }
 
-/** A command refused by the domain: a named reason and the facts behind it, never a crash. */
+/**
+ * A command refused by the domain: which rule (`code`), why, and the facts behind it. Deciding
+ * again on the same message gives the same refusal, so a consumer that meets one it cannot
+ * answer dead-letters it rather than retrying (`permanent`).
+ */
 export class DomainError extends Error {
+  /** Never a crash, and never cured by retrying. */
+  readonly permanent = true;
   constructor(
     readonly code: string,
     message: string,

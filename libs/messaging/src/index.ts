@@ -1,6 +1,7 @@
 export * from './consumer/consumed-message';
 export * from './consumer/consumer-core';
 export * from './consumer/dead-letter';
+export * from './consumer/failure';
 export * from './envelope/envelope';
 export * from './inbox/inbox';
 export * from './inbox/inbox-consumer';

@@ -41,11 +41,12 @@ describe('InboxConsumer (real Kafka and PostgreSQL)', () => {
       groupId: `${topic}-group`,
       topics: [topic],
       ...(commitIntervalMs === undefined ? {} : { commitIntervalMs }),
-      maxAttempts: 3,
       backoffMs: 20,
       handler: async (message, inbox) => {
         attemptsOf.set(message.messageId, (attemptsOf.get(message.messageId) ?? 0) + 1);
-        const body = message.payload as { amount: number; failTimes?: number };
+        const body = message.payload as { amount: number; failTimes?: number; refuse?: boolean };
+        // A refusal no retry can cure (as a DomainError or a refused command says of itself).
+        if (body.refuse) throw Object.assign(new Error('refused for good'), { permanent: true });
         if ((attemptsOf.get(message.messageId) ?? 0) <= (body.failTimes ?? 0))
           throw new Error(`refused attempt ${attemptsOf.get(message.messageId)}`);
         await new CommandHandler(store).handle(
@@ -103,12 +104,12 @@ describe('InboxConsumer (real Kafka and PostgreSQL)', () => {
     await db.drop();
   });
 
-  it('has one effect per message, retries, dead-letters what fails, and goes on', async () => {
+  it('has one effect per message, retries what fails for now, dead-letters what never can, and goes on', async () => {
     await send('m-1', JSON.stringify({ amount: 1 }));
     await send('m-1', JSON.stringify({ amount: 1 })); // redelivered duplicate
     await send('m-2', JSON.stringify({ amount: 2, failTimes: 2 })); // succeeds on its third attempt
     await send('m-poison', 'this is not json');
-    await send('m-failing', JSON.stringify({ amount: 50, failTimes: 99 }));
+    await send('m-failing', JSON.stringify({ amount: 50, refuse: true }));
     await send('m-3', JSON.stringify({ amount: 4 }));
 
     // No commit on the interval during this test: only stop() commits what was handled.
@@ -123,7 +124,7 @@ describe('InboxConsumer (real Kafka and PostgreSQL)', () => {
     );
     expect(attemptsOf.get('m-1')).toBe(1);
     expect(attemptsOf.get('m-2')).toBe(3);
-    expect(attemptsOf.get('m-failing')).toBe(3);
+    expect(attemptsOf.get('m-failing')).toBe(1); // permanent: never tried again
     expect(attemptsOf.has('m-poison')).toBe(false); // never reaches the handler
 
     const dead = await collect(kafka, dlqTopic(topic), (m) => m.length >= 2);
@@ -138,8 +139,8 @@ describe('InboxConsumer (real Kafka and PostgreSQL)', () => {
     });
     expect(dead[0]!.value).toBe(JSON.stringify('this is not json'));
     expect(dead[1]!.headers).toMatchObject({
-      'dlq-error': 'Error: refused attempt 3',
-      'dlq-attempts': '3',
+      'dlq-error': 'Error: refused for good',
+      'dlq-attempts': '1',
     });
     expect(dead.every((m) => m.key === counterId)).toBe(true);
 
@@ -274,7 +275,7 @@ describe('InboxConsumer (real Kafka and PostgreSQL)', () => {
           { type: 'Open', limit: 1_000_000 },
           { metadata },
         );
-      // The second message of the first key fails every attempt, and its dead letter cannot be
+      // The second message of the first key is refused for good, and its dead letter cannot be
       // written the first time: its handling throws out of the consumer. The other keys'
       // messages are slow, so that they have more to start when it does.
       const doomed = sent[3]!.id;
@@ -301,17 +302,16 @@ describe('InboxConsumer (real Kafka and PostgreSQL)', () => {
         topics: [name],
         keysConcurrently: 3,
         checkInboxFirst: false, // as in the services: the append's inbox mark answers a duplicate
-        maxAttempts: 2,
         backoffMs: 10,
         handler: async (message, inbox) => {
           const body = message.payload as { key: string; doomed: boolean };
           if (body.doomed) {
             doomedCalls++;
-            throw new Error('never handled');
+            throw Object.assign(new Error('never handled'), { permanent: true });
           }
           // Between the failure and the batch's next fetch (whose first message is the doomed
           // one again, handled before any other), nothing may start.
-          if (deadLetterRefused && doomedCalls === 2) startedAfterFailure.push(message.messageId);
+          if (deadLetterRefused && doomedCalls === 1) startedAfterFailure.push(message.messageId);
           await new Promise((resolve) => setTimeout(resolve, 30));
           await handler.handle(
             silentCounter,
@@ -343,13 +343,153 @@ describe('InboxConsumer (real Kafka and PostgreSQL)', () => {
         const dead = await collect(kafka, dlqTopic(name), (m) => m.length >= 1);
         expect(dead.map((m) => m.headers['dlq-original-message-id'])).toEqual([doomed]);
         expect(startedAfterFailure).toEqual([]);
-        expect(doomedCalls).toBe(4); // fetched again: two attempts each time
+        expect(doomedCalls).toBe(2); // once, then once more when fetched again
       } finally {
         await failing.stop();
         appends.mockRestore();
       }
       const [committed] = await admin.fetchOffsets({ groupId: `${name}-group`, topics: [name] });
       expect(committed?.partitions[0]?.offset).toBe(String(sent.length));
+    });
+
+    it('five seconds of transient failure dead-letter nothing: the key waits behind it, other keys go on, one effect', async () => {
+      const name = uniqueName('keyed-transient');
+      await ensureTopics(admin, [name], { partitions: 1 }); // and its dead-letter topic
+      const handler = new CommandHandler(store);
+      const counterOf = (key: string) => `${key}-counter`;
+      const [stuck, free] = [`${name}-stuck`, `${name}-free`];
+      for (const key of [stuck, free])
+        await handler.handle(
+          silentCounter,
+          counterOf(key),
+          { type: 'Open', limit: 1_000 },
+          { metadata },
+        );
+      const order: string[] = [];
+      const firstTry = new Map<string, number>();
+      const consumerOf = () =>
+        new InboxConsumer(kafka, postgresInbox(store), {
+          groupId: `${name}-group`,
+          topics: [name],
+          keysConcurrently: 2,
+          backoffMs: 50,
+          maxBackoffMs: 400,
+          handler: async (message, inbox) => {
+            const body = message.payload as { key: string; flaky?: boolean };
+            const first = firstTry.get(message.messageId) ?? Date.now();
+            firstTry.set(message.messageId, first);
+            // The database "away" for 5 s, as a restart or a lock storm would make it.
+            if (body.flaky && Date.now() - first < 5_000)
+              throw new Error('connect ECONNREFUSED 127.0.0.1:5432');
+            await handler.handle(
+              silentCounter,
+              counterOf(body.key),
+              { type: 'Increment', amount: 1 },
+              { metadata, inbox },
+            );
+            order.push(message.messageId);
+          },
+        });
+      await produce(name, [
+        { key: stuck, id: `${name}-s1`, value: JSON.stringify({ key: stuck, flaky: true }) },
+        { key: stuck, id: `${name}-s2`, value: JSON.stringify({ key: stuck }) },
+        { key: free, id: `${name}-f1`, value: JSON.stringify({ key: free }) },
+        { key: free, id: `${name}-f2`, value: JSON.stringify({ key: free }) },
+      ]);
+      const consumer = consumerOf();
+      await consumer.start();
+      try {
+        // The other key goes on while the flaky message is tried again.
+        await eventually(() => {
+          expect(order).toEqual([`${name}-f1`, `${name}-f2`]);
+          expect(consumer.stalled()).toMatchObject([
+            {
+              messageId: `${name}-s1`,
+              key: stuck,
+              error: expect.stringMatching(/ECONNREFUSED/) as unknown,
+            },
+          ]);
+        });
+        // Then it succeeds, and only then does the message behind it on its key run.
+        await eventually(
+          () => {
+            expect(order).toEqual([`${name}-f1`, `${name}-f2`, `${name}-s1`, `${name}-s2`]);
+          },
+          { timeoutMs: 20_000 },
+        );
+        expect(consumer.stalled()).toEqual([]);
+      } finally {
+        await consumer.stop();
+      }
+      const totals = await Promise.all(
+        [stuck, free].map(
+          async (key) =>
+            ((await handler.load(silentCounter, counterOf(key))).state as { total: number }).total,
+        ),
+      );
+      expect(totals).toEqual([2, 2]);
+      // Nothing was dead-lettered, nor marked handled without its effect.
+      const [dlqEnd] = await admin.fetchTopicOffsets(dlqTopic(name));
+      expect(dlqEnd?.offset).toBe('0');
+    });
+
+    it('a consumer stopped while a message is being retried stops at once; the message is handled next time', async () => {
+      const name = uniqueName('keyed-retry-stop');
+      await ensureTopics(admin, [name], { partitions: 1 });
+      const handler = new CommandHandler(store);
+      const key = `${name}-k`;
+      await handler.handle(
+        silentCounter,
+        `${key}-counter`,
+        { type: 'Open', limit: 10 },
+        { metadata },
+      );
+      let away = true;
+      let tries = 0;
+      const consumerOf = () =>
+        new InboxConsumer(kafka, postgresInbox(store), {
+          groupId: `${name}-group`,
+          topics: [name],
+          backoffMs: 200,
+          maxBackoffMs: 10_000,
+          handler: async (_message, inbox) => {
+            tries++;
+            if (away) throw new Error('the database is away');
+            await handler.handle(
+              silentCounter,
+              `${key}-counter`,
+              { type: 'Increment', amount: 1 },
+              { metadata, inbox },
+            );
+          },
+        });
+      await produce(name, [{ key, id: `${name}-m`, value: '{}' }]);
+      const first = consumerOf();
+      await first.start();
+      await eventually(() => {
+        expect(tries).toBeGreaterThanOrEqual(3); // waits of 0.2, 0.4, then 0.8 s...
+      });
+      const stopping = performance.now();
+      await first.stop();
+      expect(performance.now() - stopping).toBeLessThan(5_000);
+      const [committed] = await admin.fetchOffsets({ groupId: `${name}-group`, topics: [name] });
+      expect(['-1', '0']).toContain(committed?.partitions[0]?.offset);
+      away = false;
+      const second = consumerOf();
+      await second.start();
+      try {
+        await eventually(
+          async () => {
+            const state = (await handler.load(silentCounter, `${key}-counter`)).state as {
+              total: number;
+            };
+            expect(state.total).toBe(1);
+          },
+          { timeoutMs: 20_000 },
+        );
+      } finally {
+        await second.stop();
+      }
     });
 
     it('stopping in the middle of a batch commits what was handled, and the rest is handled next', async () => {

@@ -17,6 +17,8 @@ export class ConcurrencyError extends Error {
 
 /** An event failed its type's schema: it is not appended, and nothing else of the append is. */
 export class EventValidationError extends Error {
+  /** The same message decides the same invalid event: a consumer dead-letters it. */
+  readonly permanent = true;
   constructor(
     readonly eventType: string,
     readonly problems: readonly string[],
@@ -39,6 +41,8 @@ export class IdempotencyKeyReusedError extends Error {
 
 /** Commands over several streams were refused together: every refusal, each with its stream. */
 export class CommandsRefusedError extends Error {
+  /** The same commands on the same state are refused the same way: retrying cannot cure it. */
+  readonly permanent = true;
   constructor(readonly refusals: readonly Refusal[]) {
     super(
       `refused: ${refusals.map((r) => `${r.stream.type}/${r.stream.id}: ${r.error.message}`).join('; ')}`,

@@ -206,12 +206,3 @@ export class ConsumerCore {
     return this.committing;
   }
 }
-
-/** Capped exponential back-off: `baseMs` × 2^(attempt − 1), at most `capMs`. */
-export function backoffMs(
-  attempt: number,
-  baseMs: number,
-  capMs = Number.POSITIVE_INFINITY,
-): number {
-  return Math.min(capMs, baseMs * 2 ** (attempt - 1));
-}

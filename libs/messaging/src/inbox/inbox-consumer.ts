@@ -7,12 +7,19 @@
 // - a message is reported handled to the core (and so committed) only once its handling returned;
 // - a fetched batch is handled key by key: one key's messages (one aggregate, one saga) in
 //   order, different keys together, so that their appends share a group commit;
-// - a failing message is retried with back-off, then dead-lettered to <topic>.dlq through the
-//   outbox, atomically with its inbox mark, and consumption goes on.
+// - a failure is transient or permanent (consumer/failure.ts): a permanent one (poison, a
+//   refusal) is dead-lettered to <topic>.dlq at once, through the outbox, atomically with its
+//   inbox mark, and consumption goes on; a transient one is tried again with capped back-off,
+//   without limit, keeping the group session alive, while the later messages of its key wait
+//   behind it (other keys and partitions go on): a few seconds of trouble never turn a good
+//   message into a dead letter, and it is visible as lag, `consumer_stalled_messages` and the
+//   log until it succeeds (or the consumer stops: then it is not handled, and is redelivered).
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kafka, KafkaMessage } from 'kafkajs';
 import type { Meter } from '@opentelemetry/api';
 import { logContext } from '@es/observability';
-import { ConsumerCore, backoffMs, type FetchedBatch } from '../consumer/consumer-core';
+import { ConsumerCore, type FetchedBatch } from '../consumer/consumer-core';
+import { backoffMs, isPermanent } from '../consumer/failure';
 import { decodeMessage, metadataOf, type ConsumedMessage } from '../consumer/consumed-message';
 import { deadLetterHeaders } from '../consumer/dead-letter';
 import { dlqTopic } from '../topics';
@@ -26,8 +33,10 @@ export interface InboxConsumerOptions {
   readonly groupId: string;
   readonly topics: readonly string[];
   readonly handler: MessageHandler;
-  readonly maxAttempts?: number;
+  /** The first wait before a message that failed transiently is tried again (100 ms). */
   readonly backoffMs?: number;
+  /** The longest wait between tries of a message failing transiently (30 s). */
+  readonly maxBackoffMs?: number;
   readonly fromBeginning?: boolean;
   /**
    * Look the message up in the inbox before calling the handler (default true). A handler whose
@@ -50,10 +59,28 @@ export interface InboxConsumerOptions {
   readonly onCommitError?: (error: unknown) => void;
 }
 
+/** A message being tried again after transient failures: what holds its key back. */
+export interface StalledMessage {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+  readonly key: string | null;
+  readonly messageId: string;
+  readonly since: Date;
+  readonly attempts: number;
+  readonly error: string;
+}
+
+/** The retrying of a message stopped: the consumer is stopping or lost the partition. */
+class RetryAbandoned extends Error {
+  override name = 'RetryAbandoned';
+}
+
 export class InboxConsumer {
   private readonly core: ConsumerCore;
   private readonly processed;
   private readonly deadLettered;
+  private readonly stalledNow = new Map<string, StalledMessage>();
 
   constructor(
     kafka: Kafka,
@@ -78,6 +105,22 @@ export class InboxConsumer {
     this.deadLettered = options.meter?.createCounter('consumer_dead_letters_total', {
       description: 'Messages sent to a DLQ',
     });
+    options.meter
+      ?.createObservableGauge('consumer_stalled_messages', {
+        description: 'Messages being tried again after transient failures, holding their key',
+      })
+      .addCallback((result) => {
+        const byTopic = new Map<string, number>();
+        for (const m of this.stalledNow.values())
+          byTopic.set(m.topic, (byTopic.get(m.topic) ?? 0) + 1);
+        for (const topic of this.options.topics)
+          result.observe(byTopic.get(topic) ?? 0, { consumer: this.options.groupId, topic });
+      });
+  }
+
+  /** The messages being tried again right now, oldest first. */
+  stalled(): readonly StalledMessage[] {
+    return [...this.stalledNow.values()].sort((a, b) => a.since.getTime() - b.since.getTime());
   }
 
   start(): Promise<void> {
@@ -116,7 +159,7 @@ export class InboxConsumer {
         for (const message of chain) {
           if (!goOn()) return;
           try {
-            await this.handle(decodeMessage(batch.topic, batch.partition, message));
+            await this.handle(decodeMessage(batch.topic, batch.partition, message), batch);
             batch.handled(message.offset);
           } catch (error) {
             failure ??= { error };
@@ -141,7 +184,7 @@ export class InboxConsumer {
     if (failure) throw failure.error;
   }
 
-  private handle(message: ConsumedMessage): Promise<void> {
+  private handle(message: ConsumedMessage, batch: FetchedBatch): Promise<void> {
     return consuming(
       `${message.topic} process`,
       message.headers,
@@ -158,12 +201,12 @@ export class InboxConsumer {
             correlationId: message.headers['correlation-id'] ?? message.messageId,
             causationId: message.messageId,
           },
-          () => this.handleInSpan(message),
+          () => this.handleInSpan(message, batch),
         ),
     );
   }
 
-  private async handleInSpan(message: ConsumedMessage): Promise<void> {
+  private async handleInSpan(message: ConsumedMessage, batch: FetchedBatch): Promise<void> {
     const inbox: InboxRef = { consumer: this.options.groupId, messageId: message.messageId };
     const attributes = { consumer: this.options.groupId, topic: message.topic };
     if (
@@ -173,38 +216,89 @@ export class InboxConsumer {
       this.processed?.add(1, { ...attributes, outcome: 'duplicate' });
       return;
     }
-    const maxAttempts = this.options.maxAttempts ?? 3;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        if (typeof message.payload === 'string') throw new PoisonMessage('payload is not JSON');
-        await this.options.handler(message, inbox);
-        this.processed?.add(1, { ...attributes, outcome: 'handled' });
-        return;
-      } catch (error) {
-        if (error instanceof AlreadyHandledError) {
-          this.processed?.add(1, { ...attributes, outcome: 'duplicate' });
+    const stallKey = `${message.topic}/${message.partition}@${message.offset}`;
+    try {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          if (typeof message.payload === 'string') throw new PoisonMessage('payload is not JSON');
+          await this.options.handler(message, inbox);
+          this.processed?.add(1, { ...attributes, outcome: 'handled' });
           return;
-        }
-        this.options.onError?.(error, message, attempt);
-        if (attempt >= maxAttempts || error instanceof PoisonMessage) {
+        } catch (error) {
+          if (error instanceof AlreadyHandledError) {
+            this.processed?.add(1, { ...attributes, outcome: 'duplicate' });
+            return;
+          }
+          this.options.onError?.(error, message, attempt);
           const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-          // Not written (an error): not handled, so not committed, and Kafka redelivers it.
-          await this.inbox.deadLetter(inbox, {
-            topic: dlqTopic(message.topic),
-            key: message.key ?? message.messageId,
-            headers: deadLetterHeaders(message, inbox.consumer, reason, attempt),
-            payload: message.payload,
-            reason,
-            metadata: metadataOf(message),
+          if (isPermanent(error)) {
+            await this.deadLetter(message, inbox, reason, attempt);
+            return;
+          }
+          // Transient: again, after a wait, for as long as it takes.
+          this.processed?.add(1, { ...attributes, outcome: 'retried' });
+          this.stalledNow.set(stallKey, {
+            topic: message.topic,
+            partition: message.partition,
+            offset: message.offset,
+            key: message.key,
+            messageId: message.messageId,
+            since: this.stalledNow.get(stallKey)?.since ?? new Date(),
+            attempts: attempt,
+            error: reason,
           });
-          this.processed?.add(1, { ...attributes, outcome: 'dead-lettered' });
-          this.deadLettered?.add(1, attributes);
-          return;
+          await this.waitToRetry(attempt, batch);
         }
-        await new Promise((resolve) =>
-          setTimeout(resolve, backoffMs(attempt, this.options.backoffMs ?? 100)),
-        );
       }
+    } finally {
+      this.stalledNow.delete(stallKey);
     }
+  }
+
+  /**
+   * The back-off before the next try, keeping the member in its group. Ends the retrying (not
+   * handled, so not committed: whoever holds the partition next gets the message again) when
+   * the consumer stops or the partition was taken away.
+   */
+  private async waitToRetry(attempt: number, batch: FetchedBatch): Promise<void> {
+    const wait = backoffMs(
+      attempt,
+      this.options.backoffMs ?? 100,
+      this.options.maxBackoffMs ?? 30_000,
+    );
+    const until = Date.now() + wait;
+    try {
+      // In steps under the session timeout, with a heartbeat between them.
+      while (Date.now() < until) {
+        await sleep(Math.min(1_000, until - Date.now()), undefined, { signal: this.core.signal });
+        await batch.heartbeat();
+        if (!batch.active()) break;
+      }
+    } catch (error) {
+      throw new RetryAbandoned(
+        `stopped retrying: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
+    if (!batch.active()) throw new RetryAbandoned('stopped retrying: the partition is not ours');
+  }
+
+  private async deadLetter(
+    message: ConsumedMessage,
+    inbox: InboxRef,
+    reason: string,
+    attempt: number,
+  ): Promise<void> {
+    const attributes = { consumer: this.options.groupId, topic: message.topic };
+    // Not written (an error): not handled, so not committed, and Kafka redelivers it.
+    await this.inbox.deadLetter(inbox, {
+      topic: dlqTopic(message.topic),
+      key: message.key ?? message.messageId,
+      headers: deadLetterHeaders(message, inbox.consumer, reason, attempt),
+      payload: message.payload,
+      reason,
+      metadata: metadataOf(message),
+    });
+    this.processed?.add(1, { ...attributes, outcome: 'dead-lettered' });
+    this.deadLettered?.add(1, attributes);
   }
 }

@@ -1,6 +1,7 @@
 // The inbox: what a consumer has handled, kept where its effects are (the service's event
 // store), so that a message's mark is durable exactly when its effect is. The consumer sees it
 // through this port; the event store implements it (@es/event-store, postgres-inbox.ts).
+import type { PermanentFailure } from '../consumer/failure';
 import type { EventMetadata } from '../envelope/envelope';
 
 export interface InboxRef {
@@ -41,6 +42,8 @@ export class AlreadyHandledError extends Error {
 }
 
 /** A message that can never be handled (not JSON, not of its contract): dead-lettered at once. */
-export class PoisonMessage extends Error {
+/** A message that can never be handled (malformed, of an unknown type): dead-lettered at once. */
+export class PoisonMessage extends Error implements PermanentFailure {
   override name = 'PoisonMessage';
+  readonly permanent = true;
 }
