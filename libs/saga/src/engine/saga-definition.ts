@@ -54,6 +54,13 @@ export interface SagaDefinition<Data> {
   /** Wait before re-sending after a failure reply: backoffMs × 2^(attempt − 1), at most 60 s. */
   readonly backoffMs: number;
   /**
+   * How many times a step that can be undone is sent before a missed deadline compensates it
+   * (1 by default). More than one gives a participant that is restarting (its predecessor's
+   * group session still running out) the time to answer: the re-sent command is the same
+   * idempotent request, and an answer to either sending counts.
+   */
+  readonly sendsBeforeCompensating?: number;
+  /**
    * The type of a saga with the same id that must have completed before this one takes a step:
    * an instance started before then is held (WAITING) until it has, so two sagas never command
    * the same participants for one order at once. While that saga is PARKED this one waits
@@ -100,8 +107,15 @@ export function stepKinds<Data>(definition: SagaDefinition<Data>): readonly Step
   });
   if (!kinds.some((k) => k !== 'trigger'))
     throw new SagaDefinitionError('a saga needs at least one step with a command');
-  if (definition.maxAttempts < 1 || definition.deadlineMs <= 0 || definition.backoffMs < 0)
-    throw new SagaDefinitionError('maxAttempts ≥ 1, deadlineMs > 0 and backoffMs ≥ 0');
+  if (
+    definition.maxAttempts < 1 ||
+    definition.deadlineMs <= 0 ||
+    definition.backoffMs < 0 ||
+    (definition.sendsBeforeCompensating ?? 1) < 1
+  )
+    throw new SagaDefinitionError(
+      'maxAttempts ≥ 1, deadlineMs > 0, backoffMs ≥ 0 and sendsBeforeCompensating ≥ 1',
+    );
   return kinds;
 }
 

@@ -184,8 +184,15 @@ export function sagaDecider<Data>(
     const command = awaiting ?? '?';
     out.emit({ type: 'SagaDeadlineMissed', data: { step, phase, command, attempt, at } });
     const problem = `DEADLINE: ${stepAt(step).participant} did not answer ${command} within ${deadlineOf(step)} ms`;
-    if (phase === 'forward' && kinds[step] === 'compensatable')
-      startCompensating(out, problem, true, at);
+    if (phase === 'forward' && kinds[step] === 'compensatable') {
+      // Once more first, when the table says so: a participant restarting answers late, not never.
+      if (attempt < (definition.sendsBeforeCompensating ?? 1))
+        send(out, step, phase, attempt + 1, at);
+      else {
+        const sent = attempt > 1 ? ` (sent ${attempt} times)` : '';
+        startCompensating(out, `${problem}${sent}`, true, at);
+      }
+    }
     // The pivot cannot be undone and a compensation must happen: ask again.
     else retryOrPark(out, problem, true, at);
   }

@@ -39,6 +39,10 @@ export const orderSaga = defineSaga<OrderSagaData>({
   deadlineMs: 5_000,
   maxAttempts: 5,
   backoffMs: 500,
+  // A missed reservation or authorization is asked once more before the order is rejected: a
+  // participant killed and restarted answers within two deadlines (its old group session ends
+  // after 10 s), so a restart costs those orders latency, not a rejection.
+  sendsBeforeCompensating: 2,
   steps: [
     {
       name: 'create-order',

@@ -162,8 +162,22 @@ describe('order saga: deadlines', () => {
     expect(spec.given(start).when(tick(4_999)).events).toEqual([]);
   });
 
-  it('a missed reservation is undone in case it happened, without waiting: the order is rejected', () => {
-    const then = spec.given(start).when(tick(5_000));
+  it('a missed reservation is asked once more before anything is undone', () => {
+    const again = spec.given(start).when(tick(5_000));
+    expect(again.events.map((e) => e.type)).toEqual(['SagaDeadlineMissed', 'SagaCommandSent']);
+    expect(types(again.commands)).toEqual(['ReserveStock']);
+    expect(again.state).toMatchObject({ status: 'RUNNING', attempt: 2, deadlineAt: at(10_000) });
+    // A participant back from a restart answers the first sending (or the second): either counts.
+    const answered = spec.given(start, tick(5_000)).when(ok('ReserveStock', 7_000));
+    expect(types(answered.commands)).toEqual(['AuthorizePayment']);
+    const twice = spec
+      .given(start, tick(5_000), ok('ReserveStock', 7_000))
+      .when(ok('ReserveStock'));
+    expect(twice.events.map((e) => e.type)).toEqual(['SagaReplyIgnored']);
+  });
+
+  it('a reservation missed twice is undone in case it happened, without waiting: the order is rejected', () => {
+    const then = spec.given(start, tick(5_000)).when(tick(10_000));
     expect(then.commands).toEqual([
       {
         type: 'ReleaseStock',
@@ -175,32 +189,33 @@ describe('order saga: deadlines', () => {
         topic: 'orders.commands',
         data: {
           orderId: 'o-1',
-          reason: 'DEADLINE: inventory did not answer ReserveStock within 5000 ms',
+          reason: 'DEADLINE: inventory did not answer ReserveStock within 5000 ms (sent 2 times)',
         },
       },
     ]);
     // The silent participant's answers, whenever they come, are recorded and change nothing.
     expect(then.state).toMatchObject({ status: 'COMPENSATING', awaiting: 'RejectOrder' });
-    const end = spec.given(start, tick(5_000)).when(ok('RejectOrder', 5_100));
+    const missed = [start, tick(5_000), tick(10_000)];
+    const end = spec.given(...missed).when(ok('RejectOrder', 10_100));
     expect(end.state).toMatchObject({ status: 'COMPENSATED' });
-    const late = spec.given(start, tick(5_000), ok('RejectOrder', 5_100)).when(ok('ReleaseStock'));
+    const late = spec.given(...missed, ok('RejectOrder', 10_100)).when(ok('ReleaseStock'));
     expect(late.events.map((e) => e.type)).toEqual(['SagaReplyIgnored']);
   });
 
-  it('a late reply after the deadline is recorded and changes nothing', () => {
-    const then = spec.given(start, tick(5_000)).when(ok('ReserveStock', 6_000));
+  it('a late reply after the last deadline is recorded and changes nothing', () => {
+    const then = spec.given(start, tick(5_000), tick(10_000)).when(ok('ReserveStock', 11_000));
     expect(then.commands).toEqual([]);
     expect(then.events.map((e) => e.type)).toEqual(['SagaReplyIgnored']);
     expect(then.state).toMatchObject({ status: 'COMPENSATING', awaiting: 'RejectOrder' });
   });
 
   it('a missed authorization voids the payment, releases the stock, rejects the order', () => {
-    const given = [start, ok('ReserveStock')];
-    expect(types(spec.given(...given).when(tick(5_010)).commands)).toEqual([
+    const given = [start, ok('ReserveStock'), tick(5_010)];
+    expect(types(spec.given(...given).when(tick(10_010)).commands)).toEqual([
       'VoidPayment',
       'ReleaseStock',
     ]);
-    expect(types(spec.given(...given, tick(5_010)).when(ok('ReleaseStock')).commands)).toEqual([
+    expect(types(spec.given(...given, tick(10_010)).when(ok('ReleaseStock')).commands)).toEqual([
       'RejectOrder',
     ]);
   });
