@@ -15,6 +15,9 @@ export class KafkaPublisher implements MessagePublisher {
       idempotent: true,
       maxInFlightRequests: 1,
       createPartitioner: Partitioners.DefaultPartitioner,
+      // Topics are created (and verified) by ensureTopics only, never on a first publish with
+      // the broker's defaults (its retention would drop events).
+      allowAutoTopicCreation: false,
     });
   }
 

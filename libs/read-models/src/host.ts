@@ -104,7 +104,12 @@ export class ProjectionHost {
     this.stopped = false; // a start after a failed one (Kafka away at boot) runs again
     this.admin = this.options.kafka.admin();
     await this.admin.connect();
-    await ensureTopics(this.admin, [...new Set(this.options.projections.flatMap((p) => p.topics))]);
+    // The topics are the producers': their partition counts are theirs to state, not ours.
+    await ensureTopics(
+      this.admin,
+      [...new Set(this.options.projections.flatMap((p) => p.topics))],
+      { checkPartitions: false },
+    );
     await this.reconcile();
     this.schedule();
   }

@@ -23,7 +23,7 @@ import {
   type EventSchema,
   type Upcaster,
 } from '@es/event-store';
-import { KafkaPublisher, ensureTopics } from '@es/messaging';
+import { KafkaPublisher, TopicSettingsError, ensureTopics } from '@es/messaging';
 import type { ServiceMetrics } from '@es/observability';
 import { postgresConfig } from '@es/runtime-config';
 import { KAFKA, PG_POOL } from './infrastructure';
@@ -65,8 +65,22 @@ class WriteSideLifecycle
     // Kafka may be down at start: the service still starts (live, not ready) and keeps trying;
     // until the topics exist the relay's publishes fail and are retried. With Kafka up, the
     // topics exist before the service takes requests.
-    const ensured = this.ensureTopicsUntilDone();
-    await Promise.race([ensured, new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
+    // A topic that exists with settings that would lose events is refused: at start, the
+    // service does not start; found later (Kafka came back), it stops, saying which setting.
+    let started = false;
+    const ensured = this.ensureTopicsUntilDone().catch((error: unknown) => {
+      if (!started) throw error;
+      this.logger.error(
+        `refusing to run: ${error instanceof Error ? error.message : String(error)}`,
+      );
+      process.exitCode = 1;
+      process.kill(process.pid, 'SIGTERM');
+    });
+    try {
+      await Promise.race([ensured, new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
+    } finally {
+      started = true;
+    }
   }
 
   private async ensureTopicsUntilDone(): Promise<void> {
@@ -77,6 +91,7 @@ class WriteSideLifecycle
         await ensureTopics(admin, this.options.topics);
         return;
       } catch (error) {
+        if (error instanceof TopicSettingsError) throw error; // no retry can fix a setting
         this.logger.warn(
           `topics ${this.options.topics.join(', ')} not ensured (attempt ${attempt}): ${error instanceof Error ? error.message : String(error)}`,
         );

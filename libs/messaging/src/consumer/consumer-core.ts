@@ -80,6 +80,7 @@ export class ConsumerCore {
       sessionTimeout: 10_000,
       rebalanceTimeout: 10_000,
       heartbeatInterval: 1_000,
+      allowAutoTopicCreation: false,
     });
   }
 
