@@ -3,9 +3,12 @@
 // with the registry once a second, so a rebuild asked of one instance starts on all of them, and
 // Kafka's partition assignment splits each generation's work across the instances.
 //
-// A rebuild becomes active when its consumer group is no further behind the end of the topics
-// than the active one (plus a small margin): readers then switch to a collection at least as
-// fresh as the one they leave. The old generation's runners stop at once; its collection and
+// A rebuild becomes active when, in every partition, its consumer group has committed progress
+// (unless the partition is empty) and is no further behind the end than the active one: readers
+// then switch to a collection at least as fresh as the one they leave. (With lag alone and a
+// margin of 20 events, a partition of fewer events than the margin counted as caught up before
+// the rebuild had read any of it: under load, readers switched to a collection missing its
+// documents, seen as "no document" in the rebuild int test.) The old generation's runners stop at once; its collection and
 // consumer group are dropped `retireAfterMs` later, when no reader can still hold its name.
 import type { Admin, Kafka } from 'kafkajs';
 import type { Db } from 'mongodb';
@@ -24,7 +27,7 @@ export interface ProjectionHostOptions {
   readonly meter?: Meter;
   readonly log?: (level: 'info' | 'warn' | 'error', message: string, fields?: object) => void;
   readonly reconcileIntervalMs?: number;
-  /** A rebuild may be this many events further behind than the active generation and switch. */
+  /** A rebuild may be this many events further behind than the active generation and switch (0). */
   readonly switchMarginEvents?: number;
   readonly retireAfterMs?: number;
   readonly chunkSize?: number;
@@ -273,9 +276,7 @@ export class ProjectionHost {
     ]);
     // Partition by partition: a document lives in one, so the new generation must be as fresh
     // as the live one in each of them, not only in total.
-    const margin = this.options.switchMarginEvents ?? 20;
-    const live = new Map(current.partitions.map((p) => [`${p.topic}/${p.partition}`, p.lag]));
-    if (fresh.partitions.some((p) => p.lag > (live.get(`${p.topic}/${p.partition}`) ?? 0) + margin))
+    if (!rebuildCaughtUp(fresh.partitions, current.partitions, this.options.switchMarginEvents))
       return entry;
     if (await this.registry.switchTo(projection.name, rebuilding)) {
       this.options.log?.('info', 'projection switched to its rebuilt generation', {
@@ -343,4 +344,22 @@ export class ProjectionHost {
       partition: progress.partition,
     };
   }
+}
+
+/**
+ * Whether a rebuilt generation may take over: in every partition it has committed progress
+ * (unless the partition holds nothing) and is no further behind the end than the live one,
+ * plus `margin` events. A partition it has not read yet is behind, however few events it holds.
+ */
+export function rebuildCaughtUp(
+  rebuilt: readonly PartitionLag[],
+  live: readonly PartitionLag[],
+  margin = 0,
+): boolean {
+  const liveLag = new Map(live.map((p) => [`${p.topic}/${p.partition}`, p.lag]));
+  return rebuilt.every(
+    (p) =>
+      (p.committed !== null || p.end === p.low) &&
+      p.lag <= (liveLag.get(`${p.topic}/${p.partition}`) ?? 0) + margin,
+  );
 }
