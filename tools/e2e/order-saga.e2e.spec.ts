@@ -370,8 +370,11 @@ describe('the order saga across the services (real processes, real engines)', ()
         s.state === 'COMPLETED' ? ['COMPLETED', 'CONFIRMED'] : ['COMPENSATED', 'REJECTED'],
       );
       const sent = s.timeline.filter((e) => e.event === 'SagaCommandSent').map((e) => e.command);
-      expect(sent.filter((c) => c === 'ReserveStock')).toHaveLength(1);
-      expect(sent.filter((c) => c === 'AuthorizePayment').length).toBeLessThanOrEqual(1);
+      // A step before the approval is sent at most twice (once more at a missed deadline, which
+      // the orchestrator's absence can cause); its effect happens once, as counted below.
+      expect(sent.filter((c) => c === 'ReserveStock').length).toBeGreaterThanOrEqual(1);
+      expect(sent.filter((c) => c === 'ReserveStock').length).toBeLessThanOrEqual(2);
+      expect(sent.filter((c) => c === 'AuthorizePayment').length).toBeLessThanOrEqual(2);
     });
     // Exactly one unit and one debit per confirmed order, nothing held, whatever was redelivered.
     const confirmed = sagas.filter((s) => s.state === 'COMPLETED').length;
