@@ -7,7 +7,6 @@
 // balance = deposits - captured + refunded, and a CANCELLED order has exactly one refund or void
 // and all its stock back (counted in the services' own event stores).
 import { Pool } from 'pg';
-import { serviceClient, type ServiceName } from '@es/api-client';
 import { postgresConfig } from '@es/runtime-config';
 import {
   SERVICES,
@@ -18,6 +17,7 @@ import {
   startServices,
   type RunningService,
 } from '@es/testing';
+import { systemDriver } from './system-driver';
 
 // A short step deadline, so the participant-away case is seconds, not a minute.
 const options = { env: { CONSISTENCY_WAIT_MS: '20000', SAGA_STEP_DEADLINE_MS: '3000' } };
@@ -49,34 +49,10 @@ describe('order cancellation across the services (real processes, real engines)'
     return pool;
   };
 
-  const client = <S extends ServiceName>(name: S) => serviceClient(name, running(name).url(''));
-  const ok = <T>(r: { data?: T; error?: unknown; response: Response }, what: string): T => {
-    if (r.response.status !== 200 || r.data === undefined)
-      throw new Error(`${what}: ${r.response.status} ${JSON.stringify(r.error)}`);
-    return r.data;
-  };
-
-  const restock = async (sku: string, quantity: number) => {
-    const r = await client('inventory-service').POST('/inventory/{sku}/restock', {
-      params: { path: { sku } },
-      body: { quantity },
-    });
-    expect(r.response.status).toBe(202);
-  };
-  const deposit = async (customerId: string, amount: number) => {
-    const r = await client('payment-service').POST('/accounts/{customerId}/deposit', {
-      params: { path: { customerId } },
-      body: { amount },
-    });
-    expect(r.response.status).toBe(202);
-  };
-  const place = async (customerId: string, sku: string, quantity: number, unitPrice: number) => {
-    const r = await client('order-service').POST('/orders', {
-      body: { customerId, items: [{ sku, quantity, unitPrice }] },
-    });
-    expect(r.response.status).toBe(202);
-    return r.data!.orderId;
-  };
+  const { client, ok, restock, deposit, place, order, stock, account, ...reads } = systemDriver(
+    (name) => running(name).url(''),
+  );
+  const payment = async (orderId: string) => ok(await reads.payment(orderId), `payment ${orderId}`);
   const cancel = (
     orderId: string,
     headers: { 'If-Match'?: string; 'Idempotency-Key'?: string } = {},
@@ -86,16 +62,6 @@ describe('order cancellation across the services (real processes, real engines)'
       params: { path: { id: orderId }, header: headers },
       body: reason === undefined ? {} : { reason },
     });
-  const order = async (orderId: string, version?: number) =>
-    ok(
-      await client('order-service').GET('/orders/{id}', {
-        params: {
-          path: { id: orderId },
-          query: version ? { consistentWith: `order/${orderId}@${version}` } : {},
-        },
-      }),
-      `order ${orderId}`,
-    );
   const sagaOf = (orderId: string, type: 'order-saga' | 'order-cancellation') =>
     client('saga-orchestrator').GET('/sagas/{id}', {
       params: { path: { id: orderId }, query: { type } },
@@ -103,23 +69,6 @@ describe('order cancellation across the services (real processes, real engines)'
   const saga = async (orderId: string, type: 'order-saga' | 'order-cancellation') =>
     ok(await sagaOf(orderId, type), `${type} ${orderId}`);
   type Saga = Awaited<ReturnType<typeof saga>>;
-  const stock = async (sku: string) =>
-    ok(
-      await client('inventory-service').GET('/inventory/{sku}', { params: { path: { sku } } }),
-      `stock ${sku}`,
-    );
-  const account = async (customerId: string) =>
-    ok(
-      await client('payment-service').GET('/accounts/{customerId}', {
-        params: { path: { customerId } },
-      }),
-      `account ${customerId}`,
-    );
-  const payment = async (orderId: string) =>
-    ok(
-      await client('payment-service').GET('/payments/{id}', { params: { path: { id: orderId } } }),
-      `payment ${orderId}`,
-    );
   const summary = async (orderId: string) =>
     ok(
       await client('projection-service').GET('/order-summaries/{orderId}', {

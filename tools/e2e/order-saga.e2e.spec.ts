@@ -5,7 +5,6 @@
 // a read names the version it expects (a consistency token) where the test knows it, and waits
 // for the final figures (eventually) where it does not.
 import { SAGA_REPLIES_TOPIC } from '@es/saga-contracts';
-import { serviceClient, type ServiceName } from '@es/api-client';
 import {
   SERVICES,
   collect,
@@ -16,6 +15,7 @@ import {
   testKafka,
   type RunningService,
 } from '@es/testing';
+import { systemDriver } from './system-driver';
 
 // The read side may still be catching up on the topics when the first reads come.
 const options = { env: { CONSISTENCY_WAIT_MS: '20000' } };
@@ -36,66 +36,13 @@ describe('the order saga across the services (real processes, real engines)', ()
   let n = 0;
   const unique = (prefix: string) => `${prefix}-${run}-${++n}`;
 
-  // The typed client generated from the system's OpenAPI document (libs/api-client).
-  const client = <S extends ServiceName>(name: S) => serviceClient(name, url(name, ''));
-  /** The body of a 200, or the failure with its status and problem. */
-  const ok = <T>(r: { data?: T; error?: unknown; response: Response }, what: string): T => {
-    if (r.response.status !== 200 || r.data === undefined)
-      throw new Error(`${what}: ${r.response.status} ${JSON.stringify(r.error)}`);
-    return r.data;
-  };
-
-  const restock = async (sku: string, quantity: number) => {
-    const r = await client('inventory-service').POST('/inventory/{sku}/restock', {
-      params: { path: { sku } },
-      body: { quantity },
-    });
-    expect(r.response.status).toBe(202);
-  };
-  const deposit = async (customerId: string, amount: number) => {
-    const r = await client('payment-service').POST('/accounts/{customerId}/deposit', {
-      params: { path: { customerId } },
-      body: { amount },
-    });
-    expect(r.response.status).toBe(202);
-  };
-  const place = async (customerId: string, sku: string, quantity: number, unitPrice: number) => {
-    const r = await client('order-service').POST('/orders', {
-      body: { customerId, items: [{ sku, quantity, unitPrice }] },
-    });
-    expect(r.response.status).toBe(202);
-    return r.data!.orderId;
-  };
-  /** The read waits for this version of the stream; no token without a version. */
-  const reflecting = (stream: string, version?: number) =>
-    version ? { consistentWith: `${stream}@${version}` } : {};
-  const order = async (orderId: string, version?: number) =>
-    ok(
-      await client('order-service').GET('/orders/{id}', {
-        params: { path: { id: orderId }, query: reflecting(`order/${orderId}`, version) },
-      }),
-      `order ${orderId}`,
-    );
+  const { client, ok, restock, deposit, place, order, stock, account, payment } = systemDriver(
+    (name) => url(name, ''),
+  );
   const sagaOf = (orderId: string) =>
     client('saga-orchestrator').GET('/sagas/{id}', { params: { path: { id: orderId } } });
   const saga = async (orderId: string) => ok(await sagaOf(orderId), `saga ${orderId}`);
   type Saga = Awaited<ReturnType<typeof saga>>;
-  const stock = async (sku: string, version?: number) =>
-    ok(
-      await client('inventory-service').GET('/inventory/{sku}', {
-        params: { path: { sku }, query: reflecting(`stock-item/${sku}`, version) },
-      }),
-      `stock ${sku}`,
-    );
-  const account = async (customerId: string, version?: number) =>
-    ok(
-      await client('payment-service').GET('/accounts/{customerId}', {
-        params: { path: { customerId }, query: reflecting(`account/${customerId}`, version) },
-      }),
-      `account ${customerId}`,
-    );
-  const payment = (orderId: string) =>
-    client('payment-service').GET('/payments/{id}', { params: { path: { id: orderId } } });
   /** Waits until the saga has ended (or parked), and returns it. */
   const ended = (orderId: string, timeoutMs = 30_000) =>
     eventually(

@@ -13,6 +13,7 @@ import {
   type HandleContext,
 } from '@es/event-store';
 import { STOCK_ITEM_STREAM_TYPE } from '@es/inventory-contracts';
+import { bySku } from '@es/inventory-domain';
 import { COMMAND_HANDLER, accepted, type Accepted, type CommandRequest } from '@es/service-runtime';
 import { stockItemAggregate, stockReturnAggregate } from './stock-item.aggregate';
 
@@ -105,13 +106,6 @@ export class RestockHandler implements ICommandHandler<Restock> {
     );
     return { sku, ...accepted(STOCK_ITEM_STREAM_TYPE, sku, result.version) };
   }
-}
-
-/** Lines for the same SKU are one reservation of their total. */
-function bySku(lines: readonly StockLine[]): StockLine[] {
-  const totals = new Map<string, number>();
-  for (const { sku, quantity } of lines) totals.set(sku, (totals.get(sku) ?? 0) + quantity);
-  return [...totals].map(([sku, quantity]) => ({ sku, quantity }));
 }
 
 function shortageOf(sku: string, error: DomainError): Shortage | undefined {

@@ -27,8 +27,8 @@ export type StockReturnState =
       readonly returnedAt: string;
     };
 
-/** Lines for the same SKU are one return of their total. */
-function bySku(lines: readonly ReturnLine[]): ReturnLine[] {
+/** Lines for the same SKU are one line of their total (one reservation, one return). */
+export function bySku(lines: readonly ReturnLine[]): ReturnLine[] {
   const totals = new Map<string, number>();
   for (const { sku, quantity } of lines) totals.set(sku, (totals.get(sku) ?? 0) + quantity);
   return [...totals].map(([sku, quantity]) => ({ sku, quantity }));

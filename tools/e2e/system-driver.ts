@@ -1,0 +1,69 @@
+// The e2e suites' way of driving the running system over HTTP, written once: the typed client
+// generated from the system's OpenAPI document (libs/api-client) for each service, and the
+// steps every saga suite takes (stock in, funds in, an order placed) and the reads it checks
+// (an order, a stock item, an account, a payment), each waiting for a version when given one.
+import { serviceClient, type ServiceName } from '@es/api-client';
+
+export function systemDriver(baseUrl: (service: ServiceName) => string) {
+  const client = <S extends ServiceName>(name: S) => serviceClient(name, baseUrl(name));
+  /** The body of a 200, or the failure with its status and problem. */
+  const ok = <T>(r: { data?: T; error?: unknown; response: Response }, what: string): T => {
+    if (r.response.status !== 200 || r.data === undefined)
+      throw new Error(`${what}: ${r.response.status} ${JSON.stringify(r.error)}`);
+    return r.data;
+  };
+  /** The read waits for this version of the stream; no token without a version. */
+  const reflecting = (stream: string, version?: number) =>
+    version ? { consistentWith: `${stream}@${version}` } : {};
+
+  return {
+    client,
+    ok,
+    restock: async (sku: string, quantity: number) => {
+      const r = await client('inventory-service').POST('/inventory/{sku}/restock', {
+        params: { path: { sku } },
+        body: { quantity },
+      });
+      expect(r.response.status).toBe(202);
+    },
+    deposit: async (customerId: string, amount: number) => {
+      const r = await client('payment-service').POST('/accounts/{customerId}/deposit', {
+        params: { path: { customerId } },
+        body: { amount },
+      });
+      expect(r.response.status).toBe(202);
+    },
+    place: async (customerId: string, sku: string, quantity: number, unitPrice: number) => {
+      const r = await client('order-service').POST('/orders', {
+        body: { customerId, items: [{ sku, quantity, unitPrice }] },
+      });
+      expect(r.response.status).toBe(202);
+      if (r.data === undefined) throw new Error('an accepted order without its answer');
+      return r.data.orderId;
+    },
+    order: async (orderId: string, version?: number) =>
+      ok(
+        await client('order-service').GET('/orders/{id}', {
+          params: { path: { id: orderId }, query: reflecting(`order/${orderId}`, version) },
+        }),
+        `order ${orderId}`,
+      ),
+    stock: async (sku: string, version?: number) =>
+      ok(
+        await client('inventory-service').GET('/inventory/{sku}', {
+          params: { path: { sku }, query: reflecting(`stock-item/${sku}`, version) },
+        }),
+        `stock ${sku}`,
+      ),
+    account: async (customerId: string, version?: number) =>
+      ok(
+        await client('payment-service').GET('/accounts/{customerId}', {
+          params: { path: { customerId }, query: reflecting(`account/${customerId}`, version) },
+        }),
+        `account ${customerId}`,
+      ),
+    /** The payment's answer as it is (a test may expect its 404). */
+    payment: (orderId: string) =>
+      client('payment-service').GET('/payments/{id}', { params: { path: { id: orderId } } }),
+  };
+}
