@@ -95,6 +95,10 @@ describe('metrics: every service, and figures that move with a backlog', () => {
         'http_server_request_duration_seconds_bucket',
         'outbox_backlog_messages',
         'kafka_consumer_lag',
+        // The decoding relay's slot (the default mode).
+        'outbox_slot_lag_bytes',
+        'outbox_slot_lag_seconds',
+        'outbox_slot_safe_wal_bytes',
       ],
       'inventory-service': ['outbox_backlog_messages', 'kafka_consumer_lag', 'dlq_messages'],
       'payment-service': [

@@ -18,3 +18,11 @@ export * from './store/schema';
 export * from './store/types';
 export * from './store/uuid';
 export * from './upcasting/registry';
+export * from './outbox/relay-options';
+export {
+  DecodingRelay,
+  OUTBOX_PUBLICATION,
+  slotName,
+  type DecodingRelayOptions,
+} from './outbox/decoding-relay';
+export * from './outbox/relay-mode';

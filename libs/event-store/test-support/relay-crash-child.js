@@ -1,9 +1,9 @@
 // A relay in its own process whose publisher, once Kafka has acknowledged a batch, reports it
 // and then never returns, so the rows stay unmarked: the test SIGKILLs it right there, between
-// the broker's ack and the mark. Runs the built code (dist); settings come from the environment
-// (PG*, KAFKA_BROKERS, RELAY_NAME).
+// the broker's ack and the mark (or the slot's confirmation). Runs the built code (dist);
+// settings come from the environment (PG*, KAFKA_BROKERS, RELAY_NAME, RELAY_MODE).
 const { Kafka, logLevel } = require('kafkajs');
-const { EventRegistry, OutboxRelay } = require('../dist');
+const { EventRegistry, createRelay } = require('../dist');
 const { KafkaPublisher } = require('@es/messaging');
 
 const kafka = new Kafka({
@@ -19,7 +19,7 @@ const publisher = {
     await new Promise(() => undefined); // hold here until killed
   },
 };
-new OutboxRelay({}, publisher, {
+createRelay(process.env.RELAY_MODE, {}, publisher, {
   name: process.env.RELAY_NAME,
   registry: new EventRegistry(),
   batchSize: 40,

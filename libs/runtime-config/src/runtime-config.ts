@@ -72,6 +72,17 @@ class Reader {
     return value;
   }
 
+  oneOf<T extends string>(variable: string, choices: readonly T[], fallback: T): T {
+    const raw = this.env[variable];
+    if (raw === undefined || raw === '') return fallback;
+    if ((choices as readonly string[]).includes(raw)) return raw as T;
+    this.problems.push({
+      variable,
+      problem: `expected one of ${choices.join(', ')}, got '${raw}'`,
+    });
+    return fallback;
+  }
+
   list(variable: string, fallback: readonly string[]): readonly string[] {
     const raw = this.env[variable];
     if (raw === undefined || raw === '') return fallback;
@@ -156,6 +167,24 @@ export interface ReadModelConfig {
 export function readModelConfig(env: Env = process.env): ReadModelConfig {
   const r = new Reader(env);
   const config = { consistencyWaitMs: r.milliseconds('CONSISTENCY_WAIT_MS', 2_000) };
+  r.done();
+  return config;
+}
+
+export interface RelayConfig {
+  /**
+   * How the outbox reaches Kafka: `decoding` reads it from PostgreSQL's logical decoding (a
+   * replication slot; needs wal_level=logical and the REPLICATION attribute), `polling` reads
+   * the table and waits for the oldest transaction running in the cluster (docs/event-store.md).
+   */
+  readonly mode: 'decoding' | 'polling';
+}
+
+export function relayConfig(env: Env = process.env): RelayConfig {
+  const r = new Reader(env);
+  const config = {
+    mode: r.oneOf('OUTBOX_RELAY_MODE', ['decoding', 'polling'] as const, 'decoding'),
+  };
   r.done();
   return config;
 }

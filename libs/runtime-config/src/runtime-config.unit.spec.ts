@@ -5,6 +5,7 @@ import {
   mongoConfig,
   postgresConfig,
   readModelConfig,
+  relayConfig,
 } from './runtime-config';
 
 describe('runtime config', () => {
@@ -20,6 +21,7 @@ describe('runtime config', () => {
     expect(mongoConfig({})).toEqual({ url: 'mongodb://127.0.0.1:27017/', database: 'read_models' });
     expect(httpConfig(3001, {})).toEqual({ host: '127.0.0.1', port: 3001 });
     expect(readModelConfig({})).toEqual({ consistencyWaitMs: 2_000 });
+    expect(relayConfig({})).toEqual({ mode: 'decoding' });
   });
 
   it('reads the environment', () => {
@@ -39,6 +41,7 @@ describe('runtime config', () => {
     expect(kafkaConfig('x', env).brokers).toEqual(['a:1', 'b:2']);
     expect(mongoConfig({ MONGO_DATABASE: 'rm_test' }).database).toBe('rm_test');
     expect(readModelConfig({ CONSISTENCY_WAIT_MS: '15000' }).consistencyWaitMs).toBe(15_000);
+    expect(relayConfig({ OUTBOX_RELAY_MODE: 'polling' }).mode).toBe('polling');
   });
 
   it('names every bad variable in one error', () => {
@@ -50,5 +53,8 @@ describe('runtime config', () => {
       /MONGO_URL: expected a mongodb:\/\/ URL/,
     );
     expect(() => httpConfig(3001, { PORT: '70000' })).toThrow(/PORT/);
+    expect(() => relayConfig({ OUTBOX_RELAY_MODE: 'wal' })).toThrow(
+      "OUTBOX_RELAY_MODE: expected one of decoding, polling, got 'wal'",
+    );
   });
 });

@@ -1,5 +1,6 @@
 // A service's write side: its event store (schema migrated on start), the command handler every
-// NestJS command handler adapts, and the outbox relay publishing the service's database to Kafka.
+// NestJS command handler adapts, and the outbox relay publishing the service's database to Kafka
+// (from logical decoding by default; OUTBOX_RELAY_MODE=polling reads the table instead).
 // On shutdown (runService closes HTTP first, letting requests in flight finish), the relay
 // publishes what is left, bounded in time, before the connections close.
 import {
@@ -17,15 +18,16 @@ import type { Pool } from 'pg';
 import {
   CommandHandler,
   EventRegistry,
-  OutboxRelay,
   PostgresEventStore,
+  createRelay,
   migrate,
   type EventSchema,
+  type Relay,
   type Upcaster,
 } from '@es/event-store';
 import { KafkaPublisher, TopicSettingsError, ensureTopics } from '@es/messaging';
 import type { ServiceMetrics } from '@es/observability';
-import { postgresConfig } from '@es/runtime-config';
+import { postgresConfig, relayConfig } from '@es/runtime-config';
 import { KAFKA, PG_POOL } from './infrastructure';
 import { PLATFORM_OPTIONS, SERVICE_METRICS, type PlatformOptions } from './platform.module';
 
@@ -53,7 +55,7 @@ class WriteSideLifecycle
   constructor(
     @Inject(PG_POOL) private readonly pool: Pool,
     @Inject(KAFKA) private readonly kafka: Kafka,
-    @Inject(OUTBOX_RELAY) private readonly relay: OutboxRelay,
+    @Inject(OUTBOX_RELAY) private readonly relay: Relay,
     @Inject(KAFKA_PUBLISHER) private readonly publisher: KafkaPublisher,
     @Inject(EVENT_SOURCING_OPTIONS) private readonly options: EventSourcingOptions,
   ) {}
@@ -166,7 +168,7 @@ export class EventSourcingModule {
           ) => {
             const database = platform.postgres?.database;
             if (!database) throw new Error('EventSourcingModule needs a postgres database');
-            return new OutboxRelay(postgresConfig(database), publisher, {
+            return createRelay(relayConfig().mode, postgresConfig(database), publisher, {
               name: platform.serviceName,
               registry,
               meter: metrics.meter,

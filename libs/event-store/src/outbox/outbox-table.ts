@@ -29,23 +29,48 @@ interface OutboxRow extends Nullable<EventRow> {
   age_ms: string;
 }
 
-/** An outbox row as the message it publishes: an event's with its envelope, upcast. */
-function messageOf(row: OutboxRow, registry: EventRegistry): OutboundMessage {
-  const base = { topic: row.topic, key: row.message_key, messageId: row.message_id };
-  if (row.global_position === null) return { ...base, headers: row.headers, payload: row.payload };
-  const event = eventMessage(recordedFromRow(row as OutboxRow & EventRow, registry));
-  return { ...base, headers: { ...event.headers, ...row.headers }, payload: event.payload };
+/** An outbox row's own columns, as the relay reads them from the table or from the WAL. */
+export interface OutboxColumns {
+  readonly topic: string;
+  readonly message_key: string;
+  readonly message_id: string;
+  readonly headers: Record<string, string>;
+  readonly payload: unknown;
 }
 
-/** The next batch after `mark`, at most `limit` rows, in (transaction, id) order. */
+/** An outbox row as the message it publishes: an event's (its row given) with its envelope, upcast. */
+export function outboxMessage(
+  row: OutboxColumns,
+  event: EventRow | undefined,
+  registry: EventRegistry,
+): OutboundMessage {
+  const base = { topic: row.topic, key: row.message_key, messageId: row.message_id };
+  if (!event) return { ...base, headers: row.headers, payload: row.payload };
+  const message = eventMessage(recordedFromRow(event, registry));
+  return { ...base, headers: { ...message.headers, ...row.headers }, payload: message.payload };
+}
+
+function messageOf(row: OutboxRow, registry: EventRegistry): OutboundMessage {
+  const event = row.global_position === null ? undefined : (row as OutboxRow & EventRow);
+  return outboxMessage(row, event, registry);
+}
+
+/**
+ * The next batch after `mark`, at most `limit` rows, in (transaction, id) order. Behind the
+ * horizon (the polling relay): only rows of transactions older than every running one. Not
+ * behind it: every row this transaction's snapshot sees (the decoding relay's catch-up, in the
+ * snapshot its new replication slot exported, where everything visible committed before the
+ * slot's first transaction).
+ */
 export async function readOutbox(
   client: Client,
   registry: EventRegistry,
   mark: OutboxMark,
   limit: number,
+  behindHorizon = true,
 ): Promise<{ messages: OutboundMessage[]; ageMs: number[]; last: OutboxMark | undefined }> {
   const { rows } = await client.query<OutboxRow>({
-    name: 'outbox_batch',
+    name: behindHorizon ? 'outbox_batch' : 'outbox_snapshot_batch',
     text: `SELECT o.transaction_id::text AS outbox_transaction_id, o.id, o.topic, o.message_key, o.message_id, o.headers, o.payload,
                   extract(epoch FROM clock_timestamp() - o.created_at) * 1000 AS age_ms,
                   e.global_position, e.stream_type, e.stream_id, e.stream_version, e.event_id, e.event_type,
@@ -57,7 +82,7 @@ export async function readOutbox(
              WHERE e.transaction_id = o.transaction_id AND e.global_position = o.event_position
              LIMIT 1) e ON true
            WHERE (o.transaction_id, o.id) > ($1::text::xid8, $2::bigint)
-             AND o.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+             ${behindHorizon ? 'AND o.transaction_id < pg_snapshot_xmin(pg_current_snapshot())' : ''}
            ORDER BY o.transaction_id, o.id
            LIMIT $3`,
     values: [mark.transactionId, mark.id, limit],

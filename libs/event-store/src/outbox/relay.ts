@@ -6,10 +6,10 @@
 // republishes (at-least-once; consumers deduplicate), never loses. Woken by LISTEN/NOTIFY, with
 // a polling fallback.
 import { Client, type ClientConfig } from 'pg';
-import type { Meter } from '@opentelemetry/api';
 import type { MessagePublisher } from '@es/messaging';
-import type { EventRegistry } from '../upcasting/registry';
 import { OUTBOX_WAKE_LOCK } from './outbox-message';
+import { relayMetrics, type RelayMetrics } from './relay-metrics';
+import { leaderLockSql, logToStderr, type Relay, type RelayOptions } from './relay-options';
 import {
   markPublished,
   outboxBacklog,
@@ -18,12 +18,8 @@ import {
   type OutboxMark,
 } from './outbox-table';
 
-export interface OutboxRelayOptions {
-  /** Names the lock and the metrics; one name per database. */
-  readonly name: string;
-  /** Upcasts events as they are published (the relay is one of the store's read paths). */
-  readonly registry: EventRegistry;
-  readonly batchSize?: number;
+/** The polling relay's options (the decoding relay's are in decoding-relay.ts). */
+export interface OutboxRelayOptions extends RelayOptions {
   /** Longest sleep without a notification before looking again. */
   readonly pollIntervalMs?: number;
   /** For this long after publishing, the relay polls every busyPollIntervalMs instead. */
@@ -36,24 +32,9 @@ export interface OutboxRelayOptions {
    * 96.5 with 5 and 15 ms); it costs a message at most this much latency. 0 selects again at once.
    */
   readonly gatherMs?: number;
-  /** How often a follower tries to take the lead. */
-  readonly leaderRetryMs?: number;
-  /** Published rows older than this are deleted. */
-  readonly retentionMs?: number;
-  readonly purgeIntervalMs?: number;
-  readonly meter?: Meter;
-  /** Where failures go (the relay retries them); a JSON line on stderr by default. */
-  readonly onError?: (error: unknown) => void;
 }
 
-const logToStderr = (name: string) => (error: unknown) => {
-  const message = error instanceof Error ? error.message : String(error);
-  process.stderr.write(
-    `${JSON.stringify({ level: 'error', context: `outbox-relay:${name}`, message })}\n`,
-  );
-};
-
-export class OutboxRelay {
+export class OutboxRelay implements Relay {
   private client: Client | undefined;
   private leader = false;
   private stopping = false;
@@ -67,8 +48,7 @@ export class OutboxRelay {
   private mark: OutboxMark | undefined;
   private readonly batchSize: number;
   private readonly onError: (error: unknown) => void;
-  private readonly publishedCounter;
-  private readonly lagHistogram;
+  private readonly metrics: RelayMetrics;
 
   constructor(
     private readonly connection: ClientConfig,
@@ -77,45 +57,10 @@ export class OutboxRelay {
   ) {
     this.batchSize = options.batchSize ?? 500;
     this.onError = options.onError ?? logToStderr(options.name);
-    const meter = options.meter;
-    const attributes = { relay: options.name };
-    this.publishedCounter = meter?.createCounter('outbox_published_messages_total', {
-      description: 'Outbox messages acknowledged by the broker',
+    this.metrics = relayMetrics(options.meter, options.name, {
+      isLeader: () => this.leader,
+      connection: () => this.client,
     });
-    this.lagHistogram = meter?.createHistogram('outbox_commit_to_ack_seconds', {
-      description: 'From the outbox row being written to the broker acknowledging it',
-      unit: 's',
-      advice: {
-        explicitBucketBoundaries: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-      },
-    });
-    meter
-      ?.createObservableGauge('outbox_is_leader', {
-        description: '1 when this relay instance leads',
-      })
-      .addCallback((r) => {
-        r.observe(this.leader ? 1 : 0, attributes);
-      });
-    const backlog = meter?.createObservableGauge('outbox_backlog_messages', {
-      description: 'Outbox rows not yet published',
-    });
-    const oldest = meter?.createObservableGauge('outbox_oldest_unpublished_age_seconds', {
-      description: 'Age of the oldest unpublished outbox row',
-      unit: 's',
-    });
-    if (backlog && oldest && meter) {
-      meter.addBatchObservableCallback(
-        async (result) => {
-          const client = this.client;
-          if (!client) return;
-          const figures = await outboxBacklog(client).catch(() => undefined);
-          if (!figures) return;
-          result.observe(backlog, figures.unpublished, attributes);
-          result.observe(oldest, figures.oldestAgeSeconds, attributes);
-        },
-        [backlog, oldest],
-      );
-    }
   }
 
   get isLeader(): boolean {
@@ -126,7 +71,6 @@ export class OutboxRelay {
     this.loop ??= this.run();
   }
 
-  /** Finishes the batch in flight (published and marked), then releases the lead. */
   async stop(): Promise<void> {
     this.stopping = true;
     this.wake?.();
@@ -134,11 +78,6 @@ export class OutboxRelay {
     this.loop = undefined;
   }
 
-  /**
-   * Waits, at most `timeoutMs`, until every outbox row written so far is published, when this
-   * instance leads (another leader publishes otherwise). For a graceful shutdown; says whether
-   * the outbox was empty when it returned.
-   */
   async drain(timeoutMs: number): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
@@ -170,10 +109,7 @@ export class OutboxRelay {
   private async step(): Promise<void> {
     const client = await this.connect();
     if (!this.leader) {
-      const { rows } = await client.query<{ locked: boolean }>(
-        'SELECT pg_try_advisory_lock(hashtext($1)) AS locked',
-        [`es:outbox-relay:${this.options.name}`],
-      );
+      const { rows } = await client.query<{ locked: boolean }>(leaderLockSql(this.options.name));
       this.leader = rows[0]?.locked === true;
       if (!this.leader) {
         await this.sleepUnlessWoken(this.options.leaderRetryMs ?? 2_000);
@@ -239,9 +175,7 @@ export class OutboxRelay {
     const ackMs = performance.now() - sentAt;
     await markPublished(client, batch.last);
     this.mark = batch.last;
-    const attributes = { relay: this.options.name };
-    this.publishedCounter?.add(batch.messages.length, attributes);
-    for (const age of batch.ageMs) this.lagHistogram?.record((age + ackMs) / 1000, attributes);
+    this.metrics.published(batch.ageMs.map((age) => (age + ackMs) / 1000));
     return batch.messages.length;
   }
 

@@ -162,6 +162,22 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX stream_summaries_status ON stream_summaries (stream_type, status, started_at);
     `,
   },
+  {
+    version: 6,
+    name: 'the outbox published from logical decoding',
+    sql: `
+      -- The decoding relay (decoding-relay.ts) streams this publication from a replication slot:
+      -- inserts only (the purge's deletes are not published), the outbox rows with the events
+      -- they point at, which were written by the same statement. A publication costs the
+      -- writers nothing by itself (wal_level=logical does, and is the cluster's setting); a
+      -- slot retains WAL until its relay confirms it (docs/event-store.md, Relay).
+      CREATE PUBLICATION es_outbox FOR TABLE outbox, events WITH (publish = 'insert');
+      -- The slot whose relay published, from the table, everything committed before the slot
+      -- began and after the mark: set in the transaction that moved the mark past it. A slot
+      -- that exists under another name here, or under none, is made again.
+      ALTER TABLE outbox_relay_state ADD COLUMN decoding_slot text;
+    `,
+  },
 ];
 
 const LOCK_KEY = 'es:event-store:migrations';
