@@ -16,6 +16,7 @@ interface ComposeService {
   ports?: string[];
   depends_on?: Record<string, { condition: string }>;
   healthcheck?: { test: string[] };
+  volumes?: string[];
 }
 
 const compose = parse(readFileSync(join(root, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
@@ -99,6 +100,35 @@ describe('docker-compose.yml', () => {
       c.static_configs.flatMap((t) => t.targets),
     );
     expect(targets.sort()).toEqual(SERVICES.map((s) => `${s.name}:${s.port}`).sort());
+  });
+
+  it('loads alerting rules whose every expression names metrics the code exports', () => {
+    const prometheus = parse(
+      readFileSync(join(root, 'infra', 'observability', 'prometheus.yml'), 'utf8'),
+    ) as { rule_files: string[] };
+    expect(prometheus.rule_files).toEqual(['/etc/prometheus/alerts.yml']);
+    expect(services['prometheus']?.volumes).toContain(
+      './infra/observability/alerts.yml:/etc/prometheus/alerts.yml:ro',
+    );
+    const alerts = parse(
+      readFileSync(join(root, 'infra', 'observability', 'alerts.yml'), 'utf8'),
+    ) as { groups: { rules: { alert: string; expr: string; for: string }[] }[] };
+    const rules = alerts.groups.flatMap((g) => g.rules);
+    expect(rules.map((r) => r.alert)).toEqual(['OutboxSlotWalRunningOut', 'OutboxRelayBehind']);
+    const sources = sourceTexts();
+    for (const rule of rules) {
+      const metrics = metricsIn(rule.expr);
+      expect({ alert: rule.alert, metrics }).toEqual({
+        alert: rule.alert,
+        metrics: expect.arrayContaining([expect.stringMatching(/^outbox_slot_/)]) as string[],
+      });
+      for (const metric of metrics)
+        expect({ alert: rule.alert, metric, exported: sources.includes(`'${metric}'`) }).toEqual({
+          alert: rule.alert,
+          metric,
+          exported: true,
+        });
+    }
   });
 
   it('provisions a dashboard whose every query names metrics the code exports', () => {

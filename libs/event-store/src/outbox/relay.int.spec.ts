@@ -501,6 +501,22 @@ describe.each(RELAY_MODES)('the %s relay (real PostgreSQL and Kafka)', (mode) =>
       expect(versionsByKey(messages).get(id)).toEqual(upTo(10));
     });
 
+    it('raises the alarm when the slot can retain less than its share of max_slot_wal_keep_size', async () => {
+      // The bound is the cluster's (4GB locally): asking to be warned above 100% of it makes
+      // any slot's headroom short of it, so the alarm path runs on a real slot.
+      const alarms: string[] = [];
+      const relay = newRelay('alarm', {
+        walWarningShare: 1.01,
+        onError: (error) => alarms.push(error instanceof Error ? error.message : String(error)),
+      });
+      relay.start();
+      await eventually(() => {
+        expect(alarms.join('\n')).toMatch(
+          /replication slot es_outbox_\w+ is \d+ bytes behind; \d+ bytes of WAL left before it is invalidated/,
+        );
+      });
+    });
+
     it('publishes a transaction larger than a batch whole and in order, then drains', async () => {
       const topic = await newTopic();
       const id = uniqueName('large');
