@@ -15,7 +15,7 @@ const dependencies: Record<string, string[]> = {
 interface ReadyBody {
   status: string;
   service: string;
-  checks: Record<string, { status: string; error?: string }>;
+  checks: Record<string, { status: string; required: boolean; error?: string }>;
 }
 
 describe('the system started as npm start starts it', () => {
@@ -83,9 +83,10 @@ describe('the system started as npm start starts it', () => {
 });
 
 describe('start-up failure paths', () => {
-  it('answers 503 on /health/ready naming the dependency that is down, while live stays 200', async () => {
+  it('answers 503 on /health/ready naming a required dependency that is down, while live stays 200', async () => {
+    // The projection service has no outbox: without Kafka its read models go stale unseen.
     const service = await startService(
-      { name: 'order-service', port: 3101 },
+      { name: 'projection-service', port: 3105 },
       { env: { KAFKA_BROKERS: '127.0.0.1:1' }, waitFor: 'live' },
     );
     try {
@@ -93,10 +94,26 @@ describe('start-up failure paths', () => {
       expect(ready.status).toBe(503);
       const body = (await ready.json()) as ReadyBody;
       expect(body.status).toBe('not ready');
-      expect(body.checks['postgres']?.status).toBe('up');
-      expect(body.checks['kafka']?.status).toBe('down');
+      expect(body.checks['mongodb']).toMatchObject({ status: 'up', required: true });
+      expect(body.checks['kafka']).toMatchObject({ status: 'down', required: true });
       expect(body.checks['kafka']?.error).toBeTruthy();
       expect((await fetch(service.url('/health/live'))).status).toBe(200);
+    } finally {
+      await service.stop();
+    }
+  });
+
+  it('stays ready with Kafka down when the service has an outbox, naming Kafka as down and not required', async () => {
+    const service = await startService(
+      { name: 'order-service', port: 3101 },
+      { env: { KAFKA_BROKERS: '127.0.0.1:1' }, waitFor: 'live' },
+    );
+    try {
+      const ready = await fetch(service.url('/health/ready'));
+      const body = (await ready.json()) as ReadyBody;
+      expect({ status: ready.status, body: body.status }).toEqual({ status: 200, body: 'ready' });
+      expect(body.checks['postgres']).toMatchObject({ status: 'up', required: true });
+      expect(body.checks['kafka']).toMatchObject({ status: 'down', required: false });
     } finally {
       await service.stop();
     }

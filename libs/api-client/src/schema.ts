@@ -953,6 +953,7 @@ export interface operations {
               [key: string]: {
                 /** @enum {string} */
                 status: 'up' | 'down';
+                required: boolean;
                 error?: string;
                 ms: number;
               };
@@ -960,7 +961,7 @@ export interface operations {
           };
         };
       };
-      /** @description An engine does not answer; its check says why */
+      /** @description A required engine does not answer; its check says why */
       503: {
         headers: {
           [name: string]: unknown;
@@ -974,6 +975,7 @@ export interface operations {
               [key: string]: {
                 /** @enum {string} */
                 status: 'up' | 'down';
+                required: boolean;
                 error?: string;
                 ms: number;
               };

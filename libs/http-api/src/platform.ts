@@ -4,6 +4,8 @@ import { defineOperation } from './operation';
 
 const checkResult = z.strictObject({
   status: z.enum(['up', 'down']),
+  /** false: the service takes requests without it (Kafka, for a service with an outbox). */
+  required: z.boolean(),
   error: z.string().optional(),
   ms: z.number().nonnegative(),
 });
@@ -36,7 +38,10 @@ export const readiness = defineOperation({
   tags: ['health'],
   responses: {
     200: { description: 'Ready', schema: readinessSchema },
-    503: { description: 'An engine does not answer; its check says why', schema: readinessSchema },
+    503: {
+      description: 'A required engine does not answer; its check says why',
+      schema: readinessSchema,
+    },
   },
 });
 

@@ -66,7 +66,7 @@ class HealthController {
     return { status: 'live', service: this.options.serviceName };
   }
 
-  /** 200 when every engine answers, else 503; the same body says which. */
+  /** 200 when every required engine answers, else 503; the same body says which. */
   @Route(readiness)
   async ready(
     @Res({ passthrough: true }) response: Response,
@@ -146,7 +146,9 @@ export class PlatformModule {
         inject: [PG_POOL, KAFKA, MONGO_CLIENT],
         useFactory: (pool: Pool | null, kafka: Kafka | null, mongo: MongoClient | null) => [
           ...(pool ? [postgresReadiness(pool)] : []),
-          ...(kafka ? [kafkaReadiness(kafka)] : []),
+          // With PostgreSQL, the service has an outbox: its commands are taken while Kafka is
+          // away and published when it is back, so Kafka down does not make it unready.
+          ...(kafka ? [kafkaReadiness(kafka, { required: !pool })] : []),
           ...(mongo ? [mongoReadiness(mongo)] : []),
         ],
       },

@@ -1,11 +1,16 @@
 // Readiness checks: each names a dependency and throws when it cannot serve. /health/ready
-// runs them concurrently, each bounded by a timeout, and reports every failure by name.
+// runs them concurrently, each bounded by a timeout, and reports every failure by name. The
+// service is ready when every required dependency answers: one that is not required (Kafka for
+// a service with an outbox, whose commands wait there for it) is reported down without taking
+// the service out of rotation.
 import type { Admin, Kafka } from 'kafkajs';
 import type { MongoClient } from 'mongodb';
 import type { Pool } from 'pg';
 
 export interface ReadinessCheck {
   readonly name: string;
+  /** Whether the service can take requests without it (default: it cannot). */
+  readonly required?: boolean;
   check(): Promise<void>;
   /** Releases what the check itself holds open (not the dependency it checks). */
   close?(): Promise<void>;
@@ -13,6 +18,7 @@ export interface ReadinessCheck {
 
 export interface CheckResult {
   readonly status: 'up' | 'down';
+  readonly required: boolean;
   readonly error?: string;
   readonly ms: number;
 }
@@ -29,6 +35,7 @@ export async function runChecks(
   const results = await Promise.all(
     checks.map(async (c): Promise<[string, CheckResult]> => {
       const started = performance.now();
+      const required = c.required ?? true;
       let timer: NodeJS.Timeout | undefined;
       try {
         await Promise.race([
@@ -39,12 +46,17 @@ export async function runChecks(
             }, timeoutMs);
           }),
         ]);
-        return [c.name, { status: 'up', ms: Math.round(performance.now() - started) }];
+        return [c.name, { status: 'up', required, ms: Math.round(performance.now() - started) }];
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
         return [
           c.name,
-          { status: 'down', error: message, ms: Math.round(performance.now() - started) },
+          {
+            status: 'down',
+            required,
+            error: message,
+            ms: Math.round(performance.now() - started),
+          },
         ];
       } finally {
         clearTimeout(timer);
@@ -52,7 +64,7 @@ export async function runChecks(
     }),
   );
   return {
-    ready: results.every(([, r]) => r.status === 'up'),
+    ready: results.every(([, r]) => r.status === 'up' || !r.required),
     checks: Object.fromEntries(results),
   };
 }
@@ -66,10 +78,11 @@ export function postgresReadiness(pool: Pool): ReadinessCheck {
   };
 }
 
-export function kafkaReadiness(kafka: Kafka): ReadinessCheck {
+export function kafkaReadiness(kafka: Kafka, { required }: { required: boolean }): ReadinessCheck {
   let admin: Admin | undefined;
   return {
     name: 'kafka',
+    required,
     check: async () => {
       try {
         if (!admin) {
