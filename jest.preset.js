@@ -45,6 +45,9 @@ module.exports = function preset(level) {
     rootDir: __dirname,
     displayName: level,
     testEnvironment: 'node',
+    // Only the sources are scanned: .local holds the engines' data, where PostgreSQL's logical
+    // decoding keeps files named *.snap that Jest would report as obsolete snapshots.
+    roots: ['apps', 'libs', 'tools', 'infra'].map((dir) => `<rootDir>/${dir}`),
     testMatch: [`<rootDir>/{apps,libs,tools,infra}/**/*.${level}.spec.ts`],
     testPathIgnorePatterns: ['/node_modules/', '/dist/'],
     transform: { '^.+\\.ts$': swc },

@@ -414,7 +414,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description ENGINE_UNAVAILABLE: a storage engine it needs is unavailable; retry after Retry-After seconds (with the same Idempotency-Key, for a command) */
+      /** @description ENGINE_UNAVAILABLE: a storage engine it needs is unavailable; OVERLOADED: the service holds as many waiting writes as it queues; retry after Retry-After seconds (with the same Idempotency-Key, for a command) */
       503: {
         headers: {
           /** @description Seconds to wait before retrying */
@@ -518,7 +518,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description ENGINE_UNAVAILABLE: a storage engine it needs is unavailable; retry after Retry-After seconds (with the same Idempotency-Key, for a command) */
+      /** @description ENGINE_UNAVAILABLE: a storage engine it needs is unavailable; OVERLOADED: the service holds as many waiting writes as it queues; retry after Retry-After seconds (with the same Idempotency-Key, for a command) */
       503: {
         headers: {
           /** @description Seconds to wait before retrying */
@@ -638,7 +638,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description ENGINE_UNAVAILABLE: a storage engine it needs is unavailable; retry after Retry-After seconds (with the same Idempotency-Key, for a command) */
+      /** @description ENGINE_UNAVAILABLE: a storage engine it needs is unavailable; OVERLOADED: the service holds as many waiting writes as it queues; retry after Retry-After seconds (with the same Idempotency-Key, for a command) */
       503: {
         headers: {
           /** @description Seconds to wait before retrying */
@@ -750,7 +750,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description ENGINE_UNAVAILABLE: a storage engine it needs is unavailable; retry after Retry-After seconds (with the same Idempotency-Key, for a command) */
+      /** @description ENGINE_UNAVAILABLE: a storage engine it needs is unavailable; OVERLOADED: the service holds as many waiting writes as it queues; retry after Retry-After seconds (with the same Idempotency-Key, for a command) */
       503: {
         headers: {
           /** @description Seconds to wait before retrying */
@@ -819,7 +819,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description ENGINE_UNAVAILABLE: a storage engine it needs is unavailable; retry after Retry-After seconds (with the same Idempotency-Key, for a command) */
+      /** @description ENGINE_UNAVAILABLE: a storage engine it needs is unavailable; OVERLOADED: the service holds as many waiting writes as it queues; retry after Retry-After seconds (with the same Idempotency-Key, for a command) */
       503: {
         headers: {
           /** @description Seconds to wait before retrying */
@@ -893,7 +893,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description ENGINE_UNAVAILABLE: a storage engine it needs is unavailable; retry after Retry-After seconds (with the same Idempotency-Key, for a command) */
+      /** @description ENGINE_UNAVAILABLE: a storage engine it needs is unavailable; OVERLOADED: the service holds as many waiting writes as it queues; retry after Retry-After seconds (with the same Idempotency-Key, for a command) */
       503: {
         headers: {
           /** @description Seconds to wait before retrying */
@@ -1094,7 +1094,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description ENGINE_UNAVAILABLE: a storage engine it needs is unavailable; retry after Retry-After seconds (with the same Idempotency-Key, for a command) */
+      /** @description ENGINE_UNAVAILABLE: a storage engine it needs is unavailable; OVERLOADED: the service holds as many waiting writes as it queues; retry after Retry-After seconds (with the same Idempotency-Key, for a command) */
       503: {
         headers: {
           /** @description Seconds to wait before retrying */
@@ -1176,7 +1176,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description ENGINE_UNAVAILABLE: a storage engine it needs is unavailable; retry after Retry-After seconds (with the same Idempotency-Key, for a command) */
+      /** @description ENGINE_UNAVAILABLE: a storage engine it needs is unavailable; OVERLOADED: the service holds as many waiting writes as it queues; retry after Retry-After seconds (with the same Idempotency-Key, for a command) */
       503: {
         headers: {
           /** @description Seconds to wait before retrying */
@@ -1279,7 +1279,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description ENGINE_UNAVAILABLE: a storage engine it needs is unavailable; retry after Retry-After seconds (with the same Idempotency-Key, for a command) */
+      /** @description ENGINE_UNAVAILABLE: a storage engine it needs is unavailable; OVERLOADED: the service holds as many waiting writes as it queues; retry after Retry-After seconds (with the same Idempotency-Key, for a command) */
       503: {
         headers: {
           /** @description Seconds to wait before retrying */
@@ -1369,7 +1369,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description ENGINE_UNAVAILABLE: a storage engine it needs is unavailable; retry after Retry-After seconds (with the same Idempotency-Key, for a command) */
+      /** @description ENGINE_UNAVAILABLE: a storage engine it needs is unavailable; OVERLOADED: the service holds as many waiting writes as it queues; retry after Retry-After seconds (with the same Idempotency-Key, for a command) */
       503: {
         headers: {
           /** @description Seconds to wait before retrying */
@@ -1429,7 +1429,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description ENGINE_UNAVAILABLE: a storage engine it needs is unavailable; retry after Retry-After seconds (with the same Idempotency-Key, for a command) */
+      /** @description ENGINE_UNAVAILABLE: a storage engine it needs is unavailable; OVERLOADED: the service holds as many waiting writes as it queues; retry after Retry-After seconds (with the same Idempotency-Key, for a command) */
       503: {
         headers: {
           /** @description Seconds to wait before retrying */
@@ -1482,7 +1482,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description ENGINE_UNAVAILABLE: a storage engine it needs is unavailable; retry after Retry-After seconds (with the same Idempotency-Key, for a command) */
+      /** @description ENGINE_UNAVAILABLE: a storage engine it needs is unavailable; OVERLOADED: the service holds as many waiting writes as it queues; retry after Retry-After seconds (with the same Idempotency-Key, for a command) */
       503: {
         headers: {
           /** @description Seconds to wait before retrying */
@@ -1567,7 +1567,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description ENGINE_UNAVAILABLE: a storage engine it needs is unavailable; retry after Retry-After seconds (with the same Idempotency-Key, for a command) */
+      /** @description ENGINE_UNAVAILABLE: a storage engine it needs is unavailable; OVERLOADED: the service holds as many waiting writes as it queues; retry after Retry-After seconds (with the same Idempotency-Key, for a command) */
       503: {
         headers: {
           /** @description Seconds to wait before retrying */
@@ -1657,7 +1657,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description ENGINE_UNAVAILABLE: a storage engine it needs is unavailable; retry after Retry-After seconds (with the same Idempotency-Key, for a command) */
+      /** @description ENGINE_UNAVAILABLE: a storage engine it needs is unavailable; OVERLOADED: the service holds as many waiting writes as it queues; retry after Retry-After seconds (with the same Idempotency-Key, for a command) */
       503: {
         headers: {
           /** @description Seconds to wait before retrying */
@@ -1721,7 +1721,7 @@ export interface operations {
           };
         };
       };
-      /** @description ENGINE_UNAVAILABLE: a storage engine it needs is unavailable; retry after Retry-After seconds (with the same Idempotency-Key, for a command) */
+      /** @description ENGINE_UNAVAILABLE: a storage engine it needs is unavailable; OVERLOADED: the service holds as many waiting writes as it queues; retry after Retry-After seconds (with the same Idempotency-Key, for a command) */
       503: {
         headers: {
           /** @description Seconds to wait before retrying */
@@ -1790,7 +1790,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description ENGINE_UNAVAILABLE: a storage engine it needs is unavailable; retry after Retry-After seconds (with the same Idempotency-Key, for a command) */
+      /** @description ENGINE_UNAVAILABLE: a storage engine it needs is unavailable; OVERLOADED: the service holds as many waiting writes as it queues; retry after Retry-After seconds (with the same Idempotency-Key, for a command) */
       503: {
         headers: {
           /** @description Seconds to wait before retrying */
@@ -1878,7 +1878,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description ENGINE_UNAVAILABLE: a storage engine it needs is unavailable; retry after Retry-After seconds (with the same Idempotency-Key, for a command) */
+      /** @description ENGINE_UNAVAILABLE: a storage engine it needs is unavailable; OVERLOADED: the service holds as many waiting writes as it queues; retry after Retry-After seconds (with the same Idempotency-Key, for a command) */
       503: {
         headers: {
           /** @description Seconds to wait before retrying */

@@ -111,10 +111,10 @@ export function queryIntegerOr(min: number, max: number, fallback: number) {
     .meta({ description: `${min}-${max}, default ${fallback}` });
 }
 
-/** A request an engine (PostgreSQL, MongoDB) could not serve: retry after the delay given. */
+/** A request an engine (PostgreSQL, MongoDB) could not serve, or the service had no room for: retry after the delay given. */
 export const UNAVAILABLE: Answer = {
   ...problem(
-    'ENGINE_UNAVAILABLE: a storage engine it needs is unavailable; retry after Retry-After seconds (with the same Idempotency-Key, for a command)',
+    'ENGINE_UNAVAILABLE: a storage engine it needs is unavailable; OVERLOADED: the service holds as many waiting writes as it queues; retry after Retry-After seconds (with the same Idempotency-Key, for a command)',
   ),
   headers: [
     {

@@ -9,11 +9,19 @@
 // again on its own, and the others go together again (PostgresEventStore.runGroupUnits), so one
 // append's conflict or duplicate costs the others a round trip, never their effect.
 
+import { OverloadedError } from '../store/errors';
+
 export interface GroupCommitOptions {
   /** Groups on their way to the server at once (2 by default); appends made meanwhile wait. */
   readonly maxInFlight?: number;
   /** Statements in one group at most (64 by default); more wait for the next group. */
   readonly maxStatements?: number;
+  /**
+   * Appends waiting for a group at most (10,000 by default): beyond, an append is refused at
+   * once (OverloadedError) instead of joining a wait that grows without bound while PostgreSQL
+   * is slow or away.
+   */
+  readonly maxQueued?: number;
 }
 
 export interface GroupUnit {
@@ -28,6 +36,7 @@ export class GroupCommit<U extends GroupUnit> {
   private scheduled = false;
   private readonly maxInFlight: number;
   private readonly maxStatements: number;
+  private readonly maxQueued: number;
 
   constructor(
     options: GroupCommitOptions,
@@ -36,9 +45,13 @@ export class GroupCommit<U extends GroupUnit> {
   ) {
     this.maxInFlight = positive(options.maxInFlight ?? 2, 'maxInFlight');
     this.maxStatements = positive(options.maxStatements ?? 64, 'maxStatements');
+    this.maxQueued = positive(options.maxQueued ?? 10_000, 'maxQueued');
   }
 
+  /** Throws OverloadedError, queueing nothing, when maxQueued units already wait. */
   submit(unit: U): void {
+    if (this.queue.length >= this.maxQueued)
+      throw new OverloadedError('the group commit queue', this.maxQueued);
     this.queue.push(unit);
     if (this.inFlight < this.maxInFlight && !this.scheduled) {
       // The next turn of the event loop: what else is submitted in this one joins the group

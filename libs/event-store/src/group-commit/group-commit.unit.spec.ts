@@ -1,3 +1,4 @@
+import { OverloadedError } from '../store/errors';
 import { GroupCommit } from './group-commit';
 
 interface Unit {
@@ -66,5 +67,25 @@ describe('GroupCommit', () => {
       'groupCommit.maxInFlight must be a positive integer, got 0',
     );
     expect(() => new GroupCommit<Unit>({ maxStatements: 1.5 }, run)).toThrow(RangeError);
+  });
+
+  it('refuses a unit at once, queueing nothing, when maxQueued already wait; takes units again once they have gone', async () => {
+    const { groups, finish, run } = recorder();
+    const commit = new GroupCommit<Unit>({ maxInFlight: 1, maxQueued: 2 }, run);
+    commit.submit(unit('a'));
+    await turn(); // a is on its way; what comes now waits
+    commit.submit(unit('b'));
+    commit.submit(unit('c'));
+    expect(() => {
+      commit.submit(unit('d'));
+    }).toThrow(OverloadedError);
+    finish[0]!();
+    await turn();
+    commit.submit(unit('e')); // b and c have gone: room again
+    finish[1]!();
+    await turn();
+    finish[2]?.();
+    await turn();
+    expect(groups.flat()).toEqual(['a', 'b', 'c', 'e']);
   });
 });

@@ -1,3 +1,4 @@
+import { OverloadedError } from '../store/errors';
 import { StreamLocks } from './stream-locks';
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
@@ -49,5 +50,24 @@ describe('StreamLocks', () => {
     await Promise.all([run(['x', 'y']), run(['y', 'x']), run(['y'])]);
     expect(done).toBe(3);
     expect(locks.size).toBe(0);
+  });
+
+  it('refuses a command on a stream that already holds maxWaiting, holding nothing of what it took', async () => {
+    const locks = new StreamLocks(2);
+    const first = await locks.acquire(['a']);
+    const second = locks.acquire(['a']); // waits behind the first
+    // b is free but a is full: refused, and b is not left held.
+    await expect(locks.acquire(['a', 'b'])).rejects.toBeInstanceOf(OverloadedError);
+    (await locks.acquire(['b']))();
+    first();
+    (await second)();
+    const again = await locks.acquire(['a']); // room again once they are gone
+    again();
+    again(); // a second release (a handler's finally) counts nothing twice
+    expect(locks.size).toBe(0);
+    const [x, y] = [await locks.acquire(['a']), locks.acquire(['a'])];
+    await expect(locks.acquire(['a'])).rejects.toBeInstanceOf(OverloadedError);
+    x();
+    (await y)();
   });
 });

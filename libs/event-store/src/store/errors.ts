@@ -50,3 +50,18 @@ export class CommandsRefusedError extends Error {
     this.name = 'CommandsRefusedError';
   }
 }
+
+/**
+ * A write refused for want of room: the queue it would wait in (the group commit's, a stream's
+ * lock) already holds its limit. Nothing was written; the request can be retried. Transient for
+ * a consumer (it retries with back-off), 503 with Retry-After over HTTP.
+ */
+export class OverloadedError extends Error {
+  constructor(
+    readonly queue: string,
+    readonly limit: number,
+  ) {
+    super(`${queue} holds its limit of ${limit} waiting writes`);
+    this.name = 'OverloadedError';
+  }
+}

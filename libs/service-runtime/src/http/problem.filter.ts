@@ -17,6 +17,7 @@ import {
   CommandsRefusedError,
   ConcurrencyError,
   IdempotencyKeyReusedError,
+  OverloadedError,
   encodeConsistencyToken,
 } from '@es/event-store';
 import { PROBLEM_CONTENT_TYPE } from '@es/http-api';
@@ -160,6 +161,13 @@ export function problemOf(error: unknown): ProblemParts | undefined {
       status: 422,
       code: 'IDEMPOTENCY_KEY_REUSED',
       detail: `Idempotency-Key ${error.messageId} was first used for a different request`,
+    };
+  if (error instanceof OverloadedError)
+    return {
+      status: 503,
+      code: 'OVERLOADED',
+      detail: `${error.message}: nothing was written; retry shortly (a command with the same Idempotency-Key writes nothing twice)`,
+      headers: { 'Retry-After': String(RETRY_AFTER_SECONDS) },
     };
   if (isEngineUnavailable(error))
     return {

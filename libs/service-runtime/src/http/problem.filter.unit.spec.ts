@@ -1,5 +1,6 @@
 // Given an error, when it is answered, then an engine that cannot be reached is a 503 to retry,
 // while a plain failure stays a 500 (no problem a client can act on).
+import { OverloadedError } from '@es/event-store';
 import { isEngineUnavailable, problemOf } from './problem.filter';
 
 const withCode = (code: string, message = code) => Object.assign(new Error(message), { code });
@@ -35,5 +36,18 @@ describe('an engine that cannot serve the request', () => {
   ])('%s is not', (_what, error) => {
     expect(isEngineUnavailable(error)).toBe(false);
     expect(problemOf(error)).toBeUndefined();
+  });
+});
+
+describe('a write the service has no room for', () => {
+  it('is a 503 OVERLOADED with Retry-After, saying which queue is full', () => {
+    expect(problemOf(new OverloadedError('the group commit queue', 10_000))).toMatchObject({
+      status: 503,
+      code: 'OVERLOADED',
+      detail: expect.stringContaining(
+        'the group commit queue holds its limit of 10000 waiting writes',
+      ) as string,
+      headers: { 'Retry-After': '1' },
+    });
   });
 });
