@@ -27,13 +27,7 @@
 import { Client, types, type ClientConfig } from 'pg';
 import type { MessagePublisher, OutboundMessage } from '@es/messaging';
 import type { EventRow } from '../read/event-row';
-import {
-  outboxMessage,
-  purgePublished,
-  readOutbox,
-  type OutboxColumns,
-  type OutboxMark,
-} from './outbox-table';
+import { outboxMessage, readOutbox, type OutboxColumns, type OutboxMark } from './outbox-table';
 import {
   decodePgOutput,
   parseLsn,
@@ -42,8 +36,9 @@ import {
   type ReplicationMessage,
 } from './decoding/pgoutput';
 import { ReplicationConnection, type ReplicationStream } from './decoding/replication-connection';
-import { relayMetrics, type RelayMetrics } from './relay-metrics';
-import { leaderLockSql, logToStderr, type Relay, type RelayOptions } from './relay-options';
+import { LeadingRelay } from './leading-relay';
+import type { RelayMetrics } from './relay-metrics';
+import type { RelayOptions } from './relay-options';
 
 /** The publication the store's migrations create: inserts into outbox and events. */
 export const OUTBOX_PUBLICATION = 'es_outbox';
@@ -273,34 +268,20 @@ class SlotStream {
   }
 }
 
-export class DecodingRelay implements Relay {
-  private client: Client | undefined;
+export class DecodingRelay extends LeadingRelay<DecodingRelayOptions> {
   private replication: ReplicationConnection | undefined;
   private slotStream: SlotStream | undefined;
   private slot: string | undefined;
-  private leader = false;
-  private stopping = false;
-  private loop: Promise<void> | undefined;
-  private wake: (() => void) | undefined;
-  private lastPurge = 0;
   private lastWalWarning = 0;
   /** A checkpoint sample: the xmin horizon and the WAL insert position, read together. */
   private sample: { xmin: string; lsn: Lsn } | undefined;
-  private readonly batchSize: number;
-  private readonly onError: (error: unknown) => void;
-  private readonly metrics: RelayMetrics;
 
   constructor(
-    private readonly connection: ClientConfig,
-    private readonly publisher: MessagePublisher,
-    private readonly options: DecodingRelayOptions,
+    connection: ClientConfig,
+    publisher: MessagePublisher,
+    options: DecodingRelayOptions,
   ) {
-    this.batchSize = options.batchSize ?? 500;
-    this.onError = options.onError ?? logToStderr(options.name);
-    this.metrics = relayMetrics(options.meter, options.name, {
-      isLeader: () => this.leader,
-      connection: () => this.client,
-    });
+    super(connection, publisher, options);
     const meter = options.meter;
     const attributes = { relay: options.name };
     const lagBytes = meter?.createObservableGauge('outbox_slot_lag_bytes', {
@@ -331,30 +312,6 @@ export class DecodingRelay implements Relay {
         },
         [lagBytes, safeBytes],
       );
-  }
-
-  get isLeader(): boolean {
-    return this.leader;
-  }
-
-  /** Read again after each await (a property read is narrowed by the compiler as if it could not change). */
-  private leading(): boolean {
-    return this.leader;
-  }
-
-  private stopRequested(): boolean {
-    return this.stopping;
-  }
-
-  start(): void {
-    this.loop ??= this.run();
-  }
-
-  async stop(): Promise<void> {
-    this.stopping = true;
-    this.wake?.();
-    await this.loop;
-    this.loop = undefined;
   }
 
   async drain(timeoutMs: number): Promise<boolean> {
@@ -404,30 +361,10 @@ export class DecodingRelay implements Relay {
     };
   }
 
-  private async run(): Promise<void> {
-    while (!this.stopping) {
-      try {
-        await this.lead();
-      } catch (error) {
-        if (!this.stopRequested()) this.onError(error);
-        await this.dropConnections();
-        await this.sleepUnlessWoken(1_000);
-      }
-    }
-    await this.dropConnections();
-  }
-
   /** Takes the lead, makes sure the slot caught up, then streams until stopped or failed. */
-  private async lead(): Promise<void> {
+  protected async step(): Promise<void> {
     const client = await this.connect();
-    if (!this.leader) {
-      const { rows } = await client.query<{ locked: boolean }>(leaderLockSql(this.options.name));
-      this.leader = rows[0]?.locked === true;
-      if (!this.leader) {
-        await this.sleepUnlessWoken(this.options.leaderRetryMs ?? 2_000);
-        return;
-      }
-    }
+    if (!this.leader && !(await this.takeLead(client))) return;
     const { rows } = await client.query<{ database: string }>(
       'SELECT current_database() AS database',
     );
@@ -614,13 +551,6 @@ export class DecodingRelay implements Relay {
     );
   }
 
-  private async purgeIfDue(client: Client): Promise<void> {
-    const every = this.options.purgeIntervalMs ?? 60_000;
-    if (Date.now() - this.lastPurge < every) return;
-    this.lastPurge = Date.now();
-    await purgePublished(client, this.options.retentionMs ?? 3_600_000);
-  }
-
   private async connect(): Promise<Client> {
     if (this.client) return this.client;
     const client = new Client({
@@ -636,7 +566,7 @@ export class DecodingRelay implements Relay {
     return client;
   }
 
-  private async dropConnections(): Promise<void> {
+  protected async dropConnection(): Promise<void> {
     const client = this.client;
     const replication = this.replication;
     this.client = undefined;
@@ -646,16 +576,5 @@ export class DecodingRelay implements Relay {
     this.leader = false; // the session's advisory lock goes with its connection
     await replication?.close();
     await client?.end().catch(() => undefined);
-  }
-
-  private async sleepUnlessWoken(ms: number): Promise<void> {
-    if (this.stopping) return;
-    let timer: NodeJS.Timeout | undefined;
-    await new Promise<void>((resolve) => {
-      this.wake = resolve;
-      timer = setTimeout(resolve, ms);
-    });
-    clearTimeout(timer);
-    this.wake = undefined;
   }
 }

@@ -1,5 +1,6 @@
 // What both relays are to the service that runs one (relay.ts polls the outbox table,
-// decoding-relay.ts reads it from the write-ahead log), and the options they share.
+// decoding-relay.ts reads it from the write-ahead log), and the options they share; what they
+// share in code is in leading-relay.ts.
 import type { Meter } from '@opentelemetry/api';
 import type { EventRegistry } from '../upcasting/registry';
 
@@ -31,16 +32,3 @@ export interface RelayOptions {
   /** Where failures go (the relay retries them); a JSON line on stderr by default. */
   readonly onError?: (error: unknown) => void;
 }
-
-/** Both relays lead a database under this advisory lock, so that two modes never lead one database at once. */
-export const leaderLockSql = (name: string) => ({
-  text: 'SELECT pg_try_advisory_lock(hashtext($1)) AS locked',
-  values: [`es:outbox-relay:${name}`],
-});
-
-export const logToStderr = (name: string) => (error: unknown) => {
-  const message = error instanceof Error ? error.message : String(error);
-  process.stderr.write(
-    `${JSON.stringify({ level: 'error', context: `outbox-relay:${name}`, message })}\n`,
-  );
-};

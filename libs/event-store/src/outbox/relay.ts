@@ -5,18 +5,11 @@
 // then moves the mark past the batch (one row written per batch). A crash between ack and mark
 // republishes (at-least-once; consumers deduplicate), never loses. Woken by LISTEN/NOTIFY, with
 // a polling fallback.
-import { Client, type ClientConfig } from 'pg';
-import type { MessagePublisher } from '@es/messaging';
+import { Client } from 'pg';
 import { OUTBOX_WAKE_LOCK } from './outbox-message';
-import { relayMetrics, type RelayMetrics } from './relay-metrics';
-import { leaderLockSql, logToStderr, type Relay, type RelayOptions } from './relay-options';
-import {
-  markPublished,
-  outboxBacklog,
-  purgePublished,
-  readOutbox,
-  type OutboxMark,
-} from './outbox-table';
+import { LeadingRelay } from './leading-relay';
+import type { RelayOptions } from './relay-options';
+import { markPublished, outboxBacklog, readOutbox, type OutboxMark } from './outbox-table';
 
 /** The polling relay's options (the decoding relay's are in decoding-relay.ts). */
 export interface OutboxRelayOptions extends RelayOptions {
@@ -34,49 +27,10 @@ export interface OutboxRelayOptions extends RelayOptions {
   readonly gatherMs?: number;
 }
 
-export class OutboxRelay implements Relay {
-  private client: Client | undefined;
-  private leader = false;
-  private stopping = false;
-  private loop: Promise<void> | undefined;
-  private wake: (() => void) | undefined;
-  /** A notification came while the relay was busy: look again before sleeping. */
-  private notified = false;
-  private lastPurge = 0;
+export class OutboxRelay extends LeadingRelay<OutboxRelayOptions> {
   private lastPublished = 0;
   /** Everything up to here is published: (transaction id, outbox id), read on taking the lead. */
   private mark: OutboxMark | undefined;
-  private readonly batchSize: number;
-  private readonly onError: (error: unknown) => void;
-  private readonly metrics: RelayMetrics;
-
-  constructor(
-    private readonly connection: ClientConfig,
-    private readonly publisher: MessagePublisher,
-    private readonly options: OutboxRelayOptions,
-  ) {
-    this.batchSize = options.batchSize ?? 500;
-    this.onError = options.onError ?? logToStderr(options.name);
-    this.metrics = relayMetrics(options.meter, options.name, {
-      isLeader: () => this.leader,
-      connection: () => this.client,
-    });
-  }
-
-  get isLeader(): boolean {
-    return this.leader;
-  }
-
-  start(): void {
-    this.loop ??= this.run();
-  }
-
-  async stop(): Promise<void> {
-    this.stopping = true;
-    this.wake?.();
-    await this.loop;
-    this.loop = undefined;
-  }
 
   async drain(timeoutMs: number): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
@@ -93,28 +47,10 @@ export class OutboxRelay implements Relay {
     }
   }
 
-  private async run(): Promise<void> {
-    while (!this.stopping) {
-      try {
-        await this.step();
-      } catch (error) {
-        this.onError(error);
-        await this.dropConnection();
-        await this.sleepUnlessWoken(1_000);
-      }
-    }
-    await this.dropConnection();
-  }
-
-  private async step(): Promise<void> {
+  protected async step(): Promise<void> {
     const client = await this.connect();
     if (!this.leader) {
-      const { rows } = await client.query<{ locked: boolean }>(leaderLockSql(this.options.name));
-      this.leader = rows[0]?.locked === true;
-      if (!this.leader) {
-        await this.sleepUnlessWoken(this.options.leaderRetryMs ?? 2_000);
-        return;
-      }
+      if (!(await this.takeLead(client))) return;
       const state = await client.query<{ transactionId: string; id: string }>(
         `SELECT published_transaction_id::text AS "transactionId", published_id::text AS id
          FROM outbox_relay_state WHERE id = 1`,
@@ -179,13 +115,6 @@ export class OutboxRelay implements Relay {
     return batch.messages.length;
   }
 
-  private async purgeIfDue(client: Client): Promise<void> {
-    const every = this.options.purgeIntervalMs ?? 60_000;
-    if (Date.now() - this.lastPurge < every) return;
-    this.lastPurge = Date.now();
-    await purgePublished(client, this.options.retentionMs ?? 3_600_000);
-  }
-
   private async connect(): Promise<Client> {
     if (this.client) return this.client;
     const client = new Client({
@@ -206,26 +135,11 @@ export class OutboxRelay implements Relay {
     return client;
   }
 
-  private async dropConnection(): Promise<void> {
+  protected async dropConnection(): Promise<void> {
     const client = this.client;
     this.client = undefined;
     this.leader = false; // the session's advisory lock goes with its connection
     this.mark = undefined; // read again by whoever leads next
     await client?.end().catch(() => undefined);
-  }
-
-  private async sleepUnlessWoken(ms: number): Promise<void> {
-    if (this.stopping || this.notified) {
-      this.notified = false;
-      return;
-    }
-    let timer: NodeJS.Timeout | undefined;
-    await new Promise<void>((resolve) => {
-      this.wake = resolve;
-      timer = setTimeout(resolve, ms);
-    });
-    clearTimeout(timer);
-    this.wake = undefined;
-    this.notified = false;
   }
 }

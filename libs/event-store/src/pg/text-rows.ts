@@ -55,7 +55,8 @@ function isPrepared(wire: WireConnection, name: string): boolean {
  * it): the callback is called once, on the first error or at ReadyForQuery. It is named as pg's
  * Query names it: pg's query timeout and OpenTelemetry's pg instrumentation (which ends the
  * query's span in it) look for it. The statements here ask for no row description, suspend no
- * portal (no row limit) and copy nothing.
+ * portal (no row limit) and copy nothing in; START_REPLICATION (the decoding relay) receives
+ * CopyData.
  */
 export abstract class WireQuery<R> implements Submittable {
   callback: ((error: Error | undefined, result: R) => void) | undefined;
@@ -78,7 +79,7 @@ export abstract class WireQuery<R> implements Submittable {
     this.finish();
   }
 
-  private finish(): void {
+  protected finish(): void {
     const callback = this.callback;
     this.callback = undefined;
     callback?.(this.error, this.result());
@@ -94,6 +95,7 @@ export abstract class WireQuery<R> implements Submittable {
       'the statement copies nothing',
     );
   }
+  /** CopyData is a replication stream's (replication-connection.ts overrides this); ignored here. */
   handleCopyData(): void {}
 }
 

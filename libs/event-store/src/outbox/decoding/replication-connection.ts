@@ -4,7 +4,8 @@
 // copy-both mode: the server sends CopyData, the client answers with CopyData). pg parses
 // every message of that mode; this drives it as a Submittable, the interface pg-cursor and
 // pg-copy-streams use, with pg's Connection's own senders.
-import { Client, type ClientConfig, type Connection, type Submittable } from 'pg';
+import { Client, type ClientConfig, type Connection } from 'pg';
+import { WireQuery } from '../../pg/text-rows';
 import {
   decodeReplicationMessage,
   parseLsn,
@@ -30,9 +31,7 @@ interface CopyBothConnection {
  * START_REPLICATION as pg's active query: CopyData messages go to `onMessage`, in order; it
  * finishes (the callback) when the server ends the stream or the connection fails.
  */
-class StartReplication implements Submittable {
-  callback: ((error: Error | undefined) => void) | undefined;
-  private error: Error | undefined;
+class StartReplication extends WireQuery<undefined> {
   connection: CopyBothConnection | undefined;
 
   constructor(
@@ -40,7 +39,7 @@ class StartReplication implements Submittable {
     private readonly onMessage: (message: ReplicationMessage) => void,
     callback: (error: Error | undefined) => void,
   ) {
-    this.callback = callback;
+    super(callback);
   }
 
   submit(connection: Connection): void {
@@ -48,8 +47,9 @@ class StartReplication implements Submittable {
     this.connection.query(this.text);
   }
 
-  handleCopyData(message: { chunk: Buffer }): void {
-    if (this.error) return;
+  /** pg always passes the message (optional only to match the base, which takes none). */
+  override handleCopyData(message?: { chunk: Buffer }): void {
+    if (!message || this.error) return;
     try {
       this.onMessage(decodeReplicationMessage(message.chunk));
     } catch (error) {
@@ -60,27 +60,11 @@ class StartReplication implements Submittable {
     }
   }
 
-  handleError(error: Error): void {
-    this.error ??= error;
-    this.finish();
-  }
-
-  handleReadyForQuery(): void {
-    this.finish();
-  }
-
-  private finish(): void {
-    const callback = this.callback;
-    this.callback = undefined;
-    callback?.(this.error);
-  }
-
-  handleRowDescription(): void {}
   handleDataRow(): void {}
-  handleCommandComplete(): void {}
-  handleEmptyQuery(): void {}
-  handlePortalSuspended(): void {}
-  handleCopyInResponse(): void {}
+
+  protected result(): undefined {
+    return undefined;
+  }
 }
 
 export interface CreatedSlot {
