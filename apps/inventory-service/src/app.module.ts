@@ -7,7 +7,12 @@ import {
   stockReturnEventSchemas,
 } from '@es/inventory-contracts';
 import { SAGA_REPLIES_TOPIC } from '@es/saga-contracts';
-import { EventSourcingModule, MessageConsumers, PlatformModule } from '@es/service-runtime';
+import {
+  DeadLettersController,
+  EventSourcingModule,
+  MessageConsumers,
+  PlatformModule,
+} from '@es/service-runtime';
 import {
   CommitStockHandler,
   ReleaseStockHandler,
@@ -33,7 +38,7 @@ import { GetStockItemHandler } from './inventory.queries';
     }),
     CqrsModule.forRoot(),
   ],
-  controllers: [InventoryController],
+  controllers: [InventoryController, DeadLettersController],
   providers: [
     RestockHandler,
     ReserveStockHandler,

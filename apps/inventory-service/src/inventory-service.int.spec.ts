@@ -422,5 +422,108 @@ describe('inventory-service (real PostgreSQL and Kafka)', () => {
       );
       expect(dead.find((x) => x.key === bad)?.headers['dlq-error']).toMatch(/lines: is required/);
     });
+
+    it('parks a malformed command and the later ones of its saga; over HTTP they are listed, previewed, discarded and redriven, in order', async () => {
+      const id = sku('dlq');
+      const orderId = uniqueName('parked');
+      await http(a.url(`/inventory/${id}/restock`), { body: { quantity: 5 } });
+      await send(
+        `${orderId}/1`,
+        { type: 'ReserveStock', version: 1, sagaId: orderId, data: { orderId } },
+        orderId,
+      );
+      const reserve = {
+        type: 'ReserveStock',
+        version: 1,
+        sagaId: orderId,
+        data: { orderId, lines: [{ sku: id, quantity: 2 }] },
+      };
+      await send(`${orderId}/1-again`, reserve, orderId); // behind the malformed one
+      type Letter = { id: string; messageId: string; cause: string; status: string };
+      const list = async () =>
+        (
+          await http<{ deadLetters: Letter[] }>(
+            a.url(`/dead-letters?consumer=inventory-service&key=${orderId}`),
+          )
+        ).body.deadLetters;
+      await eventually(async () => {
+        expect((await list()).map((l) => [l.messageId, l.cause])).toEqual([
+          [`${orderId}/1`, 'failed'],
+          [`${orderId}/1-again`, 'behind'],
+        ]);
+      });
+      const [head, behind] = await list();
+      const letter = await http(a.url(`/dead-letters/${head!.id}`));
+      expect(letter).toMatchObject({
+        status: 200,
+        body: {
+          topic: INVENTORY_COMMANDS_TOPIC,
+          key: orderId,
+          status: 'parked',
+          error: expect.stringMatching(/lines: is required/) as unknown,
+          payload: { type: 'ReserveStock', data: { orderId } },
+          headers: { 'message-id': `${orderId}/1` },
+        },
+      });
+      // The second one waits behind the first: it cannot go alone.
+      const early = await http(a.url(`/dead-letters/${behind!.id}/redrive`), { body: {} });
+      expect(early).toMatchObject({
+        status: 409,
+        body: { code: 'NOT_SEQUENCE_HEAD', head: head!.id },
+      });
+      const preview = await http(a.url('/consumers/inventory-service/dead-letters/redrive'), {
+        body: { key: orderId, dryRun: true },
+      });
+      expect(preview).toMatchObject({
+        status: 200,
+        body: {
+          dryRun: true,
+          handled: 0,
+          stillParked: 2,
+          letters: [{ outcome: 'would-redrive' }, { outcome: 'would-redrive' }],
+        },
+      });
+      expect((await stock(a, id)).body).toMatchObject({ reserved: 0 });
+      // The malformed one is given up on, with a reason; the one behind it is redriven.
+      const discarded = await http(a.url(`/dead-letters/${head!.id}/discard`), {
+        body: { reason: 'malformed: the saga sent it again whole' },
+        headers: { 'X-Actor': 'ops-alice' },
+      });
+      expect(discarded).toMatchObject({
+        status: 200,
+        body: { status: 'discarded', resolvedBy: 'ops-alice' },
+      });
+      expect(
+        await http(a.url(`/dead-letters/${head!.id}/discard`), { body: { reason: 'again' } }),
+      ).toMatchObject({ status: 409, body: { code: 'NOT_PARKED' } });
+      // From the other instance: the store is the service's, not the process's.
+      const redriven = await http(b.url('/consumers/inventory-service/dead-letters/redrive'), {
+        body: { key: orderId },
+      });
+      expect(redriven).toMatchObject({
+        status: 200,
+        body: { handled: 1, failed: 0, stillParked: 0, letters: [{ outcome: 'handled' }] },
+      });
+      expect(await replies(orderId, 1)).toEqual([
+        expect.objectContaining({
+          command: 'ReserveStock',
+          result: { outcome: 'success', data: { orderId } },
+        }),
+      ]);
+      await eventually(async () => {
+        expect((await stock(a, id)).body).toMatchObject({ reserved: 2 });
+      });
+      expect(await list()).toEqual([]);
+      expect(
+        await http(a.url('/consumers/nobody/dead-letters/redrive'), { body: {} }),
+      ).toMatchObject({
+        status: 404,
+      });
+      expect(
+        await http(a.url('/consumers/inventory-service/dead-letters/redrive'), {
+          body: { limit: 0 },
+        }),
+      ).toMatchObject({ status: 400, body: { fields: [{ field: 'limit' }] } });
+    });
   });
 });

@@ -2,7 +2,12 @@ import { Module } from '@nestjs/common';
 import { CqrsModule } from '@nestjs/cqrs';
 import { ORDERS_COMMANDS_TOPIC, ORDERS_EVENTS_TOPIC, orderEventSchemas } from '@es/order-contracts';
 import { SAGA_REPLIES_TOPIC } from '@es/saga-contracts';
-import { EventSourcingModule, MessageConsumers, PlatformModule } from '@es/service-runtime';
+import {
+  DeadLettersController,
+  EventSourcingModule,
+  MessageConsumers,
+  PlatformModule,
+} from '@es/service-runtime';
 import { CancelOrderHandler, PlaceOrderHandler } from './orders.commands';
 import { participantProvider } from '@es/saga-participant';
 import { ordersParticipant } from './orders.participant';
@@ -28,7 +33,7 @@ import {
     }),
     CqrsModule.forRoot(),
   ],
-  controllers: [OrdersController],
+  controllers: [OrdersController, DeadLettersController],
   providers: [
     PlaceOrderHandler,
     CancelOrderHandler,

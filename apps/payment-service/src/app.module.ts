@@ -7,7 +7,12 @@ import {
   paymentEventSchemas,
 } from '@es/payment-contracts';
 import { SAGA_REPLIES_TOPIC } from '@es/saga-contracts';
-import { EventSourcingModule, MessageConsumers, PlatformModule } from '@es/service-runtime';
+import {
+  DeadLettersController,
+  EventSourcingModule,
+  MessageConsumers,
+  PlatformModule,
+} from '@es/service-runtime';
 import {
   AuthorizePaymentHandler,
   DepositFundsHandler,
@@ -32,7 +37,7 @@ import { GetAccountHandler, GetPaymentHandler } from './payments.queries';
     }),
     CqrsModule.forRoot(),
   ],
-  controllers: [PaymentsController],
+  controllers: [PaymentsController, DeadLettersController],
   providers: [
     DepositFundsHandler,
     AuthorizePaymentHandler,

@@ -4,7 +4,12 @@ import { ORDERS_COMMANDS_TOPIC } from '@es/order-contracts';
 import { PAYMENTS_COMMANDS_TOPIC } from '@es/payment-contracts';
 import { SAGAS_EVENTS_TOPIC, sagaEventSchemas } from '@es/saga';
 import { SAGA_REPLIES_TOPIC } from '@es/saga-contracts';
-import { EventSourcingModule, MessageConsumers, PlatformModule } from '@es/service-runtime';
+import {
+  DeadLettersController,
+  EventSourcingModule,
+  MessageConsumers,
+  PlatformModule,
+} from '@es/service-runtime';
 import { DeadlineScanner } from './deadlines';
 import { SagaMetrics } from './saga.metrics';
 import { SagaConsumers } from './saga.consumers';
@@ -28,7 +33,7 @@ import { SagasController } from './sagas.controller';
       ],
     }),
   ],
-  controllers: [SagasController],
+  controllers: [SagasController, DeadLettersController],
   providers: [MessageConsumers, SagaConsumers, DeadlineScanner, SagaMetrics],
 })
 export class AppModule {}

@@ -89,6 +89,91 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/dead-letters': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The dead letters of this service’s consumers, oldest first (parked ones by default) */
+    get: operations['listDeadLetters'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/dead-letters/{id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** A dead letter: its message as it arrived, why and where it was parked */
+    get: operations['getDeadLetter'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/dead-letters/{id}/redrive': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Hand one parked letter, the first of its key, to its consumer again */
+    post: operations['redriveDeadLetter'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/consumers/{consumer}/dead-letters/redrive': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Hand a consumer’s parked letters (of a topic, of a key) to it again, each key in order */
+    post: operations['redriveDeadLetters'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/dead-letters/{id}/discard': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Give up on a parked letter, with a reason: its message will never be handled */
+    post: operations['discardDeadLetter'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/health/live': {
     parameters: {
       query?: never;
@@ -886,6 +971,508 @@ export interface operations {
       };
       /** @description No such order; or ORDER_NOT_YET_PLACED: it did not exist yet then */
       404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description ENGINE_UNAVAILABLE: a storage engine it needs is unavailable; OVERLOADED: the service holds as many waiting writes as it queues; retry after Retry-After seconds (with the same Idempotency-Key, for a command) */
+      503: {
+        headers: {
+          /** @description Seconds to wait before retrying */
+          'Retry-After': string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  listDeadLetters: {
+    parameters: {
+      query?: {
+        consumer?: string;
+        topic?: string;
+        key?: string;
+        status?: 'parked' | 'redriven' | 'discarded';
+        /** @description Only letters after this id (the next page) */
+        after?: string;
+        /** @description 1-500, default 100 */
+        limit?: number;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The letters, without their payloads */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            deadLetters: {
+              /** @example 12 */
+              id: string;
+              consumer: string;
+              topic: string;
+              /** @description The message's key: its sequence within the topic */
+              key: string;
+              messageId: string;
+              /**
+               * @description failed: it could not be handled; behind: it waits behind a failed one of its key
+               * @enum {string}
+               */
+              cause: 'failed' | 'behind';
+              error: string | null;
+              attempts: number;
+              /** @enum {string} */
+              status: 'parked' | 'redriven' | 'discarded';
+              /** Format: date-time */
+              parkedAt: string;
+              resolvedAt: string | null;
+              /** @description A discard's reason, or what a redrive found: handled, duplicate */
+              resolution: string | null;
+              resolvedBy: string | null;
+            }[];
+          };
+        };
+      };
+      /** @description A bad parameter, header or body field; `fields` names each */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description ENGINE_UNAVAILABLE: a storage engine it needs is unavailable; OVERLOADED: the service holds as many waiting writes as it queues; retry after Retry-After seconds (with the same Idempotency-Key, for a command) */
+      503: {
+        headers: {
+          /** @description Seconds to wait before retrying */
+          'Retry-After': string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  getDeadLetter: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The letter */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            /** @example 12 */
+            id: string;
+            consumer: string;
+            topic: string;
+            /** @description The message's key: its sequence within the topic */
+            key: string;
+            messageId: string;
+            /**
+             * @description failed: it could not be handled; behind: it waits behind a failed one of its key
+             * @enum {string}
+             */
+            cause: 'failed' | 'behind';
+            error: string | null;
+            attempts: number;
+            /** @enum {string} */
+            status: 'parked' | 'redriven' | 'discarded';
+            /** Format: date-time */
+            parkedAt: string;
+            resolvedAt: string | null;
+            /** @description A discard's reason, or what a redrive found: handled, duplicate */
+            resolution: string | null;
+            resolvedBy: string | null;
+            partition: number;
+            offset: string;
+            headers: {
+              [key: string]: string;
+            };
+            payload: unknown;
+            /** @description The payload was not JSON: kept as its text */
+            raw: boolean;
+          };
+        };
+      };
+      /** @description A bad parameter, header or body field; `fields` names each */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description No such dead letter */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description ENGINE_UNAVAILABLE: a storage engine it needs is unavailable; OVERLOADED: the service holds as many waiting writes as it queues; retry after Retry-After seconds (with the same Idempotency-Key, for a command) */
+      503: {
+        headers: {
+          /** @description Seconds to wait before retrying */
+          'Retry-After': string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  redriveDeadLetter: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          /**
+           * @description Say what would be done, and do nothing
+           * @default false
+           */
+          dryRun?: boolean;
+        };
+      };
+    };
+    responses: {
+      /** @description What was done (or would be) */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            dryRun: boolean;
+            letters: {
+              /** @example 12 */
+              id: string;
+              consumer: string;
+              topic: string;
+              key: string;
+              messageId: string;
+              /** @enum {string} */
+              outcome: 'handled' | 'duplicate' | 'failed' | 'would-redrive' | 'would-fail';
+              eventType: string | null;
+              schemaVersion: number | null;
+              /** @description The schema version its upcasters bring it to (null: unchanged) */
+              upcastTo: number | null;
+              alreadyHandled: boolean;
+              error: string | null;
+            }[];
+            handled: number;
+            duplicates: number;
+            failed: number;
+            busy: {
+              consumer: string;
+              topic: string;
+              key: string;
+            }[];
+            /** @description Letters still parked in what was asked for (behind a failure, past the limit) */
+            stillParked: number;
+          };
+        };
+      };
+      /** @description A bad parameter, header or body field; `fields` names each */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description No such dead letter */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description NOT_PARKED: it was redriven or discarded already; NOT_SEQUENCE_HEAD: another letter of its key is ahead of it; REDRIVE_IN_PROGRESS: its key is being redriven now */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The body is larger than the limit */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The body is not application/json */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description ENGINE_UNAVAILABLE: a storage engine it needs is unavailable; OVERLOADED: the service holds as many waiting writes as it queues; retry after Retry-After seconds (with the same Idempotency-Key, for a command) */
+      503: {
+        headers: {
+          /** @description Seconds to wait before retrying */
+          'Retry-After': string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  redriveDeadLetters: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        consumer: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          /** @example inventory.commands */
+          topic?: string;
+          key?: string;
+          /**
+           * @description Say what would be done, and do nothing
+           * @default false
+           */
+          dryRun?: boolean;
+          /**
+           * @description At most this many letters (1-1000, default 100)
+           * @default 100
+           */
+          limit?: number;
+        };
+      };
+    };
+    responses: {
+      /** @description What was done (or would be) */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            dryRun: boolean;
+            letters: {
+              /** @example 12 */
+              id: string;
+              consumer: string;
+              topic: string;
+              key: string;
+              messageId: string;
+              /** @enum {string} */
+              outcome: 'handled' | 'duplicate' | 'failed' | 'would-redrive' | 'would-fail';
+              eventType: string | null;
+              schemaVersion: number | null;
+              /** @description The schema version its upcasters bring it to (null: unchanged) */
+              upcastTo: number | null;
+              alreadyHandled: boolean;
+              error: string | null;
+            }[];
+            handled: number;
+            duplicates: number;
+            failed: number;
+            busy: {
+              consumer: string;
+              topic: string;
+              key: string;
+            }[];
+            /** @description Letters still parked in what was asked for (behind a failure, past the limit) */
+            stillParked: number;
+          };
+        };
+      };
+      /** @description A bad parameter, header or body field; `fields` names each */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description No consumer of that name in this service */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The body is larger than the limit */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The body is not application/json */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description ENGINE_UNAVAILABLE: a storage engine it needs is unavailable; OVERLOADED: the service holds as many waiting writes as it queues; retry after Retry-After seconds (with the same Idempotency-Key, for a command) */
+      503: {
+        headers: {
+          /** @description Seconds to wait before retrying */
+          'Retry-After': string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  discardDeadLetter: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          reason: string & (unknown & unknown);
+        };
+      };
+    };
+    responses: {
+      /** @description The letter, discarded */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            /** @example 12 */
+            id: string;
+            consumer: string;
+            topic: string;
+            /** @description The message's key: its sequence within the topic */
+            key: string;
+            messageId: string;
+            /**
+             * @description failed: it could not be handled; behind: it waits behind a failed one of its key
+             * @enum {string}
+             */
+            cause: 'failed' | 'behind';
+            error: string | null;
+            attempts: number;
+            /** @enum {string} */
+            status: 'parked' | 'redriven' | 'discarded';
+            /** Format: date-time */
+            parkedAt: string;
+            resolvedAt: string | null;
+            /** @description A discard's reason, or what a redrive found: handled, duplicate */
+            resolution: string | null;
+            resolvedBy: string | null;
+            partition: number;
+            offset: string;
+            headers: {
+              [key: string]: string;
+            };
+            payload: unknown;
+            /** @description The payload was not JSON: kept as its text */
+            raw: boolean;
+          };
+        };
+      };
+      /** @description A bad parameter, header or body field; `fields` names each */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description No such dead letter */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description NOT_PARKED: it was redriven or discarded already */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The body is larger than the limit */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The body is not application/json */
+      415: {
         headers: {
           [name: string]: unknown;
         };

@@ -5,6 +5,11 @@ export const SERVICES = {
   'order-service': {
     port: 3001,
     paths: [
+      '/consumers/{consumer}/dead-letters/redrive',
+      '/dead-letters',
+      '/dead-letters/{id}',
+      '/dead-letters/{id}/discard',
+      '/dead-letters/{id}/redrive',
       '/health/live',
       '/health/ready',
       '/metrics',
@@ -18,6 +23,11 @@ export const SERVICES = {
   'inventory-service': {
     port: 3002,
     paths: [
+      '/consumers/{consumer}/dead-letters/redrive',
+      '/dead-letters',
+      '/dead-letters/{id}',
+      '/dead-letters/{id}/discard',
+      '/dead-letters/{id}/redrive',
       '/health/live',
       '/health/ready',
       '/inventory/{sku}',
@@ -30,6 +40,11 @@ export const SERVICES = {
     paths: [
       '/accounts/{customerId}',
       '/accounts/{customerId}/deposit',
+      '/consumers/{consumer}/dead-letters/redrive',
+      '/dead-letters',
+      '/dead-letters/{id}',
+      '/dead-letters/{id}/discard',
+      '/dead-letters/{id}/redrive',
       '/health/live',
       '/health/ready',
       '/metrics',
@@ -39,6 +54,11 @@ export const SERVICES = {
   'saga-orchestrator': {
     port: 3004,
     paths: [
+      '/consumers/{consumer}/dead-letters/redrive',
+      '/dead-letters',
+      '/dead-letters/{id}',
+      '/dead-letters/{id}/discard',
+      '/dead-letters/{id}/redrive',
       '/health/live',
       '/health/ready',
       '/metrics',

@@ -2,3 +2,4 @@ export * from './operation';
 export * from './common';
 export * from './openapi';
 export * from './platform';
+export * from './dead-letters';

@@ -2,6 +2,8 @@ export * from './consumer/consumed-message';
 export * from './consumer/consumer-core';
 export * from './consumer/dead-letter';
 export * from './consumer/failure';
+export * from './dead-letters/dead-letters';
+export * from './dead-letters/redrive';
 export * from './envelope/envelope';
 export * from './inbox/inbox';
 export * from './inbox/inbox-consumer';

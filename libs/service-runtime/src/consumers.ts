@@ -1,5 +1,6 @@
 // The service's Kafka consumers: each an InboxConsumer (deduplicated, offsets after the effect,
-// DLQ), started once the app is up (retrying while Kafka is away) and stopped before the relay
+// what can never be handled parked in the service's dead-letter store, and redriven through the
+// same handlers: DeadLettersController), started once the app is up (retrying while Kafka is away) and stopped before the relay
 // drains on shutdown, so every effect a consumer wrote is still published. A saga participant
 // is one of them (@es/saga-participant's participantConsumer).
 import {
@@ -11,15 +12,23 @@ import {
 } from '@nestjs/common';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kafka } from 'kafkajs';
-import { postgresInbox, type PostgresEventStore } from '@es/event-store';
 import {
+  postgresDeadLetters,
+  postgresInbox,
+  type EventRegistry,
+  type PostgresEventStore,
+} from '@es/event-store';
+import {
+  DeadLetterRedriver,
   InboxConsumer,
+  eventEnvelopeSchema,
   registerKafkaGauges,
   type ConsumedMessage,
+  type DeadLetterStore,
   type InboxRef,
 } from '@es/messaging';
 import type { ServiceMetrics } from '@es/observability';
-import { EVENT_STORE } from './event-sourcing.module';
+import { EVENT_REGISTRY, EVENT_STORE } from './event-sourcing.module';
 import { KAFKA } from './infrastructure';
 import { PLATFORM_OPTIONS, SERVICE_METRICS, type PlatformOptions } from './platform.module';
 
@@ -57,12 +66,50 @@ export class MessageConsumers implements OnApplicationBootstrap, OnModuleDestroy
     this.markStarted = resolve;
   });
 
+  /** The service's parked letters (its own database). */
+  readonly deadLetters: DeadLetterStore;
+  /** Redrives parked letters through the handlers registered here, upcast first. */
+  readonly redriver: DeadLetterRedriver;
+
   constructor(
     @Inject(PLATFORM_OPTIONS) private readonly platform: PlatformOptions,
     @Inject(KAFKA) private readonly kafka: Kafka,
     @Inject(EVENT_STORE) private readonly store: PostgresEventStore,
     @Inject(SERVICE_METRICS) private readonly metrics: ServiceMetrics,
-  ) {}
+    @Inject(EVENT_REGISTRY) private readonly registry: EventRegistry,
+  ) {
+    this.deadLetters = postgresDeadLetters(store.pool);
+    this.redriver = new DeadLetterRedriver(this.deadLetters, postgresInbox(store), (consumer) => {
+      const definition = this.definitions.find(
+        (d) => (d.groupId ?? this.platform.serviceName) === consumer,
+      );
+      return definition && { handler: definition.handler, upcast: (m) => this.upcast(m) };
+    });
+  }
+
+  /**
+   * An event parked at an older schema version, as the relay would publish it now: upcast by
+   * the service's registry (its own events' upcasters; another service's events pass as they
+   * are, their upcasters applied by their relay).
+   */
+  private upcast(message: ConsumedMessage): ConsumedMessage {
+    const envelope = eventEnvelopeSchema.safeParse(message.payload);
+    if (!envelope.success) return message;
+    const { type, schemaVersion, data } = envelope.data;
+    const now = this.registry.upcast({ type, schemaVersion, data });
+    if (now.schemaVersion === schemaVersion && now.type === type) return message;
+    return {
+      ...message,
+      headers: {
+        ...message.headers,
+        ...('event-type' in message.headers ? { 'event-type': now.type } : {}),
+        ...('schema-version' in message.headers
+          ? { 'schema-version': String(now.schemaVersion) }
+          : {}),
+      },
+      payload: { ...(message.payload as object), ...now },
+    };
+  }
 
   /** Registers a consumer; call it before the app has started (e.g. in onModuleInit). */
   consume(definition: ConsumerDefinition): void {
@@ -83,6 +130,23 @@ export class MessageConsumers implements OnApplicationBootstrap, OnModuleDestroy
         })),
       () => [...new Set(this.definitions.flatMap((d) => d.topics))],
     );
+    this.metrics.meter
+      .createObservableGauge('consumer_parked_messages', {
+        description: 'Messages parked in the dead-letter store, by consumer and cause',
+      })
+      .addCallback(async (result) => {
+        const counts = await this.deadLetters.parkedCounts().catch(() => undefined);
+        if (!counts) return; // the database is away: no figure rather than a wrong one
+        const consumers = new Set(
+          this.definitions.map((d) => d.groupId ?? this.platform.serviceName),
+        );
+        for (const consumer of consumers)
+          for (const cause of ['failed', 'behind'] as const)
+            result.observe(
+              counts.find((c) => c.consumer === consumer && c.cause === cause)?.count ?? 0,
+              { consumer, cause },
+            );
+      });
     // Not awaited: with Kafka away the service still starts, and its consumers join later.
     this.markStarted(
       Promise.all(this.definitions.map((d) => this.startUntilRunning(d))).then(() => undefined),

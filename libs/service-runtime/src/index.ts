@@ -5,4 +5,5 @@ export * from './run-service';
 export * from './event-sourcing.module';
 export * from './http';
 export * from './consumers';
+export * from './dead-letters.controller';
 export * from './logging';

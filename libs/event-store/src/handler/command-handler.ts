@@ -116,6 +116,9 @@ export class CommandHandler {
       (refusals) => refusals[0]?.error ?? new CommandsRefusedError(refusals),
     );
     const stream = result.streams[0];
+    // A message whose mark records no stream was given up on, not handled (a discarded dead
+    // letter): a duplicate that wrote nothing, and that nothing should be written for now.
+    if (!stream && result.duplicate) return { streamId, version: 0, eventIds: [], duplicate: true };
     if (!stream) throw new Error(`no result for ${definition.streamType}/${streamId}`);
     return {
       streamId: stream.streamId,

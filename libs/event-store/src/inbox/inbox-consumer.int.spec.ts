@@ -1,5 +1,6 @@
 // The consumer on real Kafka and PostgreSQL: one effect per message however often it arrives,
-// retries, dead letters through the outbox, and committed progress.
+// retries, dead letters parked (with their notice through the outbox), and committed progress.
+// Their redrive and discard: dead-letters.int.spec.ts.
 import { Partitioners, type Admin, type Kafka, type Producer } from 'kafkajs';
 import { CommandHandler, OutboxRelay, PostgresEventStore, migrate, postgresInbox } from '../index';
 import {
@@ -58,13 +59,11 @@ describe('InboxConsumer (real Kafka and PostgreSQL)', () => {
       },
     });
 
-  const send = (messageId: string, value: string) =>
+  const send = (messageId: string, value: string, key = counterId) =>
     producer.send({
       topic,
       acks: -1,
-      messages: [
-        { key: counterId, value, headers: { 'message-id': messageId, 'correlation-id': 'corr-x' } },
-      ],
+      messages: [{ key, value, headers: { 'message-id': messageId, 'correlation-id': 'corr-x' } }],
     });
 
   beforeAll(async () => {
@@ -108,8 +107,9 @@ describe('InboxConsumer (real Kafka and PostgreSQL)', () => {
     await send('m-1', JSON.stringify({ amount: 1 }));
     await send('m-1', JSON.stringify({ amount: 1 })); // redelivered duplicate
     await send('m-2', JSON.stringify({ amount: 2, failTimes: 2 })); // succeeds on its third attempt
-    await send('m-poison', 'this is not json');
-    await send('m-failing', JSON.stringify({ amount: 50, refuse: true }));
+    // Of other keys: a key's later messages would wait behind them (dead-letters.int.spec.ts).
+    await send('m-poison', 'this is not json', `${counterId}-poison`);
+    await send('m-failing', JSON.stringify({ amount: 50, refuse: true }), `${counterId}-failing`);
     await send('m-3', JSON.stringify({ amount: 4 }));
 
     // No commit on the interval during this test: only stop() commits what was handled.
@@ -142,7 +142,20 @@ describe('InboxConsumer (real Kafka and PostgreSQL)', () => {
       'dlq-error': 'Error: refused for good',
       'dlq-attempts': '1',
     });
-    expect(dead.every((m) => m.key === counterId)).toBe(true);
+    expect(dead.map((m) => m.key)).toEqual([`${counterId}-poison`, `${counterId}-failing`]);
+    // Parked, not marked handled: a redrive can still hand them to the handler.
+    const parked = await db.pool.query<{ message_id: string; cause: string; raw: boolean }>(
+      `SELECT message_id, cause, raw FROM dead_letters WHERE consumer = $1 ORDER BY id`,
+      [`${topic}-group`],
+    );
+    expect(parked.rows).toEqual([
+      { message_id: 'm-poison', cause: 'failed', raw: true },
+      { message_id: 'm-failing', cause: 'failed', raw: false },
+    ]);
+    expect(dead.map((m) => m.headers['dlq-letter-id'])).toEqual([
+      expect.stringMatching(/^[0-9]+$/),
+      expect.stringMatching(/^[0-9]+$/),
+    ]);
 
     // Committed progress: stopping commits what was handled, and the same group started
     // again reprocesses nothing.
@@ -182,14 +195,7 @@ describe('InboxConsumer (real Kafka and PostgreSQL)', () => {
     const { rows } = await db.pool.query<{ message_id: string; result: unknown }>(
       'SELECT message_id, result FROM inbox ORDER BY processed_at, message_id',
     );
-    expect(rows.map((r) => r.message_id).sort()).toEqual([
-      'm-1',
-      'm-2',
-      'm-3',
-      'm-4',
-      'm-failing',
-      'm-poison',
-    ]);
+    expect(rows.map((r) => r.message_id).sort()).toEqual(['m-1', 'm-2', 'm-3', 'm-4']);
   });
 
   describe('a batch handled key by key (keysConcurrently)', () => {
@@ -277,7 +283,8 @@ describe('InboxConsumer (real Kafka and PostgreSQL)', () => {
         );
       // The second message of the first key is refused for good, and its dead letter cannot be
       // written the first time: its handling throws out of the consumer. The other keys'
-      // messages are slow, so that they have more to start when it does.
+      // messages are slow, so that they have more to start when it does. The first key's later
+      // messages then wait behind it.
       const doomed = sent[3]!.id;
       await produce(
         name,
@@ -286,18 +293,21 @@ describe('InboxConsumer (real Kafka and PostgreSQL)', () => {
           value: JSON.stringify({ key: m.key, doomed: m.id === doomed }),
         })),
       );
-      const append = grouped.append.bind(grouped);
+      const inbox = postgresInbox(grouped);
       let deadLetterRefused = false;
-      const appends = jest.spyOn(grouped, 'append').mockImplementation(async (...args) => {
-        if (args[0].type === '$dead-letter' && !deadLetterRefused) {
-          deadLetterRefused = true;
-          throw new Error('the database is away');
-        }
-        return append(...args);
-      });
+      const parking: typeof inbox = {
+        ...inbox,
+        park: (letter, behindOnly) => {
+          if (letter.cause === 'failed' && !deadLetterRefused) {
+            deadLetterRefused = true;
+            return Promise.reject(new Error('the database is away'));
+          }
+          return inbox.park(letter, behindOnly);
+        },
+      };
       let doomedCalls = 0;
       const startedAfterFailure: string[] = [];
-      const failing = new InboxConsumer(kafka, postgresInbox(grouped), {
+      const failing = new InboxConsumer(kafka, parking, {
         groupId: `${name}-group`,
         topics: [name],
         keysConcurrently: 3,
@@ -336,7 +346,7 @@ describe('InboxConsumer (real Kafka and PostgreSQL)', () => {
                   ).total,
               ),
             );
-            expect(totals).toEqual([3, 4, 4]);
+            expect(totals).toEqual([1, 4, 4]);
           },
           { timeoutMs: 30_000 },
         );
@@ -344,9 +354,20 @@ describe('InboxConsumer (real Kafka and PostgreSQL)', () => {
         expect(dead.map((m) => m.headers['dlq-original-message-id'])).toEqual([doomed]);
         expect(startedAfterFailure).toEqual([]);
         expect(doomedCalls).toBe(2); // once, then once more when fetched again
+        // The first key's sequence: the doomed message, and its two later ones behind it.
+        await eventually(async () => {
+          const { rows } = await db.pool.query<{ message_id: string; cause: string }>(
+            `SELECT message_id, cause FROM dead_letters WHERE consumer = $1 ORDER BY id`,
+            [`${name}-group`],
+          );
+          expect(rows).toEqual([
+            { message_id: doomed, cause: 'failed' },
+            { message_id: sent[6]!.id, cause: 'behind' },
+            { message_id: sent[9]!.id, cause: 'behind' },
+          ]);
+        });
       } finally {
         await failing.stop();
-        appends.mockRestore();
       }
       const [committed] = await admin.fetchOffsets({ groupId: `${name}-group`, topics: [name] });
       expect(committed?.partitions[0]?.offset).toBe(String(sent.length));

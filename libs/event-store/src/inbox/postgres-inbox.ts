@@ -1,33 +1,18 @@
 // The inbox consumer's store (@es/messaging's InboxStore) in the service's event store: the
-// inbox table holds what each consumer handled, with its first result, and a dead letter is an
-// outbox row written in the same statement as the mark that its message was handled.
-import { AlreadyHandledError, type InboxStore } from '@es/messaging';
+// inbox table holds what each consumer handled, with its first result (written by the
+// handler's own append, with its effect), and what a consumer cannot handle is parked in the
+// sequenced dead-letter store beside it (postgres-dead-letters.ts).
+import type { DeadLetterStore, InboxStore } from '@es/messaging';
 import type { PostgresEventStore } from '../store/event-store';
-import { uuidv7 } from '../store/uuid';
+import { postgresDeadLetters } from './postgres-dead-letters';
 
-export function postgresInbox(store: PostgresEventStore): InboxStore {
+export function postgresInbox(
+  store: PostgresEventStore,
+  deadLetters: DeadLetterStore = postgresDeadLetters(store.pool),
+): InboxStore {
   return {
     handled: (consumer, messageId) => store.handled(consumer, messageId),
-    deadLetter: async (inbox, letter) => {
-      try {
-        await store.append({ type: '$dead-letter', id: inbox.messageId }, [], {
-          expectedVersion: 'any',
-          metadata: letter.metadata,
-          outbox: [
-            {
-              topic: letter.topic,
-              key: letter.key,
-              messageId: uuidv7(),
-              headers: { ...letter.headers },
-              payload: letter.payload,
-            },
-          ],
-          inbox: { ...inbox, result: { deadLettered: true, error: letter.reason } },
-        });
-      } catch (error) {
-        if (error instanceof AlreadyHandledError) return; // handled meanwhile: its answer stands
-        throw error;
-      }
-    },
+    park: (letter, behindOnly) => deadLetters.park(letter, behindOnly),
+    parkedSequences: (consumer) => deadLetters.parkedSequences(consumer),
   };
 }

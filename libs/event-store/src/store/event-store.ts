@@ -56,7 +56,8 @@ export class PostgresEventStore {
   private readonly batch: (db: Queryable, items: readonly TextRowsItem[]) => Promise<TextRow[][]>;
 
   constructor(
-    private readonly pool: Pool,
+    /** The store's database: its other tables (the dead letters) are written through it too. */
+    readonly pool: Pool,
     private readonly registry: EventRegistry,
     options: EventStoreOptions = {},
   ) {

@@ -178,6 +178,43 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE outbox_relay_state ADD COLUMN decoding_slot text;
     `,
   },
+  {
+    version: 7,
+    name: 'the sequenced dead-letter store',
+    sql: `
+      -- Messages a consumer parked (dead-letters.ts in @es/messaging): one that can never be
+      -- handled as it is ('failed'), and every later message of its key, which waits behind it
+      -- ('behind') so that the key's order holds when they are redriven. A sequence is
+      -- (consumer, topic, message_key) in id order; its parked letters are redriven from the
+      -- first, or discarded with a reason. A parked message is not in the inbox: redriven, its
+      -- handler writes the inbox mark with its effect; discarded, the discard writes one, so a
+      -- redelivery of it has no effect either way. A Kafka message's payload is kept as JSON,
+      -- or as its text in a JSON string when it was not JSON (raw).
+      CREATE TABLE dead_letters (
+        id              bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        consumer        text        NOT NULL,
+        topic           text        NOT NULL,
+        message_key     text        NOT NULL,
+        message_id      text        NOT NULL,
+        kafka_partition integer     NOT NULL,
+        kafka_offset    bigint      NOT NULL,
+        headers         jsonb       NOT NULL,
+        payload         jsonb       NOT NULL,
+        raw             boolean     NOT NULL,
+        cause           text        NOT NULL,
+        error           text,
+        attempts        integer     NOT NULL,
+        status          text        NOT NULL DEFAULT 'parked',
+        parked_at       timestamptz NOT NULL DEFAULT now(),
+        resolved_at     timestamptz,
+        resolution      text,
+        resolved_by     text,
+        UNIQUE (consumer, message_id)
+      );
+      CREATE INDEX dead_letters_parked ON dead_letters (consumer, topic, message_key, id)
+        WHERE status = 'parked';
+    `,
+  },
 ];
 
 const LOCK_KEY = 'es:event-store:migrations';

@@ -5,6 +5,7 @@ import {
   consistentReadAnswers,
   consistentRead,
   defineOperation,
+  deadLetterOperations,
   platformOperations,
   type ServiceApi,
 } from '@es/http-api';
@@ -49,5 +50,5 @@ export const inventoryServiceApi: ServiceApi = {
   title: 'Inventory service',
   description: 'Stock per SKU: restocking and availability',
   defaultPort: 3002,
-  operations: [restockItem, getStockItem, ...platformOperations],
+  operations: [restockItem, getStockItem, ...deadLetterOperations, ...platformOperations],
 };

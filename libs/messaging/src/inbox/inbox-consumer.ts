@@ -8,8 +8,10 @@
 // - a fetched batch is handled key by key: one key's messages (one aggregate, one saga) in
 //   order, different keys together, so that their appends share a group commit;
 // - a failure is transient or permanent (consumer/failure.ts): a permanent one (poison, a
-//   refusal) is dead-lettered to <topic>.dlq at once, through the outbox, atomically with its
-//   inbox mark, and consumption goes on; a transient one is tried again with capped back-off,
+//   refusal) is parked at once in the sequenced dead-letter store (dead-letters.ts), with a
+//   notice to <topic>.dlq through the outbox in the same transaction, and every later message of
+//   its key is parked behind it until an operator redrives or discards them (other keys go on);
+//   a transient one is tried again with capped back-off,
 //   without limit, keeping the group session alive, while the later messages of its key wait
 //   behind it (other keys and partitions go on): a few seconds of trouble never turn a good
 //   message into a dead letter, and it is visible as lag, `consumer_stalled_messages` and the
@@ -22,6 +24,7 @@ import { ConsumerCore, type FetchedBatch } from '../consumer/consumer-core';
 import { backoffMs, isPermanent } from '../consumer/failure';
 import { decodeMessage, metadataOf, type ConsumedMessage } from '../consumer/consumed-message';
 import { deadLetterHeaders } from '../consumer/dead-letter';
+import { sequenceKey, type NewDeadLetter, type ParkCause } from '../dead-letters/dead-letters';
 import { dlqTopic } from '../topics';
 import { consuming, messagingAttributes } from '../tracing';
 import { AlreadyHandledError, PoisonMessage, type InboxRef, type InboxStore } from './inbox';
@@ -81,6 +84,14 @@ export class InboxConsumer {
   private readonly processed;
   private readonly deadLettered;
   private readonly stalledNow = new Map<string, StalledMessage>();
+  /**
+   * The sequences (topic, key) with letters parked, as this member last read them: loaded
+   * before its first batch after each assignment (another member may have parked on the
+   * partitions it now holds), kept by its own parking. A message of a sequence in it is parked
+   * behind, if the store still has letters parked there (a redrive may have emptied it).
+   */
+  private readonly parked = new Set<string>();
+  private parkedLoaded: Promise<void> | undefined;
 
   constructor(
     kafka: Kafka,
@@ -96,6 +107,9 @@ export class InboxConsumer {
         partitionsConsumedConcurrently: options.partitionsConsumedConcurrently,
         commitIntervalMs: options.commitIntervalMs,
         onCommitError: options.onCommitError,
+        onAssignment: () => {
+          this.parkedLoaded = undefined;
+        },
       },
       (batch) => this.handleBatch(batch),
     );
@@ -139,6 +153,7 @@ export class InboxConsumer {
    * answers).
    */
   private async handleBatch(batch: FetchedBatch): Promise<void> {
+    await (this.parkedLoaded ??= this.loadParked());
     const chains = new Map<string, KafkaMessage[]>();
     for (const message of batch.messages) {
       // Messages without a key keep their order among themselves.
@@ -184,6 +199,18 @@ export class InboxConsumer {
     if (failure) throw failure.error;
   }
 
+  /** The parked sequences, read again (a failure is the batch's: it is fetched again). */
+  private async loadParked(): Promise<void> {
+    try {
+      const sequences = await this.inbox.parkedSequences(this.options.groupId);
+      this.parked.clear();
+      for (const s of sequences) this.parked.add(sequenceKey(s.topic, s.key));
+    } catch (error) {
+      this.parkedLoaded = undefined;
+      throw error;
+    }
+  }
+
   private handle(message: ConsumedMessage, batch: FetchedBatch): Promise<void> {
     return consuming(
       `${message.topic} process`,
@@ -216,6 +243,15 @@ export class InboxConsumer {
       this.processed?.add(1, { ...attributes, outcome: 'duplicate' });
       return;
     }
+    const sequence = sequenceKey(message.topic, message.key ?? '');
+    if (this.parked.has(sequence)) {
+      const outcome = await this.inbox.park(this.letter(message, 'behind', null, 0), true);
+      if (outcome !== 'not-parked') {
+        this.processed?.add(1, { ...attributes, outcome: 'parked' });
+        return;
+      }
+      this.parked.delete(sequence); // redriven or discarded meanwhile: handled as any other
+    }
     const stallKey = `${message.topic}/${message.partition}@${message.offset}`;
     try {
       for (let attempt = 1; ; attempt++) {
@@ -232,7 +268,7 @@ export class InboxConsumer {
           this.options.onError?.(error, message, attempt);
           const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
           if (isPermanent(error)) {
-            await this.deadLetter(message, inbox, reason, attempt);
+            await this.deadLetter(message, reason, attempt);
             return;
           }
           // Transient: again, after a wait, for as long as it takes.
@@ -282,23 +318,43 @@ export class InboxConsumer {
     if (!batch.active()) throw new RetryAbandoned('stopped retrying: the partition is not ours');
   }
 
+  /** Parks a message that can never be handled; the later messages of its key wait behind it. */
   private async deadLetter(
     message: ConsumedMessage,
-    inbox: InboxRef,
     reason: string,
     attempt: number,
   ): Promise<void> {
     const attributes = { consumer: this.options.groupId, topic: message.topic };
     // Not written (an error): not handled, so not committed, and Kafka redelivers it.
-    await this.inbox.deadLetter(inbox, {
-      topic: dlqTopic(message.topic),
-      key: message.key ?? message.messageId,
-      headers: deadLetterHeaders(message, inbox.consumer, reason, attempt),
-      payload: message.payload,
-      reason,
-      metadata: metadataOf(message),
-    });
+    await this.inbox.park(this.letter(message, 'failed', reason, attempt), false);
+    this.parked.add(sequenceKey(message.topic, message.key ?? ''));
     this.processed?.add(1, { ...attributes, outcome: 'dead-lettered' });
     this.deadLettered?.add(1, attributes);
+  }
+
+  private letter(
+    message: ConsumedMessage,
+    cause: ParkCause,
+    error: string | null,
+    attempts: number,
+  ): NewDeadLetter {
+    const consumer = this.options.groupId;
+    return {
+      consumer,
+      topic: message.topic,
+      partition: message.partition,
+      offset: message.offset,
+      key: message.key ?? '',
+      messageId: message.messageId,
+      headers: message.headers,
+      payload: message.payload,
+      raw: typeof message.payload === 'string',
+      cause,
+      error,
+      attempts,
+      metadata: metadataOf(message),
+      noticeTopic: dlqTopic(message.topic),
+      noticeHeaders: deadLetterHeaders(message, consumer, error ?? '', attempts),
+    };
   }
 }

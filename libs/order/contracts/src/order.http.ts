@@ -9,6 +9,7 @@ import {
   consistentReadAnswers,
   consistentRead,
   defineOperation,
+  deadLetterOperations,
   platformOperations,
   problem,
   queryInteger,
@@ -222,6 +223,7 @@ export const orderServiceApi: ServiceApi = {
     cancelOrder,
     getOrderEvents,
     getOrderState,
+    ...deadLetterOperations,
     ...platformOperations,
   ],
 };

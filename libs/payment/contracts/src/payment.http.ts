@@ -7,6 +7,7 @@ import {
   consistentReadAnswers,
   consistentRead,
   defineOperation,
+  deadLetterOperations,
   platformOperations,
   type ServiceApi,
 } from '@es/http-api';
@@ -78,5 +79,11 @@ export const paymentServiceApi: ServiceApi = {
   title: 'Payment service',
   description: 'Customer accounts and payments',
   defaultPort: 3003,
-  operations: [depositFunds, getAccount, getPayment, ...platformOperations],
+  operations: [
+    depositFunds,
+    getAccount,
+    getPayment,
+    ...deadLetterOperations,
+    ...platformOperations,
+  ],
 };

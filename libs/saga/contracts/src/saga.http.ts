@@ -8,6 +8,7 @@ import {
   acceptedSchema,
   commandExchange,
   defineOperation,
+  deadLetterOperations,
   platformOperations,
   queryIntegerOr,
   type ServiceApi,
@@ -130,5 +131,5 @@ export const sagaOrchestratorApi: ServiceApi = {
   title: 'Saga orchestrator',
   description: 'The order saga and the order cancellation: state, timelines and operator retries',
   defaultPort: 3004,
-  operations: [listSagas, getSaga, retrySaga, ...platformOperations],
+  operations: [listSagas, getSaga, retrySaga, ...deadLetterOperations, ...platformOperations],
 };
