@@ -153,7 +153,16 @@ export class InboxConsumer {
    * answers).
    */
   private async handleBatch(batch: FetchedBatch): Promise<void> {
-    await (this.parkedLoaded ??= this.loadParked());
+    // The store away (PostgreSQL restarting): waited for like any transient failure, the group
+    // session kept, rather than failing the batch into kafkajs' own quick retries.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await (this.parkedLoaded ??= this.loadParked());
+        break;
+      } catch {
+        await this.waitToRetry(attempt, batch);
+      }
+    }
     const chains = new Map<string, KafkaMessage[]>();
     for (const message of batch.messages) {
       // Messages without a key keep their order among themselves.
