@@ -126,5 +126,5 @@ case "${1:-}" in
   bench) shift; cmd_bench "$@" ;;
   contract) cmd_contract ;;
   openapi) cmd_openapi ;;
-  *) die "usage: run.sh start|test|contract|openapi|bench [append|relay|saga|projection]" ;;
+  *) die "usage: run.sh start|test|contract|openapi|bench [append|relay|saga|projection|sweep]" ;;
 esac

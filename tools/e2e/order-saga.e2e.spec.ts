@@ -1,7 +1,8 @@
 // The order saga end to end: the five services as real processes (as `npm start` runs them) on
 // the real engines, driven and checked over HTTP only, plus the faults a saga must survive: a
 // participant away past its deadline, a participant SIGKILLed under load and restarted, the
-// orchestrator killed mid-saga, a reply delivered twice, and 200 orders racing for 50 units. Orders, stock and accounts are read from the read models:
+// orchestrator killed mid-saga, a reply delivered twice, an order the orchestrator never read
+// (found by the verdict sweep), and 200 orders racing for 50 units. Orders, stock and accounts are read from the read models:
 // a read names the version it expects (a consistency token) where the test knows it, and waits
 // for the final figures (eventually) where it does not.
 import { SAGA_REPLIES_TOPIC } from '@es/saga-contracts';
@@ -17,8 +18,12 @@ import {
 } from '@es/testing';
 import { systemDriver } from './system-driver';
 
-// The read side may still be catching up on the topics when the first reads come.
-const options = { env: { CONSISTENCY_WAIT_MS: '20000' } };
+// The read side may still be catching up on the topics when the first reads come. A PENDING
+// order is nudged after 3 s (its OrderCreated again: a duplicate to every saga here but one).
+const NUDGE_MS = 3_000;
+const options = {
+  env: { CONSISTENCY_WAIT_MS: '20000', ORDER_VERDICT_NUDGE_MS: String(NUDGE_MS) },
+};
 const spec = (name: string) => {
   const found = SERVICES.find((s) => s.name === name);
   if (!found) throw new Error(`no service ${name}`);
@@ -333,6 +338,51 @@ describe('the order saga across the services (real processes, real engines)', ()
         reserved: 0,
       });
     });
+  });
+
+  it('an order whose OrderCreated the orchestrator never read is found by the verdict sweep, and its saga runs', async () => {
+    const sku = unique('SKU');
+    const customer = unique('cust');
+    const kafka = testKafka('e2e-stranded-order');
+    await restock(sku, 5);
+    await deposit(customer, 5_000);
+    // The orchestrator away, and its offsets on orders.events moved past what is published
+    // meanwhile (an operator's reset, a retention that ran): the order's OrderCreated is never
+    // read from the log again.
+    await services.get('saga-orchestrator')?.stop();
+    services.delete('saga-orchestrator');
+    const placedAt = Date.now();
+    const orderId = await place(customer, sku, 1, 300);
+    await collect(kafka, 'orders.events', (m) => m.some((x) => x.key === orderId));
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      const ends = await admin.fetchTopicOffsets('orders.events');
+      await admin.setOffsets({
+        groupId: 'saga-orchestrator',
+        topic: 'orders.events',
+        partitions: ends.map((p) => ({ partition: p.partition, offset: p.high })),
+      });
+    } finally {
+      await admin.disconnect();
+    }
+    services.set('saga-orchestrator', await startService(spec('saga-orchestrator'), options));
+    const done = await ended(orderId, 60_000);
+    const verdictMs = Date.now() - placedAt;
+    expect(done.state).toBe('COMPLETED');
+    expect(await order(orderId, 2)).toMatchObject({ status: 'CONFIRMED' });
+    expect(await stock(sku, 3)).toMatchObject({ onHand: 4, reserved: 0 });
+    // Started by a nudge: the same OrderCreated, published again by the order service.
+    const created = (
+      await collect(kafka, 'orders.events', (m) =>
+        m.some((x) => x.key === orderId && x.headers['verdict-sweep-attempt'] !== undefined),
+      )
+    ).filter((m) => m.key === orderId && m.headers['event-type'] === 'OrderCreated');
+    expect(created.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(created.map((m) => m.headers['message-id'])).size).toBe(1);
+    console.log(
+      `stranded order: verdict ${verdictMs} ms after placing (nudged after ${NUDGE_MS} ms, ${created.length - 1} nudges)`,
+    );
   });
 
   it('200 concurrent orders for 50 units: exactly 50 confirmed, debits equal confirmed totals', async () => {

@@ -12,6 +12,7 @@ import { CancelOrderHandler, PlaceOrderHandler } from './orders.commands';
 import { participantProvider } from '@es/saga-participant';
 import { ordersParticipant } from './orders.participant';
 import { OrdersController } from './orders.controller';
+import { VerdictSweep } from './verdict-sweep';
 import {
   GetOrderAtHandler,
   GetOrderEventsHandler,
@@ -43,6 +44,7 @@ import {
     ListCustomerOrdersHandler,
     MessageConsumers,
     participantProvider(ordersParticipant),
+    VerdictSweep,
   ],
 })
 export class AppModule {}

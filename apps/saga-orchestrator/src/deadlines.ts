@@ -16,7 +16,7 @@ import {
 import type { Pool } from 'pg';
 import type { CommandHandler as EventStoreCommandHandler } from '@es/event-store';
 import { orderSaga } from '@es/saga';
-import { COMMAND_HANDLER, MessageConsumers, PG_POOL } from '@es/service-runtime';
+import { COMMAND_HANDLER, MessageConsumers, PG_POOL, Periodic } from '@es/service-runtime';
 import { SAGAS, registeredSaga, type RegisteredSaga } from './saga.aggregates';
 
 const SCAN_EVERY_MS = 200;
@@ -25,9 +25,12 @@ const BATCH = 200;
 @Injectable()
 export class DeadlineScanner implements OnModuleInit, OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger('deadlines');
-  private timer: NodeJS.Timeout | undefined;
-  private scanning: Promise<void> = Promise.resolve();
-  private stopped = false;
+  private readonly periodic = new Periodic(
+    'deadline scan',
+    SCAN_EVERY_MS,
+    () => this.scan(),
+    this.logger,
+  );
 
   constructor(
     @Inject(PG_POOL) private readonly pool: Pool,
@@ -40,21 +43,11 @@ export class DeadlineScanner implements OnModuleInit, OnApplicationBootstrap, On
   }
 
   onApplicationBootstrap(): void {
-    const tick = () => {
-      if (this.stopped) return;
-      this.scanning = this.scan()
-        .catch((error: unknown) => {
-          this.logger.warn(
-            `deadline scan failed: ${error instanceof Error ? error.message : String(error)}`,
-          );
-        })
-        .finally(() => {
-          if (!this.stopped) this.timer = setTimeout(tick, SCAN_EVERY_MS);
-        });
-    };
     // Not before the consumers read again: replies that came while this instance was down are
     // waiting in Kafka, and a deadline must not pass over an answer that is there to be read.
-    void this.consumers.whenRunning().then(tick);
+    void this.consumers.whenRunning().then(() => {
+      this.periodic.start();
+    });
   }
 
   /** Tells every saga whose deadline has passed the time, and releases held sagas now free. */
@@ -118,10 +111,8 @@ export class DeadlineScanner implements OnModuleInit, OnApplicationBootstrap, On
       });
   }
 
-  async onModuleDestroy(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.scanning;
+  onModuleDestroy(): Promise<void> {
+    return this.periodic.stop();
   }
 }
 

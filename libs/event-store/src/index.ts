@@ -27,3 +27,4 @@ export {
   type DecodingRelayOptions,
 } from './outbox/decoding-relay';
 export * from './outbox/relay-mode';
+export * from './outbox/republish';

@@ -159,6 +159,31 @@ export function sagaConfig(env: Env = process.env): SagaConfig {
   return config;
 }
 
+export interface OrderVerdictConfig {
+  /** A PENDING order this old without a verdict has its OrderCreated published again. */
+  readonly nudgeAfterMs: number;
+  /** A PENDING order this old without a verdict is rejected (NO_VERDICT); its saga compensates. */
+  readonly deadlineMs: number;
+  /** How often every order-service instance looks for them. */
+  readonly sweepEveryMs: number;
+}
+
+export function orderVerdictConfig(env: Env = process.env): OrderVerdictConfig {
+  const r = new Reader(env);
+  const config = {
+    nudgeAfterMs: r.milliseconds('ORDER_VERDICT_NUDGE_MS', 30_000),
+    deadlineMs: r.milliseconds('ORDER_VERDICT_DEADLINE_MS', 300_000),
+    sweepEveryMs: r.milliseconds('ORDER_VERDICT_SWEEP_MS', 1_000),
+  };
+  if (config.deadlineMs <= config.nudgeAfterMs)
+    r.problems.push({
+      variable: 'ORDER_VERDICT_DEADLINE_MS',
+      problem: `must be longer than ORDER_VERDICT_NUDGE_MS (${config.nudgeAfterMs}), got ${config.deadlineMs}`,
+    });
+  r.done();
+  return config;
+}
+
 export interface ReadModelConfig {
   /** How long a read given a consistency token waits for the read model before answering 409. */
   readonly consistencyWaitMs: number;

@@ -3,6 +3,7 @@ import {
   httpConfig,
   kafkaConfig,
   mongoConfig,
+  orderVerdictConfig,
   postgresConfig,
   readModelConfig,
   relayConfig,
@@ -22,6 +23,11 @@ describe('runtime config', () => {
     expect(httpConfig(3001, {})).toEqual({ host: '127.0.0.1', port: 3001 });
     expect(readModelConfig({})).toEqual({ consistencyWaitMs: 2_000 });
     expect(relayConfig({})).toEqual({ mode: 'decoding' });
+    expect(orderVerdictConfig({})).toEqual({
+      nudgeAfterMs: 30_000,
+      deadlineMs: 300_000,
+      sweepEveryMs: 1_000,
+    });
   });
 
   it('reads the environment', () => {
@@ -56,5 +62,8 @@ describe('runtime config', () => {
     expect(() => relayConfig({ OUTBOX_RELAY_MODE: 'wal' })).toThrow(
       "OUTBOX_RELAY_MODE: expected one of decoding, polling, got 'wal'",
     );
+    expect(() =>
+      orderVerdictConfig({ ORDER_VERDICT_NUDGE_MS: '60000', ORDER_VERDICT_DEADLINE_MS: '60000' }),
+    ).toThrow('ORDER_VERDICT_DEADLINE_MS: must be longer than ORDER_VERDICT_NUDGE_MS (60000)');
   });
 });

@@ -7,3 +7,4 @@ export * from './http';
 export * from './consumers';
 export * from './dead-letters.controller';
 export * from './logging';
+export * from './periodic';
