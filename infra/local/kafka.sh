@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# Apache Kafka 3.9 (KRaft, combined broker + controller) from the broker jars on Maven Central:
-# the classpath comes from infra/kafka/pom.xml via maven-dependency-plugin, then
-# kafka.tools.StorageTool formats the data dir once and kafka.Kafka runs the broker.
+# Apache Kafka 3.9 (KRaft, each node a combined broker + controller) from the broker jars on
+# Maven Central: the classpath comes from infra/kafka/pom.xml via maven-dependency-plugin, then
+# kafka.tools.StorageTool formats each node's data dir once and kafka.Kafka runs it.
+# One node by default (small machines); ES_KAFKA_NODES=3 runs a three-node cluster (a quorum of
+# three controllers; topics with three copies, two in sync), node n on client port
+# ES_KAFKA_PORT + 2(n-1) and controller port ES_KAFKA_CONTROLLER_PORT + 2(n-1). A stack keeps the
+# size it was formatted with; another size needs `stack.sh reset` (its events would be lost).
 
 KAFKA_VERSION="$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$STACK_ROOT/infra/kafka/pom.xml")"
 KAFKA_JARS="$ES_CACHE_DIR/kafka-$KAFKA_VERSION/libs"
@@ -24,47 +28,102 @@ kafka_install() {
   log "Kafka jars: $(find "$KAFKA_JARS" -name '*.jar' | wc -l) in $KAFKA_JARS"
 }
 
-kafka_render() { # template, output
-  sed -e "s#@HOST@#$ES_BIND_HOST#g" -e "s#@PORT@#$ES_KAFKA_PORT#g" \
-      -e "s#@CONTROLLER_PORT@#$ES_KAFKA_CONTROLLER_PORT#g" -e "s#@DATA_DIR@#$KAFKA_DIR/data#g" \
-      -e "s#@LOG_FILE@#$LOG_DIR/kafka-server.log#g" "$1" >"$2"
+# How many nodes: ES_KAFKA_NODES, else the size this stack was formatted with, else 1.
+kafka_nodes() {
+  local n="${ES_KAFKA_NODES:-}"
+  [ -n "$n" ] || n="$(cat "$KAFKA_DIR/nodes" 2>/dev/null || echo 1)"
+  case "$n" in 1|3) echo "$n" ;; *) die "ES_KAFKA_NODES must be 1 or 3, got '$n'" ;; esac
+}
+kafka_port() { echo $((ES_KAFKA_PORT + 2 * ($1 - 1))); }
+kafka_controller_port() { echo $((ES_KAFKA_CONTROLLER_PORT + 2 * ($1 - 1))); }
+kafka_name() { if [ "$1" = 1 ]; then echo kafka; else echo "kafka-$1"; fi; }
+kafka_dir() { if [ "$1" = 1 ]; then echo "$KAFKA_DIR"; else echo "$KAFKA_DIR-$1"; fi; }
+
+# The client addresses of every node, comma-separated (KAFKA_BROKERS).
+kafka_brokers() {
+  local n i out=""
+  n="$(kafka_nodes)"
+  for ((i = 1; i <= n; i++)); do out="${out:+$out,}$ES_BIND_HOST:$(kafka_port "$i")"; done
+  echo "$out"
+}
+
+kafka_render() { # template, output, node, nodes
+  local node="$3" nodes="$4" voters="" i rf=1 min_isr=1
+  for ((i = 1; i <= nodes; i++)); do voters="${voters:+$voters,}$i@$ES_BIND_HOST:$(kafka_controller_port "$i")"; done
+  if [ "$nodes" -ge 3 ]; then rf=3; min_isr=2; fi
+  sed -e "s#@HOST@#$ES_BIND_HOST#g" -e "s#@PORT@#$(kafka_port "$node")#g" \
+      -e "s#@CONTROLLER_PORT@#$(kafka_controller_port "$node")#g" \
+      -e "s#@DATA_DIR@#$(kafka_dir "$node")/data#g" -e "s#@NODE_ID@#$node#g" -e "s#@VOTERS@#$voters#g" \
+      -e "s#@RF@#$rf#g" -e "s#@MIN_ISR@#$min_isr#g" \
+      -e "s#@LOG_FILE@#$LOG_DIR/$(kafka_name "$node")-server.log#g" "$1" >"$2"
 }
 
 kafka_java() { # main class and args; in the foreground
   java -Dlog4j.configuration="file:$KAFKA_DIR/log4j.properties" -cp "$KAFKA_JARS/*" "$@"
 }
 
-kafka_running() { pid_alive "$RUN_DIR/kafka.pid"; }
+kafka_node_running() { pid_alive "$RUN_DIR/$(kafka_name "$1").pid"; }
 
 kafka_up() {
   kafka_install
-  mkdir -p "$KAFKA_DIR" "$LOG_DIR"
-  kafka_render "$STACK_ROOT/infra/kafka/server.properties.template" "$KAFKA_DIR/server.properties"
-  kafka_render "$STACK_ROOT/infra/kafka/log4j.properties.template" "$KAFKA_DIR/log4j.properties"
-  if kafka_running; then return; fi
-  require_free_port "$ES_KAFKA_PORT" Kafka
-  require_free_port "$ES_KAFKA_CONTROLLER_PORT" "the Kafka controller"
-  if [ ! -f "$KAFKA_DIR/data/meta.properties" ]; then
-    local cluster_id; cluster_id="$(kafka_java kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1)"
-    kafka_java kafka.tools.StorageTool format -t "$cluster_id" -c "$KAFKA_DIR/server.properties" \
-      >"$LOG_DIR/kafka-format.log" 2>&1 || die "formatting Kafka storage failed (log: $LOG_DIR/kafka-format.log)"
+  local nodes i dir cluster_id=""
+  nodes="$(kafka_nodes)"
+  if [ -f "$KAFKA_DIR/data/meta.properties" ] && [ "$(cat "$KAFKA_DIR/nodes" 2>/dev/null || echo 1)" != "$nodes" ]; then
+    die "this stack's Kafka was formatted with $(cat "$KAFKA_DIR/nodes" 2>/dev/null || echo 1) node(s), not $nodes: 'stack.sh reset' first (its topics are deleted), or run it with ES_KAFKA_NODES unset"
   fi
-  local mark; mark="$(wc -l <"$LOG_DIR/kafka-server.log" 2>/dev/null || echo 0)"
-  # shellcheck disable=SC2086
-  spawn kafka java $KAFKA_HEAP -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+ExitOnOutOfMemoryError \
-    -Djava.awt.headless=true -Djava.net.preferIPv4Stack=true -Dlog4j.configuration="file:$KAFKA_DIR/log4j.properties" \
-    -cp "$KAFKA_JARS/*" kafka.Kafka "$KAFKA_DIR/server.properties"
-  # Ready = the broker logged its start (after this launch) and its client port answers.
-  kafka_started() {
-    kafka_running || return 2
-    tail -n +"$((mark + 1))" "$LOG_DIR/kafka-server.log" 2>/dev/null | grep -q 'Kafka Server started' && port_open "$ES_KAFKA_PORT"
-  }
-  await_ready Kafka 90 kafka_started kafka_down "$LOG_DIR/kafka-server.log" "$LOG_DIR/kafka.log"
+  mkdir -p "$KAFKA_DIR" "$LOG_DIR"
+  echo "$nodes" >"$KAFKA_DIR/nodes"
+  # Every node of a cluster is formatted with the same cluster id.
+  cluster_id="$(sed -n 's/^cluster.id=//p' "$KAFKA_DIR/data/meta.properties" 2>/dev/null || true)"
+  [ -n "$cluster_id" ] || cluster_id="$(kafka_java kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1)"
+  local -a marks=()
+  for ((i = 1; i <= nodes; i++)); do
+    dir="$(kafka_dir "$i")"; mkdir -p "$dir"
+    kafka_render "$STACK_ROOT/infra/kafka/server.properties.template" "$dir/server.properties" "$i" "$nodes"
+    kafka_render "$STACK_ROOT/infra/kafka/log4j.properties.template" "$dir/log4j.properties" "$i" "$nodes"
+    marks[i]="$(wc -l 2>/dev/null <"$LOG_DIR/$(kafka_name "$i")-server.log" || echo 0)"
+    kafka_node_running "$i" && { marks[i]=running; continue; }
+    require_free_port "$(kafka_port "$i")" "Kafka node $i"
+    require_free_port "$(kafka_controller_port "$i")" "the Kafka controller of node $i"
+    if [ ! -f "$dir/data/meta.properties" ]; then
+      java -Dlog4j.configuration="file:$dir/log4j.properties" -cp "$KAFKA_JARS/*" kafka.tools.StorageTool \
+        format -t "$cluster_id" -c "$dir/server.properties" >"$LOG_DIR/$(kafka_name "$i")-format.log" 2>&1 \
+        || die "formatting Kafka storage of node $i failed (log: $LOG_DIR/$(kafka_name "$i")-format.log)"
+    fi
+    # shellcheck disable=SC2086
+    spawn "$(kafka_name "$i")" java $KAFKA_HEAP -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+ExitOnOutOfMemoryError \
+      -Djava.awt.headless=true -Djava.net.preferIPv4Stack=true -Dlog4j.configuration="file:$dir/log4j.properties" \
+      -cp "$KAFKA_JARS/*" kafka.Kafka "$dir/server.properties"
+  done
+  # Ready = each node logged its start (after this launch) and its client port answers. The
+  # nodes start together: a quorum of three elects its leader only once two are up.
+  for ((i = 1; i <= nodes; i++)); do
+    [ "${marks[i]}" = running ] && continue # up before this call
+    KAFKA_NODE="$i" KAFKA_MARK="${marks[i]}"
+    kafka_started() {
+      kafka_node_running "$KAFKA_NODE" || return 2
+      tail -n +"$((KAFKA_MARK + 1))" "$LOG_DIR/$(kafka_name "$KAFKA_NODE")-server.log" 2>/dev/null \
+        | grep -q 'Kafka Server started' && port_open "$(kafka_port "$KAFKA_NODE")"
+    }
+    await_ready "Kafka node $i" 120 kafka_started kafka_down \
+      "$LOG_DIR/$(kafka_name "$i")-server.log" "$LOG_DIR/$(kafka_name "$i").log"
+  done
 }
 
-kafka_down() { stop_pidfile kafka 60; }
+# The nodes together: stopped one after another, the last two lose their quorum and wait out
+# their shutdown timeout.
+kafka_down() {
+  local i
+  for i in 3 2 1; do stop_pidfile "$(kafka_name "$i")" 60 & done
+  wait
+}
 
 kafka_status() {
-  if kafka_running && port_open "$ES_KAFKA_PORT"; then echo "kafka     up    $ES_BIND_HOST:$ES_KAFKA_PORT  (KRaft, $KAFKA_VERSION)"
-  else echo "kafka     down"; fi
+  local nodes i up=0
+  nodes="$(kafka_nodes)"
+  for ((i = 1; i <= nodes; i++)); do
+    kafka_node_running "$i" && port_open "$(kafka_port "$i")" && up=$((up + 1))
+  done
+  if [ "$up" = "$nodes" ]; then echo "kafka     up    $(kafka_brokers)  (KRaft, $KAFKA_VERSION, $nodes node(s))"
+  else echo "kafka     down  ($up of $nodes node(s) up)"; fi
 }

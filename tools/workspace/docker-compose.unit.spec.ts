@@ -63,12 +63,21 @@ function published(service: string): { host: string; hostPort: number; container
   });
 }
 
+/** The three KRaft nodes, each a broker and a controller. */
+const KAFKA_NODES = ['kafka', 'kafka-2', 'kafka-3'];
+
 describe('docker-compose.yml', () => {
   const observability = ['otel-collector', 'jaeger', 'prometheus', 'grafana'];
 
   it('has the engines, the five services and what observes them, nothing else', () => {
     expect(Object.keys(services).sort()).toEqual(
-      ['postgres', 'kafka', 'mongo', ...SERVICES.map((s) => s.name), ...observability].sort(),
+      [
+        'postgres',
+        ...KAFKA_NODES,
+        'mongo',
+        ...SERVICES.map((s) => s.name),
+        ...observability,
+      ].sort(),
     );
     for (const name of observability)
       expect({ name, image: services[name]?.image }).toEqual({
@@ -160,7 +169,11 @@ describe('docker-compose.yml', () => {
 
   it('uses the engines and versions of docs/architecture.md', () => {
     expect(services['postgres']?.image).toMatch(/^postgres:(1[5-9])\b/);
-    expect(services['kafka']?.image).toMatch(/^apache\/kafka:3\.9\.\d+$/);
+    for (const node of KAFKA_NODES)
+      expect({ node, image: services[node]?.image }).toEqual({
+        node,
+        image: expect.stringMatching(/^apache\/kafka:3\.9\.\d+$/) as string,
+      });
     expect(services['mongo']?.image).toMatch(/^mongo:7\b/);
     expect(services['mongo']?.healthcheck?.test.join(' ')).toContain('rs.initiate');
   });
@@ -176,25 +189,47 @@ describe('docker-compose.yml', () => {
     expect(published('postgres')).toEqual([
       { host: '127.0.0.1', hostPort: LOCAL_DEFAULTS.postgresPort, containerPort: 5432 },
     ]);
-    expect(published('kafka')).toEqual([
-      { host: '127.0.0.1', hostPort: 9092, containerPort: 9092 },
-    ]);
+    // Node n on 9092 + 2(n-1), as the native stack's three-node option (ES_KAFKA_NODES=3).
+    KAFKA_NODES.forEach((node, i) => {
+      expect({ node, ports: published(node) }).toEqual({
+        node,
+        ports: [{ host: '127.0.0.1', hostPort: 9092 + 2 * i, containerPort: 9092 + 2 * i }],
+      });
+    });
     expect(published('mongo')).toEqual([
       { host: '127.0.0.1', hostPort: 27017, containerPort: 27017 },
     ]);
     expect(LOCAL_DEFAULTS.kafkaBrokers).toEqual(['127.0.0.1:9092']);
   });
 
-  it('advertises Kafka to the host on 127.0.0.1:9092 and to services on the address they are given', () => {
-    const env = services['kafka']?.environment ?? {};
-    const advertised = String(env['KAFKA_ADVERTISED_LISTENERS']);
-    expect(advertised).toContain('EXTERNAL://127.0.0.1:9092');
-    for (const s of SERVICES) {
-      const brokers = String(services[s.name]?.environment?.['KAFKA_BROKERS']);
-      expect(advertised).toContain(`://${brokers}`);
-    }
-    expect(env['KAFKA_PROCESS_ROLES']).toBe('broker,controller');
-    expect(env['KAFKA_NUM_PARTITIONS']).toBe(6);
+  it('runs Kafka as three nodes: one quorum, three copies with two in sync, each advertised to the host and to the services', () => {
+    const env = (node: string) => services[node]?.environment ?? {};
+    const voters = KAFKA_NODES.map((node, i) => `${i + 1}@${node}:9093`).join(',');
+    KAFKA_NODES.forEach((node, i) => {
+      const e = env(node);
+      expect({ node, id: e['KAFKA_NODE_ID'], voters: e['KAFKA_CONTROLLER_QUORUM_VOTERS'] }).toEqual(
+        {
+          node,
+          id: i + 1,
+          voters,
+        },
+      );
+      expect(String(e['KAFKA_ADVERTISED_LISTENERS'])).toBe(
+        `INTERNAL://${node}:19092,EXTERNAL://127.0.0.1:${9092 + 2 * i}`,
+      );
+      expect(e['KAFKA_PROCESS_ROLES']).toBe('broker,controller');
+      expect(e['KAFKA_NUM_PARTITIONS']).toBe(6);
+      expect(e['KAFKA_DEFAULT_REPLICATION_FACTOR']).toBe(3);
+      expect(e['KAFKA_MIN_INSYNC_REPLICAS']).toBe(2);
+      expect(e['KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR']).toBe(3);
+      expect(e['KAFKA_AUTO_CREATE_TOPICS_ENABLE']).toBe('false');
+      expect(e['CLUSTER_ID']).toBe(env('kafka')['CLUSTER_ID']);
+    });
+    expect(Buffer.from(String(env('kafka')['CLUSTER_ID']), 'base64url')).toHaveLength(16);
+    for (const s of SERVICES)
+      expect(String(services[s.name]?.environment?.['KAFKA_BROKERS'])).toBe(
+        KAFKA_NODES.map((node) => `${node}:19092`).join(','),
+      );
   });
 
   it.each(SERVICES.map((s) => [s.name, s.port] as const))(

@@ -9,7 +9,7 @@
 // - a failing write (MongoDB down) is retried with back-off for as long as it takes: dead-lettering
 //   good events because the database is away would lose them from the read model. The lag shows it.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Partitioners, type Kafka, type KafkaMessage, type Producer } from 'kafkajs';
+import type { Kafka, KafkaMessage, Producer } from 'kafkajs';
 import type { Collection } from 'mongodb';
 import {
   SpanKind,
@@ -21,6 +21,8 @@ import {
 import {
   ConsumerCore,
   backoffMs,
+  sendWhole,
+  wholeBatchProducer,
   contextOf,
   deadLetterHeaders,
   decodeMessage,
@@ -126,11 +128,8 @@ export class ProjectionRunner {
       },
       (batch) => this.eachBatch(batch),
     );
-    this.producer = options.kafka.producer({
-      idempotent: true,
-      maxInFlightRequests: 1,
-      createPartitioner: Partitioners.DefaultPartitioner,
-    });
+    // Dead letters go out whole or not at all (kafka-publisher.ts, on kafkajs' retries).
+    this.producer = wholeBatchProducer(options.kafka);
     this.attributes = { projection: options.projection.name, generation: options.generation };
     this.counter = options.meter?.createCounter('projection_events_total', {
       description: 'Events seen by a projection, by outcome',
@@ -364,20 +363,21 @@ export class ProjectionRunner {
     partition: number,
     poison: readonly { message: KafkaMessage; reason: string }[],
   ): Promise<void> {
-    await this.producer.send({
-      topic: dlqTopic(topic),
-      acks: -1,
-      messages: poison.map(({ message, reason }) => ({
-        key: message.key,
-        value: message.value,
-        headers: deadLetterHeaders(
-          decodeMessage(topic, partition, message),
-          this.options.groupId,
-          reason,
-          1,
-        ),
-      })),
-    });
+    await sendWhole(this.producer, [
+      {
+        topic: dlqTopic(topic),
+        messages: poison.map(({ message, reason }) => ({
+          key: message.key,
+          value: message.value,
+          headers: deadLetterHeaders(
+            decodeMessage(topic, partition, message),
+            this.options.groupId,
+            reason,
+            1,
+          ),
+        })),
+      },
+    ]);
     this.count('dead-lettered', poison.length);
     for (const { message, reason } of poison)
       this.options.log?.('warn', 'event dead-lettered', {
