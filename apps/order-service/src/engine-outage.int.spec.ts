@@ -3,7 +3,9 @@
 // Retry-After, never a 500, and writes nothing; once the engine is back the same requests
 // succeed without restarting the service. A command cut short and retried with its
 // Idempotency-Key writes once. A saga command that arrives while PostgreSQL is away waits and
-// is tried again until it is back: never dead-lettered, answered once.
+// is tried again until it is back: never dead-lettered, answered once. A MongoDB that stops
+// answering (connections open, nothing comes back) makes a read a 503 at the operation timeout
+// (MONGO_OPERATION_TIMEOUT_MS), not a request held until the socket gives up.
 import { ORDERS_COMMANDS_TOPIC, orderServiceApi } from '@es/order-contracts';
 import { SAGA_REPLIES_TOPIC } from '@es/saga-contracts';
 import { mongoConfig, postgresConfig } from '@es/runtime-config';
@@ -49,6 +51,7 @@ describe('order-service with an engine gone (real PostgreSQL and MongoDB behind 
       MONGO_URL: mongoUrl.toString(),
       MONGO_DATABASE: readSide.database,
       CONSISTENCY_WAIT_MS: '30000',
+      MONGO_OPERATION_TIMEOUT_MS: '1000',
     });
   }, 120_000);
   afterAll(async () => {
@@ -170,6 +173,38 @@ describe('order-service with an engine gone (real PostgreSQL and MongoDB behind 
     await eventually(
       async () => {
         expect((await read()).status).toBe(200);
+      },
+      { timeoutMs: 30_000 },
+    );
+  }, 60_000);
+
+  it('MongoDB stalled: a read-model GET is a 503 at the operation timeout, with or without a token', async () => {
+    const placed = await http<{ orderId: string; token: string }>(service.url('/orders'), {
+      body: body(),
+    });
+    const plain = () => http(service.url(`/orders/${placed.body.orderId}`));
+    const consistent = () =>
+      http(service.url(`/orders/${placed.body.orderId}?consistentWith=${placed.body.token}`));
+    expect((await consistent()).status).toBe(200);
+    mongo.stall();
+    try {
+      for (const read of [plain, consistent]) {
+        const started = Date.now();
+        const refused = await read();
+        const waited = Date.now() - started;
+        expect(refused).toMatchObject({ status: 503, body: { code: 'ENGINE_UNAVAILABLE' } });
+        expect(refused.headers.get('retry-after')).toBe('1');
+        // The operation timeout is 1 s; the consistency wait would have run 30 s.
+        expect(waited).toBeGreaterThanOrEqual(900);
+        expect(waited).toBeLessThan(5_000);
+      }
+    } finally {
+      await mongo.restore();
+    }
+    await eventually(
+      async () => {
+        expect((await plain()).status).toBe(200);
+        expect((await consistent()).status).toBe(200);
       },
       { timeoutMs: 30_000 },
     );

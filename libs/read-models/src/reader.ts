@@ -3,6 +3,13 @@
 // their bookkeeping, and read-your-writes: given a command's consistency token, a read waits,
 // bounded, until the document has seen the token's stream at the token's version, and otherwise
 // fails with NotYetConsistentError (409), never with stale data.
+//
+// Every read is bounded by an operation timeout (MONGO_OPERATION_TIMEOUT_MS): a database that
+// accepts connections and stops answering (a stalled server, a partition that drops packets)
+// fails the read with ReadModelUnavailableError (503) at that bound, instead of holding the
+// request for as long as the driver waits for its socket. A consistency wait ends at its own
+// deadline by a timer of its own, whatever its polls are doing; if its last poll failed, it is a
+// 503 too (the read model could not be asked), not a 409.
 import type { Collection, Db, Filter, Sort } from 'mongodb';
 import type { ConsistencyToken } from '@es/event-store';
 import { encodeConsistencyToken } from '@es/event-store';
@@ -22,6 +29,31 @@ export class NotYetConsistentError extends Error {
       `the ${projection} read model has not reached ${encodeConsistencyToken(token)} within ${waitedMs} ms (it has seen version ${seenVersion})`,
     );
   }
+}
+
+/**
+ * The read model's database did not answer within the operation timeout, or could not be asked.
+ * `code` says ETIMEDOUT, which the HTTP layer answers with 503 ENGINE_UNAVAILABLE.
+ */
+export class ReadModelUnavailableError extends Error {
+  override name = 'ReadModelUnavailableError';
+  readonly code = 'ETIMEDOUT';
+  constructor(
+    readonly projection: string,
+    readonly waitedMs: number,
+    options?: { cause?: unknown },
+  ) {
+    super(`the ${projection} read model's database did not answer within ${waitedMs} ms`, options);
+  }
+}
+
+export interface ReadModelsOptions {
+  /** How long the registry's answer (the active collection) is kept; 1 s. */
+  readonly cacheMs?: number;
+  /** A consistency wait's bound when the read gives none; 2 s. */
+  readonly defaultTimeoutMs?: number;
+  /** The bound of each read of the database; 5 s. */
+  readonly operationTimeoutMs?: number;
 }
 
 export interface ReadOptions {
@@ -44,6 +76,8 @@ interface Waiter {
   readonly started: number;
   readonly deadline: number;
   seen: number;
+  /** Its own deadline: the wait ends then, whatever the polls are doing. */
+  timer: NodeJS.Timeout | undefined;
   resolve(doc: StoredDocument): void;
   reject(seen: number, waitedMs: number): void;
 }
@@ -52,14 +86,30 @@ export class ReadModels {
   private readonly active = new Map<string, { collection: string; until: number }>();
   private readonly waiters = new Map<
     string,
-    { collection: Collection<StoredDocument>; waiting: Set<Waiter> }
+    {
+      collection: Collection<StoredDocument>;
+      waiting: Set<Waiter>;
+      /** The last poll's failure (a timeout, the database away), cleared by a poll that reads. */
+      failed?: unknown;
+    }
   >();
   private polling: NodeJS.Timeout | undefined;
+  private readonly operationTimeoutMs: number;
 
   constructor(
     private readonly db: Db,
-    private readonly options: { cacheMs?: number; defaultTimeoutMs?: number } = {},
-  ) {}
+    private readonly options: ReadModelsOptions = {},
+  ) {
+    this.operationTimeoutMs = options.operationTimeoutMs ?? 5_000;
+  }
+
+  /** The read's result, or ReadModelUnavailableError once the operation timeout has passed. */
+  private async bounded<T>(projection: string, read: Promise<T>): Promise<T> {
+    const started = Date.now();
+    const result = await within(read, started + this.operationTimeoutMs);
+    if (result === TIMED_OUT) throw new ReadModelUnavailableError(projection, Date.now() - started);
+    return result;
+  }
 
   /** The document, once it reflects the token if one is given; undefined when there is none. */
   async get<Doc extends object>(
@@ -69,7 +119,12 @@ export class ReadModels {
   ): Promise<Doc | undefined> {
     const stored = options.consistentWith
       ? await this.waitFor(projection, id, options.consistentWith, options.timeoutMs)
-      : await (await this.collection(projection)).findOne({ _id: id });
+      : await this.bounded(
+          projection,
+          this.collection(projection).then((c) =>
+            c.findOne({ _id: id }, { maxTimeMS: this.operationTimeoutMs }),
+          ),
+        );
     return stored ? ((documentFields(stored) as Doc | null) ?? undefined) : undefined;
   }
 
@@ -93,14 +148,14 @@ export class ReadModels {
             options.timeoutMs,
           )
         ).collection
-      : await this.collection(projection);
-    const cursor = collection.find({
-      ...(list.filter as Filter<StoredDocument>),
-      '_meta.deleted': { $ne: true },
-    });
+      : await this.bounded(projection, this.collection(projection));
+    const cursor = collection.find(
+      { ...(list.filter as Filter<StoredDocument>), '_meta.deleted': { $ne: true } },
+      { maxTimeMS: this.operationTimeoutMs },
+    );
     if (list.sort) cursor.sort(list.sort);
     if (list.skip) cursor.skip(list.skip);
-    const docs = await cursor.limit(list.limit).toArray();
+    const docs = await this.bounded(projection, cursor.limit(list.limit).toArray());
     return docs.flatMap((d) => (documentFields(d) as Doc | null) ?? []);
   }
 
@@ -122,9 +177,13 @@ export class ReadModels {
     timeoutMs = this.options.defaultTimeoutMs ?? 2_000,
   ): Promise<{ collection: Collection<StoredDocument>; doc: StoredDocument | null }> {
     const started = Date.now();
-    const collection = await within(this.collection(projection), started + timeoutMs);
-    if (collection === TIMED_OUT)
-      throw new NotYetConsistentError(projection, token, 0, Date.now() - started);
+    const collection = await this.withinWait(
+      projection,
+      token,
+      this.collection(projection),
+      started,
+      started + timeoutMs,
+    );
     const left = timeoutMs - (Date.now() - started);
     return { collection, doc: await this.waitIn(projection, collection, id, token, left) };
   }
@@ -144,11 +203,18 @@ export class ReadModels {
     const stream = `${token.stream.type}/${token.stream.id}`;
     const started = Date.now();
     const deadline = started + timeoutMs;
-    // The first read is bounded too: a database that stops answering gets the same answer.
-    const first = await within(collection.findOne({ _id: id }), deadline);
-    if (first === TIMED_OUT)
-      throw new NotYetConsistentError(projection, token, 0, Date.now() - started);
+    // The first read is bounded too: by the wait's deadline (409) or the operation timeout (503).
+    const first = await this.withinWait(
+      projection,
+      token,
+      collection.findOne({ _id: id }, { maxTimeMS: this.operationTimeoutMs }),
+      started,
+      deadline,
+    );
     if (versionOf(first?._meta, stream) >= token.version) return first;
+    const key = collection.collectionName;
+    const group = this.waiters.get(key) ?? { collection, waiting: new Set<Waiter>() };
+    this.waiters.set(key, group);
     return new Promise((resolve, reject) => {
       const waiter: Waiter = {
         id,
@@ -157,17 +223,49 @@ export class ReadModels {
         started,
         deadline,
         seen: versionOf(first?._meta, stream),
-        resolve,
+        timer: undefined,
+        resolve: (doc) => {
+          clearTimeout(waiter.timer);
+          resolve(doc);
+        },
         reject: (seen, waited) => {
-          reject(new NotYetConsistentError(projection, token, seen, waited));
+          clearTimeout(waiter.timer);
+          reject(
+            group.failed === undefined
+              ? new NotYetConsistentError(projection, token, seen, waited)
+              : new ReadModelUnavailableError(projection, waited, { cause: group.failed }),
+          );
         },
       };
-      const key = collection.collectionName;
-      const group = this.waiters.get(key) ?? { collection, waiting: new Set<Waiter>() };
+      waiter.timer = setTimeout(
+        () => {
+          if (!group.waiting.delete(waiter)) return;
+          waiter.reject(waiter.seen, Date.now() - started);
+        },
+        Math.max(0, deadline - Date.now()),
+      );
       group.waiting.add(waiter);
-      this.waiters.set(key, group);
       this.pollSoon();
     });
+  }
+
+  /**
+   * A read of a consistency wait: NotYetConsistentError at the wait's deadline, or
+   * ReadModelUnavailableError at the operation timeout if that comes first.
+   */
+  private async withinWait<T>(
+    projection: string,
+    token: ConsistencyToken,
+    read: Promise<T>,
+    started: number,
+    deadline: number,
+  ): Promise<T> {
+    const opDeadline = Date.now() + this.operationTimeoutMs;
+    const result = await within(read, Math.min(deadline, opDeadline));
+    if (result !== TIMED_OUT) return result;
+    const waited = Date.now() - started;
+    if (opDeadline < deadline) throw new ReadModelUnavailableError(projection, waited);
+    throw new NotYetConsistentError(projection, token, 0, waited);
   }
 
   private pollSoon(): void {
@@ -189,10 +287,17 @@ export class ReadModels {
       const ids = [...new Set([...group.waiting].map((w) => w.id))];
       let found: Map<string, StoredDocument>;
       try {
-        const docs = await group.collection.find({ _id: { $in: ids } }).toArray();
+        const read = group.collection
+          .find({ _id: { $in: ids } }, { maxTimeMS: this.operationTimeoutMs })
+          .toArray();
+        const docs = await within(read, Date.now() + this.operationTimeoutMs);
+        if (docs === TIMED_OUT) throw new ReadModelUnavailableError(key, this.operationTimeoutMs);
         found = new Map(docs.map((d) => [d._id, d]));
-      } catch {
-        found = new Map(); // the database is away: the waits run on to their deadline
+        delete group.failed;
+      } catch (error) {
+        // The database is away: the waits run on to their deadline (their own timers).
+        group.failed = error;
+        found = new Map();
       }
       const now = Date.now();
       for (const waiter of group.waiting) {
@@ -215,7 +320,10 @@ export class ReadModels {
       return this.db.collection<StoredDocument>(cached.collection);
     const entry = await this.db
       .collection<RegistryEntry>(REGISTRY_COLLECTION)
-      .findOne({ _id: projection }, { projection: { active: 1 } });
+      .findOne(
+        { _id: projection },
+        { projection: { active: 1 }, maxTimeMS: this.operationTimeoutMs },
+      );
     // Before the projection service first ran there is no entry: generation 1, still empty.
     const name =
       entry?.active.collection ??

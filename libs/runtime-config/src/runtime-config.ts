@@ -187,11 +187,16 @@ export function orderVerdictConfig(env: Env = process.env): OrderVerdictConfig {
 export interface ReadModelConfig {
   /** How long a read given a consistency token waits for the read model before answering 409. */
   readonly consistencyWaitMs: number;
+  /** The bound of each read of a read model: past it, the request is a 503 ENGINE_UNAVAILABLE. */
+  readonly operationTimeoutMs: number;
 }
 
 export function readModelConfig(env: Env = process.env): ReadModelConfig {
   const r = new Reader(env);
-  const config = { consistencyWaitMs: r.milliseconds('CONSISTENCY_WAIT_MS', 2_000) };
+  const config = {
+    consistencyWaitMs: r.milliseconds('CONSISTENCY_WAIT_MS', 2_000),
+    operationTimeoutMs: r.milliseconds('MONGO_OPERATION_TIMEOUT_MS', 5_000),
+  };
   r.done();
   return config;
 }

@@ -21,7 +21,7 @@ describe('runtime config', () => {
     expect(kafkaConfig('order-service', {}).brokers).toEqual(['127.0.0.1:9092']);
     expect(mongoConfig({})).toEqual({ url: 'mongodb://127.0.0.1:27017/', database: 'read_models' });
     expect(httpConfig(3001, {})).toEqual({ host: '127.0.0.1', port: 3001 });
-    expect(readModelConfig({})).toEqual({ consistencyWaitMs: 2_000 });
+    expect(readModelConfig({})).toEqual({ consistencyWaitMs: 2_000, operationTimeoutMs: 5_000 });
     expect(relayConfig({})).toEqual({ mode: 'decoding' });
     expect(orderVerdictConfig({})).toEqual({
       nudgeAfterMs: 30_000,
@@ -47,6 +47,7 @@ describe('runtime config', () => {
     expect(kafkaConfig('x', env).brokers).toEqual(['a:1', 'b:2']);
     expect(mongoConfig({ MONGO_DATABASE: 'rm_test' }).database).toBe('rm_test');
     expect(readModelConfig({ CONSISTENCY_WAIT_MS: '15000' }).consistencyWaitMs).toBe(15_000);
+    expect(readModelConfig({ MONGO_OPERATION_TIMEOUT_MS: '750' }).operationTimeoutMs).toBe(750);
     expect(relayConfig({ OUTBOX_RELAY_MODE: 'polling' }).mode).toBe('polling');
   });
 

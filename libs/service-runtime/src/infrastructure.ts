@@ -67,5 +67,9 @@ export function createMongoClient(appName: string): MongoClient {
   return new MongoClient(mongoConfig().url, {
     appName,
     serverSelectionTimeoutMS: 5_000,
+    // A connection whose server stopped answering (a stall, a half-open socket) is closed after
+    // 30 s of silence and its operation fails, instead of holding a pool slot for ever. Reads
+    // give up sooner, at their operation timeout (MONGO_OPERATION_TIMEOUT_MS, ReadModels).
+    socketTimeoutMS: 30_000,
   });
 }

@@ -138,6 +138,7 @@ export class PlatformModule {
           mongo
             ? new ReadModels(mongo.db(mongoConfig().database), {
                 defaultTimeoutMs: readModelConfig().consistencyWaitMs,
+                operationTimeoutMs: readModelConfig().operationTimeoutMs,
               })
             : null,
       },

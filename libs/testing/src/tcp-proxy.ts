@@ -1,11 +1,20 @@
 // A TCP proxy in front of an engine, for tests that take the engine away: `cut()` closes the
 // listener and resets every connection through it (what a restart or a network partition looks
-// like to the client), `restore()` listens again on the same port.
+// like to the client), `stall()` keeps every connection open and accepts new ones but forwards
+// nothing either way (a server that stopped answering, a partition that drops packets), and
+// `restore()` undoes either: it listens again on the same port, or forwards what was held.
 import { createServer, connect, type Server, type Socket } from 'node:net';
+
+interface Pair {
+  readonly client: Socket;
+  readonly upstream: Socket;
+}
 
 export class TcpProxy {
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
+  private readonly pairs = new Set<Pair>();
+  private stalled = false;
 
   private constructor(
     private readonly target: { readonly host: string; readonly port: number },
@@ -29,7 +38,10 @@ export class TcpProxy {
           upstream.destroy();
         });
       }
-      client.pipe(upstream).pipe(client);
+      const pair = { client, upstream };
+      this.pairs.add(pair);
+      client.on('close', () => this.pairs.delete(pair));
+      if (!this.stalled) flow(pair);
     });
     this.server = server;
     return new Promise((resolve, reject) => {
@@ -49,11 +61,32 @@ export class TcpProxy {
     if (server) await new Promise((resolve) => server.close(resolve));
   }
 
+  /** Connections stay open and new ones are accepted, but no byte goes through either way. */
+  stall(): void {
+    this.stalled = true;
+    for (const pair of this.pairs) {
+      pair.client.unpipe(pair.upstream);
+      pair.upstream.unpipe(pair.client);
+      pair.client.pause();
+      pair.upstream.pause();
+    }
+  }
+
   async restore(): Promise<void> {
+    if (this.stalled) {
+      this.stalled = false;
+      for (const pair of this.pairs) flow(pair);
+    }
     if (!this.server) await this.listen();
   }
 
   async stop(): Promise<void> {
     await this.cut();
   }
+}
+
+/** Bytes flow both ways (what was held while stalled goes through now). */
+function flow({ client, upstream }: Pair): void {
+  client.pipe(upstream);
+  upstream.pipe(client);
 }
