@@ -6,6 +6,7 @@
 #   run.sh contract  the long contract run (Schemathesis, many examples, a random seed)
 #   run.sh openapi   write the OpenAPI documents and the typed client from the operations
 #   run.sh bench   the benchmarks (results in docs/benchmarks.md)
+#   run.sh chaos   the fault harness's full profile (results in docs/reliability.md)
 set -euo pipefail
 LOG_TAG=run
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -110,6 +111,17 @@ cmd_openapi() {
   node tools/openapi/generate.mts
 }
 
+# The fault harness (tools/chaos, docs/reliability.md): the full profile by default, every fault
+# under 30 orders/s on a three-node Kafka cluster; its results are written to docs/reliability.md.
+# CHAOS_PROFILE=short runs the profile npm test runs.
+cmd_chaos() {
+  trap 'stop_stack_if_ours' EXIT
+  step "build" build
+  step "engines" ensure_stack
+  CHAOS_PROFILE="${CHAOS_PROFILE:-full}" CHAOS_WRITE_RESULTS="${CHAOS_WRITE_RESULTS:-1}" \
+    jest -c jest.e2e.config.js --ci tools/chaos
+}
+
 # Benchmarks print their figures and write them to docs/benchmarks.md.
 cmd_bench() {
   trap 'stop_stack_if_ours' EXIT
@@ -125,6 +137,7 @@ case "${1:-}" in
   test) cmd_test ;;
   bench) shift; cmd_bench "$@" ;;
   contract) cmd_contract ;;
+  chaos) cmd_chaos ;;
   openapi) cmd_openapi ;;
-  *) die "usage: run.sh start|test|contract|openapi|bench [append|relay|saga|projection|sweep]" ;;
+  *) die "usage: run.sh start|test|contract|chaos|openapi|bench [append|relay|saga|projection|sweep]" ;;
 esac

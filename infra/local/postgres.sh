@@ -135,6 +135,14 @@ pg_down() {
   as_user postgres "$(pg_bindir)/pg_ctl" -D "$PG_DATA" -m fast -w -t 60 stop >/dev/null
 }
 
+# No shutdown checkpoint, no goodbye to clients: the start that follows replays the WAL.
+pg_crash_restart() {
+  pg_running || die "PostgreSQL is not running"
+  as_user postgres "$(pg_bindir)/pg_ctl" -D "$PG_DATA" -m immediate -w -t 60 stop >/dev/null
+  as_user postgres "$(pg_bindir)/pg_ctl" -D "$PG_DATA" -l "$LOG_DIR/postgres.log" -w -t 60 start >/dev/null \
+    || die "PostgreSQL did not start after the crash (log: $LOG_DIR/postgres.log)"
+}
+
 pg_status() {
   if pg_running; then echo "postgres  up    $ES_BIND_HOST:$ES_PG_PORT  databases: ${PG_DATABASES[*]}"
   else echo "postgres  down"; fi

@@ -5,6 +5,7 @@
 #   stack.sh status             what runs, where; exit 0 only when all engines are up
 #   stack.sh env                the environment services and tests use (sourceable)
 #   stack.sh reset              stop and delete all data, logs and credentials
+#   stack.sh crash-restart postgres   a crash (immediate stop) and a start: for the fault harness
 # engines: postgres kafka ferretdb (default: all)
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -66,6 +67,15 @@ case "$cmd" in
     done
     exit $all
     ;;
+  crash-restart)
+    # A fault for the fault harness (tools/chaos): the engine stopped as a crash would stop it,
+    # then started again. PostgreSQL only: an immediate stop, so the start runs crash recovery.
+    for e in "${selected[@]}"; do
+      [ "$e" = postgres ] || die "crash-restart: only postgres (Kafka nodes are killed by their pid files)"
+      pg_crash_restart
+    done
+    log "crash-restarted: ${selected[*]}"
+    ;;
   env)
     [ -f "$ES_STACK_DIR/stack.env" ] || die "no $ES_STACK_DIR/stack.env yet: run 'stack.sh up' first"
     cat "$ES_STACK_DIR/stack.env"
@@ -75,5 +85,5 @@ case "$cmd" in
     rm -rf "$ES_STACK_DIR"
     log "deleted $ES_STACK_DIR"
     ;;
-  *) die "usage: stack.sh up|down|status|env|reset [postgres|kafka|ferretdb...]" ;;
+  *) die "usage: stack.sh up|down|status|env|reset|crash-restart [postgres|kafka|ferretdb...]" ;;
 esac

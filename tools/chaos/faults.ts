@@ -1,0 +1,236 @@
+// The faults, each injected while the load runs and timed as a window (from the injection to
+// the system having what it needs again): a SIGKILL of a service restarted 5 s later, of the
+// relay leader of the orders database (a stand-by instance takes the lead), of the Kafka node
+// leading the busiest partition (started again 10 s later), a crash restart of PostgreSQL, a
+// poison message on every topic a service consumes, a window of events published a second time
+// from an event store, and a consumer group rebalance (an instance joins, then leaves).
+import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { Kafka, logLevel } from 'kafkajs';
+import { PostgresEventStore, EventRegistry, republishStream } from '@es/event-store';
+import { INVENTORY_EVENTS_TOPIC, stockItemEventSchemas } from '@es/inventory-contracts';
+import { ORDERS_EVENTS_TOPIC, orderEventSchemas } from '@es/order-contracts';
+import { workspaceRoot } from '@es/testing';
+import type { Load } from './load';
+import type { ChaosSystem, InstanceName } from './system';
+
+/** Every topic some service consumes (the projections' included). */
+export const CONSUMED_TOPICS = [
+  'orders.commands',
+  'inventory.commands',
+  'payments.commands',
+  'orders.events',
+  'inventory.events',
+  'payments.events',
+  'sagas.replies',
+  'sagas.events',
+] as const;
+
+export interface FaultContext {
+  readonly system: ChaosSystem;
+  readonly load: Load;
+  readonly log: (line: string) => void;
+  /** What a fault left for the checker: the poison messages' keys by topic. */
+  readonly poisoned: Map<string, string>;
+}
+
+export interface Fault {
+  readonly name: string;
+  /** Needs more than one Kafka node. */
+  readonly cluster?: boolean;
+  inject(ctx: FaultContext): Promise<void>;
+}
+
+export interface FaultWindow {
+  readonly name: string;
+  readonly startedAt: number;
+  readonly endedAt: number;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function killAndRestart(
+  instance: InstanceName,
+  name = `SIGKILL ${instance}, restarted after 5 s`,
+): Fault {
+  return {
+    name,
+    inject: async ({ system }) => {
+      await system.instance(instance).kill();
+      await sleep(5_000);
+      await system.startInstance(instance);
+    },
+  };
+}
+
+/** The order-service instance whose relay leads (its `outbox_is_leader` gauge says 1). */
+async function relayLeader(system: ChaosSystem): Promise<InstanceName> {
+  for (;;) {
+    for (const instance of ['order-service', 'order-service-b'] as const) {
+      try {
+        const metrics = await (await fetch(system.url(instance, '/metrics'))).text();
+        if (/^outbox_is_leader\{[^}]*\} 1$/m.test(metrics)) return instance;
+      } catch {
+        // restarting
+      }
+    }
+    await sleep(500);
+  }
+}
+
+function kafkaAdmin(system: ChaosSystem) {
+  return new Kafka({
+    clientId: 'chaos',
+    brokers: [...system.kafka.brokers],
+    logLevel: logLevel.NOTHING,
+  });
+}
+
+export const FAULTS: Record<string, Fault> = {
+  'kill-inventory': killAndRestart('inventory-service'),
+  'kill-payment': killAndRestart('payment-service'),
+  'kill-orchestrator': killAndRestart('saga-orchestrator'),
+  'kill-projections': killAndRestart('projection-service'),
+  'kill-order': killAndRestart('order-service-b'),
+  'kill-relay-leader': {
+    name: 'SIGKILL the orders relay leader, restarted after 5 s',
+    inject: async ({ system, log }) => {
+      const leader = await relayLeader(system);
+      log(`the orders relay leader is ${leader}`);
+      await system.instance(leader).kill();
+      await sleep(5_000);
+      await system.startInstance(leader);
+    },
+  },
+  'kill-broker': {
+    name: 'SIGKILL the Kafka node leading orders.events/0, restarted after 10 s',
+    cluster: true,
+    inject: async ({ system, log }) => {
+      const admin = kafkaAdmin(system).admin();
+      await admin.connect();
+      let leader: number;
+      try {
+        const metadata = await admin.fetchTopicMetadata({ topics: [ORDERS_EVENTS_TOPIC] });
+        const partition = metadata.topics[0]?.partitions.find((p) => p.partitionId === 0);
+        if (!partition) throw new Error(`${ORDERS_EVENTS_TOPIC} has no partition 0`);
+        leader = partition.leader;
+      } finally {
+        await admin.disconnect();
+      }
+      log(`SIGKILL of Kafka node ${leader}`);
+      system.kafka.kill(leader);
+      await sleep(10_000);
+      system.kafka.up();
+    },
+  },
+  'restart-postgres': {
+    name: 'PostgreSQL crash restart (immediate stop, start)',
+    inject: async () => {
+      execFileSync(
+        'bash',
+        [join(workspaceRoot(), 'infra', 'local', 'stack.sh'), 'crash-restart', 'postgres'],
+        {
+          stdio: ['ignore', 'ignore', 'pipe'],
+          timeout: 120_000,
+        },
+      );
+      await sleep(1_000);
+    },
+  },
+  poison: {
+    name: 'a poison message on every consumed topic',
+    inject: async ({ system, poisoned }) => {
+      const producer = kafkaAdmin(system).producer();
+      await producer.connect();
+      try {
+        for (const topic of CONSUMED_TOPICS) {
+          const key = `chaos-poison-${topic}`;
+          poisoned.set(topic, key);
+          await producer.send({
+            topic,
+            acks: -1,
+            messages: [
+              { key, value: 'chaos: this is not JSON {', headers: { 'message-id': randomUUID() } },
+            ],
+          });
+        }
+      } finally {
+        await producer.disconnect();
+      }
+    },
+  },
+  republish: {
+    name: 'the last 100 orders and 10 stock items published again from their stores',
+    inject: async ({ system, load, log }) => {
+      const metadata = { correlationId: `chaos-republish-${randomUUID()}`, causationId: null };
+      const headers = { 'republished-by': 'chaos' };
+      const orders = new PostgresEventStore(
+        system.pool('orders'),
+        new EventRegistry(orderEventSchemas),
+      );
+      const inventory = new PostgresEventStore(
+        system.pool('inventory'),
+        new EventRegistry(stockItemEventSchemas),
+      );
+      let events = 0;
+      for (const orderId of [...load.ledger.orders.keys()].slice(-100))
+        events += await republishStream(
+          orders,
+          { type: 'order', id: orderId },
+          {},
+          {
+            topicOf: (type) => (type === 'order' ? ORDERS_EVENTS_TOPIC : undefined),
+            metadata,
+            headers,
+          },
+        );
+      for (const sku of load.ledger.skus.slice(0, 10))
+        events += await republishStream(
+          inventory,
+          { type: 'stock-item', id: sku },
+          {},
+          {
+            topicOf: (type) => (type === 'stock-item' ? INVENTORY_EVENTS_TOPIC : undefined),
+            metadata,
+            headers,
+          },
+        );
+      log(`${events} events published again`);
+    },
+  },
+  rebalance: {
+    name: 'a payment-service instance joins its groups, then leaves 10 s later',
+    inject: async ({ system }) => {
+      const extra = await system.startExtra('payment-service');
+      await sleep(10_000);
+      await extra.stop();
+    },
+  },
+};
+
+/**
+ * Runs the faults one after another, recording each one's window. Before each, the system is
+ * given `gapMs` of load and then `recovered()`, which waits until what the last fault held back
+ * has gone through: faults are separate trials, not one compound outage in which a saga step
+ * meets two participants restarting in turn.
+ */
+export async function injectAll(
+  faults: readonly Fault[],
+  ctx: FaultContext,
+  gapMs: number,
+  recovered: () => Promise<void>,
+): Promise<FaultWindow[]> {
+  const windows: FaultWindow[] = [];
+  for (const fault of faults) {
+    await recovered();
+    await sleep(gapMs);
+    const startedAt = Date.now();
+    ctx.log(`fault: ${fault.name}`);
+    await fault.inject(ctx);
+    const endedAt = Date.now();
+    ctx.log(`fault over after ${endedAt - startedAt} ms: ${fault.name}`);
+    windows.push({ name: fault.name, startedAt, endedAt });
+  }
+  return windows;
+}

@@ -1,0 +1,199 @@
+// The system the fault harness runs: every service as a real process (its built dist, as
+// `npm start` runs it), two order-service instances (so a relay leader can be killed while a
+// stand-by takes over), on a Kafka cluster of its own (three KRaft nodes, or one, in a stack
+// directory of its own on ports of its own) and on fresh databases of the local PostgreSQL and
+// MongoDB wire protocol (FerretDB), so that what the invariant checker reads is this run's and
+// nothing else's.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MongoClient } from 'mongodb';
+import type { Pool } from 'pg';
+import { mongoConfig } from '@es/runtime-config';
+import {
+  createTestDatabase,
+  freePort,
+  loadStackEnv,
+  startService,
+  uniqueName,
+  workspaceRoot,
+  type RunningService,
+  type TestDatabase,
+} from '@es/testing';
+
+/** A service's database on the local PostgreSQL (the saga orchestrator's is `sagas`). */
+export const DATABASES = {
+  'order-service': 'orders',
+  'inventory-service': 'inventory',
+  'payment-service': 'payments',
+  'saga-orchestrator': 'sagas',
+} as const;
+export type DatabaseName = (typeof DATABASES)[keyof typeof DATABASES];
+
+/** What runs: an instance name, its service, and whether it takes HTTP load. */
+export const INSTANCES = [
+  { instance: 'order-service', service: 'order-service' },
+  { instance: 'order-service-b', service: 'order-service' },
+  { instance: 'inventory-service', service: 'inventory-service' },
+  { instance: 'payment-service', service: 'payment-service' },
+  { instance: 'saga-orchestrator', service: 'saga-orchestrator' },
+  { instance: 'projection-service', service: 'projection-service' },
+] as const;
+export type InstanceName = (typeof INSTANCES)[number]['instance'];
+
+export interface KafkaCluster {
+  readonly nodes: number;
+  readonly brokers: readonly string[];
+  /** SIGKILL of one node (1-based); its data stays. */
+  kill(node: number): void;
+  /** Starts the nodes that are not running and waits until they serve. */
+  up(): void;
+  down(): void;
+}
+
+function kafkaCluster(nodes: number, port: number): KafkaCluster {
+  const dir = mkdtempSync(join(tmpdir(), 'es-chaos-kafka-'));
+  const env = {
+    ...process.env,
+    ES_STACK_DIR: dir,
+    ES_KAFKA_NODES: String(nodes),
+    ES_KAFKA_PORT: String(port),
+    ES_KAFKA_CONTROLLER_PORT: String(port + 1),
+    ES_KAFKA_HEAP: process.env['ES_KAFKA_HEAP'] ?? '-Xms256m -Xmx768m',
+  };
+  const stack = (...args: string[]) =>
+    execFileSync('bash', [join(workspaceRoot(), 'infra', 'local', 'stack.sh'), ...args], {
+      env,
+      stdio: ['ignore', 'ignore', 'pipe'],
+      timeout: 240_000,
+    });
+  return {
+    nodes,
+    brokers: Array.from({ length: nodes }, (_, i) => `127.0.0.1:${port + 2 * i}`),
+    kill: (node) => {
+      const pidFile = join(dir, 'run', node === 1 ? 'kafka.pid' : `kafka-${node}.pid`);
+      process.kill(Number(readFileSync(pidFile, 'utf8').trim()), 'SIGKILL');
+    },
+    up: () => stack('up', 'kafka'),
+    down: () => {
+      try {
+        stack('down', 'kafka');
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  };
+}
+
+export interface ChaosSystemOptions {
+  readonly kafkaNodes: number;
+  /** Environment for every service (deadlines, sweep intervals). */
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+export class ChaosSystem {
+  private readonly running = new Map<InstanceName, RunningService>();
+  private readonly ports = new Map<InstanceName, number>();
+  private extras: RunningService[] = [];
+
+  private constructor(
+    readonly kafka: KafkaCluster,
+    readonly databases: Readonly<Record<DatabaseName, TestDatabase>>,
+    readonly mongoDatabase: string,
+    private readonly env: Readonly<Record<string, string>>,
+  ) {}
+
+  static async start(options: ChaosSystemOptions): Promise<ChaosSystem> {
+    loadStackEnv();
+    const kafka = kafkaCluster(options.kafkaNodes, 19_292);
+    kafka.up();
+    const entries = await Promise.all(
+      Object.values(DATABASES).map(
+        async (name) => [name, await createTestDatabase(`chaos_${name}`)] as const,
+      ),
+    );
+    const databases = Object.fromEntries(entries) as Record<DatabaseName, TestDatabase>;
+    const system = new ChaosSystem(kafka, databases, uniqueName('chaos_rm'), {
+      KAFKA_BROKERS: kafka.brokers.join(','),
+      ...options.env,
+    });
+    try {
+      for (const { instance } of INSTANCES) system.ports.set(instance, await freePort());
+      await Promise.all(INSTANCES.map(({ instance }) => system.startInstance(instance)));
+    } catch (error) {
+      await system.stop();
+      throw error;
+    }
+    return system;
+  }
+
+  private serviceOf(instance: InstanceName) {
+    const spec = INSTANCES.find((i) => i.instance === instance);
+    if (!spec) throw new Error(`no instance ${instance}`);
+    return spec.service;
+  }
+
+  private envOf(service: string): Record<string, string> {
+    const database = DATABASES[service as keyof typeof DATABASES] as DatabaseName | undefined;
+    return {
+      ...this.env,
+      MONGO_DATABASE: this.mongoDatabase,
+      ...(database ? { PGDATABASE: this.databases[database].name } : {}),
+    };
+  }
+
+  async startInstance(instance: InstanceName): Promise<RunningService> {
+    const service = this.serviceOf(instance);
+    const port = this.ports.get(instance);
+    if (port === undefined) throw new Error(`no port for ${instance}`);
+    const started = await startService(
+      { name: service, port },
+      { env: this.envOf(service), readyTimeoutMs: 120_000 },
+    );
+    this.running.set(instance, started);
+    return started;
+  }
+
+  /** Another instance of a service, outside the load (a consumer joining its group). */
+  async startExtra(service: string): Promise<RunningService> {
+    const started = await startService(
+      { name: service, port: await freePort() },
+      { env: this.envOf(service), readyTimeoutMs: 120_000 },
+    );
+    this.extras.push(started);
+    return started;
+  }
+
+  instance(instance: InstanceName): RunningService {
+    const found = this.running.get(instance);
+    if (!found) throw new Error(`${instance} is not running`);
+    return found;
+  }
+
+  /** The instance's address, running or not (a client retries while it restarts). */
+  url(instance: InstanceName, path = ''): string {
+    return `http://127.0.0.1:${this.ports.get(instance)}${path}`;
+  }
+
+  pool(database: DatabaseName): Pool {
+    return this.databases[database].pool;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.allSettled([...this.running.values(), ...this.extras].map((s) => s.stop()));
+    this.running.clear();
+    this.extras = [];
+    if (process.env['CHAOS_KEEP'] === '1') return;
+    await Promise.allSettled(Object.values(this.databases).map((db) => db.drop()));
+    const mongo = new MongoClient(mongoConfig().url, { serverSelectionTimeoutMS: 5_000 });
+    try {
+      await mongo.db(this.mongoDatabase).dropDatabase();
+    } catch {
+      // dropped with the stack's next reset
+    } finally {
+      await mongo.close();
+    }
+    this.kafka.down();
+  }
+}
