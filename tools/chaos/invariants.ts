@@ -424,42 +424,61 @@ export async function readModelsMatchStores(
       if (!entry) throw new Error(`no projection ${name} in ${system.mongoDatabase}`);
       return db.collection(entry.active.collection);
     };
-    const stock = await active('stock-availability');
-    for (const sku of ledger.skus) {
-      const state = view.stock.get(sku);
-      const doc = await stock.findOne({ sku });
-      compared++;
-      if (!state || state.state.status !== 'STOCKED' || !doc) {
-        violations.push(`stock-availability ${sku}: ${doc ? 'no stream' : 'no document'}`);
-        continue;
+    /** Each id's document against the fields the store folds to (undefined: no stream). */
+    const compare = async (
+      projection: string,
+      field: string,
+      expected: ReadonlyMap<string, Readonly<Record<string, unknown>> | undefined>,
+    ) => {
+      const collection = await active(projection);
+      for (const [id, fields] of expected) {
+        const doc = await collection.findOne({ [field]: id });
+        compared++;
+        if (!fields || !doc) {
+          violations.push(`${projection} ${id}: ${doc ? 'no stream' : 'no document'}`);
+          continue;
+        }
+        const differ = Object.entries(fields).filter(([name, value]) => doc[name] !== value);
+        if (differ.length > 0)
+          violations.push(
+            `${projection} ${id}: ${differ.map(([name, value]) => `${name} ${String(doc[name])}/${String(value)}`).join(', ')} (document/store)`,
+          );
       }
-      if (
-        doc['onHand'] !== state.state.onHand ||
-        doc['reserved'] !== state.state.reserved ||
-        doc['version'] !== state.version
-      )
-        violations.push(
-          `stock-availability ${sku}: on hand ${doc['onHand']}/${state.state.onHand}, reserved ${doc['reserved']}/${state.state.reserved}, version ${doc['version']}/${state.version} (document/store)`,
-        );
-    }
-    const accounts = await active('customer-account');
-    for (const customerId of ledger.deposited.keys()) {
-      const state = view.accounts.get(customerId);
-      const doc = await accounts.findOne({ customerId });
-      compared++;
-      if (!state || state.state.status !== 'OPEN' || !doc) {
-        violations.push(`customer-account ${customerId}: ${doc ? 'no stream' : 'no document'}`);
-        continue;
-      }
-      if (
-        doc['balance'] !== state.state.balance ||
-        doc['reserved'] !== state.state.reserved ||
-        doc['version'] !== state.version
-      )
-        violations.push(
-          `customer-account ${customerId}: balance ${doc['balance']}/${state.state.balance}, reserved ${doc['reserved']}/${state.state.reserved}, version ${doc['version']}/${state.version}`,
-        );
-    }
+    };
+    await compare(
+      'stock-availability',
+      'sku',
+      new Map(
+        ledger.skus.map((sku) => {
+          const item = view.stock.get(sku);
+          return [
+            sku,
+            item?.state.status === 'STOCKED'
+              ? { onHand: item.state.onHand, reserved: item.state.reserved, version: item.version }
+              : undefined,
+          ];
+        }),
+      ),
+    );
+    await compare(
+      'customer-account',
+      'customerId',
+      new Map(
+        [...ledger.deposited.keys()].map((customerId) => {
+          const account = view.accounts.get(customerId);
+          return [
+            customerId,
+            account?.state.status === 'OPEN'
+              ? {
+                  balance: account.state.balance,
+                  reserved: account.state.reserved,
+                  version: account.version,
+                }
+              : undefined,
+          ];
+        }),
+      ),
+    );
     const details = await active('order-details');
     const customerOrders = await active('customer-orders');
     const byId = new Map((await details.find({}).toArray()).map((d) => [String(d['orderId']), d]));

@@ -5,16 +5,17 @@
 // MongoDB wire protocol (FerretDB), so that what the invariant checker reads is this run's and
 // nothing else's.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { MongoClient } from 'mongodb';
-import type { Pool } from 'pg';
-import { mongoConfig } from '@es/runtime-config';
+import { Pool } from 'pg';
+import { mongoConfig, postgresConfig } from '@es/runtime-config';
 import {
   createTestDatabase,
+  dropDatabase,
   freePort,
   loadStackEnv,
+  stackDir,
   startService,
   uniqueName,
   workspaceRoot,
@@ -52,8 +53,13 @@ export interface KafkaCluster {
   down(): void;
 }
 
+/**
+ * The run's own Kafka cluster, in `.local/chaos-kafka` beside the stack: a cluster left running
+ * by a run that was interrupted (Ctrl-C ends the services, not the brokers the stack detached)
+ * is stopped and deleted before this one starts, so its ports are free.
+ */
 function kafkaCluster(nodes: number, port: number): KafkaCluster {
-  const dir = mkdtempSync(join(tmpdir(), 'es-chaos-kafka-'));
+  const dir = join(stackDir(), '..', 'chaos-kafka');
   const env = {
     ...process.env,
     ES_STACK_DIR: dir,
@@ -68,6 +74,13 @@ function kafkaCluster(nodes: number, port: number): KafkaCluster {
       stdio: ['ignore', 'ignore', 'pipe'],
       timeout: 240_000,
     });
+  if (existsSync(dir)) {
+    try {
+      stack('down', 'kafka');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
   return {
     nodes,
     brokers: Array.from({ length: nodes }, (_, i) => `127.0.0.1:${port + 2 * i}`),
@@ -84,6 +97,32 @@ function kafkaCluster(nodes: number, port: number): KafkaCluster {
       }
     },
   };
+}
+
+/**
+ * The databases of runs that were interrupted before they could drop theirs (runs do not
+ * overlap): each PostgreSQL one holds a replication slot that would keep WAL for ever.
+ */
+async function dropLeftovers(): Promise<void> {
+  const admin = new Pool({ ...postgresConfig('postgres'), max: 1 });
+  let names: string[];
+  try {
+    const { rows } = await admin.query<{ datname: string }>(
+      String.raw`SELECT datname FROM pg_database WHERE datname LIKE 'chaos\_%'`,
+    );
+    names = rows.map((r) => r.datname);
+  } finally {
+    await admin.end();
+  }
+  for (const name of names) await dropDatabase(name);
+  const mongo = new MongoClient(mongoConfig().url, { serverSelectionTimeoutMS: 5_000 });
+  try {
+    const { databases } = await mongo.db().admin().listDatabases({ nameOnly: true });
+    for (const { name } of databases)
+      if (name.startsWith('chaos_rm_')) await mongo.db(name).dropDatabase();
+  } finally {
+    await mongo.close();
+  }
 }
 
 export interface ChaosSystemOptions {
@@ -106,6 +145,7 @@ export class ChaosSystem {
 
   static async start(options: ChaosSystemOptions): Promise<ChaosSystem> {
     loadStackEnv();
+    await dropLeftovers();
     const kafka = kafkaCluster(options.kafkaNodes, 19_292);
     kafka.up();
     const entries = await Promise.all(

@@ -28,30 +28,38 @@ export async function createTestDatabase(prefix = 'test'): Promise<TestDatabase>
     pool,
     drop: async () => {
       await pool.end();
-      const dropper = new Pool({ ...postgresConfig('postgres'), max: 1 });
-      try {
-        // A database with a replication slot (the decoding relay's) cannot be dropped, even
-        // forced: end the slot's walsender, then drop the slot (it is inactive once it ended).
-        for (let attempt = 0; ; attempt++) {
-          const { rows } = await dropper.query<{ slot_name: string; active_pid: number | null }>(
-            'SELECT slot_name, active_pid FROM pg_replication_slots WHERE database = $1',
-            [name],
-          );
-          if (rows.length === 0) break;
-          if (attempt >= 50) throw new Error(`the replication slots of ${name} stay active`);
-          for (const slot of rows)
-            await dropper.query(
-              slot.active_pid === null
-                ? 'SELECT pg_drop_replication_slot($1)'
-                : 'SELECT pg_terminate_backend($1)',
-              [slot.active_pid ?? slot.slot_name],
-            );
-          await new Promise((resolve) => setTimeout(resolve, 100));
-        }
-        await dropper.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      } finally {
-        await dropper.end();
-      }
+      await dropDatabase(name);
     },
   };
+}
+
+/**
+ * Drops a database of the local cluster, with its connections and its replication slots (a
+ * database with a slot, the decoding relay's, cannot be dropped, even forced).
+ */
+export async function dropDatabase(name: string): Promise<void> {
+  const dropper = new Pool({ ...postgresConfig('postgres'), max: 1 });
+  try {
+    // A database with a replication slot (the decoding relay's) cannot be dropped, even
+    // forced: end the slot's walsender, then drop the slot (it is inactive once it ended).
+    for (let attempt = 0; ; attempt++) {
+      const { rows } = await dropper.query<{ slot_name: string; active_pid: number | null }>(
+        'SELECT slot_name, active_pid FROM pg_replication_slots WHERE database = $1',
+        [name],
+      );
+      if (rows.length === 0) break;
+      if (attempt >= 50) throw new Error(`the replication slots of ${name} stay active`);
+      for (const slot of rows)
+        await dropper.query(
+          slot.active_pid === null
+            ? 'SELECT pg_drop_replication_slot($1)'
+            : 'SELECT pg_terminate_backend($1)',
+          [slot.active_pid ?? slot.slot_name],
+        );
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    await dropper.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  } finally {
+    await dropper.end();
+  }
 }
