@@ -9,6 +9,7 @@ import {
 import { SAGA_REPLIES_TOPIC } from '@es/saga-contracts';
 import {
   DeadLettersController,
+  RepublishController,
   EventSourcingModule,
   MessageConsumers,
   PlatformModule,
@@ -23,6 +24,7 @@ import { InventoryController } from './inventory.controller';
 import { participantProvider } from '@es/saga-participant';
 import { inventoryParticipant } from './inventory.participant';
 import { GetStockItemHandler } from './inventory.queries';
+import { stockItemAggregate, stockReturnAggregate } from './stock-item.aggregate';
 
 @Module({
   imports: [
@@ -35,10 +37,11 @@ import { GetStockItemHandler } from './inventory.queries';
     EventSourcingModule.forRoot({
       schemas: [...stockItemEventSchemas, ...stockReturnEventSchemas],
       topics: [INVENTORY_EVENTS_TOPIC, INVENTORY_COMMANDS_TOPIC, SAGA_REPLIES_TOPIC],
+      streams: [stockItemAggregate, stockReturnAggregate],
     }),
     CqrsModule.forRoot(),
   ],
-  controllers: [InventoryController, DeadLettersController],
+  controllers: [InventoryController, DeadLettersController, RepublishController],
   providers: [
     RestockHandler,
     ReserveStockHandler,

@@ -4,6 +4,7 @@ import { ORDERS_COMMANDS_TOPIC, ORDERS_EVENTS_TOPIC, orderEventSchemas } from '@
 import { SAGA_REPLIES_TOPIC } from '@es/saga-contracts';
 import {
   DeadLettersController,
+  RepublishController,
   EventSourcingModule,
   MessageConsumers,
   PlatformModule,
@@ -13,6 +14,7 @@ import { participantProvider } from '@es/saga-participant';
 import { ordersParticipant } from './orders.participant';
 import { OrdersController } from './orders.controller';
 import { VerdictSweep } from './verdict-sweep';
+import { orderAggregate } from './order.aggregate';
 import {
   GetOrderAtHandler,
   GetOrderEventsHandler,
@@ -31,10 +33,11 @@ import {
     EventSourcingModule.forRoot({
       schemas: orderEventSchemas,
       topics: [ORDERS_EVENTS_TOPIC, ORDERS_COMMANDS_TOPIC, SAGA_REPLIES_TOPIC],
+      streams: [orderAggregate],
     }),
     CqrsModule.forRoot(),
   ],
-  controllers: [OrdersController, DeadLettersController],
+  controllers: [OrdersController, DeadLettersController, RepublishController],
   providers: [
     PlaceOrderHandler,
     CancelOrderHandler,

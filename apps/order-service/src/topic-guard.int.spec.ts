@@ -37,7 +37,7 @@ describe('a service and the settings of its topics (real Kafka)', () => {
           postgres: { database: db.name },
           kafka: true,
         }),
-        EventSourcingModule.forRoot({ schemas: [], topics: [topic] }),
+        EventSourcingModule.forRoot({ schemas: [], topics: [topic], streams: [] }),
       ],
     })
     class GuardedModule {}

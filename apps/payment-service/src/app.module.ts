@@ -9,6 +9,7 @@ import {
 import { SAGA_REPLIES_TOPIC } from '@es/saga-contracts';
 import {
   DeadLettersController,
+  RepublishController,
   EventSourcingModule,
   MessageConsumers,
   PlatformModule,
@@ -22,6 +23,7 @@ import { PaymentsController } from './payments.controller';
 import { participantProvider } from '@es/saga-participant';
 import { paymentsParticipant } from './payments.participant';
 import { GetAccountHandler, GetPaymentHandler } from './payments.queries';
+import { accountAggregate, paymentAggregate } from './payment.aggregates';
 
 @Module({
   imports: [
@@ -34,10 +36,11 @@ import { GetAccountHandler, GetPaymentHandler } from './payments.queries';
     EventSourcingModule.forRoot({
       schemas: [...accountEventSchemas, ...paymentEventSchemas],
       topics: [PAYMENTS_EVENTS_TOPIC, PAYMENTS_COMMANDS_TOPIC, SAGA_REPLIES_TOPIC],
+      streams: [accountAggregate, paymentAggregate],
     }),
     CqrsModule.forRoot(),
   ],
-  controllers: [PaymentsController, DeadLettersController],
+  controllers: [PaymentsController, DeadLettersController, RepublishController],
   providers: [
     DepositFundsHandler,
     AuthorizePaymentHandler,

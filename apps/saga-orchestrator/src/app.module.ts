@@ -6,6 +6,7 @@ import { SAGAS_EVENTS_TOPIC, sagaEventSchemas } from '@es/saga';
 import { SAGA_REPLIES_TOPIC } from '@es/saga-contracts';
 import {
   DeadLettersController,
+  RepublishController,
   EventSourcingModule,
   MessageConsumers,
   PlatformModule,
@@ -14,6 +15,7 @@ import { DeadlineScanner } from './deadlines';
 import { SagaMetrics } from './saga.metrics';
 import { SagaConsumers } from './saga.consumers';
 import { SagasController } from './sagas.controller';
+import { SAGAS } from './saga.aggregates';
 
 @Module({
   imports: [
@@ -31,9 +33,10 @@ import { SagasController } from './sagas.controller';
         PAYMENTS_COMMANDS_TOPIC,
         SAGA_REPLIES_TOPIC,
       ],
+      streams: [...SAGAS.values()].map((s) => s.aggregate),
     }),
   ],
-  controllers: [SagasController, DeadLettersController],
+  controllers: [SagasController, DeadLettersController, RepublishController],
   providers: [MessageConsumers, SagaConsumers, DeadlineScanner, SagaMetrics],
 })
 export class AppModule {}

@@ -174,6 +174,40 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/republish': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Publish events again from the event store: one stream’s range, or the whole store */
+    post: operations['startRepublish'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/republish/{id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** A republish: how far it got, and whether every message of it is in Kafka */
+    get: operations['getRepublish'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/health/live': {
     parameters: {
       query?: never;
@@ -1493,6 +1527,208 @@ export interface operations {
       };
     };
   };
+  startRepublish: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          /** @description Only this stream type’s events (with streamId: one stream’s) */
+          streamType?: string;
+          streamId?: string;
+          /** @description A stream’s first version (included) */
+          fromVersion?: number;
+          /** @description A stream’s last version (included) */
+          toVersion?: number;
+        };
+      };
+    };
+    responses: {
+      /** @description The republish, started */
+      202: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            /**
+             * Format: uuid
+             * @example 01939a5e-3c1f-7a2b-9c1d-5e6f7a8b9c0d
+             */
+            id: string;
+            /** @description Empty: the whole store, in commit order. streamType and streamId: one stream, from fromVersion to toVersion */
+            scope: {
+              /** @description Only this stream type’s events (with streamId: one stream’s) */
+              streamType?: string;
+              streamId?: string;
+              /** @description A stream’s first version (included) */
+              fromVersion?: number;
+              /** @description A stream’s last version (included) */
+              toVersion?: number;
+            };
+            /**
+             * @description running: writing the messages to the outbox; publishing: waiting for the relay to publish them; completed: every message of it is in Kafka; failed: see error; interrupted: its instance stopped (start it again: what was published is deduplicated)
+             * @enum {string}
+             */
+            status: 'running' | 'publishing' | 'completed' | 'failed' | 'interrupted';
+            /** @description Messages written so far */
+            events: number;
+            /** @description Events in scope when it began (null until counted) */
+            total: number | null;
+            /** @description Each topic’s partitions’ end offsets when it began: every republished message is at or after them */
+            fromOffsets: {
+              [key: string]: {
+                [key: string]: string;
+              };
+            };
+            requestedBy: string | null;
+            /** Format: date-time */
+            startedAt: string;
+            completedAt: string | null;
+            error: string | null;
+          };
+        };
+      };
+      /** @description A bad parameter, header or body field; `fields` names each */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The body is larger than the limit */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The body is not application/json */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A streamId without its streamType, versions without a streamId, fromVersion after toVersion; or UNKNOWN_STREAM_TYPE: this service publishes no events of that stream type */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description ENGINE_UNAVAILABLE: a storage engine it needs is unavailable; OVERLOADED: the service holds as many waiting writes as it queues; retry after Retry-After seconds (with the same Idempotency-Key, for a command) */
+      503: {
+        headers: {
+          /** @description Seconds to wait before retrying */
+          'Retry-After': string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  getRepublish: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The republish */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            /**
+             * Format: uuid
+             * @example 01939a5e-3c1f-7a2b-9c1d-5e6f7a8b9c0d
+             */
+            id: string;
+            /** @description Empty: the whole store, in commit order. streamType and streamId: one stream, from fromVersion to toVersion */
+            scope: {
+              /** @description Only this stream type’s events (with streamId: one stream’s) */
+              streamType?: string;
+              streamId?: string;
+              /** @description A stream’s first version (included) */
+              fromVersion?: number;
+              /** @description A stream’s last version (included) */
+              toVersion?: number;
+            };
+            /**
+             * @description running: writing the messages to the outbox; publishing: waiting for the relay to publish them; completed: every message of it is in Kafka; failed: see error; interrupted: its instance stopped (start it again: what was published is deduplicated)
+             * @enum {string}
+             */
+            status: 'running' | 'publishing' | 'completed' | 'failed' | 'interrupted';
+            /** @description Messages written so far */
+            events: number;
+            /** @description Events in scope when it began (null until counted) */
+            total: number | null;
+            /** @description Each topic’s partitions’ end offsets when it began: every republished message is at or after them */
+            fromOffsets: {
+              [key: string]: {
+                [key: string]: string;
+              };
+            };
+            requestedBy: string | null;
+            /** Format: date-time */
+            startedAt: string;
+            completedAt: string | null;
+            error: string | null;
+          };
+        };
+      };
+      /** @description A bad parameter, header or body field; `fields` names each */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description No such republish */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description ENGINE_UNAVAILABLE: a storage engine it needs is unavailable; OVERLOADED: the service holds as many waiting writes as it queues; retry after Retry-After seconds (with the same Idempotency-Key, for a command) */
+      503: {
+        headers: {
+          /** @description Seconds to wait before retrying */
+          'Retry-After': string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
   getLiveness: {
     parameters: {
       query?: never;
@@ -2303,6 +2539,8 @@ export interface operations {
                 lagSeconds: number;
                 progress: number;
                 runningHere: boolean;
+                /** @description Why it has not taken over although it caught up: a partition of its topics lost its first events while it ran */
+                held?: string;
               };
             }[];
           };
@@ -2368,7 +2606,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description REBUILD_IN_PROGRESS: one rebuild of a projection at a time */
+      /** @description REBUILD_IN_PROGRESS: one rebuild of a projection at a time (a held one is replaced); TOPIC_TRUNCATED: a partition of its topics lost its first events, so a rebuild would miss them */
       409: {
         headers: {
           [name: string]: unknown;

@@ -18,6 +18,8 @@ export const SERVICES = {
       '/orders/{id}/cancel',
       '/orders/{id}/events',
       '/orders/{id}/state',
+      '/republish',
+      '/republish/{id}',
     ],
   },
   'inventory-service': {
@@ -33,6 +35,8 @@ export const SERVICES = {
       '/inventory/{sku}',
       '/inventory/{sku}/restock',
       '/metrics',
+      '/republish',
+      '/republish/{id}',
     ],
   },
   'payment-service': {
@@ -49,6 +53,8 @@ export const SERVICES = {
       '/health/ready',
       '/metrics',
       '/payments/{id}',
+      '/republish',
+      '/republish/{id}',
     ],
   },
   'saga-orchestrator': {
@@ -62,6 +68,8 @@ export const SERVICES = {
       '/health/live',
       '/health/ready',
       '/metrics',
+      '/republish',
+      '/republish/{id}',
       '/sagas',
       '/sagas/{id}',
       '/sagas/{id}/retry',

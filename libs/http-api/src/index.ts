@@ -3,3 +3,4 @@ export * from './common';
 export * from './openapi';
 export * from './platform';
 export * from './dead-letters';
+export * from './republish';

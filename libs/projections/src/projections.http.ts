@@ -62,7 +62,15 @@ export const projectionStatusSchema = z.strictObject({
   description: z.string(),
   status: z.enum(['live', 'rebuilding']),
   active: z.strictObject({ ...generationStatus, activatedAt: isoInstant }),
-  rebuilding: z.strictObject(generationStatus).optional(),
+  rebuilding: z
+    .strictObject({
+      ...generationStatus,
+      held: z.string().optional().meta({
+        description:
+          'Why it has not taken over although it caught up: a partition of its topics lost its first events while it ran',
+      }),
+    })
+    .optional(),
 });
 
 export const listProjections = defineOperation({
@@ -94,7 +102,9 @@ export const rebuildProjection = defineOperation({
     },
     400: BAD_REQUEST,
     404: problem('No projection of that name'),
-    409: problem('REBUILD_IN_PROGRESS: one rebuild of a projection at a time'),
+    409: problem(
+      'REBUILD_IN_PROGRESS: one rebuild of a projection at a time (a held one is replaced); TOPIC_TRUNCATED: a partition of its topics lost its first events, so a rebuild would miss them',
+    ),
     503: UNAVAILABLE,
   },
 });

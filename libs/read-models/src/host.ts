@@ -10,6 +10,12 @@
 // the rebuild had read any of it: under load, readers switched to a collection missing its
 // documents, seen as "no document" in the rebuild int test.) The old generation's runners stop at once; its collection and
 // consumer group are dropped `retireAfterMs` later, when no reader can still hold its name.
+//
+// A rebuild reads its topics from their first offset. A partition whose first offset is past 0
+// lost events (a deletion of records, a retention set by hand), and a read model rebuilt from it
+// would miss them without an error: such a rebuild is refused (TopicTruncatedError, 409), and one
+// whose topic is truncated while it runs is held at the switch, its reason in its status, readers
+// staying on the live generation (docs/decisions.md, Rebuild).
 import type { Admin, Kafka } from 'kafkajs';
 import type { Db } from 'mongodb';
 import { ROOT_CONTEXT, context, type Meter } from '@opentelemetry/api';
@@ -55,7 +61,8 @@ export interface ProjectionStatus {
   readonly description: string;
   readonly status: 'live' | 'rebuilding';
   readonly active: GenerationStatus & { readonly activatedAt: string };
-  readonly rebuilding?: GenerationStatus;
+  /** `held`: why it may not take over although it caught up (its topics lost events). */
+  readonly rebuilding?: GenerationStatus & { readonly held?: string };
 }
 
 export class ProjectionHost {
@@ -126,8 +133,31 @@ export class ProjectionHost {
     await this.admin?.disconnect();
   }
 
-  /** Starts a rebuild of the projection on every instance (each reconciles within a second). */
+  /**
+   * Starts a rebuild of the projection on every instance (each reconciles within a second).
+   * Refused when a partition of its topics lost its first events; a rebuild held for that reason
+   * is replaced.
+   */
   async rebuild(name: string): Promise<Generation> {
+    const projection = this.byName.get(name);
+    if (projection) {
+      const truncated = truncatedPartitions(
+        (
+          await Promise.all(
+            projection.topics.map(async (topic) =>
+              (await this.requireAdmin().fetchTopicOffsets(topic)).map((p) => ({
+                topic,
+                partition: p.partition,
+                low: p.low,
+              })),
+            ),
+          )
+        ).flat(),
+      );
+      if (truncated.length > 0) throw new TopicTruncatedError(name, truncated);
+      const entry = await this.registry.get(name);
+      if (entry?.rebuilding?.held) await this.registry.abandon(name, entry.rebuilding);
+    }
     const generation = await this.registry.startRebuild(name);
     this.options.log?.('info', 'projection rebuild started', { projection: name, ...generation });
     await this.reconcileNow();
@@ -278,6 +308,19 @@ export class ProjectionHost {
     // as the live one in each of them, not only in total.
     if (!rebuildCaughtUp(fresh.partitions, current.partitions, this.options.switchMarginEvents))
       return entry;
+    const truncated = truncatedPartitions(fresh.partitions);
+    if (truncated.length > 0) {
+      if (!rebuilding.held) {
+        const held = `${describeTruncation(truncated)}: this generation would miss them, so readers stay on generation ${entry.active.generation}`;
+        await this.registry.hold(projection.name, rebuilding, held);
+        this.options.log?.('error', 'projection rebuild held: its topics lost events', {
+          projection: projection.name,
+          generation: rebuilding.generation,
+          reason: held,
+        });
+      }
+      return (await this.registry.get(projection.name)) ?? entry;
+    }
     if (await this.registry.switchTo(projection.name, rebuilding)) {
       this.options.log?.('info', 'projection switched to its rebuilt generation', {
         projection: projection.name,
@@ -362,4 +405,36 @@ export function rebuildCaughtUp(
       (p.committed !== null || p.end === p.low) &&
       p.lag <= (liveLag.get(`${p.topic}/${p.partition}`) ?? 0) + margin,
   );
+}
+
+/** A partition that no longer holds its first events: its log start offset is past 0. */
+export interface TruncatedPartition {
+  readonly topic: string;
+  readonly partition: number;
+  readonly low: string;
+}
+
+export function truncatedPartitions(
+  partitions: readonly { topic: string; partition: number; low: string }[],
+): TruncatedPartition[] {
+  return partitions
+    .filter((p) => BigInt(p.low) > 0n)
+    .map(({ topic, partition, low }) => ({ topic, partition, low }));
+}
+
+function describeTruncation(truncated: readonly TruncatedPartition[]): string {
+  return `${truncated.map((p) => `${p.topic} partition ${p.partition} starts at offset ${p.low}`).join(', ')}: its first events are gone from the topic`;
+}
+
+/** A rebuild asked for while its topics lost their first events: it would build without them. */
+export class TopicTruncatedError extends Error {
+  override name = 'TopicTruncatedError';
+  constructor(
+    readonly projection: string,
+    readonly partitions: readonly TruncatedPartition[],
+  ) {
+    super(
+      `projection ${projection} cannot be rebuilt: ${describeTruncation(partitions)}, and a rebuild would build a read model without them; the live generation keeps them (docs/decisions.md, Rebuild: restoring a topic)`,
+    );
+  }
 }

@@ -20,7 +20,7 @@ import {
   type TestMongo,
 } from '@es/testing';
 import type { StoredDocument } from './apply';
-import { ProjectionHost } from './host';
+import { ProjectionHost, TopicTruncatedError } from './host';
 import { ProjectionWriter } from './mongo-writer';
 import { NotYetConsistentError, ReadModels } from './reader';
 import { ProjectionRunner } from './runner';
@@ -422,6 +422,57 @@ describe('read models on Kafka and the MongoDB wire protocol', () => {
       status: 'live',
       active: { generation: 2, lagEvents: 0, documents: 20 },
     });
+  });
+
+  it('a topic that lost its first events: a rebuild is refused, and one already running is held', async () => {
+    const topic = await newTopic(1);
+    const name = `ledger-${Math.random().toString(36).slice(2, 8)}`;
+    const host = new ProjectionHost({
+      kafka,
+      db: mongo.db,
+      projections: [ledgerProjection(topic, name)],
+      reconcileIntervalMs: 200,
+      retireAfterMs: 1_500,
+    });
+    hosts.push(host);
+    await host.start();
+    const history = ledger(3, 4);
+    await send(topic, history);
+    const live = mongo.db.collection<StoredDocument>(`${name.replaceAll('-', '_')}_g1`);
+    await eventually(
+      async () => {
+        expect(await documents(live)).toEqual(expected(history));
+      },
+      { timeoutMs: 30_000, intervalMs: 200 },
+    );
+    // The first 5 events are deleted from the topic: a rebuild would build without them.
+    await admin.deleteTopicRecords({ topic, partitions: [{ partition: 0, offset: '5' }] });
+    const refused = await host.rebuild(name).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(TopicTruncatedError);
+    expect((refused as Error).message).toContain(
+      `${topic} partition 0 starts at offset 5: its first events are gone from the topic`,
+    );
+    expect((await host.registry.get(name))?.rebuilding).toBeUndefined();
+
+    // A rebuild that was already running when the topic lost them (started in the registry, as
+    // a rebuild asked before the deletion was): it catches up, and is held instead of switching.
+    await host.registry.startRebuild(name);
+    const [held] = await eventually(
+      async () => {
+        const statuses = await host.status();
+        expect(statuses[0]?.rebuilding?.held).toMatch(
+          new RegExp(`${topic} partition 0 starts at offset 5: .* readers stay on generation 1`),
+        );
+        return statuses;
+      },
+      { timeoutMs: 30_000, intervalMs: 200 },
+    );
+    expect(held).toMatchObject({ status: 'rebuilding', active: { generation: 1 } });
+    expect(held?.rebuilding).toMatchObject({ generation: 2, lagEvents: 0 });
+    await sleep(1_000);
+    expect((await host.registry.get(name))?.active.generation).toBe(1);
+    // Readers still see every event, from the live generation.
+    expect(await documents(live)).toEqual(expected(history));
   });
 
   it('read-your-writes: a read given a token waits until the document reached it, else fails clearly', async () => {

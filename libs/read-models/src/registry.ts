@@ -21,7 +21,8 @@ export interface RetiredGeneration extends Generation {
 export interface RegistryEntry {
   readonly _id: string;
   readonly active: Generation & { readonly activatedAt: string };
-  readonly rebuilding?: Generation;
+  /** `held`: why it may not take over although it caught up (its topics lost events). */
+  readonly rebuilding?: Generation & { readonly held?: string };
   readonly retired?: readonly RetiredGeneration[];
   /** The highest generation number ever handed out, so none is reused. */
   readonly lastGeneration: number;
@@ -121,10 +122,32 @@ export class ProjectionRegistry {
         'active.generation': entry.active.generation,
       },
       {
-        $set: { active: { ...rebuilt, activatedAt: now.toISOString() } },
+        $set: { active: { ...generationFields(rebuilt), activatedAt: now.toISOString() } },
         $push: { retired },
         $unset: { rebuilding: '' },
       },
+    );
+    return updated.modifiedCount === 1;
+  }
+
+  /** Records why the generation being rebuilt may not take over; false when it is not any more. */
+  async hold(name: string, rebuilding: Generation, reason: string): Promise<boolean> {
+    const updated = await this.entries.updateOne(
+      { _id: name, 'rebuilding.generation': rebuilding.generation },
+      { $set: { 'rebuilding.held': reason } },
+    );
+    return updated.matchedCount === 1;
+  }
+
+  /** Gives up the generation being rebuilt: retired, so its collection and group are dropped. */
+  async abandon(name: string, rebuilding: Generation, now = new Date()): Promise<boolean> {
+    const retired: RetiredGeneration = {
+      ...generationFields(rebuilding),
+      retiredAt: now.toISOString(),
+    };
+    const updated = await this.entries.updateOne(
+      { _id: name, 'rebuilding.generation': rebuilding.generation },
+      { $unset: { rebuilding: '' }, $push: { retired } },
     );
     return updated.modifiedCount === 1;
   }
@@ -135,4 +158,14 @@ export class ProjectionRegistry {
     // {generation: 2} matches nothing there; docs/engines.md).
     await this.entries.updateOne({ _id: name }, { $pull: { retired } });
   }
+}
+
+/** A generation's own fields, without what an entry records beside them. */
+function generationFields(g: Generation): Generation {
+  return {
+    generation: g.generation,
+    collection: g.collection,
+    groupId: g.groupId,
+    startedAt: g.startedAt,
+  };
 }

@@ -30,12 +30,23 @@ import type { ServiceMetrics } from '@es/observability';
 import { postgresConfig, relayConfig } from '@es/runtime-config';
 import { KAFKA, PG_POOL } from './infrastructure';
 import { PLATFORM_OPTIONS, SERVICE_METRICS, type PlatformOptions } from './platform.module';
+import {
+  REPUBLISH_EVENT_STORE,
+  REPUBLISH_STREAMS,
+  Republisher,
+  type PublishedStream,
+} from './republish';
 
 export interface EventSourcingOptions {
   readonly schemas: readonly EventSchema[];
   readonly upcasters?: readonly Upcaster[];
   /** Topics this service publishes to; created (with their DLQs) on start when missing. */
   readonly topics: readonly string[];
+  /**
+   * The stream types it writes and their events' topics (its aggregates): what a republish
+   * (republish.ts) publishes again, and where.
+   */
+  readonly streams: readonly PublishedStream[];
   /** How long shutdown waits for the relay to publish what is left. */
   readonly drainTimeoutMs?: number;
 }
@@ -176,8 +187,11 @@ export class EventSourcingModule {
           },
         },
         WriteSideLifecycle,
+        { provide: REPUBLISH_STREAMS, useValue: options.streams },
+        { provide: REPUBLISH_EVENT_STORE, useExisting: EVENT_STORE },
+        Republisher,
       ],
-      exports: [EVENT_REGISTRY, EVENT_STORE, COMMAND_HANDLER, OUTBOX_RELAY],
+      exports: [EVENT_REGISTRY, EVENT_STORE, COMMAND_HANDLER, OUTBOX_RELAY, Republisher],
     };
   }
 }

@@ -8,3 +8,4 @@ export * from './consumers';
 export * from './dead-letters.controller';
 export * from './logging';
 export * from './periodic';
+export * from './republish';

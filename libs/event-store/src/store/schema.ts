@@ -215,6 +215,29 @@ export const MIGRATIONS: readonly Migration[] = [
         WHERE status = 'parked';
     `,
   },
+  {
+    version: 8,
+    name: 'republishes',
+    sql: `
+      -- Republishes of this store's events to their topics (service-runtime's republish.ts):
+      -- a row each, its progress written after every batch, so any instance answers for it and
+      -- one whose instance stopped shows as interrupted (its heartbeat stops). from_offsets:
+      -- each topic's partitions' end offsets when it began (topic -> partition -> offset).
+      CREATE TABLE republishes (
+        id           uuid        PRIMARY KEY,
+        scope        jsonb       NOT NULL,
+        status       text        NOT NULL,
+        events       integer     NOT NULL DEFAULT 0,
+        total        integer,
+        from_offsets jsonb       NOT NULL DEFAULT '{}',
+        requested_by text,
+        started_at   timestamptz NOT NULL DEFAULT now(),
+        heartbeat_at timestamptz NOT NULL DEFAULT now(),
+        completed_at timestamptz,
+        error        text
+      );
+    `,
+  },
 ];
 
 const LOCK_KEY = 'es:event-store:migrations';

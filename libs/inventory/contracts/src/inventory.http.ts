@@ -6,6 +6,7 @@ import {
   consistentRead,
   defineOperation,
   deadLetterOperations,
+  republishOperations,
   platformOperations,
   type ServiceApi,
 } from '@es/http-api';
@@ -50,5 +51,11 @@ export const inventoryServiceApi: ServiceApi = {
   title: 'Inventory service',
   description: 'Stock per SKU: restocking and availability',
   defaultPort: 3002,
-  operations: [restockItem, getStockItem, ...deadLetterOperations, ...platformOperations],
+  operations: [
+    restockItem,
+    getStockItem,
+    ...deadLetterOperations,
+    ...republishOperations,
+    ...platformOperations,
+  ],
 };

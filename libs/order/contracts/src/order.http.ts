@@ -10,6 +10,7 @@ import {
   consistentRead,
   defineOperation,
   deadLetterOperations,
+  republishOperations,
   platformOperations,
   problem,
   queryInteger,
@@ -224,6 +225,7 @@ export const orderServiceApi: ServiceApi = {
     getOrderEvents,
     getOrderState,
     ...deadLetterOperations,
+    ...republishOperations,
     ...platformOperations,
   ],
 };

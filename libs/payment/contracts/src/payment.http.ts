@@ -8,6 +8,7 @@ import {
   consistentRead,
   defineOperation,
   deadLetterOperations,
+  republishOperations,
   platformOperations,
   type ServiceApi,
 } from '@es/http-api';
@@ -84,6 +85,7 @@ export const paymentServiceApi: ServiceApi = {
     getAccount,
     getPayment,
     ...deadLetterOperations,
+    ...republishOperations,
     ...platformOperations,
   ],
 };

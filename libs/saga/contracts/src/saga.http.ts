@@ -9,6 +9,7 @@ import {
   commandExchange,
   defineOperation,
   deadLetterOperations,
+  republishOperations,
   platformOperations,
   queryIntegerOr,
   type ServiceApi,
@@ -131,5 +132,12 @@ export const sagaOrchestratorApi: ServiceApi = {
   title: 'Saga orchestrator',
   description: 'The order saga and the order cancellation: state, timelines and operator retries',
   defaultPort: 3004,
-  operations: [listSagas, getSaga, retrySaga, ...deadLetterOperations, ...platformOperations],
+  operations: [
+    listSagas,
+    getSaga,
+    retrySaga,
+    ...deadLetterOperations,
+    ...republishOperations,
+    ...platformOperations,
+  ],
 };

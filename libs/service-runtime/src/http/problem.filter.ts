@@ -21,7 +21,11 @@ import {
   encodeConsistencyToken,
 } from '@es/event-store';
 import { PROBLEM_CONTENT_TYPE } from '@es/http-api';
-import { NotYetConsistentError, RebuildInProgressError } from '@es/read-models';
+import {
+  NotYetConsistentError,
+  RebuildInProgressError,
+  TopicTruncatedError,
+} from '@es/read-models';
 import { InvalidInputError, type FieldProblem } from '@es/schema';
 
 /** What a problem says before it is written: the RFC 9457 members are derived from it. */
@@ -155,6 +159,19 @@ export function problemOf(error: unknown): ProblemParts | undefined {
       code: 'REBUILD_IN_PROGRESS',
       detail: error.message,
       extra: { generation: error.generation },
+    };
+  if (error instanceof TopicTruncatedError)
+    return {
+      status: 409,
+      code: 'TOPIC_TRUNCATED',
+      detail: error.message,
+      extra: {
+        partitions: error.partitions.map((p) => ({
+          topic: p.topic,
+          partition: p.partition,
+          firstOffset: p.low,
+        })),
+      },
     };
   if (error instanceof IdempotencyKeyReusedError)
     return {
