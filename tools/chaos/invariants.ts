@@ -2,7 +2,7 @@
 // (the event stores in PostgreSQL, the topics in Kafka, the read models over the MongoDB wire
 // protocol), never from the services' answers. Each check returns its violations; a run passes
 // with none. The states are folded from the stored events with the domain's own deciders.
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
 import { MongoClient } from 'mongodb';
 import type { Pool } from 'pg';
 import { fold } from '@es/decider';
@@ -239,19 +239,26 @@ export async function sagasEnded(system: ChaosSystem): Promise<Check & { parked:
   };
 }
 
-/** Reads a topic from its beginning to the end offsets it has now: every message id. */
-async function messageIds(kafka: Kafka, topic: string): Promise<Set<string>> {
+/**
+ * Reads a topic from its beginning to the end offsets it has now, handing each message to
+ * `onMessage`; fails if a partition was not read to its end within the time.
+ */
+async function readToEnd(
+  kafka: Kafka,
+  topic: string,
+  onMessage: (message: KafkaMessage) => void,
+  timeoutMs = 120_000,
+): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
   const ends = new Map<number, bigint>();
   try {
-    for (const p of await admin.fetchTopicOffsets(topic)) ends.set(p.partition, BigInt(p.high));
+    for (const p of await admin.fetchTopicOffsets(topic))
+      if (BigInt(p.high) > BigInt(p.low)) ends.set(p.partition, BigInt(p.high));
   } finally {
     await admin.disconnect();
   }
-  const ids = new Set<string>();
-  const pending = new Set([...ends].filter(([, high]) => high > 0n).map(([p]) => p));
-  if (pending.size === 0) return ids;
+  if (ends.size === 0) return;
   const consumer = kafka.consumer({
     groupId: `chaos-check-${topic}-${Date.now()}`,
     maxWaitTimeInMs: 200,
@@ -263,25 +270,29 @@ async function messageIds(kafka: Kafka, topic: string): Promise<Set<string>> {
     const finished = new Promise<void>((resolve) => (done = resolve));
     await consumer.run({
       eachBatch: async ({ batch }) => {
-        for (const m of batch.messages) {
-          const id = m.headers?.['message-id']?.toString();
-          if (id) ids.add(id);
-        }
-        if (
-          BigInt(batch.highWatermark) >= (ends.get(batch.partition) ?? 0n) &&
-          BigInt(batch.lastOffset()) + 1n >= (ends.get(batch.partition) ?? 0n)
-        )
-          pending.delete(batch.partition);
-        if (pending.size === 0) done();
+        for (const message of batch.messages) onMessage(message);
+        const end = ends.get(batch.partition);
+        if (end !== undefined && BigInt(batch.lastOffset()) + 1n >= end)
+          ends.delete(batch.partition);
+        if (ends.size === 0) done();
         await Promise.resolve();
       },
     });
-    await Promise.race([finished, sleep(120_000)]);
-    if (pending.size > 0)
-      throw new Error(`${topic}: partitions ${[...pending].join(', ')} not read to their end`);
+    await Promise.race([finished, sleep(timeoutMs)]);
+    if (ends.size > 0)
+      throw new Error(`${topic}: partitions ${[...ends.keys()].join(', ')} not read to their end`);
   } finally {
     await consumer.disconnect();
   }
+}
+
+/** Every message id a topic holds now. */
+async function messageIds(kafka: Kafka, topic: string): Promise<Set<string>> {
+  const ids = new Set<string>();
+  await readToEnd(kafka, topic, (m) => {
+    const id = m.headers?.['message-id']?.toString();
+    if (id) ids.add(id);
+  });
   return ids;
 }
 
@@ -375,34 +386,14 @@ export async function onlyPoisonParked(
 
 async function dlqKeys(kafka: Kafka, topic: string): Promise<Set<string>> {
   const keys = new Set<string>();
-  const admin = kafka.admin();
-  await admin.connect();
-  const offsets = await admin.fetchTopicOffsets(topic);
-  await admin.disconnect();
-  const total = offsets.reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0);
-  if (total === 0) return keys;
-  let seen = 0;
-  const consumer = kafka.consumer({
-    groupId: `chaos-dlq-${topic}-${Date.now()}`,
-    maxWaitTimeInMs: 200,
-  });
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topic, fromBeginning: true });
-    let done: () => void = () => undefined;
-    const finished = new Promise<void>((resolve) => (done = resolve));
-    await consumer.run({
-      eachMessage: async ({ message }) => {
-        seen++;
-        if (message.key) keys.add(message.key.toString());
-        if (seen >= total) done();
-        await Promise.resolve();
-      },
-    });
-    await Promise.race([finished, sleep(30_000)]);
-  } finally {
-    await consumer.disconnect();
-  }
+  await readToEnd(
+    kafka,
+    topic,
+    (m) => {
+      if (m.key) keys.add(m.key.toString());
+    },
+    30_000,
+  );
   return keys;
 }
 

@@ -5,7 +5,8 @@
 // Idempotency-Key writes once. A saga command that arrives while PostgreSQL is away waits and
 // is tried again until it is back: never dead-lettered, answered once. A MongoDB that stops
 // answering (connections open, nothing comes back) makes a read a 503 at the operation timeout
-// (MONGO_OPERATION_TIMEOUT_MS), not a request held until the socket gives up.
+// (MONGO_OPERATION_TIMEOUT_MS), not a request held until the socket gives up; a PostgreSQL that
+// stops answering, at the query timeout (PG_QUERY_TIMEOUT_MS).
 import { ORDERS_COMMANDS_TOPIC, orderServiceApi } from '@es/order-contracts';
 import { SAGA_REPLIES_TOPIC } from '@es/saga-contracts';
 import { mongoConfig, postgresConfig } from '@es/runtime-config';
@@ -52,6 +53,7 @@ describe('order-service with an engine gone (real PostgreSQL and MongoDB behind 
       MONGO_DATABASE: readSide.database,
       CONSISTENCY_WAIT_MS: '30000',
       MONGO_OPERATION_TIMEOUT_MS: '1000',
+      PG_QUERY_TIMEOUT_MS: '2000',
     });
   }, 120_000);
   afterAll(async () => {
@@ -91,6 +93,40 @@ describe('order-service with an engine gone (real PostgreSQL and MongoDB behind 
       headers: { 'Idempotency-Key': key },
     });
     expect(again.body.orderId).toBe(answer.body.orderId);
+    expect(await eventCount()).toBe(before + 1);
+  }, 60_000);
+
+  it('PostgreSQL stalled: a command is a 503 at the query timeout; retried with its key, written once', async () => {
+    expect((await http(service.url('/orders'), { body: body() })).status).toBe(202);
+    const before = await eventCount();
+    const command = { body: body(), headers: { 'Idempotency-Key': uniqueName('stalled') } };
+    postgres.stall();
+    let refused;
+    let waited;
+    try {
+      const started = Date.now();
+      refused = await http<Record<string, unknown>>(service.url('/orders'), command);
+      waited = Date.now() - started;
+    } finally {
+      await postgres.restore();
+    }
+    expect(refused).toMatchObject({ status: 503, body: { code: 'ENGINE_UNAVAILABLE' } });
+    expect(refused.headers.get('retry-after')).toBe('1');
+    // PG_QUERY_TIMEOUT_MS is 2 s here (30 s by default): bounded, not held for ever.
+    expect(waited).toBeGreaterThanOrEqual(1_900);
+    expect(waited).toBeLessThan(10_000);
+    // Its outcome is unknown: the stalled bytes may reach the server once the network is back
+    // (seen: they do, and commit). The retry with the same key answers the one outcome.
+    const accepted = await eventually(
+      async () => {
+        const r = await http<{ orderId: string }>(service.url('/orders'), command);
+        expect(r.status).toBe(202);
+        return r;
+      },
+      { timeoutMs: 30_000 },
+    );
+    const again = await http<{ orderId: string }>(service.url('/orders'), command);
+    expect(again.body.orderId).toBe(accepted.body.orderId);
     expect(await eventCount()).toBe(before + 1);
   }, 60_000);
 

@@ -122,6 +122,17 @@ export function postgresConfig(database: string, env: Env = process.env): Postgr
   return config;
 }
 
+/**
+ * How long a service waits for PostgreSQL to answer one query before it gives the connection up
+ * (PG_QUERY_TIMEOUT_MS, 30 s): a server that stopped answering makes a request a 503 then.
+ */
+export function postgresQueryTimeoutMs(env: Env = process.env): number {
+  const r = new Reader(env);
+  const ms = r.milliseconds('PG_QUERY_TIMEOUT_MS', 30_000);
+  r.done();
+  return ms;
+}
+
 export function kafkaConfig(clientId: string, env: Env = process.env): KafkaConfig {
   const r = new Reader(env);
   const config = { brokers: r.list('KAFKA_BROKERS', LOCAL_DEFAULTS.kafkaBrokers), clientId };

@@ -5,7 +5,12 @@ import { Kafka, logLevel, type LogEntry } from 'kafkajs';
 import { MongoClient } from 'mongodb';
 import { Pool } from 'pg';
 import { createLogger } from '@es/observability';
-import { kafkaConfig, mongoConfig, postgresConfig } from '@es/runtime-config';
+import {
+  kafkaConfig,
+  mongoConfig,
+  postgresConfig,
+  postgresQueryTimeoutMs,
+} from '@es/runtime-config';
 
 export const PG_POOL = Symbol('PG_POOL');
 export const KAFKA = Symbol('KAFKA');
@@ -26,7 +31,7 @@ export function createPostgresPool(database: string, applicationName: string): P
     // connection.
     keepAlive: true,
     keepAliveInitialDelayMillis: 10_000,
-    query_timeout: 30_000,
+    query_timeout: postgresQueryTimeoutMs(),
   });
   // An idle client's error (the server restarted) must not crash the process; the pool
   // discards that client and the next query gets a fresh one.

@@ -40,7 +40,13 @@ export class TcpProxy {
       }
       const pair = { client, upstream };
       this.pairs.add(pair);
-      client.on('close', () => this.pairs.delete(pair));
+      // One side closed closes the other, stalled or not (a pipe ends its destination only
+      // while it flows): what the closed side had not sent never reaches the other.
+      client.on('close', () => {
+        this.pairs.delete(pair);
+        upstream.destroy();
+      });
+      upstream.on('close', () => client.destroy());
       if (!this.stalled) flow(pair);
     });
     this.server = server;

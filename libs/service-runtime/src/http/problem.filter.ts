@@ -82,7 +82,10 @@ const UNREACHABLE = new Set([
 ]);
 /** SQLSTATEs of a server going away or refusing connections (classes 08 and 57P, and 53300). */
 const PG_UNAVAILABLE = /^(08...|57P0[1-3]|53300)$/;
-const PG_LOST = /^(Connection terminated|timeout exceeded when trying to connect)/;
+// 'Query read timeout': node-pg's query_timeout (PG_QUERY_TIMEOUT_MS), a server that stopped
+// answering; the pool then discards that connection.
+const PG_LOST =
+  /^(Connection terminated|timeout exceeded when trying to connect|Query read timeout)/;
 const MONGO_UNAVAILABLE = new Set([
   'MongoServerSelectionError',
   'MongoNetworkError',

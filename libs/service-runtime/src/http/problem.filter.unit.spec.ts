@@ -15,6 +15,8 @@ describe('an engine that cannot serve the request', () => {
     ['a connection exception (08006)', withCode('08006', 'connection failure')],
     ['a connection lost mid-query', new Error('Connection terminated unexpectedly')],
     ['a pool that could not connect', new Error('timeout exceeded when trying to connect')],
+    ['PostgreSQL silent past the query timeout', new Error('Query read timeout')],
+    ['a read model past its operation timeout', withCode('ETIMEDOUT', 'did not answer')],
     ['no MongoDB server to select', named('MongoServerSelectionError')],
     ['a MongoDB network error', named('MongoNetworkError')],
     ['every address refused', new AggregateError([withCode('ECONNREFUSED')], 'all failed')],
