@@ -130,6 +130,73 @@ describe('order-service with an engine gone (real PostgreSQL and MongoDB behind 
     expect(await eventCount()).toBe(before + 1);
   }, 60_000);
 
+  it('PostgreSQL stalled under 1,010 commands on one order: past its 1,000 the rest are 503 OVERLOADED at once', async () => {
+    const placed = await http<{ orderId: string }>(service.url('/orders'), { body: body() });
+    const { orderId } = placed.body;
+    postgres.stall();
+    // PostgreSQL comes back once 10 have been refused (or after 20 s): until then the lock's
+    // holder and waiters cannot move on but by timing out, one every 2-5 s.
+    let refusedCount = 0;
+    let restoredAt = Number.POSITIVE_INFINITY;
+    let restore: () => void = () => undefined;
+    const back = new Promise<void>((resolve) => {
+      restore = resolve;
+      setTimeout(resolve, 20_000);
+    }).then(async () => {
+      await postgres.restore();
+      restoredAt = Date.now();
+    });
+    let answers: { status: number; code: unknown; retryAfter: string | null; at: number }[];
+    try {
+      // The first takes the stream's lock and waits for PostgreSQL; 999 wait behind it; the
+      // rest find the stream holding its limit.
+      answers = await Promise.all(
+        Array.from({ length: 1_010 }, async () => {
+          const r = await http<{ code?: unknown }>(service.url(`/orders/${orderId}/cancel`), {
+            body: { reason: 'overload test' },
+          });
+          if (r.body.code === 'OVERLOADED' && ++refusedCount === 10) restore();
+          return {
+            status: r.status,
+            code: r.body.code,
+            retryAfter: r.headers.get('retry-after'),
+            at: Date.now(),
+          };
+        }),
+      );
+    } finally {
+      restore();
+      await back;
+    }
+    const overloaded = answers.filter((a) => a.code === 'OVERLOADED');
+    // 10 in a run here (the holder and 999 waiters, then 10 refused); fewer if waiters timed out
+    // before the last requests arrived.
+    expect(overloaded.length).toBeGreaterThanOrEqual(1);
+    expect(overloaded.length).toBeLessThanOrEqual(10);
+    for (const a of overloaded) {
+      expect(a).toMatchObject({ status: 503, retryAfter: '1' });
+      // At once: answered while PostgreSQL was still stalled, not once it answered.
+      expect(a.at).toBeLessThanOrEqual(restoredAt);
+    }
+    // Nothing else failed as a server error; the order was cancelled once, whoever won (in a run
+    // here: the holder, whose 503 at the query timeout committed once PostgreSQL was back).
+    expect(
+      answers.filter(
+        (a) => a.status >= 500 && a.code !== 'OVERLOADED' && a.code !== 'ENGINE_UNAVAILABLE',
+      ),
+    ).toEqual([]);
+    await eventually(
+      async () => {
+        const { rows } = await db.pool.query<{ n: string }>(
+          `SELECT count(*) AS n FROM events WHERE stream_id = $1 AND event_type = 'OrderCancelled'`,
+          [orderId],
+        );
+        expect(Number(rows[0]?.n)).toBe(1);
+      },
+      { timeoutMs: 30_000 },
+    );
+  }, 120_000);
+
   it('PostgreSQL gone for 5 s under a saga command: it waits and is tried again, never dead-lettered', async () => {
     const placed = await http<{ orderId: string }>(service.url('/orders'), { body: body() });
     const { orderId } = placed.body;
