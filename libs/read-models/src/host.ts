@@ -141,22 +141,11 @@ export class ProjectionHost {
   async rebuild(name: string): Promise<Generation> {
     const projection = this.byName.get(name);
     if (projection) {
-      const truncated = truncatedPartitions(
-        (
-          await Promise.all(
-            projection.topics.map(async (topic) =>
-              (await this.requireAdmin().fetchTopicOffsets(topic)).map((p) => ({
-                topic,
-                partition: p.partition,
-                low: p.low,
-              })),
-            ),
-          )
-        ).flat(),
-      );
+      const entry = await this.registry.ensure(name);
+      const live = await this.groupLag(projection, entry.active.groupId);
+      const truncated = truncatedPartitions(live.partitions);
       if (truncated.length > 0) throw new TopicTruncatedError(name, truncated);
-      const entry = await this.registry.get(name);
-      if (entry?.rebuilding?.held) await this.registry.abandon(name, entry.rebuilding);
+      if (entry.rebuilding?.held) await this.registry.abandon(name, entry.rebuilding);
     }
     const generation = await this.registry.startRebuild(name);
     this.options.log?.('info', 'projection rebuild started', { projection: name, ...generation });

@@ -287,11 +287,12 @@ export class ReadModels {
       const ids = [...new Set([...group.waiting].map((w) => w.id))];
       let found: Map<string, StoredDocument>;
       try {
-        const read = group.collection
-          .find({ _id: { $in: ids } }, { maxTimeMS: this.operationTimeoutMs })
-          .toArray();
-        const docs = await within(read, Date.now() + this.operationTimeoutMs);
-        if (docs === TIMED_OUT) throw new ReadModelUnavailableError(key, this.operationTimeoutMs);
+        const docs = await this.bounded(
+          key,
+          group.collection
+            .find({ _id: { $in: ids } }, { maxTimeMS: this.operationTimeoutMs })
+            .toArray(),
+        );
         found = new Map(docs.map((d) => [d._id, d]));
         delete group.failed;
       } catch (error) {

@@ -71,9 +71,9 @@ interface Row {
   stale: boolean;
 }
 
-const SELECT = `SELECT id, scope, status, events, total, from_offsets, requested_by, started_at,
-  completed_at, error, heartbeat_at < now() - make_interval(secs => ${STALE_MS / 1000}) AS stale
-  FROM republishes`;
+/** A row as `view` reads it: `stale` when its heartbeat stopped. */
+const COLUMNS = `id, scope, status, events, total, from_offsets, requested_by, started_at,
+  completed_at, error, heartbeat_at < now() - make_interval(secs => ${STALE_MS / 1000}) AS stale`;
 
 function view(row: Row): RepublishView {
   const live = row.status === 'running' || row.status === 'publishing';
@@ -113,7 +113,10 @@ export class Republisher implements OnModuleDestroy {
   }
 
   async get(id: string): Promise<RepublishView | undefined> {
-    const { rows } = await this.pool.query<Row>(`${SELECT} WHERE id = $1`, [id]);
+    const { rows } = await this.pool.query<Row>(
+      `SELECT ${COLUMNS} FROM republishes WHERE id = $1`,
+      [id],
+    );
     return rows[0] ? view(rows[0]) : undefined;
   }
 
@@ -133,8 +136,7 @@ export class Republisher implements OnModuleDestroy {
     const { rows } = await this.pool.query<Row>(
       `INSERT INTO republishes (id, scope, status, from_offsets, requested_by)
        VALUES ($1, $2, 'running', $3, $4)
-       RETURNING id, scope, status, events, total, from_offsets, requested_by, started_at,
-                 completed_at, error, false AS stale`,
+       RETURNING ${COLUMNS}`,
       [id, JSON.stringify(scope), JSON.stringify(fromOffsets), requestedBy],
     );
     const started = rows[0];
@@ -182,7 +184,11 @@ export class Republisher implements OnModuleDestroy {
   private async run(id: string, scope: RepublishScope): Promise<void> {
     try {
       const options: RepublishOptions = {
-        topicOf: (streamType) => this.topics.get(streamType),
+        // Only the scope's stream type, when it names one.
+        topicOf: (streamType) =>
+          scope.streamType && streamType !== scope.streamType
+            ? undefined
+            : this.topics.get(streamType),
         metadata: { correlationId: id, causationId: id },
         headers: { 'republish-id': id },
       };
@@ -207,10 +213,6 @@ export class Republisher implements OnModuleDestroy {
         let progress = Promise.resolve();
         const result = await republishAll(this.store, {
           ...options,
-          topicOf: (streamType) =>
-            scope.streamType && streamType !== scope.streamType
-              ? undefined
-              : this.topics.get(streamType),
           onBatch: (_checkpoint, total) => {
             if (this.stopping) throw new Error('the service is stopping');
             progress = progress.then(() => this.update(id, 'events = $2', [total]));
@@ -261,7 +263,7 @@ export class RepublishController {
 
   @Route(startRepublish)
   start(
-    @Input('body') scope: BodyOf<typeof startRepublish>,
+    @Input('body') scope: RepublishScope,
     @CommandContext() request: CommandRequest,
   ): Promise<RepublishView> {
     return this.republisher.start(scope, request.metadata.actor ?? null);
