@@ -77,7 +77,7 @@ interface Waiter {
   readonly deadline: number;
   seen: number;
   /** Its own deadline: the wait ends then, whatever the polls are doing. */
-  timer: NodeJS.Timeout | undefined;
+  timer: { current: NodeJS.Timeout | undefined } | undefined;
   resolve(doc: StoredDocument): void;
   reject(seen: number, waitedMs: number): void;
 }
@@ -225,11 +225,11 @@ export class ReadModels {
         seen: versionOf(first?._meta, stream),
         timer: undefined,
         resolve: (doc) => {
-          clearTimeout(waiter.timer);
+          clearTimeout(waiter.timer?.current);
           resolve(doc);
         },
         reject: (seen, waited) => {
-          clearTimeout(waiter.timer);
+          clearTimeout(waiter.timer?.current);
           reject(
             group.failed === undefined
               ? new NotYetConsistentError(projection, token, seen, waited)
@@ -237,13 +237,10 @@ export class ReadModels {
           );
         },
       };
-      waiter.timer = setTimeout(
-        () => {
-          if (!group.waiting.delete(waiter)) return;
-          waiter.reject(waiter.seen, Date.now() - started);
-        },
-        Math.max(0, deadline - Date.now()),
-      );
+      waiter.timer = atDeadline(deadline, () => {
+        if (!group.waiting.delete(waiter)) return;
+        waiter.reject(waiter.seen, Date.now() - started);
+      });
       group.waiting.add(waiter);
       this.pollSoon();
     });
@@ -341,20 +338,33 @@ const TIMED_OUT = Symbol('timed out');
 
 /** The promise's value, or TIMED_OUT if it has not settled by the deadline. */
 async function within<T>(promise: Promise<T>, deadline: number): Promise<T | typeof TIMED_OUT> {
-  let timer: NodeJS.Timeout | undefined;
+  let timer: { current: NodeJS.Timeout | undefined } | undefined;
   try {
     return await Promise.race([
       promise,
       new Promise<typeof TIMED_OUT>((resolve) => {
-        timer = setTimeout(
-          () => {
-            resolve(TIMED_OUT);
-          },
-          Math.max(0, deadline - Date.now()),
-        );
+        timer = atDeadline(deadline, () => {
+          resolve(TIMED_OUT);
+        });
       }),
     ]);
   } finally {
-    clearTimeout(timer);
+    clearTimeout(timer?.current);
   }
+}
+
+/**
+ * Runs `then` once Date.now() has reached `deadline`. A timer can fire a millisecond before the
+ * clock says its delay has passed (seen: a 300 ms wait that reported 299 ms); it is set again
+ * for what is left, so whoever is told "the deadline passed" can count on it. Clear `current`.
+ */
+function atDeadline(deadline: number, then: () => void): { current: NodeJS.Timeout | undefined } {
+  const handle: { current: NodeJS.Timeout | undefined } = { current: undefined };
+  const check = () => {
+    const left = deadline - Date.now();
+    if (left > 0) handle.current = setTimeout(check, left);
+    else then();
+  };
+  handle.current = setTimeout(check, Math.max(0, deadline - Date.now()));
+  return handle;
 }
