@@ -2,7 +2,7 @@
 // (the event stores in PostgreSQL, the topics in Kafka, the read models over the MongoDB wire
 // protocol), never from the services' answers. Each check returns its violations; a run passes
 // with none. The states are folded from the stored events with the domain's own deciders.
-import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
+import { Kafka, logLevel } from 'kafkajs';
 import { MongoClient } from 'mongodb';
 import type { Pool } from 'pg';
 import { fold } from '@es/decider';
@@ -10,6 +10,7 @@ import { stockItemDecider, type StockItemState } from '@es/inventory-domain';
 import { orderDecider, type OrderState } from '@es/order-domain';
 import { accountDecider, type AccountState } from '@es/payment-domain';
 import { mongoConfig } from '@es/runtime-config';
+import { readTopic } from '@es/messaging';
 import type { Ledger } from './load';
 import { DATABASES, type ChaosSystem, type DatabaseName } from './system';
 
@@ -239,57 +240,10 @@ export async function sagasEnded(system: ChaosSystem): Promise<Check & { parked:
   };
 }
 
-/**
- * Reads a topic from its beginning to the end offsets it has now, handing each message to
- * `onMessage`; fails if a partition was not read to its end within the time.
- */
-async function readToEnd(
-  kafka: Kafka,
-  topic: string,
-  onMessage: (message: KafkaMessage) => void,
-  timeoutMs = 120_000,
-): Promise<void> {
-  const admin = kafka.admin();
-  await admin.connect();
-  const ends = new Map<number, bigint>();
-  try {
-    for (const p of await admin.fetchTopicOffsets(topic))
-      if (BigInt(p.high) > BigInt(p.low)) ends.set(p.partition, BigInt(p.high));
-  } finally {
-    await admin.disconnect();
-  }
-  if (ends.size === 0) return;
-  const consumer = kafka.consumer({
-    groupId: `chaos-check-${topic}-${Date.now()}`,
-    maxWaitTimeInMs: 200,
-  });
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topic, fromBeginning: true });
-    let done: () => void = () => undefined;
-    const finished = new Promise<void>((resolve) => (done = resolve));
-    await consumer.run({
-      eachBatch: async ({ batch }) => {
-        for (const message of batch.messages) onMessage(message);
-        const end = ends.get(batch.partition);
-        if (end !== undefined && BigInt(batch.lastOffset()) + 1n >= end)
-          ends.delete(batch.partition);
-        if (ends.size === 0) done();
-        await Promise.resolve();
-      },
-    });
-    await Promise.race([finished, sleep(timeoutMs)]);
-    if (ends.size > 0)
-      throw new Error(`${topic}: partitions ${[...ends.keys()].join(', ')} not read to their end`);
-  } finally {
-    await consumer.disconnect();
-  }
-}
-
 /** Every message id a topic holds now. */
 async function messageIds(kafka: Kafka, topic: string): Promise<Set<string>> {
   const ids = new Set<string>();
-  await readToEnd(kafka, topic, (m) => {
+  await readTopic(kafka, topic, (m) => {
     const id = m.headers?.['message-id']?.toString();
     if (id) ids.add(id);
   });
@@ -386,13 +340,13 @@ export async function onlyPoisonParked(
 
 async function dlqKeys(kafka: Kafka, topic: string): Promise<Set<string>> {
   const keys = new Set<string>();
-  await readToEnd(
+  await readTopic(
     kafka,
     topic,
     (m) => {
       if (m.key) keys.add(m.key.toString());
     },
-    30_000,
+    { timeoutMs: 30_000 },
   );
   return keys;
 }

@@ -1,6 +1,8 @@
 // Republishing the order service's events from its store (real PostgreSQL and Kafka): the whole
 // store, then one stream's range, each run in the background until every message of it is in
-// Kafka, with the message ids, keys and offsets a consumer relies on; and the refusals.
+// Kafka, with the message ids, keys and offsets a consumer relies on, and the marker a rebuild
+// reads (the whole store only); and the refusals.
+import { latestRepublishMarkers } from '@es/messaging';
 import { ORDERS_EVENTS_TOPIC, orderServiceApi } from '@es/order-contracts';
 import {
   collect,
@@ -92,12 +94,23 @@ describe('order-service republish (real PostgreSQL and Kafka)', () => {
     expect(messages.map((m) => m.headers['message-id']).sort()).toEqual(
       rows.map((r) => r.event_id).sort(),
     );
+    // The topic's marker: from the offsets it began at to offsets past its every copy.
+    const marker = (await latestRepublishMarkers(kafka)).get(ORDERS_EVENTS_TOPIC);
+    expect(marker).toMatchObject({
+      republishId: started.body.id,
+      service: 'order-service',
+      from: started.body.fromOffsets[ORDERS_EVENTS_TOPIC],
+    });
     for (const m of messages) {
       expect(m.key).toBe(rows.find((r) => r.event_id === m.headers['message-id'])?.stream_id);
       const from = started.body.fromOffsets[ORDERS_EVENTS_TOPIC]?.[String(m.partition)];
       expect(BigInt(m.offset)).toBeGreaterThanOrEqual(BigInt(from ?? 'x'));
+      expect(BigInt(m.offset)).toBeLessThan(BigInt(marker?.to[String(m.partition)] ?? '0'));
     }
+    wholeStore = started.body.id;
   }, 90_000);
+
+  let wholeStore = '';
 
   it('one stream, one version: that event alone', async () => {
     const orderId = await place();
@@ -115,6 +128,10 @@ describe('order-service republish (real PostgreSQL and Kafka)', () => {
       key: orderId,
       headers: { 'message-id': rows[0]?.event_id, 'event-type': 'OrderCreated' },
     });
+    // A range puts no topic back whole: no marker of its own.
+    expect((await latestRepublishMarkers(kafka)).get(ORDERS_EVENTS_TOPIC)?.republishId).toBe(
+      wholeStore,
+    );
   }, 60_000);
 
   it('refuses what it cannot do, naming the field', async () => {

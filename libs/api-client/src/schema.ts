@@ -2541,6 +2541,16 @@ export interface operations {
                 runningHere: boolean;
                 /** @description Why it has not taken over although it caught up: a partition of its topics lost its first events while it ran */
                 held?: string;
+                /**
+                 * @description A rebuild from republished topics: starting (its offsets being set), then prelude (the republished copies alone being folded); absent once it reads like any rebuild
+                 * @enum {string}
+                 */
+                phase?: 'starting' | 'prelude';
+                /** @description Topics that lost their first events, read from where a completed republish put them back */
+                republished?: {
+                  topic: string;
+                  republishId: string;
+                }[];
               };
             }[];
           };
@@ -2606,7 +2616,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description REBUILD_IN_PROGRESS: one rebuild of a projection at a time (a held one is replaced); TOPIC_TRUNCATED: a partition of its topics lost its first events, so a rebuild would miss them */
+      /** @description REBUILD_IN_PROGRESS: one rebuild of a projection at a time (a held one is replaced); TOPIC_TRUNCATED: a partition of its topics lost its first events and no completed republish of its store puts them back, so a rebuild would miss them */
       409: {
         headers: {
           [name: string]: unknown;

@@ -9,5 +9,7 @@ export * from './inbox/inbox';
 export * from './inbox/inbox-consumer';
 export * from './kafka-metrics';
 export * from './kafka-publisher';
+export * from './read-topic';
+export * from './republish-markers';
 export * from './topics';
 export * from './tracing';

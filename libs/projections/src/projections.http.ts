@@ -69,6 +69,17 @@ export const projectionStatusSchema = z.strictObject({
         description:
           'Why it has not taken over although it caught up: a partition of its topics lost its first events while it ran',
       }),
+      phase: z.enum(['starting', 'prelude']).optional().meta({
+        description:
+          'A rebuild from republished topics: starting (its offsets being set), then prelude (the republished copies alone being folded); absent once it reads like any rebuild',
+      }),
+      republished: z
+        .array(z.strictObject({ topic: z.string(), republishId: z.string() }))
+        .optional()
+        .meta({
+          description:
+            'Topics that lost their first events, read from where a completed republish put them back',
+        }),
     })
     .optional(),
 });
@@ -103,7 +114,7 @@ export const rebuildProjection = defineOperation({
     400: BAD_REQUEST,
     404: problem('No projection of that name'),
     409: problem(
-      'REBUILD_IN_PROGRESS: one rebuild of a projection at a time (a held one is replaced); TOPIC_TRUNCATED: a partition of its topics lost its first events, so a rebuild would miss them',
+      'REBUILD_IN_PROGRESS: one rebuild of a projection at a time (a held one is replaced); TOPIC_TRUNCATED: a partition of its topics lost its first events and no completed republish of its store puts them back, so a rebuild would miss them',
     ),
     503: UNAVAILABLE,
   },

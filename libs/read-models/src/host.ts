@@ -13,17 +13,42 @@
 //
 // A rebuild reads its topics from their first offset. A partition whose first offset is past 0
 // lost events (a deletion of records, a retention set by hand), and a read model rebuilt from it
-// would miss them without an error: such a rebuild is refused (TopicTruncatedError, 409), and one
-// whose topic is truncated while it runs is held at the switch, its reason in its status, readers
-// staying on the live generation (docs/decisions.md, Rebuild).
-import type { Admin, Kafka } from 'kafkajs';
+// would miss them without an error: such a rebuild is refused (TopicTruncatedError, 409), unless
+// a completed republish of the producing service's store put the topic back whole after the
+// point it lost (its marker, @es/messaging republish-markers). Such a rebuild reads that topic
+// from the marker's `from` offsets, in two passes, because the copies are not where the events
+// were: an event committed while the republish ran was published at once, ahead of the copies
+// of its stream's earlier events, and a version-guarded fold that took it first would pass the
+// earlier ones over as duplicates. So a first pass (`prelude`, a consumer group of its own)
+// folds the copies alone, up to the marker's `to` offsets: every stream the store held, whole
+// and in order. The generation's own group then reads from `from` like any rebuild: the copies
+// and the events they cover are duplicates by then, and an event committed after the republish
+// read its stream comes after its copies. One whose topic is truncated while it runs (past
+// where it began reading) is held at the switch, its reason in its status, readers staying on
+// the live generation (docs/decisions.md, Rebuild).
+import type { Admin, Kafka, KafkaMessage } from 'kafkajs';
 import type { Db } from 'mongodb';
 import { ROOT_CONTEXT, context, type Meter } from '@opentelemetry/api';
 import { logContext } from '@es/observability';
-import { consumerLag, ensureTopics, type PartitionLag } from '@es/messaging';
+import {
+  consumerLag,
+  ensureTopics,
+  latestRepublishMarkers,
+  REPUBLISH_ID_HEADER,
+  type PartitionLag,
+  type RepublishMarker,
+} from '@es/messaging';
 import type { StoredDocument } from './apply';
 import type { Projection } from './projection';
-import { ProjectionRegistry, type Generation, type RegistryEntry } from './registry';
+import {
+  generationFields,
+  ProjectionRegistry,
+  type Generation,
+  type RebuildPhase,
+  type Rebuilding,
+  type RegistryEntry,
+  type RepublishedTopic,
+} from './registry';
 import { ProjectionRunner, type PartitionProgress } from './runner';
 
 export interface ProjectionHostOptions {
@@ -62,7 +87,12 @@ export interface ProjectionStatus {
   readonly status: 'live' | 'rebuilding';
   readonly active: GenerationStatus & { readonly activatedAt: string };
   /** `held`: why it may not take over although it caught up (its topics lost events). */
-  readonly rebuilding?: GenerationStatus & { readonly held?: string };
+  readonly rebuilding?: GenerationStatus & {
+    readonly held?: string;
+    readonly phase?: RebuildPhase;
+    /** The topics it reads from a republish's copies on, and which republish. */
+    readonly republished?: readonly { readonly topic: string; readonly republishId: string }[];
+  };
 }
 
 export class ProjectionHost {
@@ -135,22 +165,35 @@ export class ProjectionHost {
 
   /**
    * Starts a rebuild of the projection on every instance (each reconciles within a second).
-   * Refused when a partition of its topics lost its first events; a rebuild held for that reason
-   * is replaced.
+   * Refused when a partition of its topics lost its first events and no completed republish
+   * put them back; a rebuild held for that reason is replaced.
    */
   async rebuild(name: string): Promise<Generation> {
     const projection = this.byName.get(name);
+    let republished: readonly RepublishedTopic[] = [];
     if (projection) {
       const entry = await this.registry.ensure(name);
       const live = await this.groupLag(projection, entry.active.groupId);
       const truncated = truncatedPartitions(live.partitions);
-      if (truncated.length > 0) throw new TopicTruncatedError(name, truncated);
+      if (truncated.length > 0) {
+        const plan = republishPlan(
+          truncated,
+          live.partitions,
+          await latestRepublishMarkers(this.options.kafka),
+        );
+        if (plan.uncovered.length > 0)
+          throw new TopicTruncatedError(name, truncated, plan.uncovered);
+        republished = plan.topics;
+      }
       if (entry.rebuilding?.held) await this.registry.abandon(name, entry.rebuilding);
     }
-    const generation = await this.registry.startRebuild(name);
-    this.options.log?.('info', 'projection rebuild started', { projection: name, ...generation });
+    const generation = await this.registry.startRebuild(name, new Date(), republished);
+    this.options.log?.('info', 'projection rebuild started', {
+      projection: name,
+      ...generation,
+    });
     await this.reconcileNow();
-    return generation;
+    return generationFields(generation);
   }
 
   /** Runs a reconciliation now (after any in progress). */
@@ -177,7 +220,7 @@ export class ProjectionHost {
         status: entry.rebuilding ? 'rebuilding' : 'live',
         active,
         ...(entry.rebuilding
-          ? { rebuilding: await this.generationStatus(projection, entry.rebuilding) }
+          ? { rebuilding: await this.rebuildingStatus(projection, entry.rebuilding) }
           : {}),
       });
     }
@@ -201,6 +244,25 @@ export class ProjectionHost {
       events: partitions.reduce((sum, p) => sum + p.lag, 0),
       progress: total === 0n ? 1 : Number((done * 10_000n) / total) / 10_000,
       partitions,
+    };
+  }
+
+  private async rebuildingStatus(
+    projection: Projection,
+    rebuilding: Rebuilding,
+  ): Promise<NonNullable<ProjectionStatus['rebuilding']>> {
+    return {
+      ...(await this.generationStatus(projection, rebuilding)),
+      ...(rebuilding.held ? { held: rebuilding.held } : {}),
+      ...(rebuilding.phase ? { phase: rebuilding.phase } : {}),
+      ...(rebuilding.republished
+        ? {
+            republished: rebuilding.republished.map(({ topic, republishId }) => ({
+              topic,
+              republishId,
+            })),
+          }
+        : {}),
     };
   }
 
@@ -233,21 +295,30 @@ export class ProjectionHost {
   private async reconcile(): Promise<void> {
     if (this.stopped) return;
     try {
-      const wanted = new Map<string, { projection: Projection; generation: Generation }>();
+      const wanted = new Map<string, Wanted>();
       for (const projection of this.options.projections) {
         let entry = await this.registry.ensure(projection.name);
-        if (entry.rebuilding) entry = await this.maybeSwitch(projection, entry);
-        for (const generation of [entry.active, entry.rebuilding])
-          if (generation) wanted.set(generation.groupId, { projection, generation });
+        if (entry.rebuilding) entry = await this.advanceRebuild(projection, entry);
+        wanted.set(entry.active.groupId, { projection, generation: entry.active });
+        const rebuilding = entry.rebuilding;
+        if (rebuilding?.phase === 'prelude')
+          wanted.set(preludeGroupOf(rebuilding), {
+            projection,
+            generation: rebuilding,
+            prelude: rebuilding.republished ?? [],
+          });
+        else if (rebuilding && !rebuilding.phase)
+          wanted.set(rebuilding.groupId, { projection, generation: rebuilding });
         await this.retire(projection, entry);
       }
       for (const [groupId, runner] of this.runners)
         if (!wanted.has(groupId)) {
           this.runners.delete(groupId);
           await runner.stop();
+          if (groupId.endsWith(PRELUDE_SUFFIX)) await this.deletePrelude(groupId);
         }
-      for (const [groupId, { projection, generation }] of wanted)
-        if (!this.runners.has(groupId)) await this.startRunner(projection, generation);
+      for (const [groupId, want] of wanted)
+        if (!this.runners.has(groupId)) await this.startRunner(groupId, want);
     } catch (error) {
       this.options.log?.('warn', 'projection reconcile failed; trying again', {
         error: error instanceof Error ? error.message : String(error),
@@ -255,7 +326,10 @@ export class ProjectionHost {
     }
   }
 
-  private async startRunner(projection: Projection, generation: Generation): Promise<void> {
+  private async startRunner(
+    groupId: string,
+    { projection, generation, prelude }: Wanted,
+  ): Promise<void> {
     const collection = this.options.db.collection<StoredDocument>(generation.collection);
     for (const index of projection.indexes)
       await collection.createIndex({ ...index.keys }, { name: index.name });
@@ -263,8 +337,9 @@ export class ProjectionHost {
       kafka: this.options.kafka,
       projection,
       collection,
-      groupId: generation.groupId,
+      groupId,
       generation: generation.generation,
+      ...(prelude ? { topics: prelude.map((t) => t.topic), accept: copiesOf(prelude) } : {}),
       ...(this.options.meter ? { meter: this.options.meter } : {}),
       ...(this.options.log ? { log: this.options.log } : {}),
       ...(this.options.chunkSize ? { chunkSize: this.options.chunkSize } : {}),
@@ -272,23 +347,92 @@ export class ProjectionHost {
         ? { partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently }
         : {}),
     });
-    this.runners.set(generation.groupId, runner);
+    this.runners.set(groupId, runner);
     try {
       await runner.start();
     } catch (error) {
-      this.runners.delete(generation.groupId);
+      this.runners.delete(groupId);
       await runner.stop().catch(() => undefined);
       throw error;
     }
     this.options.log?.('info', 'projection runner started', {
       projection: projection.name,
-      ...generation,
+      ...generationFields(generation),
+      ...(prelude ? { groupId, prelude: 'the republished copies alone' } : {}),
     });
+  }
+
+  /**
+   * A rebuild from republished topics, moved on when it can: `starting` sets both its groups'
+   * first offsets on those topics to the markers' `from` (no runner of either is up, so the
+   * groups are empty; done again by another instance, the same offsets), then `prelude` ends
+   * when its group has read every partition up to the marker's `to`. Then, as any rebuild, it
+   * switches once caught up.
+   */
+  private async advanceRebuild(
+    projection: Projection,
+    entry: RegistryEntry,
+  ): Promise<RegistryEntry> {
+    const rebuilding = entry.rebuilding;
+    if (!rebuilding) return entry;
+    const name = projection.name;
+    if (rebuilding.phase === 'starting') {
+      const admin = this.requireAdmin();
+      for (const { topic, partitions } of rebuilding.republished ?? []) {
+        const offsets = partitions.map(({ partition, from }) => ({ partition, offset: from }));
+        for (const groupId of [preludeGroupOf(rebuilding), rebuilding.groupId])
+          await admin.setOffsets({ groupId, topic, partitions: offsets });
+      }
+      if (await this.registry.advance(name, rebuilding, 'starting', 'prelude'))
+        this.options.log?.('info', 'projection rebuild folds the republished copies first', {
+          projection: name,
+          generation: rebuilding.generation,
+          republished: rebuilding.republished,
+        });
+      return (await this.registry.get(name)) ?? entry;
+    }
+    if (rebuilding.phase === 'prelude') {
+      if (!(await this.preludeDone(rebuilding))) return entry;
+      if (await this.registry.advance(name, rebuilding, 'prelude', undefined))
+        this.options.log?.('info', 'projection rebuild folded the republished copies', {
+          projection: name,
+          generation: rebuilding.generation,
+        });
+      return (await this.registry.get(name)) ?? entry;
+    }
+    return this.maybeSwitch(projection, entry);
+  }
+
+  /** Whether the prelude's group has read, in every partition, up to its marker's `to`. */
+  private async preludeDone(rebuilding: Rebuilding): Promise<boolean> {
+    const republished = rebuilding.republished ?? [];
+    const lags = await consumerLag(this.requireAdmin(), {
+      groupId: preludeGroupOf(rebuilding),
+      topics: republished.map((t) => t.topic),
+    });
+    const committed = new Map(lags.map((p) => [`${p.topic}/${p.partition}`, p.committed]));
+    return republished.every(({ topic, partitions }) =>
+      partitions.every(({ partition, from, to }) => {
+        const at = committed.get(`${topic}/${partition}`);
+        return BigInt(to) <= BigInt(from) || (at != null && BigInt(at) >= BigInt(to));
+      }),
+    );
+  }
+
+  /**
+   * The prelude's group, once its runner stopped here: deleted by the last instance to leave it
+   * (while others are still members the broker refuses, and they try in turn). One left behind
+   * holds nothing and expires with Kafka's offsets retention.
+   */
+  private async deletePrelude(groupId: string): Promise<void> {
+    await this.requireAdmin()
+      .deleteGroups([groupId])
+      .catch(() => undefined);
   }
 
   private async maybeSwitch(projection: Projection, entry: RegistryEntry): Promise<RegistryEntry> {
     const rebuilding = entry.rebuilding;
-    if (!rebuilding) return entry;
+    if (!rebuilding || rebuilding.phase) return entry;
     const [fresh, current] = await Promise.all([
       this.groupLag(projection, rebuilding.groupId),
       this.groupLag(projection, entry.active.groupId),
@@ -297,7 +441,7 @@ export class ProjectionHost {
     // as the live one in each of them, not only in total.
     if (!rebuildCaughtUp(fresh.partitions, current.partitions, this.options.switchMarginEvents))
       return entry;
-    const truncated = truncatedPartitions(fresh.partitions);
+    const truncated = truncatedPartitions(fresh.partitions, startsOf(rebuilding));
     if (truncated.length > 0) {
       if (!rebuilding.held) {
         const held = `${describeTruncation(truncated)}: this generation would miss them, so readers stay on generation ${entry.active.generation}`;
@@ -403,12 +547,110 @@ export interface TruncatedPartition {
   readonly low: string;
 }
 
+/**
+ * The partitions whose first offset is past where a rebuild reads them from: `starts`, by
+ * `<topic>/<partition>`, for those it reads from a republish on; 0 for the others.
+ */
 export function truncatedPartitions(
   partitions: readonly { topic: string; partition: number; low: string }[],
+  starts: ReadonlyMap<string, string> = new Map(),
 ): TruncatedPartition[] {
   return partitions
-    .filter((p) => BigInt(p.low) > 0n)
+    .filter((p) => BigInt(p.low) > BigInt(starts.get(`${p.topic}/${p.partition}`) ?? '0'))
     .map(({ topic, partition, low }) => ({ topic, partition, low }));
+}
+
+function startsOf(rebuilding: Rebuilding): Map<string, string> {
+  return new Map(
+    (rebuilding.republished ?? []).flatMap(({ topic, partitions }) =>
+      partitions.map(({ partition, from }) => [`${topic}/${partition}`, from] as const),
+    ),
+  );
+}
+
+export interface RepublishPlan {
+  /** The truncated topics, each read from its latest republish on. */
+  readonly topics: readonly RepublishedTopic[];
+  /** Why a truncated topic cannot be read so: no republish of it, or one truncated too. */
+  readonly uncovered: readonly string[];
+}
+
+/**
+ * How a rebuild can read topics that lost their first events: each from its latest completed
+ * republish on, which covers it when the marker names every partition of the topic and none of
+ * them lost anything from the marker's `from` on. `partitions` are all of the projection's.
+ */
+export function republishPlan(
+  truncated: readonly TruncatedPartition[],
+  partitions: readonly { topic: string; partition: number; low: string }[],
+  markers: ReadonlyMap<string, RepublishMarker>,
+): RepublishPlan {
+  const topics: RepublishedTopic[] = [];
+  const uncovered: string[] = [];
+  for (const topic of new Set(truncated.map((t) => t.topic))) {
+    const marker = markers.get(topic);
+    if (!marker) {
+      uncovered.push(
+        `no completed republish of ${topic} puts them back (POST /republish of the store that publishes it, then ask again)`,
+      );
+      continue;
+    }
+    const problems: string[] = [];
+    const covered: { partition: number; from: string; to: string }[] = [];
+    const own = partitions
+      .filter((q) => q.topic === topic)
+      .sort((a, b) => a.partition - b.partition);
+    for (const p of own) {
+      const from = marker.from[String(p.partition)];
+      const to = marker.to[String(p.partition)];
+      if (from === undefined || to === undefined)
+        problems.push(`partition ${p.partition} is not in it`);
+      else if (BigInt(p.low) > BigInt(from))
+        problems.push(`partition ${p.partition} lost its copies too (from offset ${from})`);
+      else covered.push({ partition: p.partition, from, to });
+    }
+    if (problems.length > 0)
+      uncovered.push(
+        `the latest republish of ${topic} (${marker.republishId}) does not cover it: ${problems.join(', ')}`,
+      );
+    else topics.push({ topic, republishId: marker.republishId, partitions: covered });
+  }
+  return { topics, uncovered };
+}
+
+const PRELUDE_SUFFIX = '.prelude';
+
+/** The consumer group of a rebuild's first pass over the republished copies. */
+function preludeGroupOf(rebuilding: Generation): string {
+  return `${rebuilding.groupId}${PRELUDE_SUFFIX}`;
+}
+
+/** The prelude's filter: a copy written by the topic's republish, before the marker's `to`. */
+function copiesOf(
+  republished: readonly RepublishedTopic[],
+): (message: KafkaMessage, topic: string, partition: number) => boolean {
+  const windows = new Map(
+    republished.flatMap(({ topic, republishId, partitions }) =>
+      partitions.map(
+        ({ partition, to }) => [`${topic}/${partition}`, { republishId, to: BigInt(to) }] as const,
+      ),
+    ),
+  );
+  return (message, topic, partition) => {
+    const window = windows.get(`${topic}/${partition}`);
+    return (
+      window !== undefined &&
+      BigInt(message.offset) < window.to &&
+      message.headers?.[REPUBLISH_ID_HEADER]?.toString() === window.republishId
+    );
+  };
+}
+
+interface Wanted {
+  readonly projection: Projection;
+  readonly generation: Generation;
+  /** A prelude's runner: these topics' republished copies alone. */
+  readonly prelude?: readonly RepublishedTopic[];
 }
 
 function describeTruncation(truncated: readonly TruncatedPartition[]): string {
@@ -421,9 +663,10 @@ export class TopicTruncatedError extends Error {
   constructor(
     readonly projection: string,
     readonly partitions: readonly TruncatedPartition[],
+    readonly uncovered: readonly string[] = [],
   ) {
     super(
-      `projection ${projection} cannot be rebuilt: ${describeTruncation(partitions)}, and a rebuild would build a read model without them; the live generation keeps them (docs/decisions.md, Rebuild: restoring a topic)`,
+      `projection ${projection} cannot be rebuilt: ${describeTruncation(partitions)}, and ${uncovered.length > 0 ? uncovered.join('; ') : 'a rebuild would build a read model without them'}; the live generation keeps them (docs/decisions.md, Rebuild: restoring a topic)`,
     );
   }
 }

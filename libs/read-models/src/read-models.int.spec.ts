@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Admin, Kafka, Producer } from 'kafkajs';
 import type { Collection } from 'mongodb';
-import { dlqTopic } from '@es/messaging';
+import { dlqTopic, publishRepublishMarkers, REPUBLISH_ID_HEADER } from '@es/messaging';
 import { mongoConfig } from '@es/runtime-config';
 import {
   collect,
@@ -67,18 +67,24 @@ describe('read models on Kafka and the MongoDB wire protocol', () => {
     return topic;
   }
 
-  async function send(topic: string, credits: readonly (Credit | string)[]): Promise<void> {
+  async function send(
+    topic: string,
+    credits: readonly (Credit | string)[],
+    headers: Record<string, string> = {},
+  ): Promise<void> {
     for (let i = 0; i < credits.length; i += 500)
       await producer.send({
         topic,
         acks: -1,
-        messages: credits
-          .slice(i, i + 500)
-          .map((c) =>
-            typeof c === 'string'
-              ? { key: 'garbage', value: c }
-              : { key: c.streamId, value: JSON.stringify(c), headers: { 'event-type': c.type } },
-          ),
+        messages: credits.slice(i, i + 500).map((c) =>
+          typeof c === 'string'
+            ? { key: 'garbage', value: c }
+            : {
+                key: c.streamId,
+                value: JSON.stringify(c),
+                headers: { 'event-type': c.type, ...headers },
+              },
+        ),
       });
   }
 
@@ -473,6 +479,106 @@ describe('read models on Kafka and the MongoDB wire protocol', () => {
     expect((await host.registry.get(name))?.active.generation).toBe(1);
     // Readers still see every event, from the live generation.
     expect(await documents(live)).toEqual(expected(history));
+  });
+
+  it('a topic that lost its first events, put back by a republish: the rebuild starts there, folds the copies first, and switches exact', async () => {
+    const topic = await newTopic(2);
+    const name = `ledger-${Math.random().toString(36).slice(2, 8)}`;
+    const host = new ProjectionHost({
+      kafka,
+      db: mongo.db,
+      projections: [ledgerProjection(topic, name)],
+      reconcileIntervalMs: 200,
+      retireAfterMs: 1_500,
+    });
+    hosts.push(host);
+    await host.start();
+    const accounts = ledger(4, 4);
+    const ids = [...new Set(accounts.map((c) => c.streamId))];
+    const byVersion = (v: number) => ids.map((id) => credit(id, v, v * 10));
+    const history = accounts;
+    await send(topic, history);
+    const live = mongo.db.collection<StoredDocument>(`${name.replaceAll('-', '_')}_g1`);
+    await eventually(
+      async () => {
+        expect(await documents(live)).toEqual(expected(history));
+      },
+      { timeoutMs: 30_000, intervalMs: 200 },
+    );
+    // Every event so far is deleted from the topic: the live generation still has them.
+    const ends = async () =>
+      Object.fromEntries(
+        (await admin.fetchTopicOffsets(topic)).map((p) => [String(p.partition), p.high]),
+      );
+    const deleted = await ends();
+    await admin.deleteTopicRecords({
+      topic,
+      partitions: Object.entries(deleted).map(([partition, offset]) => ({
+        partition: Number(partition),
+        offset,
+      })),
+    });
+    // A republish of the store, as its service runs it, the worst way round: version 5 of each
+    // stream (committed while the republish ran, which then copied it) and version 6 (committed
+    // after the republish read its stream: no copy) are published ahead of the copies of 1-5.
+    const republishId = uniqueName('republish');
+    const from = await ends();
+    await send(topic, byVersion(5));
+    await send(topic, byVersion(6));
+    await send(topic, [...history, ...byVersion(5)], { [REPUBLISH_ID_HEADER]: republishId });
+    const to = await ends();
+    await send(topic, byVersion(7)); // after the republish completed
+    await publishRepublishMarkers(kafka, [
+      { topic, republishId, service: 'test', from, to, completedAt: new Date().toISOString() },
+    ]);
+    const all = [...history, ...byVersion(5), ...byVersion(6), ...byVersion(7)];
+
+    const rebuilt = await host.rebuild(name);
+    expect(rebuilt.generation).toBe(2);
+    const entry = await host.registry.get(name);
+    expect(entry?.rebuilding?.republished).toEqual([
+      {
+        topic,
+        republishId,
+        partitions: Object.keys(from).map((p) => ({
+          partition: Number(p),
+          from: from[p],
+          to: to[p],
+        })),
+      },
+    ]);
+    await eventually(
+      async () => {
+        expect((await host.registry.get(name))?.active.generation).toBe(2);
+      },
+      { timeoutMs: 60_000, intervalMs: 200 },
+    );
+    const g2 = mongo.db.collection<StoredDocument>(`${name.replaceAll('-', '_')}_g2`);
+    expect(await documents(g2)).toEqual(expected(all));
+    // Its first pass's consumer group is gone once it ended.
+    await eventually(
+      async () => {
+        const { groups } = await admin.listGroups();
+        expect(groups.map((g) => g.groupId)).not.toContain(`${rebuilt.groupId}.prelude`);
+      },
+      { timeoutMs: 30_000, intervalMs: 500 },
+    );
+
+    // A republish that began before what was lost (its own first copies gone too) covers nothing.
+    await admin.deleteTopicRecords({
+      topic,
+      partitions: Object.entries(to).map(([partition, offset]) => ({
+        partition: Number(partition),
+        offset,
+      })),
+    });
+    const refused = await host.rebuild(name).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(TopicTruncatedError);
+    expect((refused as Error).message).toMatch(
+      new RegExp(
+        `the latest republish of ${topic} \\(${republishId}\\) does not cover it: partition \\d lost its copies too`,
+      ),
+    );
   });
 
   it('read-your-writes: a read given a token waits until the document reached it, else fails clearly', async () => {

@@ -18,11 +18,38 @@ export interface RetiredGeneration extends Generation {
   readonly retiredAt: string;
 }
 
+/**
+ * A topic that lost its first events, read by a rebuild from a republish's copies on: in each
+ * partition, the copies lie between `from` and `to` (its marker, @es/messaging).
+ */
+export interface RepublishedTopic {
+  readonly topic: string;
+  readonly republishId: string;
+  readonly partitions: readonly {
+    readonly partition: number;
+    readonly from: string;
+    readonly to: string;
+  }[];
+}
+
+/**
+ * Before a rebuild from republished topics reads like any other: `starting` while its consumer
+ * groups' first offsets are set (no runner yet), `prelude` while the republished copies alone
+ * are folded (host.ts).
+ */
+export type RebuildPhase = 'starting' | 'prelude';
+
+export interface Rebuilding extends Generation {
+  /** Why it may not take over although it caught up (its topics lost events). */
+  readonly held?: string;
+  readonly phase?: RebuildPhase;
+  readonly republished?: readonly RepublishedTopic[];
+}
+
 export interface RegistryEntry {
   readonly _id: string;
   readonly active: Generation & { readonly activatedAt: string };
-  /** `held`: why it may not take over although it caught up (its topics lost events). */
-  readonly rebuilding?: Generation & { readonly held?: string };
+  readonly rebuilding?: Rebuilding;
   readonly retired?: readonly RetiredGeneration[];
   /** The highest generation number ever handed out, so none is reused. */
   readonly lastGeneration: number;
@@ -94,11 +121,21 @@ export class ProjectionRegistry {
     return this.entries.find({}).toArray();
   }
 
-  /** Starts the next generation; fails if one is already being built. */
-  async startRebuild(name: string, now = new Date()): Promise<Generation> {
+  /**
+   * Starts the next generation; fails if one is already being built. With republished topics,
+   * it begins `starting` (host.ts sets its groups' offsets before any runner reads).
+   */
+  async startRebuild(
+    name: string,
+    now = new Date(),
+    republished: readonly RepublishedTopic[] = [],
+  ): Promise<Rebuilding> {
     const entry = await this.ensure(name, now);
     if (entry.rebuilding) throw new RebuildInProgressError(name, entry.rebuilding.generation);
-    const next = generationOf(this.database, name, entry.lastGeneration + 1, now);
+    const next: Rebuilding = {
+      ...generationOf(this.database, name, entry.lastGeneration + 1, now),
+      ...(republished.length > 0 ? { phase: 'starting' as const, republished } : {}),
+    };
     const updated = await this.entries.updateOne(
       { _id: name, lastGeneration: entry.lastGeneration, rebuilding: { $exists: false } },
       { $set: { rebuilding: next, lastGeneration: next.generation } },
@@ -126,6 +163,20 @@ export class ProjectionRegistry {
         $push: { retired },
         $unset: { rebuilding: '' },
       },
+    );
+    return updated.modifiedCount === 1;
+  }
+
+  /** Moves a rebuild on from `from` to the next phase (none: it reads like any other). */
+  async advance(
+    name: string,
+    rebuilding: Generation,
+    from: RebuildPhase,
+    to: RebuildPhase | undefined,
+  ): Promise<boolean> {
+    const updated = await this.entries.updateOne(
+      { _id: name, 'rebuilding.generation': rebuilding.generation, 'rebuilding.phase': from },
+      to ? { $set: { 'rebuilding.phase': to } } : { $unset: { 'rebuilding.phase': '' } },
     );
     return updated.modifiedCount === 1;
   }
@@ -161,7 +212,7 @@ export class ProjectionRegistry {
 }
 
 /** A generation's own fields, without what an entry records beside them. */
-function generationFields(g: Generation): Generation {
+export function generationFields(g: Generation): Generation {
   return {
     generation: g.generation,
     collection: g.collection,

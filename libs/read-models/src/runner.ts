@@ -45,6 +45,13 @@ export interface RunnerOptions {
   readonly groupId: string;
   /** Labels this runner in metrics and logs (the collection's generation). */
   readonly generation: number;
+  /** The topics it reads: the projection's by default. */
+  readonly topics?: readonly string[];
+  /**
+   * Whether a message is for this runner to fold; one that is not is passed over (counted
+   * ignored, its offset committed). All are by default.
+   */
+  readonly accept?: (message: KafkaMessage, topic: string, partition: number) => boolean;
   /**
    * Events per write (at most one find and one bulkWrite); 2,000 by default: bigger chunks fold
    * more events into each document write (bench/projection.mts: a rebuild ran 2.2x faster than
@@ -112,7 +119,7 @@ export class ProjectionRunner {
       options.kafka,
       {
         groupId: options.groupId,
-        topics: options.projection.topics,
+        topics: options.topics ?? options.projection.topics,
         maxWaitTimeInMs: 100,
         commitIntervalMs: 1_000,
         partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 3,
@@ -246,7 +253,10 @@ export class ProjectionRunner {
       // write (libs/messaging tracing.ts): one order's trace shows each read model it reached.
       const spans = new Map<KafkaMessage, Span>();
       for (const message of chunk) {
-        const decoded = this.decode(message);
+        const decoded =
+          this.options.accept && !this.options.accept(message, batch.topic, batch.partition)
+            ? undefined
+            : this.decode(message);
         if (decoded === undefined) {
           this.count('ignored');
           continue;

@@ -8,7 +8,10 @@
 // end offsets first (every message it writes lands after them), writes the messages to the
 // outbox in batches (its progress and heartbeat in `republishes` after each), then waits until
 // the relay's published mark has passed every transaction it wrote: `completed` means every
-// message of it is in Kafka. An instance that stops mid-way leaves its republish `interrupted`
+// message of it is in Kafka. A republish that put a topic back whole (the whole store, or every
+// stream type of that topic) then writes the topic's marker (@es/messaging republish-markers):
+// from which offsets to which its copies lie, so a projection rebuild can start there when the
+// topic lost its first events. An instance that stops mid-way leaves its republish `interrupted`
 // (no heartbeat for 30 s): starting it again is safe, what was published is deduplicated.
 import { Controller, Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import type { Kafka } from 'kafkajs';
@@ -22,6 +25,7 @@ import {
 } from '@es/event-store';
 import type { BodyOf, ParamsOf } from '@es/http-api';
 import { getRepublish, startRepublish } from '@es/http-api';
+import { publishRepublishMarkers, REPUBLISH_ID_HEADER, type RepublishMarker } from '@es/messaging';
 import { KAFKA, PG_POOL } from './infrastructure';
 import { PLATFORM_OPTIONS, type PlatformOptions } from './platform.module';
 import { CommandContext, type CommandRequest } from './http/request-context';
@@ -190,7 +194,7 @@ export class Republisher implements OnModuleDestroy {
             ? undefined
             : this.topics.get(streamType),
         metadata: { correlationId: id, causationId: id },
-        headers: { 'republish-id': id },
+        headers: { [REPUBLISH_ID_HEADER]: id },
       };
       let written = 0;
       if (scope.streamType && scope.streamId) {
@@ -221,13 +225,9 @@ export class Republisher implements OnModuleDestroy {
         await progress;
         written = result.events;
       }
-      // Every transaction that wrote its messages has committed: once the relay's published
-      // mark is past this snapshot's xmax, each of them is in Kafka.
-      const { rows } = await this.pool.query<{ xmax: string }>(
-        'SELECT pg_snapshot_xmax(pg_current_snapshot())::text AS xmax',
-      );
       await this.update(id, "status = 'publishing', events = $2", [written]);
-      await this.published(id, rows[0]?.xmax ?? '0');
+      await this.published(id);
+      await this.mark(id, scope);
       await this.update(id, "status = 'completed', completed_at = now()");
       this.logger.log(`republish ${id} completed: ${written} messages`);
     } catch (error) {
@@ -237,14 +237,56 @@ export class Republisher implements OnModuleDestroy {
     }
   }
 
-  /** Until the relay's published mark passes `xmax`, the heartbeat kept meanwhile. */
-  private async published(id: string, xmax: string): Promise<void> {
+  /**
+   * The markers of the topics this republish put back whole: every stream type published to
+   * the topic was in its scope, and it was no single stream's range.
+   */
+  private async mark(id: string, scope: RepublishScope): Promise<void> {
+    if (scope.streamId !== undefined) return;
+    const whole = [...new Set(this.topics.values())].filter((topic) =>
+      [...this.topics].every(
+        ([type, t]) => t !== topic || !scope.streamType || type === scope.streamType,
+      ),
+    );
+    if (whole.length === 0) return;
+    const record = await this.get(id);
+    const to = await this.endOffsets(whole);
+    const completedAt = new Date().toISOString();
+    const markers: RepublishMarker[] = whole.flatMap((topic) => {
+      const from = record?.fromOffsets[topic];
+      const end = to[topic];
+      return from && end
+        ? [
+            {
+              topic,
+              republishId: id,
+              service: this.platform.serviceName,
+              from,
+              to: end,
+              completedAt,
+            },
+          ]
+        : [];
+    });
+    await publishRepublishMarkers(this.kafka, markers);
+  }
+
+  /**
+   * Until the relay's published mark is past every outbox row this republish wrote (all of them
+   * committed by now), the heartbeat kept meanwhile. Its own rows, not a snapshot's xmax: the
+   * mark need not pass transactions that wrote no row (the heartbeats among them), and on an
+   * idle store it would not.
+   */
+  private async published(id: string): Promise<void> {
     let beat = Date.now();
     for (;;) {
       if (this.stopping) throw new Error('the service is stopping');
       const { rows } = await this.pool.query<{ done: boolean }>(
-        'SELECT published_transaction_id >= $1::xid8 AS done FROM outbox_relay_state WHERE id = 1',
-        [xmax],
+        `SELECT NOT EXISTS (
+           SELECT 1 FROM outbox o, outbox_relay_state s
+           WHERE s.id = 1 AND (o.transaction_id, o.id) > (s.published_transaction_id, s.published_id)
+             AND o.headers->>'${REPUBLISH_ID_HEADER}' = $1) AS done`,
+        [id],
       );
       if (rows[0]?.done) return;
       if (Date.now() - beat > HEARTBEAT_MS) {

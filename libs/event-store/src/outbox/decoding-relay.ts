@@ -61,6 +61,8 @@ export interface DecodingRelayOptions extends RelayOptions {
 /** An outbox row as decoded, before its message is built. */
 interface DecodedOutboxRow extends OutboxColumns {
   readonly event_position: string | null;
+  /** Its transaction (xid8, as text). */
+  readonly transaction_id: string;
 }
 
 /** A committed transaction's rows, waiting for the broker. */
@@ -114,6 +116,8 @@ class SlotStream {
   private closed = false;
   /** Published since the last checkpoint sample: the mark can move. */
   publishedSinceSample = false;
+  /** The newest transaction whose rows were published: the mark is not past it until a sample is. */
+  lastPublishedTransaction = 0n;
   readonly stream: ReplicationStream;
 
   constructor(
@@ -236,6 +240,11 @@ class SlotStream {
       this.stream.confirm(this.confirmed);
       if (messages.length > 0) {
         this.publishedSinceSample = true;
+        for (const t of batch)
+          for (const row of t.outbox) {
+            const xid = BigInt(row.transaction_id);
+            if (xid > this.lastPublishedTransaction) this.lastPublishedTransaction = xid;
+          }
         const now = Date.now();
         this.relay.metrics.published(
           batch.flatMap((t) => t.outbox.map(() => Math.max(0, (now - t.commitTimeMs) / 1000))),
@@ -524,6 +533,12 @@ export class DecodingRelay extends LeadingRelay<DecodingRelayOptions> {
     if (sample && stream.confirmed >= sample.lsn) {
       await this.moveMark(client, sample.xmin);
       this.sample = undefined;
+      // A transaction older than what was published was still running at the sample (its
+      // horizon held back), so the mark is not past the published rows yet: sample again, or an
+      // idle store would leave it there (a republish waiting for its rows to be marked would
+      // wait until the next write).
+      if (BigInt(sample.xmin) <= stream.lastPublishedTransaction)
+        stream.publishedSinceSample = true;
     } else if (sample && stream.idle) stream.poke();
     if (!this.sample && stream.publishedSinceSample) {
       stream.publishedSinceSample = false;

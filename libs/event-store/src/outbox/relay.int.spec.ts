@@ -232,6 +232,42 @@ describe.each(RELAY_MODES)('the %s relay (real PostgreSQL and Kafka)', (mode) =>
     }
   });
 
+  it('marks what it published although an older transaction held the horizon back meanwhile, with no write after it', async () => {
+    const topic = await newTopic(1);
+    const handler = new CommandHandler(store);
+    const open = () =>
+      handler.handle(
+        counter({ topic }),
+        uniqueName('held'),
+        { type: 'Open', limit: 1 },
+        { metadata },
+      );
+    // Running, its slot made (which waits for every transaction open then), caught up.
+    newRelay('horizon').start();
+    await open();
+    await collect(kafka, topic, (m) => m.length >= 1);
+    const older = await db.pool.connect();
+    try {
+      // An xid older than the append's, running through its publication, writing no row.
+      await older.query('BEGIN');
+      await older.query('SELECT pg_current_xact_id()');
+      await open();
+      if (mode === 'decoding') await collect(kafka, topic, (m) => m.length >= 2);
+      await new Promise((r) => setTimeout(r, 500)); // a checkpoint or more, under the old horizon
+      await older.query('COMMIT');
+      // Nothing written since: the mark passes the published row all the same (a republish
+      // waits for exactly this before it is completed).
+      await eventually(
+        async () => {
+          expect((await outboxBacklog(db.pool)).unpublished).toBe(0);
+        },
+        { timeoutMs: 10_000, intervalMs: 100 },
+      );
+    } finally {
+      older.release();
+    }
+  });
+
   // The polling relay's own: its sleep under the wake lock.
   if (mode === 'polling') {
     /** Holders of the wake lock (append-statement.ts) in this database, by mode. */
