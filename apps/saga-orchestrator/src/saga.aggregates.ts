@@ -62,6 +62,9 @@ export function sagaSummary<Data>(
 }
 
 /** The commands a saga's events send, as outbox rows: keyed by the saga's id, naming its type. */
+/** The saga numbers its commands; the wire wants a UUID: the same one for the same number. */
+const wireId = (type: string, messageId: string) => uuidv5(`${type}/${messageId}`);
+
 function commandsSent(type: string, events: readonly SagaEvent[], sagaId: string): OutboxMessage[] {
   return events.flatMap((event) => {
     if (event.type !== 'SagaCommandSent') return [];
@@ -70,8 +73,7 @@ function commandsSent(type: string, events: readonly SagaEvent[], sagaId: string
       {
         topic: command.topic,
         key: sagaId,
-        // The saga numbers its commands; the wire wants a UUID: the same one for the same number.
-        messageId: uuidv5(`${type}/${messageId}`),
+        messageId: wireId(type, messageId),
         // The type travels with the command and comes back in the reply (participant protocol);
         // left out for the order saga, whose commands were typeless before there were two, so
         // a participant not yet upgraded still accepts them.
@@ -94,8 +96,10 @@ function sagaAggregate<Data>(definition: SagaDefinition<Data>): SagaAggregate<Da
     streamType: configured.type,
     // Its events are published too: the read side shows each order's saga progress.
     topic: SAGAS_EVENTS_TOPIC,
-    decider: sagaDecider(configured),
-    snapshot: { every: 4, schemaVersion: 1 },
+    // A reply is taken when its cause is one of the awaited sendings, as they went out.
+    decider: sagaDecider(configured, { wireId: (id) => wireId(configured.type, id) }),
+    // 2: the state records the sendings a reply may answer (`answering`).
+    snapshot: { every: 4, schemaVersion: 2 },
     summary: (state) => sagaSummary(configured, state),
     messages: (events, sagaId) => commandsSent(configured.type, events, sagaId),
   };

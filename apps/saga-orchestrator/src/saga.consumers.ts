@@ -158,6 +158,9 @@ export class SagaConsumers implements OnModuleInit {
       {
         type: 'HandleReply',
         command: reply.command,
+        // The sending it answers: its participant wrote the reply with that command's message
+        // as its cause (a reply without one, or answering another sending, is ignored).
+        causationId: message.headers['causation-id'] ?? null,
         result: reply.result as ReplyResult,
         at: new Date().toISOString(),
       },

@@ -28,9 +28,29 @@ export const sentCommands = (events: readonly SagaEvent[]): SentCommand[] =>
       : [],
   );
 
+/**
+ * A message as a spec writes it: a reply that names no `causationId` answers the latest awaited
+ * sending, as a participant's reply to it does (name one to play a stale or forged reply).
+ */
+export type SpecMessage<Data> =
+  | Exclude<SagaMessage<Data>, { type: 'HandleReply' }>
+  | (Omit<Extract<SagaMessage<Data>, { type: 'HandleReply' }>, 'causationId'> & {
+      readonly causationId?: string | null;
+    });
+
+function complete<Data>(message: SpecMessage<Data>, state: SagaState<Data>): SagaMessage<Data> {
+  if (message.type !== 'HandleReply') return message;
+  const latest = 'answering' in state ? (state.answering.at(-1) ?? null) : null;
+  return {
+    ...message,
+    causationId: message.causationId === undefined ? latest : message.causationId,
+  };
+}
+
 export function sagaSpec<Data>(definition: SagaDefinition<Data>) {
   const decider = sagaDecider(definition);
-  const play = (state: SagaState<Data>, message: SagaMessage<Data>): SagaOutcome<Data> => {
+  const play = (state: SagaState<Data>, spec: SpecMessage<Data>): SagaOutcome<Data> => {
+    const message = complete(spec, state);
     try {
       const events = decider.decide(message, state);
       return { events, commands: sentCommands(events), state: fold(decider, state, events) };
@@ -40,7 +60,7 @@ export function sagaSpec<Data>(definition: SagaDefinition<Data>) {
     }
   };
   return {
-    given(...history: readonly SagaMessage<Data>[]) {
+    given(...history: readonly SpecMessage<Data>[]) {
       const events: SagaEvent[] = [];
       let state = decider.initialState();
       for (const message of history) {
@@ -52,7 +72,7 @@ export function sagaSpec<Data>(definition: SagaDefinition<Data>) {
       return {
         state,
         history: events as readonly SagaEvent[],
-        when: (message: SagaMessage<Data>) => play(state, message),
+        when: (message: SpecMessage<Data>) => play(state, message),
       };
     },
   };

@@ -19,8 +19,17 @@ function active<Data>(state: SagaState<Data>): ActiveSaga<Data> | undefined {
   return 'step' in state ? state : undefined;
 }
 
+export interface SagaDeciderOptions {
+  /**
+   * A sending's message id as it travels (the orchestrator's are UUIDs of the saga's numbering),
+   * which a reply names as its cause; the numbering itself by default.
+   */
+  readonly wireId?: (messageId: string) => string;
+}
+
 export function sagaDecider<Data>(
   definition: SagaDefinition<Data>,
+  { wireId = (id) => id }: SagaDeciderOptions = {},
 ): Decider<SagaMessage<Data>, SagaEvent, SagaState<Data>> {
   const kinds = stepKinds(definition);
   const { steps } = definition;
@@ -135,15 +144,22 @@ export function sagaDecider<Data>(
     message: Extract<SagaMessage<Data>, { type: 'HandleReply' }>,
   ): void {
     const saga = active(out.state);
-    const { command, result, at } = message;
-    if (!saga || saga.awaiting !== command) {
+    const { command, causationId, result, at } = message;
+    const answers =
+      causationId !== null && saga?.answering.some((id) => wireId(id) === causationId) === true;
+    if (!saga || saga.awaiting !== command || !answers) {
       if (out.state.status === 'NONE') return; // not a saga of ours: nothing to record it on
       out.emit({
         type: 'SagaReplyIgnored',
         data: {
           command,
           outcome: result.outcome,
-          why: saga?.awaiting ? `awaiting ${saga.awaiting}` : `saga is ${out.state.status}`,
+          why:
+            saga?.awaiting !== command
+              ? saga?.awaiting
+                ? `awaiting ${saga.awaiting}`
+                : `saga is ${out.state.status}`
+              : `it answers ${causationId ?? 'no command'}, not a sending of ${command} (${saga.answering.join(', ')})`,
           at,
         },
       });
@@ -254,6 +270,7 @@ export function sagaDecider<Data>(
         attempt: 0,
         sent: 0,
         awaiting: null,
+        answering: [],
         deadlineAt: null,
         timer: null,
       };
@@ -274,8 +291,9 @@ export function sagaDecider<Data>(
       case 'SagaReleased':
         return { ...progressOf(saga), status: 'RUNNING' };
       case 'SagaCommandSent': {
-        const { step, phase, attempt, command, deadlineAt, awaited } = event.data;
+        const { step, phase, attempt, command, deadlineAt, awaited, messageId } = event.data;
         if (!awaited) return { ...saga, sent: saga.sent + 1 };
+        const again = saga.step === step && saga.phase === phase;
         return {
           ...saga,
           step,
@@ -283,6 +301,7 @@ export function sagaDecider<Data>(
           attempt,
           sent: saga.sent + 1,
           awaiting: command.type,
+          answering: again ? [...saga.answering, messageId] : [messageId],
           deadlineAt,
           timer: 'reply',
         };
@@ -342,6 +361,19 @@ export function sagaDecider<Data>(
 }
 
 function progressOf<Data>(saga: SagaProgress<Data>): SagaProgress<Data> {
-  const { sagaId, data, startedAt, step, phase, attempt, sent, awaiting, deadlineAt, timer } = saga;
-  return { sagaId, data, startedAt, step, phase, attempt, sent, awaiting, deadlineAt, timer };
+  const { sagaId, data, startedAt, step, phase, attempt, sent, awaiting, answering } = saga;
+  const { deadlineAt, timer } = saga;
+  return {
+    sagaId,
+    data,
+    startedAt,
+    step,
+    phase,
+    attempt,
+    sent,
+    awaiting,
+    answering,
+    deadlineAt,
+    timer,
+  };
 }

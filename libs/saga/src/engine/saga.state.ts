@@ -16,6 +16,11 @@ export type SagaMessage<Data> =
       readonly type: 'HandleReply';
       /** The command the reply answers (its type). */
       readonly command: string;
+      /**
+       * The message id of the sending it answers (the reply's causation id): a reply is taken
+       * only when it answers a sending of the awaited step; null answers none.
+       */
+      readonly causationId: string | null;
       readonly result: ReplyResult;
       readonly at: string;
     }
@@ -36,6 +41,11 @@ export interface SagaProgress<Data> {
   readonly sent: number;
   /** The command whose reply the saga waits for; null between steps or while waiting to retry. */
   readonly awaiting: string | null;
+  /**
+   * The message ids of the awaited sendings of this step and phase (each attempt, each re-send
+   * after a deadline): a reply to any of them is as good as another; to none, it is ignored.
+   */
+  readonly answering: readonly string[];
   /** When the wait (for a reply, or before re-sending) ends; null when nothing waits. */
   readonly deadlineAt: string | null;
   readonly timer: 'reply' | 'retry' | null;

@@ -3,7 +3,7 @@
 // failing is retried with back-off and parked, never dropped, and never undoes the customer's
 // cancellation.
 import { sagaSpec, type SentCommand } from '../engine/saga-spec';
-import type { SagaMessage } from '../engine/saga.state';
+import type { SpecMessage } from '../engine/saga-spec';
 import { stepKinds } from '../engine/saga-definition';
 import { orderCancellationSaga, type OrderCancellationData } from './order-cancellation-saga';
 
@@ -20,7 +20,7 @@ const data: OrderCancellationData = {
   reason: 'changed my mind',
 };
 
-type Message = SagaMessage<OrderCancellationData>;
+type Message = SpecMessage<OrderCancellationData>;
 const start: Message = { type: 'StartSaga', sagaId: 'o-1', data, at: t0 };
 const held: Message = { ...start, held: true };
 const release = (ms: number): Message => ({ type: 'ReleaseSaga', at: at(ms) });

@@ -1,6 +1,6 @@
 import { sagaSpec, type SentCommand } from '../engine/saga-spec';
 import type { ReplyResult } from '@es/saga-contracts';
-import type { SagaMessage } from '../engine/saga.state';
+import type { SpecMessage } from '../engine/saga-spec';
 import { orderSaga, type OrderSagaData } from './order-saga';
 
 const t0 = '2026-11-23T10:00:00.000Z';
@@ -15,15 +15,16 @@ const data: OrderSagaData = {
   total: 2_599,
 };
 
-type Message = SagaMessage<OrderSagaData>;
+type Message = SpecMessage<OrderSagaData>;
 const start: Message = { type: 'StartSaga', sagaId: 'o-1', data, at: t0 };
-const ok = (command: string, ms = 10): Message => ({
+type Reply = Extract<Message, { type: 'HandleReply' }>;
+const ok = (command: string, ms = 10): Reply => ({
   type: 'HandleReply',
   command,
   result: { outcome: 'success', data: {} },
   at: at(ms),
 });
-const failed = (command: string, code: string, message: string, ms = 10): Message => ({
+const failed = (command: string, code: string, message: string, ms = 10): Reply => ({
   type: 'HandleReply',
   command,
   result: { outcome: 'failure', failure: { code, message } } satisfies ReplyResult,
@@ -157,6 +158,49 @@ describe('order saga: a participant refuses', () => {
   });
 });
 
+describe('order saga: a reply is taken only when it answers a sending of the awaited step', () => {
+  it('the command of the awaited type, but another sending (forged, or of another step): ignored, recorded', () => {
+    const reserved = [start, ok('ReserveStock')]; // o-1/1 reserved; o-1/2 is AuthorizePayment
+    const forged = spec
+      .given(...reserved)
+      .when({ ...ok('AuthorizePayment', 20), causationId: 'o-1/1' });
+    expect(forged.commands).toEqual([]);
+    expect(forged.events).toEqual([
+      {
+        type: 'SagaReplyIgnored',
+        data: {
+          command: 'AuthorizePayment',
+          outcome: 'success',
+          why: 'it answers o-1/1, not a sending of AuthorizePayment (o-1/2)',
+          at: at(20),
+        },
+      },
+    ]);
+    expect(forged.state).toMatchObject({ status: 'RUNNING', awaiting: 'AuthorizePayment' });
+    // The real answer still moves it on.
+    const answered = spec
+      .given(...reserved, { ...ok('AuthorizePayment', 20), causationId: 'o-1/1' })
+      .when({ ...ok('AuthorizePayment', 30), causationId: 'o-1/2' });
+    expect(types(answered.commands)).toEqual(['ApproveOrder']);
+  });
+
+  it('a reply that names no sending answers none', () => {
+    const none = spec.given(start).when({ ...ok('ReserveStock'), causationId: null });
+    expect(none.events.map((e) => e.type)).toEqual(['SagaReplyIgnored']);
+    const [ignored] = none.events;
+    expect(ignored?.type === 'SagaReplyIgnored' && ignored.data.why).toMatch(/answers no command/);
+    expect(none.state).toMatchObject({ status: 'RUNNING', awaiting: 'ReserveStock' });
+  });
+
+  it('a failure nobody was asked for undoes nothing', () => {
+    const forged = spec
+      .given(start, ok('ReserveStock'))
+      .when({ ...failed('AuthorizePayment', 'DECLINED', 'no', 20), causationId: 'o-1/9' });
+    expect(forged.commands).toEqual([]);
+    expect(forged.state).toMatchObject({ status: 'RUNNING', awaiting: 'AuthorizePayment' });
+  });
+});
+
 describe('order saga: deadlines', () => {
   it('does nothing before the deadline', () => {
     expect(spec.given(start).when(tick(4_999)).events).toEqual([]);
@@ -170,6 +214,10 @@ describe('order saga: deadlines', () => {
     // A participant back from a restart answers the first sending (or the second): either counts.
     const answered = spec.given(start, tick(5_000)).when(ok('ReserveStock', 7_000));
     expect(types(answered.commands)).toEqual(['AuthorizePayment']);
+    const first = spec
+      .given(start, tick(5_000))
+      .when({ ...ok('ReserveStock', 7_000), causationId: 'o-1/1' });
+    expect(types(first.commands)).toEqual(['AuthorizePayment']);
     const twice = spec
       .given(start, tick(5_000), ok('ReserveStock', 7_000))
       .when(ok('ReserveStock'));
