@@ -3,14 +3,21 @@
 // relay leader of the orders database (a stand-by instance takes the lead), of the Kafka node
 // leading the busiest partition (started again 10 s later), a crash restart of PostgreSQL, a
 // poison message on every topic a service consumes, a window of events published a second time
-// from an event store, and a consumer group rebalance (an instance joins, then leaves).
+// from an event store, a topic that loses what its consumers had read (republished whole from its
+// store, its projections rebuilt from there), and a consumer group rebalance (an instance joins,
+// then leaves).
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { PostgresEventStore, EventRegistry, republishStream } from '@es/event-store';
 import { INVENTORY_EVENTS_TOPIC, stockItemEventSchemas } from '@es/inventory-contracts';
-import { ORDERS_EVENTS_TOPIC, orderEventSchemas } from '@es/order-contracts';
+import {
+  CUSTOMER_ORDERS_READ_MODEL,
+  ORDER_DETAILS_READ_MODEL,
+  ORDERS_EVENTS_TOPIC,
+  orderEventSchemas,
+} from '@es/order-contracts';
 import { workspaceRoot } from '@es/testing';
 import type { Load } from './load';
 import type { ChaosSystem, InstanceName } from './system';
@@ -78,6 +85,37 @@ async function relayLeader(system: ChaosSystem): Promise<InstanceName> {
     await sleep(500);
   }
 }
+
+/** Polls `url` until `done(body)`; fails after `timeoutMs` with the last body seen. */
+async function until<T>(url: string, done: (body: T) => boolean, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const response = await fetch(url, { signal: AbortSignal.timeout(5_000) });
+      last = await response.json();
+      if (response.ok && done(last as T)) return last as T;
+    } catch (error) {
+      last = error instanceof Error ? error.message : String(error);
+    }
+    if (Date.now() > deadline)
+      throw new Error(`${url}: not there within ${timeoutMs} ms (${JSON.stringify(last)})`);
+    await sleep(500);
+  }
+}
+
+async function post(url: string, body?: unknown): Promise<{ status: number; body: unknown }> {
+  const response = await fetch(url, {
+    method: 'POST',
+    ...(body === undefined
+      ? {}
+      : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+  });
+  return { status: response.status, body: await response.json() };
+}
+
+/** The projections that read orders.events (projection-service). */
+const ORDERS_PROJECTIONS = [ORDER_DETAILS_READ_MODEL, CUSTOMER_ORDERS_READ_MODEL, 'order-summary'];
 
 function kafkaAdmin(system: ChaosSystem) {
   return new Kafka({
@@ -197,6 +235,65 @@ export const FAULTS: Record<string, Fault> = {
           },
         );
       log(`${events} events published again`);
+    },
+  },
+  'lost-topic': {
+    name: 'orders.events loses what its consumers had read; republished from the store, its projections rebuilt',
+    inject: async ({ system, log }) => {
+      // What retention would delete: per partition, up to the oldest offset any group reading
+      // the topic has committed (nothing a consumer still needs).
+      const admin = kafkaAdmin(system).admin();
+      await admin.connect();
+      const floor = new Map<number, bigint>();
+      try {
+        for (const { groupId } of (await admin.listGroups()).groups) {
+          const [offsets] = await admin.fetchOffsets({ groupId, topics: [ORDERS_EVENTS_TOPIC] });
+          const partitions = offsets?.partitions ?? [];
+          if (partitions.every((p) => p.offset === '-1')) continue; // not a reader of it
+          for (const { partition, offset } of partitions) {
+            const at = offset === '-1' ? 0n : BigInt(offset);
+            const known = floor.get(partition);
+            floor.set(partition, known === undefined || at < known ? at : known);
+          }
+        }
+        await admin.deleteTopicRecords({
+          topic: ORDERS_EVENTS_TOPIC,
+          partitions: [...floor].map(([partition, offset]) => ({
+            partition,
+            offset: offset.toString(),
+          })),
+        });
+      } finally {
+        await admin.disconnect();
+      }
+      const deleted = [...floor.values()].reduce((sum, o) => sum + o, 0n);
+      log(`${deleted} events deleted from ${ORDERS_EVENTS_TOPIC}`);
+      const started = await post(system.url('order-service', '/republish'), {});
+      if (started.status !== 202)
+        throw new Error(`republish: ${started.status} ${JSON.stringify(started.body)}`);
+      const { id } = started.body as { id: string };
+      const done = await until<{ status: string; events: number }>(
+        system.url('order-service', `/republish/${id}`),
+        (r) => r.status === 'completed' || r.status === 'failed',
+        180_000,
+      );
+      if (done.status !== 'completed') throw new Error(`republish ${id}: ${JSON.stringify(done)}`);
+      log(`republish ${id}: ${done.events} events published again`);
+      for (const name of ORDERS_PROJECTIONS) {
+        const rebuild = await post(
+          system.url('projection-service', `/projections/${name}/rebuild`),
+        );
+        if (rebuild.status !== 202)
+          throw new Error(`rebuild of ${name}: ${rebuild.status} ${JSON.stringify(rebuild.body)}`);
+      }
+      await until<{
+        projections: { name: string; status: string; active: { generation: number } }[];
+      }>(
+        system.url('projection-service', '/projections'),
+        (r) => r.projections.every((p) => p.status === 'live'),
+        300_000,
+      );
+      log(`${ORDERS_PROJECTIONS.join(', ')} rebuilt from the republished topic and live`);
     },
   },
   rebalance: {

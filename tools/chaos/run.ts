@@ -47,6 +47,7 @@ const ALL_FAULTS = [
   'restart-postgres',
   'poison',
   'republish',
+  'lost-topic',
   'rebalance',
 ] as const;
 
