@@ -92,7 +92,9 @@ async function until<T>(url: string, done: (body: T) => boolean, timeoutMs: numb
   let last: unknown;
   for (;;) {
     try {
-      const response = await fetch(url, { signal: AbortSignal.timeout(5_000) });
+      // GET /projections reads every generation's lag and size: under a rebuild's load it
+      // took 30 s on FerretDB (the full profile), so it is given a minute.
+      const response = await fetch(url, { signal: AbortSignal.timeout(60_000) });
       last = await response.json();
       if (response.ok && done(last as T)) return last as T;
     } catch (error) {
