@@ -46,7 +46,13 @@ function boundaries({ testingAllowed }) {
       },
       {
         sourceTag: 'type:testing',
-        onlyDependOnLibsWithTags: ['type:infra', 'type:util', 'type:contracts', 'type:domain'],
+        onlyDependOnLibsWithTags: [
+          'type:infra',
+          'type:util',
+          'type:contracts',
+          'type:domain',
+          'type:testing',
+        ],
       },
       { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['*'] },
       // Bounded contexts: another context is reachable only through its contracts, and the

@@ -17,7 +17,7 @@ import pg from 'pg';
 import { serviceClient, type ServiceName } from '@es/api-client';
 import { consumerLag } from '@es/messaging';
 import { kafkaConfig, postgresConfig } from '@es/runtime-config';
-import { SERVICES, startServices } from '@es/testing';
+import { Identity, SERVICES, startServices, withIdentity } from '@es/testing';
 import { machine, ms, percentile, writeSection } from './lib.mts';
 
 const rate = Number(process.env['BENCH_RATE'] ?? 150);
@@ -38,8 +38,14 @@ const url = (name: string, path: string) => {
   if (!service) throw new Error(`${name} is not running`);
   return service.url(path);
 };
-// The typed client generated from the system's OpenAPI document (libs/api-client).
-const client = <S extends ServiceName>(name: S) => serviceClient(name, url(name, ''));
+// The typed client generated from the system's OpenAPI document (libs/api-client), each request
+// with a token of the benchmarks' client: its own (staff) for stock and funds, its customers'
+// for their orders. Tokens are cached, so the measured path is the services' verification.
+const bench = new Identity({ client: 'es-bench' });
+const client = <S extends ServiceName>(name: S) =>
+  withIdentity(serviceClient(name, url(name, '')), bench);
+/** Whose each order is: its cancellation is its customer's act. */
+const customers = new Map<string, string>();
 const accepted = <T,>(r: { data?: T; response: Response }, what: string): T => {
   if (r.response.status !== 202 || r.data === undefined)
     throw new Error(`${what}: ${r.response.status}`);
@@ -132,6 +138,7 @@ try {
             if (status !== 'COMPLETED') return; // rejected (a deadline under load): nothing to cancel
             const r = await client('order-service').POST('/orders/{id}/cancel', {
               params: { path: { id } },
+              headers: await bench.headers({ customer: customers.get(id) ?? '' }),
               body: { reason: 'bench: changed my mind' },
             });
             accepted(r, `cancel ${id}`);
@@ -176,6 +183,7 @@ try {
           })
           .then((r) => {
             const { orderId } = accepted(r, 'place an order');
+            customers.set(orderId, customerId ?? '');
             if (cancel) cancels.add(orderId);
             return orderId;
           }),

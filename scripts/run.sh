@@ -7,6 +7,7 @@
 #   run.sh openapi   write the OpenAPI documents and the typed client from the operations
 #   run.sh bench   the benchmarks (results in docs/benchmarks.md)
 #   run.sh chaos   the fault harness's full profile (results in docs/reliability.md)
+#   run.sh token <user>   an access token for a realm user (alice, bob, sam, olga), alone on stdout
 set -euo pipefail
 LOG_TAG=run
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -139,5 +140,6 @@ case "${1:-}" in
   contract) cmd_contract ;;
   chaos) cmd_chaos ;;
   openapi) cmd_openapi ;;
-  *) die "usage: run.sh start|test|contract|chaos|openapi|bench [append|relay|saga|projection|sweep]" ;;
+  token) shift; node --disable-warning=ExperimentalWarning tools/identity/token.mts "$@" ;;
+  *) die "usage: run.sh start|test|contract|chaos|openapi|token <user>|bench [append|relay|saga|projection|sweep]" ;;
 esac

@@ -15,6 +15,7 @@ ES_PG_PORT="${ES_PG_PORT:-55432}"
 ES_KAFKA_PORT="${ES_KAFKA_PORT:-9092}"
 ES_KAFKA_CONTROLLER_PORT="${ES_KAFKA_CONTROLLER_PORT:-9093}"
 ES_MONGO_PORT="${ES_MONGO_PORT:-27017}"
+ES_OIDC_PORT="${ES_OIDC_PORT:-4400}"
 
 log()  { printf '\033[1m[stack]\033[0m %s\n' "$*" >&2; }
 warn() { printf '\033[33m[stack] warning:\033[0m %s\n' "$*" >&2; }

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# The real engines on loopback, without Docker: PostgreSQL, Kafka (KRaft) and FerretDB.
+# The real engines on loopback, without Docker: PostgreSQL, Kafka (KRaft), FerretDB and the
+# OpenID Connect provider the services take tokens from.
 #   stack.sh up [engine...]     install what is missing, start, wait until ready (idempotent)
 #   stack.sh down [engine...]   stop what runs (data is kept)
 #   stack.sh status             what runs, where; exit 0 only when all engines are up
 #   stack.sh env                the environment services and tests use (sourceable)
 #   stack.sh reset              stop and delete all data, logs and credentials
 #   stack.sh crash-restart postgres   a crash (immediate stop) and a start: for the fault harness
-# engines: postgres kafka ferretdb (default: all)
+#   stack.sh rotate-keys        a new signing key for the identity provider, which restarts
+# engines: postgres kafka ferretdb identity (default: all)
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=common.sh
@@ -14,14 +16,16 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$HERE/postgres.sh"
 . "$HERE/kafka.sh"
 . "$HERE/ferretdb.sh"
+. "$HERE/identity.sh"
 
-ENGINES=(postgres kafka ferretdb)
+ENGINES=(postgres kafka ferretdb identity)
 
 engine_fn() { # $1 = engine, $2 = verb
   case "$1" in
     postgres) echo "pg_$2" ;;
     kafka) echo "kafka_$2" ;;
     ferretdb|mongo) echo "ferret_$2" ;;
+    identity|oidc) echo "identity_$2" ;;
     *) die "unknown engine '$1' (expected: ${ENGINES[*]})" ;;
   esac
 }
@@ -36,6 +40,8 @@ write_env() {
     [ ! -f "$ES_STACK_DIR/credentials.env" ] || cat "$ES_STACK_DIR/credentials.env"
     echo "export KAFKA_BROKERS=$(kafka_brokers)"
     echo "export MONGO_URL=mongodb://$ES_BIND_HOST:$ES_MONGO_PORT/"
+    echo "export AUTH_ISSUER=http://$ES_BIND_HOST:$ES_OIDC_PORT"
+    echo "export ES_IDENTITY_SECRETS=$IDENTITY_SECRETS"
   } >"$ES_STACK_DIR/stack.env.tmp"
   chmod 600 "$ES_STACK_DIR/stack.env.tmp"
   mv "$ES_STACK_DIR/stack.env.tmp" "$ES_STACK_DIR/stack.env"
@@ -76,6 +82,10 @@ case "$cmd" in
     done
     log "crash-restarted: ${selected[*]}"
     ;;
+  rotate-keys)
+    identity_rotate_keys
+    log "identity provider: new signing key first"
+    ;;
   env)
     [ -f "$ES_STACK_DIR/stack.env" ] || die "no $ES_STACK_DIR/stack.env yet: run 'stack.sh up' first"
     cat "$ES_STACK_DIR/stack.env"
@@ -85,5 +95,5 @@ case "$cmd" in
     rm -rf "$ES_STACK_DIR"
     log "deleted $ES_STACK_DIR"
     ;;
-  *) die "usage: stack.sh up|down|status|env|reset|crash-restart [postgres|kafka|ferretdb...]" ;;
+  *) die "usage: stack.sh up|down|status|env|reset|crash-restart|rotate-keys [postgres|kafka|ferretdb|identity...]" ;;
 esac

@@ -18,7 +18,7 @@ import {
   ORDERS_EVENTS_TOPIC,
   orderEventSchemas,
 } from '@es/order-contracts';
-import { workspaceRoot } from '@es/testing';
+import { identity, workspaceRoot } from '@es/testing';
 import type { Load } from './load';
 import type { ChaosSystem, InstanceName } from './system';
 
@@ -86,6 +86,9 @@ async function relayLeader(system: ChaosSystem): Promise<InstanceName> {
   }
 }
 
+/** The harness's client: staff and operator (republish, rebuild, the projections' status). */
+const OPERATOR = { client: 'es-bench' };
+
 /** Polls `url` until `done(body)`; fails after `timeoutMs` with the last body seen. */
 async function until<T>(url: string, done: (body: T) => boolean, timeoutMs: number): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -94,7 +97,10 @@ async function until<T>(url: string, done: (body: T) => boolean, timeoutMs: numb
     try {
       // GET /projections reads every generation's lag and size: under a rebuild's load it
       // took 30 s on FerretDB (the full profile), so it is given a minute.
-      const response = await fetch(url, { signal: AbortSignal.timeout(60_000) });
+      const response = await fetch(url, {
+        headers: await identity.headers(OPERATOR),
+        signal: AbortSignal.timeout(60_000),
+      });
       last = await response.json();
       if (response.ok && done(last as T)) return last as T;
     } catch (error) {
@@ -109,9 +115,11 @@ async function until<T>(url: string, done: (body: T) => boolean, timeoutMs: numb
 async function post(url: string, body?: unknown): Promise<{ status: number; body: unknown }> {
   const response = await fetch(url, {
     method: 'POST',
-    ...(body === undefined
-      ? {}
-      : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+    headers: {
+      ...(await identity.headers(OPERATOR)),
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   return { status: response.status, body: await response.json() };
 }

@@ -6,6 +6,7 @@
 // holds the stores to. A 500 is a violation (an outage must answer 503); so is a command that
 // could not be acknowledged within the give-up time.
 import { randomUUID } from 'node:crypto';
+import { Identity, callerFor, type Caller } from '@es/testing';
 import type { ChaosSystem, InstanceName } from './system';
 
 export interface PlacedOrder {
@@ -36,6 +37,9 @@ interface Answer {
   readonly body: unknown;
   readonly headers: Headers;
 }
+
+/** The harness's tokens: the benchmarks' client (staff, operator) and its customers. */
+const harness = new Identity({ client: 'es-bench' });
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** The item at `i`, counting round: a list that is empty is a mistake of this file. */
@@ -89,6 +93,8 @@ export class Load {
     path: string,
     body: unknown,
     headers: Record<string, string> = {},
+    // The harness's client (staff) for restocks and deposits, the customer for their orders.
+    caller: Caller = callerFor(body),
   ): Promise<Answer | undefined> {
     const key = randomUUID();
     const giveUpAt = Date.now() + this.options.giveUpMs;
@@ -98,7 +104,12 @@ export class Load {
       try {
         const response = await fetch(this.system.url(instance, path), {
           method: 'POST',
-          headers: { 'content-type': 'application/json', 'idempotency-key': key, ...headers },
+          headers: {
+            ...(await harness.headers(caller)),
+            'content-type': 'application/json',
+            'idempotency-key': key,
+            ...headers,
+          },
           body: JSON.stringify(body),
           signal: AbortSignal.timeout(15_000),
         });
@@ -188,16 +199,17 @@ export class Load {
     }
     const { orderId } = answer.body as { orderId: string };
     this.ledger.orders.set(orderId, { orderId, customerId, lines, placedAt });
-    if (seq % 10 === 3) await this.cancelOnceConfirmed(orderId);
+    if (seq % 10 === 3) await this.cancelOnceConfirmed(orderId, customerId);
   }
 
   /** The customer cancels the order once they see it confirmed (the read model, then If-Match). */
-  private async cancelOnceConfirmed(orderId: string): Promise<void> {
+  private async cancelOnceConfirmed(orderId: string, customerId: string): Promise<void> {
     const giveUpAt = Date.now() + 120_000;
     while (Date.now() < giveUpAt) {
       await sleep(1_000);
       try {
         const response = await fetch(this.system.url('order-service', `/orders/${orderId}`), {
+          headers: await harness.headers({ customer: customerId }),
           signal: AbortSignal.timeout(5_000),
         });
         if (response.status !== 200) continue;
@@ -211,6 +223,7 @@ export class Load {
           `/orders/${orderId}/cancel`,
           { reason: 'chaos: the customer changed their mind' },
           etag ? { 'if-match': etag } : {},
+          { customer: customerId },
         );
         if (answer?.status === 202) this.ledger.cancelled.add(orderId);
         else if (answer) this.refused('cancel', answer);

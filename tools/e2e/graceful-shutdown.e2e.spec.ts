@@ -2,7 +2,7 @@
 // lets its relay publish what they wrote, and exits 0. Every order it acknowledged (202) is in
 // its event store and on Kafka; nothing acknowledged is lost.
 import { ORDERS_EVENTS_TOPIC } from '@es/order-contracts';
-import { collect, startService, testKafka } from '@es/testing';
+import { collect, identity, startService, testKafka } from '@es/testing';
 
 describe('order-service stopped with SIGTERM while orders arrive', () => {
   it('loses no acknowledged order', async () => {
@@ -11,11 +11,12 @@ describe('order-service stopped with SIGTERM while orders arrive', () => {
     const acknowledged: string[] = [];
     let refused = 0;
     const failed: number[] = [];
+    const auth = await identity.headers({ customer: customerId });
     const placeOne = async (i: number) => {
       try {
         const response = await fetch(service.url('/orders'), {
           method: 'POST',
-          headers: { 'content-type': 'application/json', connection: 'close' },
+          headers: { ...auth, 'content-type': 'application/json', connection: 'close' },
           body: JSON.stringify({
             customerId,
             items: [{ sku: `SKU-${i}`, quantity: 1, unitPrice: 100 }],

@@ -49,17 +49,18 @@ describe('order cancellation across the services (real processes, real engines)'
     return pool;
   };
 
-  const { client, ok, restock, deposit, place, order, stock, account, ...reads } = systemDriver(
-    (name) => running(name).url(''),
-  );
+  const { client, ok, restock, deposit, place, order, stock, account, asCustomerOf, ...reads } =
+    systemDriver((name) => running(name).url(''));
   const payment = async (orderId: string) => ok(await reads.payment(orderId), `payment ${orderId}`);
-  const cancel = (
+  const cancel = async (
     orderId: string,
     headers: { 'If-Match'?: string; 'Idempotency-Key'?: string } = {},
     reason?: string,
   ) =>
+    // A cancellation is the customer's own act: their token.
     client('order-service').POST('/orders/{id}/cancel', {
       params: { path: { id: orderId }, header: headers },
+      headers: await asCustomerOf(orderId),
       body: reason === undefined ? {} : { reason },
     });
   const sagaOf = (orderId: string, type: 'order-saga' | 'order-cancellation') =>

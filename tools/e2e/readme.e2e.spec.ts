@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import {
   SERVICES,
   eventually,
+  identity,
   readSideCaughtUp,
   startServices,
   workspaceRoot,
@@ -83,7 +84,9 @@ describe('the README', () => {
   it('after it, the refund is on the account', async () => {
     const payments = services.find((s) => s.name === 'payment-service')!;
     await eventually(async () => {
-      const account = (await (await fetch(payments.url('/accounts/alice'))).json()) as {
+      const account = (await (
+        await fetch(payments.url('/accounts/alice'), { headers: await identity.headers() })
+      ).json()) as {
         recentPayments: { status: string }[];
       };
       expect(account.recentPayments[0]).toMatchObject({ status: 'REFUNDED', amount: 2_500 });

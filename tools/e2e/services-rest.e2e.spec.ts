@@ -2,7 +2,14 @@
 // projection service building the read models their GETs answer from, over HTTP: each answers
 // its REST contract with read-your-writes, documents it in OpenAPI, and exports its relay's
 // metrics.
-import { SERVICES, readSideCaughtUp, startServices, type RunningService } from '@es/testing';
+import {
+  SERVICES,
+  identity,
+  readSideCaughtUp,
+  startServices,
+  withIdentity,
+  type RunningService,
+} from '@es/testing';
 import { serviceClient, type ServiceName } from '@es/api-client';
 
 const domainServices = SERVICES.filter((s) =>
@@ -13,8 +20,10 @@ describe('order, inventory and payment services over HTTP', () => {
   let services: RunningService[] = [];
   const url = (name: string, path: string) => services.find((s) => s.name === name)!.url(path);
   const run = Date.now().toString(36);
-  // The typed client generated from the system's OpenAPI document (libs/api-client).
-  const client = <S extends ServiceName>(name: S) => serviceClient(name, url(name, ''));
+  // The typed client generated from the system's OpenAPI document (libs/api-client), each
+  // request with a token (the customer's for an order, else the test client's: staff, operator).
+  const client = <S extends ServiceName>(name: S) =>
+    withIdentity(serviceClient(name, url(name, '')));
   const orders = () => client('order-service');
   const inventory = () => client('inventory-service');
   const payments = () => client('payment-service');
@@ -73,6 +82,7 @@ describe('order, inventory and payment services over HTTP', () => {
     });
     const garbage = await fetch(
       url('order-service', `/orders/${orderId}?consistentWith=yesterday`),
+      { headers: await identity.headers() },
     );
     expect(garbage.status).toBe(400);
     expect(await garbage.json()).toMatchObject({ fields: [{ field: 'consistentWith' }] });

@@ -3,9 +3,14 @@
 // steps every saga suite takes (stock in, funds in, an order placed) and the reads it checks
 // (an order, a stock item, an account, a payment), each waiting for a version when given one.
 import { serviceClient, type ServiceName } from '@es/api-client';
+import { identity, withIdentity } from '@es/testing';
 
 export function systemDriver(baseUrl: (service: ServiceName) => string) {
-  const client = <S extends ServiceName>(name: S) => serviceClient(name, baseUrl(name));
+  // Each request with a token (as the customer its body names, else as the test client).
+  const client = <S extends ServiceName>(name: S) =>
+    withIdentity(serviceClient(name, baseUrl(name)));
+  /** Whose each order placed here is: a cancellation is its customer's act. */
+  const customers = new Map<string, string>();
   /** The body of a 200, or the failure with its status and problem. */
   const ok = <T>(r: { data?: T; error?: unknown; response: Response }, what: string): T => {
     if (r.response.status !== 200 || r.data === undefined)
@@ -39,7 +44,14 @@ export function systemDriver(baseUrl: (service: ServiceName) => string) {
       });
       expect(r.response.status).toBe(202);
       if (r.data === undefined) throw new Error('an accepted order without its answer');
+      customers.set(r.data.orderId, customerId);
       return r.data.orderId;
+    },
+    /** The Authorization header of the customer who placed the order (here). */
+    asCustomerOf: async (orderId: string) => {
+      const customer = customers.get(orderId);
+      if (!customer) throw new Error(`order ${orderId} was not placed by this driver`);
+      return identity.headers({ customer });
     },
     order: async (orderId: string, version?: number) =>
       ok(

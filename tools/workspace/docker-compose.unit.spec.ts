@@ -69,12 +69,13 @@ const KAFKA_NODES = ['kafka', 'kafka-2', 'kafka-3'];
 describe('docker-compose.yml', () => {
   const observability = ['otel-collector', 'jaeger', 'prometheus', 'grafana'];
 
-  it('has the engines, the five services and what observes them, nothing else', () => {
+  it('has the engines, the identity provider, the five services and what observes them, nothing else', () => {
     expect(Object.keys(services).sort()).toEqual(
       [
         'postgres',
         ...KAFKA_NODES,
         'mongo',
+        'identity',
         ...SERVICES.map((s) => s.name),
         ...observability,
       ].sort(),
@@ -84,6 +85,14 @@ describe('docker-compose.yml', () => {
         name,
         image: expect.stringMatching(/^[a-z/-]+:v?\d+\.\d+\.\d+$/) as string,
       });
+  });
+
+  it('has every service take tokens of the identity provider: the issuer the host sees, its keys in the network', () => {
+    expect(services['identity']?.environment?.['OIDC_ISSUER']).toBe('http://127.0.0.1:4400');
+    for (const s of SERVICES) {
+      expect(services[s.name]?.environment?.['AUTH_ISSUER']).toBe('http://127.0.0.1:4400');
+      expect(services[s.name]?.environment?.['AUTH_JWKS_URL']).toBe('http://identity:4400/jwks');
+    }
   });
 
   it("sends every service's traces to the collector, and the collector's to Jaeger", () => {

@@ -487,11 +487,11 @@ describe('inventory-service (real PostgreSQL and Kafka)', () => {
       // The malformed one is given up on, with a reason; the one behind it is redriven.
       const discarded = await http(a.url(`/dead-letters/${head!.id}/discard`), {
         body: { reason: 'malformed: the saga sent it again whole' },
-        headers: { 'X-Actor': 'ops-alice' },
+        headers: { 'X-Actor': 'ops-alice' }, // not trusted: the token's subject is recorded
       });
       expect(discarded).toMatchObject({
         status: 200,
-        body: { status: 'discarded', resolvedBy: 'ops-alice' },
+        body: { status: 'discarded', resolvedBy: 'es-tests' },
       });
       expect(
         await http(a.url(`/dead-letters/${head!.id}/discard`), { body: { reason: 'again' } }),

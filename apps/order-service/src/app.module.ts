@@ -1,6 +1,11 @@
 import { Module } from '@nestjs/common';
 import { CqrsModule } from '@nestjs/cqrs';
-import { ORDERS_COMMANDS_TOPIC, ORDERS_EVENTS_TOPIC, orderEventSchemas } from '@es/order-contracts';
+import {
+  ORDER_STREAM_TYPE,
+  ORDERS_COMMANDS_TOPIC,
+  ORDERS_EVENTS_TOPIC,
+  orderEventSchemas,
+} from '@es/order-contracts';
 import { SAGA_REPLIES_TOPIC } from '@es/saga-contracts';
 import {
   DeadLettersController,
@@ -8,6 +13,7 @@ import {
   EventSourcingModule,
   MessageConsumers,
   PlatformModule,
+  streamOwners,
 } from '@es/service-runtime';
 import { CancelOrderHandler, PlaceOrderHandler } from './orders.commands';
 import { participantProvider } from '@es/saga-participant';
@@ -48,6 +54,8 @@ import {
     MessageConsumers,
     participantProvider(ordersParticipant),
     VerdictSweep,
+    // A customer's order is theirs: GET /orders/:id, its state, and its cancellation.
+    streamOwners({ order: { streamType: ORDER_STREAM_TYPE, field: 'customerId' } }),
   ],
 })
 export class AppModule {}

@@ -10,6 +10,8 @@ import {
   uniqueName,
   type ReadSide,
   type TestDatabase,
+  callerFor,
+  identity,
 } from '@es/testing';
 import { http, startTestService, type TestService } from '@es/service-testing';
 import { AppModule } from './app.module';
@@ -77,8 +79,15 @@ describe('order-service (real PostgreSQL and Kafka)', () => {
     expect(rows[0]).toMatchObject({
       event_type: 'OrderCreated',
       data: { orderId, customerId, items, total: 2_599 },
-      metadata: { correlationId: 'corr-place', traceparent, actor: 'alice' },
+      // The verified principal, not the X-Actor the caller wrote (a forgery, ignored).
+      metadata: {
+        correlationId: 'corr-place',
+        traceparent,
+        actor: customerId,
+        principal: { subject: customerId, client: 'es-tests', roles: ['customer'] },
+      },
     });
+    expect(JSON.stringify(rows[0]?.metadata)).not.toContain('alice');
 
     const messages = await collect(kafka, ORDERS_EVENTS_TOPIC, (m) =>
       m.some((x) => x.key === orderId),
@@ -127,11 +136,24 @@ describe('order-service (real PostgreSQL and Kafka)', () => {
 
   // Bad input at the HTTP edge: each answer a 4xx naming the field or header, nothing written.
   const raw = async (path: string, init: { method?: string; body?: string; type?: string }) => {
+    // As the customer the body names (placing an order is theirs), else as some customer: the
+    // input is checked before whose it is.
+    let named: unknown;
+    try {
+      named = JSON.parse(init.body ?? 'null');
+    } catch {
+      named = undefined;
+    }
+    const caller = callerFor(named);
+    const auth = await identity.headers(caller.customer ? caller : { customer: 'any-customer' });
     const response = await fetch(service.url(path), {
       method: init.method ?? 'POST',
       ...(init.body === undefined
-        ? {}
-        : { body: init.body, headers: { 'content-type': init.type ?? 'application/json' } }),
+        ? { headers: auth }
+        : {
+            body: init.body,
+            headers: { ...auth, 'content-type': init.type ?? 'application/json' },
+          }),
     });
     return { status: response.status, body: (await response.json()) as Record<string, unknown> };
   };

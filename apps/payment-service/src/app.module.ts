@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { CqrsModule } from '@nestjs/cqrs';
 import {
+  PAYMENT_STREAM_TYPE,
   PAYMENTS_COMMANDS_TOPIC,
   PAYMENTS_EVENTS_TOPIC,
   accountEventSchemas,
@@ -13,6 +14,7 @@ import {
   EventSourcingModule,
   MessageConsumers,
   PlatformModule,
+  streamOwners,
 } from '@es/service-runtime';
 import {
   AuthorizePaymentHandler,
@@ -49,6 +51,8 @@ import { accountAggregate, paymentAggregate } from './payment.aggregates';
     GetPaymentHandler,
     MessageConsumers,
     participantProvider(paymentsParticipant),
+    // A customer's payment is theirs: GET /payments/:id.
+    streamOwners({ payment: { streamType: PAYMENT_STREAM_TYPE, field: 'customerId' } }),
   ],
 })
 export class AppModule {}

@@ -7,10 +7,16 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** A customer's orders, newest first (the customer-orders read model) */
+    /**
+     * A customer's orders, newest first (the customer-orders read model)
+     * @description Who: staff, operators, a customer, for themself (query.customerId).
+     */
     get: operations['listCustomerOrders'];
     put?: never;
-    /** Place an order: the saga reserves its stock and authorizes its payment */
+    /**
+     * Place an order: the saga reserves its stock and authorizes its payment
+     * @description Who: a customer, for themself (body.customerId).
+     */
     post: operations['placeOrder'];
     delete?: never;
     options?: never;
@@ -25,7 +31,10 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** An order (the order-details read model); its ETag is its version */
+    /**
+     * An order (the order-details read model); its ETag is its version
+     * @description Who: staff, operators, a customer, for their own order.
+     */
     get: operations['getOrder'];
     put?: never;
     post?: never;
@@ -44,7 +53,10 @@ export interface paths {
     };
     get?: never;
     put?: never;
-    /** Cancel an order: a pending one at once, a confirmed one by compensation */
+    /**
+     * Cancel an order: a pending one at once, a confirmed one by compensation
+     * @description Who: staff, a customer, for their own order.
+     */
     post: operations['cancelOrder'];
     delete?: never;
     options?: never;
@@ -59,7 +71,10 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** The order's audit trail: every event with its metadata, in order */
+    /**
+     * The order's audit trail: every event with its metadata, in order
+     * @description Who: operators.
+     */
     get: operations['getOrderEvents'];
     put?: never;
     post?: never;
@@ -79,6 +94,8 @@ export interface paths {
     /**
      * The order as it was, rebuilt from its events (a temporal query)
      * @description asOf: as it was at that instant; atVersion: as it was at that version; both: at the earlier of the two; neither: as it is now, from its events rather than the read model.
+     *
+     *     Who: staff, operators, a customer, for their own order.
      */
     get: operations['getOrderState'];
     put?: never;
@@ -96,7 +113,10 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** The dead letters of this service’s consumers, oldest first (parked ones by default) */
+    /**
+     * The dead letters of this service’s consumers, oldest first (parked ones by default)
+     * @description Who: operators.
+     */
     get: operations['listDeadLetters'];
     put?: never;
     post?: never;
@@ -113,7 +133,10 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** A dead letter: its message as it arrived, why and where it was parked */
+    /**
+     * A dead letter: its message as it arrived, why and where it was parked
+     * @description Who: operators.
+     */
     get: operations['getDeadLetter'];
     put?: never;
     post?: never;
@@ -132,7 +155,10 @@ export interface paths {
     };
     get?: never;
     put?: never;
-    /** Hand one parked letter, the first of its key, to its consumer again */
+    /**
+     * Hand one parked letter, the first of its key, to its consumer again
+     * @description Who: operators.
+     */
     post: operations['redriveDeadLetter'];
     delete?: never;
     options?: never;
@@ -149,7 +175,10 @@ export interface paths {
     };
     get?: never;
     put?: never;
-    /** Hand a consumer’s parked letters (of a topic, of a key) to it again, each key in order */
+    /**
+     * Hand a consumer’s parked letters (of a topic, of a key) to it again, each key in order
+     * @description Who: operators.
+     */
     post: operations['redriveDeadLetters'];
     delete?: never;
     options?: never;
@@ -166,7 +195,10 @@ export interface paths {
     };
     get?: never;
     put?: never;
-    /** Give up on a parked letter, with a reason: its message will never be handled */
+    /**
+     * Give up on a parked letter, with a reason: its message will never be handled
+     * @description Who: operators.
+     */
     post: operations['discardDeadLetter'];
     delete?: never;
     options?: never;
@@ -183,7 +215,10 @@ export interface paths {
     };
     get?: never;
     put?: never;
-    /** Publish events again from the event store: one stream’s range, or the whole store */
+    /**
+     * Publish events again from the event store: one stream’s range, or the whole store
+     * @description Who: operators.
+     */
     post: operations['startRepublish'];
     delete?: never;
     options?: never;
@@ -198,7 +233,10 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** A republish: how far it got, and whether every message of it is in Kafka */
+    /**
+     * A republish: how far it got, and whether every message of it is in Kafka
+     * @description Who: operators.
+     */
     get: operations['getRepublish'];
     put?: never;
     post?: never;
@@ -215,7 +253,10 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** The process is up and serving HTTP */
+    /**
+     * The process is up and serving HTTP
+     * @description Who: anyone, without a token.
+     */
     get: operations['getLiveness'];
     put?: never;
     post?: never;
@@ -232,7 +273,10 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** Every engine the service needs answers */
+    /**
+     * Every engine the service needs answers
+     * @description Who: anyone, without a token.
+     */
     get: operations['getReadiness'];
     put?: never;
     post?: never;
@@ -249,7 +293,10 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** Prometheus metrics (text exposition format) */
+    /**
+     * Prometheus metrics (text exposition format)
+     * @description Who: anyone, without a token.
+     */
     get: operations['getMetrics'];
     put?: never;
     post?: never;
@@ -268,7 +315,10 @@ export interface paths {
     };
     get?: never;
     put?: never;
-    /** Add stock to a SKU (a new SKU starts with it) */
+    /**
+     * Add stock to a SKU (a new SKU starts with it)
+     * @description Who: staff.
+     */
     post: operations['restockItem'];
     delete?: never;
     options?: never;
@@ -283,7 +333,10 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** Stock of a SKU (the stock-availability read model); its ETag is its version */
+    /**
+     * Stock of a SKU (the stock-availability read model); its ETag is its version
+     * @description Who: any signed-in principal.
+     */
     get: operations['getStockItem'];
     put?: never;
     post?: never;
@@ -302,7 +355,10 @@ export interface paths {
     };
     get?: never;
     put?: never;
-    /** Add funds to a customer's account (a new account starts with them) */
+    /**
+     * Add funds to a customer's account (a new account starts with them)
+     * @description Who: staff.
+     */
     post: operations['depositFunds'];
     delete?: never;
     options?: never;
@@ -317,7 +373,10 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** A customer's account (the customer-account read model); its ETag is its version */
+    /**
+     * A customer's account (the customer-account read model); its ETag is its version
+     * @description Who: staff, operators, a customer, for themself (params.customerId).
+     */
     get: operations['getAccount'];
     put?: never;
     post?: never;
@@ -334,7 +393,10 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** A payment and its status, from its events */
+    /**
+     * A payment and its status, from its events
+     * @description Who: staff, operators, a customer, for their own payment.
+     */
     get: operations['getPayment'];
     put?: never;
     post?: never;
@@ -351,7 +413,10 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** The sagas in a state, oldest first (PARKED ones wait for an operator) */
+    /**
+     * The sagas in a state, oldest first (PARKED ones wait for an operator)
+     * @description Who: operators.
+     */
     get: operations['listSagas'];
     put?: never;
     post?: never;
@@ -368,7 +433,10 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** A saga: state, step, compensating flag and timeline; its ETag is its version */
+    /**
+     * A saga: state, step, compensating flag and timeline; its ETag is its version
+     * @description Who: operators.
+     */
     get: operations['getSaga'];
     put?: never;
     post?: never;
@@ -387,7 +455,10 @@ export interface paths {
     };
     get?: never;
     put?: never;
-    /** Try a parked saga’s step again, with fresh attempts */
+    /**
+     * Try a parked saga’s step again, with fresh attempts
+     * @description Who: operators.
+     */
     post: operations['retrySaga'];
     delete?: never;
     options?: never;
@@ -402,7 +473,10 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** Each projection: live or rebuilding, its generations, lag and progress */
+    /**
+     * Each projection: live or rebuilding, its generations, lag and progress
+     * @description Who: operators.
+     */
     get: operations['listProjections'];
     put?: never;
     post?: never;
@@ -421,7 +495,10 @@ export interface paths {
     };
     get?: never;
     put?: never;
-    /** Rebuild a projection beside the live one; readers switch once it has caught up */
+    /**
+     * Rebuild a projection beside the live one; readers switch once it has caught up
+     * @description Who: operators.
+     */
     post: operations['rebuildProjection'];
     delete?: never;
     options?: never;
@@ -436,7 +513,10 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** An order across contexts: the order, its stock reservation per line, its payment */
+    /**
+     * An order across contexts: the order, its stock reservation per line, its payment
+     * @description Who: staff, operators, a customer, for their own order.
+     */
     get: operations['getOrderSummary'];
     put?: never;
     post?: never;
@@ -524,6 +604,24 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      /** @description UNAUTHENTICATED: no bearer token, or one that is not valid here (signature, issuer, audience, expiry); WWW-Authenticate says which */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description FORBIDDEN: the token's principal may not do this; the detail names what is missing */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
       /** @description NOT_YET_CONSISTENT: the read model has not reached the token yet; retry */
       409: {
         headers: {
@@ -594,6 +692,24 @@ export interface operations {
       };
       /** @description A bad parameter, header or body field; `fields` names each */
       400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description UNAUTHENTICATED: no bearer token, or one that is not valid here (signature, issuer, audience, expiry); WWW-Authenticate says which */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description FORBIDDEN: the token's principal may not do this; the detail names what is missing */
+      403: {
         headers: {
           [name: string]: unknown;
         };
@@ -730,6 +846,24 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      /** @description UNAUTHENTICATED: no bearer token, or one that is not valid here (signature, issuer, audience, expiry); WWW-Authenticate says which */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description FORBIDDEN: the token's principal may not do this; the detail names what is missing */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
       /** @description No such order */
       404: {
         headers: {
@@ -817,6 +951,24 @@ export interface operations {
       };
       /** @description A bad parameter, header or body field; `fields` names each */
       400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description UNAUTHENTICATED: no bearer token, or one that is not valid here (signature, issuer, audience, expiry); WWW-Authenticate says which */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description FORBIDDEN: the token's principal may not do this; the detail names what is missing */
+      403: {
         headers: {
           [name: string]: unknown;
         };
@@ -929,6 +1081,24 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      /** @description UNAUTHENTICATED: no bearer token, or one that is not valid here (signature, issuer, audience, expiry); WWW-Authenticate says which */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description FORBIDDEN: the token's principal may not do this; the detail names what is missing */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
       /** @description No such order */
       404: {
         headers: {
@@ -996,6 +1166,24 @@ export interface operations {
       };
       /** @description A bad parameter, header or body field; `fields` names each */
       400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description UNAUTHENTICATED: no bearer token, or one that is not valid here (signature, issuer, audience, expiry); WWW-Authenticate says which */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description FORBIDDEN: the token's principal may not do this; the detail names what is missing */
+      403: {
         headers: {
           [name: string]: unknown;
         };
@@ -1086,6 +1274,24 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      /** @description UNAUTHENTICATED: no bearer token, or one that is not valid here (signature, issuer, audience, expiry); WWW-Authenticate says which */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description FORBIDDEN: the token's principal may not do this; the detail names what is missing */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
       /** @description ENGINE_UNAVAILABLE: a storage engine it needs is unavailable; OVERLOADED: the service holds as many waiting writes as it queues; retry after Retry-After seconds (with the same Idempotency-Key, for a command) */
       503: {
         headers: {
@@ -1152,6 +1358,24 @@ export interface operations {
       };
       /** @description A bad parameter, header or body field; `fields` names each */
       400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description UNAUTHENTICATED: no bearer token, or one that is not valid here (signature, issuer, audience, expiry); WWW-Authenticate says which */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description FORBIDDEN: the token's principal may not do this; the detail names what is missing */
+      403: {
         headers: {
           [name: string]: unknown;
         };
@@ -1241,6 +1465,24 @@ export interface operations {
       };
       /** @description A bad parameter, header or body field; `fields` names each */
       400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description UNAUTHENTICATED: no bearer token, or one that is not valid here (signature, issuer, audience, expiry); WWW-Authenticate says which */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description FORBIDDEN: the token's principal may not do this; the detail names what is missing */
+      403: {
         headers: {
           [name: string]: unknown;
         };
@@ -1372,6 +1614,24 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      /** @description UNAUTHENTICATED: no bearer token, or one that is not valid here (signature, issuer, audience, expiry); WWW-Authenticate says which */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description FORBIDDEN: the token's principal may not do this; the detail names what is missing */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
       /** @description No consumer of that name in this service */
       404: {
         headers: {
@@ -1471,6 +1731,24 @@ export interface operations {
       };
       /** @description A bad parameter, header or body field; `fields` names each */
       400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description UNAUTHENTICATED: no bearer token, or one that is not valid here (signature, issuer, audience, expiry); WWW-Authenticate says which */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description FORBIDDEN: the token's principal may not do this; the detail names what is missing */
+      403: {
         headers: {
           [name: string]: unknown;
         };
@@ -1602,6 +1880,24 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      /** @description UNAUTHENTICATED: no bearer token, or one that is not valid here (signature, issuer, audience, expiry); WWW-Authenticate says which */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description FORBIDDEN: the token's principal may not do this; the detail names what is missing */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
       /** @description The body is larger than the limit */
       413: {
         headers: {
@@ -1700,6 +1996,24 @@ export interface operations {
       };
       /** @description A bad parameter, header or body field; `fields` names each */
       400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description UNAUTHENTICATED: no bearer token, or one that is not valid here (signature, issuer, audience, expiry); WWW-Authenticate says which */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description FORBIDDEN: the token's principal may not do this; the detail names what is missing */
+      403: {
         headers: {
           [name: string]: unknown;
         };
@@ -1881,6 +2195,24 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      /** @description UNAUTHENTICATED: no bearer token, or one that is not valid here (signature, issuer, audience, expiry); WWW-Authenticate says which */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description FORBIDDEN: the token's principal may not do this; the detail names what is missing */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
       /** @description If-Match is stale, or the stock would exceed the largest safe integer */
       409: {
         headers: {
@@ -1965,6 +2297,24 @@ export interface operations {
       };
       /** @description A bad parameter, header or body field; `fields` names each */
       400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description UNAUTHENTICATED: no bearer token, or one that is not valid here (signature, issuer, audience, expiry); WWW-Authenticate says which */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description FORBIDDEN: the token's principal may not do this; the detail names what is missing */
+      403: {
         headers: {
           [name: string]: unknown;
         };
@@ -2059,6 +2409,24 @@ export interface operations {
       };
       /** @description A bad parameter, header or body field; `fields` names each */
       400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description UNAUTHENTICATED: no bearer token, or one that is not valid here (signature, issuer, audience, expiry); WWW-Authenticate says which */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description FORBIDDEN: the token's principal may not do this; the detail names what is missing */
+      403: {
         headers: {
           [name: string]: unknown;
         };
@@ -2165,6 +2533,24 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      /** @description UNAUTHENTICATED: no bearer token, or one that is not valid here (signature, issuer, audience, expiry); WWW-Authenticate says which */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description FORBIDDEN: the token's principal may not do this; the detail names what is missing */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
       /** @description The customer never deposited */
       404: {
         headers: {
@@ -2243,6 +2629,24 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      /** @description UNAUTHENTICATED: no bearer token, or one that is not valid here (signature, issuer, audience, expiry); WWW-Authenticate says which */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description FORBIDDEN: the token's principal may not do this; the detail names what is missing */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
       /** @description No such payment */
       404: {
         headers: {
@@ -2298,6 +2702,24 @@ export interface operations {
       };
       /** @description A bad parameter, header or body field; `fields` names each */
       400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description UNAUTHENTICATED: no bearer token, or one that is not valid here (signature, issuer, audience, expiry); WWW-Authenticate says which */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description FORBIDDEN: the token's principal may not do this; the detail names what is missing */
+      403: {
         headers: {
           [name: string]: unknown;
         };
@@ -2381,6 +2803,24 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      /** @description UNAUTHENTICATED: no bearer token, or one that is not valid here (signature, issuer, audience, expiry); WWW-Authenticate says which */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description FORBIDDEN: the token's principal may not do this; the detail names what is missing */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
       /** @description No such saga */
       404: {
         headers: {
@@ -2446,6 +2886,24 @@ export interface operations {
       };
       /** @description A bad parameter, header or body field; `fields` names each */
       400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description UNAUTHENTICATED: no bearer token, or one that is not valid here (signature, issuer, audience, expiry); WWW-Authenticate says which */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description FORBIDDEN: the token's principal may not do this; the detail names what is missing */
+      403: {
         headers: {
           [name: string]: unknown;
         };
@@ -2556,6 +3014,24 @@ export interface operations {
           };
         };
       };
+      /** @description UNAUTHENTICATED: no bearer token, or one that is not valid here (signature, issuer, audience, expiry); WWW-Authenticate says which */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description FORBIDDEN: the token's principal may not do this; the detail names what is missing */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
       /** @description ENGINE_UNAVAILABLE: a storage engine it needs is unavailable; OVERLOADED: the service holds as many waiting writes as it queues; retry after Retry-After seconds (with the same Idempotency-Key, for a command) */
       503: {
         headers: {
@@ -2600,6 +3076,24 @@ export interface operations {
       };
       /** @description A bad parameter, header or body field; `fields` names each */
       400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description UNAUTHENTICATED: no bearer token, or one that is not valid here (signature, issuer, audience, expiry); WWW-Authenticate says which */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description FORBIDDEN: the token's principal may not do this; the detail names what is missing */
+      403: {
         headers: {
           [name: string]: unknown;
         };
@@ -2688,6 +3182,24 @@ export interface operations {
       };
       /** @description A bad parameter, header or body field; `fields` names each */
       400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description UNAUTHENTICATED: no bearer token, or one that is not valid here (signature, issuer, audience, expiry); WWW-Authenticate says which */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description FORBIDDEN: the token's principal may not do this; the detail names what is missing */
+      403: {
         headers: {
           [name: string]: unknown;
         };

@@ -2,8 +2,15 @@
 // /docs/openapi.json) and one for the whole system, where each path names the service that
 // serves it. JSON Schema 2020-12 is OpenAPI 3.1's dialect, which zod writes directly.
 import { z } from '@es/schema';
-import { PROBLEM_CONTENT_TYPE, problemSchema } from './common';
-import type { AnyOperation, Answer, Header, ParameterObject, ServiceApi } from './operation';
+import { PROBLEM_CONTENT_TYPE, problem, problemSchema } from './common';
+import {
+  describeAccess,
+  type AnyOperation,
+  type Answer,
+  type Header,
+  type ParameterObject,
+  type ServiceApi,
+} from './operation';
 
 export const OPENAPI_VERSION = '3.1.1';
 /** The version every document states: the system's, as in the root package.json. */
@@ -17,7 +24,10 @@ export interface OpenApiDocument {
   readonly servers?: readonly Json[];
   readonly tags: readonly Json[];
   readonly paths: Record<string, Record<string, unknown>>;
-  readonly components: { readonly schemas: Record<string, Json> };
+  readonly components: {
+    readonly schemas: Record<string, Json>;
+    readonly securitySchemes: Record<string, Json>;
+  };
 }
 
 const PROBLEM_REF = { $ref: '#/components/schemas/Problem' };
@@ -99,6 +109,14 @@ function checkPathParameters(operation: AnyOperation, parameters: readonly Json[
     );
 }
 
+/** The 401 and 403 every operation behind a token answers (docs/security.md). */
+const UNAUTHENTICATED = problem(
+  'UNAUTHENTICATED: no bearer token, or one that is not valid here (signature, issuer, audience, expiry); WWW-Authenticate says which',
+);
+const FORBIDDEN = problem(
+  "FORBIDDEN: the token's principal may not do this; the detail names what is missing",
+);
+
 export function operationObject(operation: AnyOperation): Json {
   const path = objectParameters(operation.params, 'path', operation.operationId);
   checkPathParameters(operation, path);
@@ -107,11 +125,14 @@ export function operationObject(operation: AnyOperation): Json {
     ...objectParameters(operation.query, 'query', operation.operationId),
     ...(operation.headers ?? []).map((h) => ({ in: 'header', ...header(h, 'input') })),
   ];
+  const open = 'open' in operation.access;
+  const who = `Who: ${describeAccess(operation.access)}.`;
   return {
     operationId: operation.operationId,
     summary: operation.summary,
-    ...(operation.description ? { description: operation.description } : {}),
+    description: operation.description ? `${operation.description}\n\n${who}` : who,
     tags: operation.tags,
+    security: open ? [] : [{ bearer: [] }],
     ...(parameters.length > 0 ? { parameters } : {}),
     ...(operation.body
       ? {
@@ -125,7 +146,10 @@ export function operationObject(operation: AnyOperation): Json {
         }
       : {}),
     responses: Object.fromEntries(
-      Object.entries(operation.responses).map(([status, answer]) => [status, response(answer)]),
+      Object.entries({
+        ...operation.responses,
+        ...(open ? {} : { 401: UNAUTHENTICATED, 403: FORBIDDEN }),
+      }).map(([status, answer]) => [status, response(answer)]),
     ),
   };
 }
@@ -155,6 +179,15 @@ function tagsOf(operations: readonly AnyOperation[]): Json[] {
 
 const components = () => ({
   schemas: { Problem: jsonSchema(problemSchema, 'input') },
+  securitySchemes: {
+    bearer: {
+      type: 'http',
+      scheme: 'bearer',
+      bearerFormat: 'JWT',
+      description:
+        "An access token (RFC 9068 JWT) from the system's OpenID Connect provider, for the audience es-api, with a roles claim (customer, staff, operator); README, Calling the services",
+    },
+  },
 });
 
 export const localServer = (port: number): Json => ({

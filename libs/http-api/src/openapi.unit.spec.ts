@@ -18,6 +18,7 @@ const restock = defineOperation({
   operationId: 'restock',
   method: 'post',
   path: '/things/{sku}/restock',
+  access: { roles: ['staff'], owner: { in: 'body', field: 'customerId' } },
   summary: 'restock',
   tags: ['things'],
   params: z.strictObject({ sku: z.string().regex(/^[A-Z]+$/) }),
@@ -36,6 +37,8 @@ describe('an operation as OpenAPI 3.1', () => {
     parameters: { name: string; in: string; required: boolean; schema: object }[];
     requestBody: { required: boolean; content: Record<string, { schema: object }> };
     responses: Record<string, { content?: Record<string, { schema: object }>; headers?: object }>;
+    security: object[];
+    description: string;
   };
 
   it('lists path, query and header parameters with their schemas and required-ness', () => {
@@ -63,17 +66,27 @@ describe('an operation as OpenAPI 3.1', () => {
     expect(Object.keys(doc.responses).sort()).toEqual([
       '202',
       '400',
+      '401',
+      '403',
       '409',
       '413',
       '415',
       '422',
       '503',
     ]);
-    for (const status of ['400', '409', '413', '415', '422', '503'])
+    for (const status of ['400', '401', '403', '409', '413', '415', '422', '503'])
       expect(doc.responses[status]?.content).toEqual({
         'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } },
       });
     expect(doc.responses['202']?.headers).toHaveProperty('ETag');
+  });
+
+  it('says who may call it: behind a bearer token, for staff or a customer for themself', () => {
+    expect(doc.security).toEqual([{ bearer: [] }]);
+    expect(doc.description).toMatch(/Who: staff, a customer, for themself \(body\.customerId\)\./);
+    const open = operationObject({ ...restock, access: { open: true } }) as typeof doc;
+    expect(open.security).toEqual([]);
+    expect(Object.keys(open.responses)).not.toContain('401');
   });
 
   it('refuses an operation whose path template and parameters disagree', () => {

@@ -36,6 +36,32 @@ export interface RequestBody<Body extends z.ZodType = z.ZodType> {
   readonly rules?: (body: z.output<Body>) => readonly FieldProblem[];
 }
 
+/** What a token's `roles` claim grants (docs/security.md). */
+export const ROLES = ['customer', 'staff', 'operator'] as const;
+export type Role = (typeof ROLES)[number];
+
+/**
+ * Whose an operation's resource is, for a customer calling it for their own: a field of its
+ * input naming the customer, or a resource whose owner the service looks up (its
+ * `OwnerResolvers`) from a path parameter.
+ */
+export type OwnerRule =
+  | { readonly in: 'body' | 'params' | 'query'; readonly field: string }
+  | { readonly resource: string; readonly param: string };
+
+/**
+ * Who may call an operation. `open`: anyone, no token (health, and metrics on loopback);
+ * otherwise a valid bearer token, and one of `roles`, or (`owner`) a customer for their own
+ * resource, or (`anyone`) any signed-in principal.
+ */
+export type Access =
+  | { readonly open: true }
+  | {
+      readonly roles: readonly Role[];
+      readonly owner?: OwnerRule;
+      readonly anyone?: true;
+    };
+
 export interface Operation<
   Params extends ParameterObject = ParameterObject,
   Query extends ParameterObject = ParameterObject,
@@ -54,8 +80,29 @@ export interface Operation<
   /** Request headers the server reads and checks. */
   readonly headers?: readonly Header[];
   readonly body?: RequestBody<Body>;
+  /** Who may call it; 401 and 403 answers are documented from it. */
+  readonly access: Access;
   /** Every status the operation answers with on purpose (5xx aside). */
   readonly responses: Readonly<Record<number, Answer>>;
+}
+
+/** Who may call it, in words, for its documentation and its 403's detail. */
+export function describeAccess(access: Access): string {
+  if ('open' in access) return 'anyone, without a token';
+  const who = [
+    ...(access.anyone ? ['any signed-in principal'] : []),
+    ...access.roles.map(
+      (r) => ({ customer: 'customers', staff: 'staff', operator: 'operators' })[r],
+    ),
+    ...(access.owner
+      ? [
+          'resource' in access.owner
+            ? `a customer, for their own ${access.owner.resource}`
+            : `a customer, for themself (${access.owner.in}.${access.owner.field})`,
+        ]
+      : []),
+  ];
+  return who.length === 0 ? 'nobody' : who.join(', ');
 }
 
 export type AnyOperation = Operation;

@@ -20,6 +20,7 @@ export const liveness = defineOperation({
   operationId: 'getLiveness',
   method: 'get',
   path: '/health/live',
+  access: { open: true },
   summary: 'The process is up and serving HTTP',
   tags: ['health'],
   responses: {
@@ -34,6 +35,7 @@ export const readiness = defineOperation({
   operationId: 'getReadiness',
   method: 'get',
   path: '/health/ready',
+  access: { open: true },
   summary: 'Every engine the service needs answers',
   tags: ['health'],
   responses: {
@@ -49,6 +51,7 @@ export const metrics = defineOperation({
   operationId: 'getMetrics',
   method: 'get',
   path: '/metrics',
+  access: { open: true },
   summary: 'Prometheus metrics (text exposition format)',
   tags: ['health'],
   responses: {

@@ -88,6 +88,7 @@ export const listProjections = defineOperation({
   operationId: 'listProjections',
   method: 'get',
   path: '/projections',
+  access: { roles: ['operator'] },
   summary: 'Each projection: live or rebuilding, its generations, lag and progress',
   tags: ['projections'],
   responses: {
@@ -103,6 +104,7 @@ export const rebuildProjection = defineOperation({
   operationId: 'rebuildProjection',
   method: 'post',
   path: '/projections/{name}/rebuild',
+  access: { roles: ['operator'] },
   summary: 'Rebuild a projection beside the live one; readers switch once it has caught up',
   tags: ['projections'],
   params: z.strictObject({ name: identifier }),
@@ -124,6 +126,7 @@ export const getOrderSummary = defineOperation({
   operationId: 'getOrderSummary',
   method: 'get',
   path: '/order-summaries/{orderId}',
+  access: { roles: ['staff', 'operator'], owner: { resource: 'order', param: 'orderId' } },
   summary: 'An order across contexts: the order, its stock reservation per line, its payment',
   tags: ['projections'],
   params: z.strictObject({ orderId: identifier }),

@@ -57,6 +57,10 @@ class Reader {
     return this.integer(variable, fallback, 1, 65535, 'a port number');
   }
 
+  seconds(variable: string, fallback: number): number {
+    return this.integer(variable, fallback, 0, 300, 'seconds');
+  }
+
   milliseconds(variable: string, fallback: number): number {
     return this.integer(variable, fallback, 100, 86_400_000, 'milliseconds');
   }
@@ -225,6 +229,49 @@ export function relayConfig(env: Env = process.env): RelayConfig {
   const r = new Reader(env);
   const config = {
     mode: r.oneOf('OUTBOX_RELAY_MODE', ['decoding', 'polling'] as const, 'decoding'),
+  };
+  r.done();
+  return config;
+}
+
+export interface AuthConfig {
+  /** The identity provider's issuer URL: tokens must name it (`iss`). */
+  readonly issuer: string;
+  /** The services' audience: tokens must be for it (`aud`). */
+  readonly audience: string;
+  /** Where the provider publishes its signing keys. */
+  readonly jwksUrl: string;
+  /** How far the token's times may be off this machine's clock. */
+  readonly clockSkewSeconds: number;
+  /** /metrics answers beyond loopback too. */
+  readonly metricsOpen: boolean;
+  /** /docs answers beyond loopback too. */
+  readonly docsOpen: boolean;
+}
+
+/**
+ * Who issues the tokens the services accept (docs/security.md): AUTH_ISSUER (the local
+ * provider, http://127.0.0.1:4400, by default), AUTH_AUDIENCE (es-api), AUTH_JWKS_URL (the
+ * issuer's /jwks; Keycloak's is <issuer>/protocol/openid-connect/certs), AUTH_CLOCK_SKEW_SECONDS
+ * (30); METRICS_OPEN and DOCS_OPEN (false: loopback only).
+ */
+export function authConfig(env: Env = process.env): AuthConfig {
+  const r = new Reader(env);
+  const issuer = r.string('AUTH_ISSUER', `http://${LOCAL_DEFAULTS.host}:4400`);
+  if (!/^https?:\/\/[^\s]+$/.test(issuer))
+    r.problems.push({
+      variable: 'AUTH_ISSUER',
+      problem: `expected an http(s) URL, got '${issuer}'`,
+    });
+  const flag = (variable: string) =>
+    r.oneOf(variable, ['true', 'false'] as const, 'false') === 'true';
+  const config = {
+    issuer,
+    audience: r.string('AUTH_AUDIENCE', 'es-api'),
+    jwksUrl: r.string('AUTH_JWKS_URL', `${issuer.replace(/\/$/, '')}/jwks`),
+    clockSkewSeconds: r.seconds('AUTH_CLOCK_SKEW_SECONDS', 30),
+    metricsOpen: flag('METRICS_OPEN'),
+    docsOpen: flag('DOCS_OPEN'),
   };
   r.done();
   return config;

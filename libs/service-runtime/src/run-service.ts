@@ -7,8 +7,9 @@ import { SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import type { Server } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
 import { API_VERSION, serviceDocument, type ServiceApi } from '@es/http-api';
-import { httpConfig } from '@es/runtime-config';
+import { authConfig, httpConfig } from '@es/runtime-config';
 import { stopTracing, type ServiceMetrics } from '@es/observability';
+import { docsOnLoopback, guard } from './http/auth';
 import { correlated } from './http/request-context';
 import { ProblemFilter } from './http/problem.filter';
 import { OperationInput, methodNotAllowed } from './http/operation';
@@ -77,7 +78,12 @@ export async function runService(
   app.use(methodNotAllowed(api.operations));
   app.use(strictQuery());
   app.use(strictJsonBody());
+  const auth = authConfig();
+  app.use(docsOnLoopback(auth.docsOpen));
   app.useGlobalFilters(new ProblemFilter());
+  // Who may call what (http/auth.ts): before the input is checked, so a caller without a token
+  // learns nothing of the operation but that it needs one.
+  guard(app, auth);
   app.useGlobalInterceptors(new OperationInput(), new AcceptedETag());
 
   // The document is the operations' own schemas (libs/http-api), and every route is one of them.

@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import type { INestApplication, Type } from '@nestjs/common';
 import type { ServiceApi } from '@es/http-api';
 import { runService } from '@es/service-runtime';
+import { callerFor, identity, type Caller } from '@es/testing';
 
 export interface TestService {
   readonly app: INestApplication;
@@ -50,17 +51,26 @@ export async function startTestService(
 }
 
 /**
- * fetch with a JSON body; returns the status, headers and parsed body, typed as the caller
- * expects the service to answer (the test's assertions check it).
+ * fetch with a JSON body and a bearer token; returns the status, headers and parsed body, typed
+ * as the caller expects the service to answer (the test's assertions check it). The request is
+ * made `as` the caller given, else as the customer its body names, else as the test client
+ * (staff and operator); `as: 'anonymous'` sends no token.
  */
 // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters
 export async function http<Body = unknown>(
   url: string,
-  init: { method?: string; body?: unknown; headers?: Record<string, string> } = {},
+  init: {
+    method?: string;
+    body?: unknown;
+    headers?: Record<string, string>;
+    as?: Caller | 'anonymous';
+  } = {},
 ): Promise<{ status: number; headers: Headers; body: Body }> {
+  const caller = init.as ?? callerFor(init.body);
   const response = await fetch(url, {
     method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
     headers: {
+      ...(caller === 'anonymous' ? {} : await identity.headers(caller)),
       ...(init.body === undefined ? {} : { 'content-type': 'application/json' }),
       ...init.headers,
     },

@@ -1,4 +1,5 @@
 export * from './eventually';
+export * from './identity';
 export * from './kafka';
 export * from './mongo';
 export * from './postgres';

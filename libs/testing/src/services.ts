@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { MongoClient } from 'mongodb';
 import { mongoConfig } from '@es/runtime-config';
 import { uniqueName } from './eventually';
+import { identity } from './identity';
 import { loadStackEnv, stackDir, workspaceRoot } from './stack';
 
 export const SERVICES = [
@@ -204,7 +205,8 @@ export async function readSideCaughtUp(baseUrl: string, timeoutMs = 120_000): Pr
   for (;;) {
     try {
       const response = await fetch(`${baseUrl}/projections`, {
-        signal: AbortSignal.timeout(5_000),
+        headers: await identity.headers(), // the projections' status is for operators
+        signal: AbortSignal.timeout(30_000),
       });
       const body = (await response.json()) as {
         projections?: { name: string; active: { lagEvents: number } }[];

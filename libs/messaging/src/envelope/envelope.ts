@@ -14,7 +14,14 @@ export type EventMetadata = {
   readonly correlationId: string;
   readonly causationId: string | null;
   readonly traceparent?: string;
+  /** Who asked: the verified principal's subject (a command over HTTP), or a component. */
   readonly actor?: string;
+  /** The verified principal of an HTTP command: its subject, client and roles. */
+  readonly principal?: {
+    readonly subject: string;
+    readonly client?: string;
+    readonly roles: readonly string[];
+  };
   readonly idempotencyKey?: string;
 };
 

@@ -68,6 +68,7 @@ export const placeOrder = defineOperation({
   operationId: 'placeOrder',
   method: 'post',
   path: '/orders',
+  access: { roles: [], owner: { in: 'body', field: 'customerId' } },
   summary: 'Place an order: the saga reserves its stock and authorizes its payment',
   tags: ['orders'],
   body: {
@@ -92,6 +93,7 @@ export const listCustomerOrders = defineOperation({
   operationId: 'listCustomerOrders',
   method: 'get',
   path: '/orders',
+  access: { roles: ['staff', 'operator'], owner: { in: 'query', field: 'customerId' } },
   summary: "A customer's orders, newest first (the customer-orders read model)",
   tags: ['orders'],
   query: z.strictObject({
@@ -114,6 +116,7 @@ export const getOrder = defineOperation({
   operationId: 'getOrder',
   method: 'get',
   path: '/orders/{id}',
+  access: { roles: ['staff', 'operator'], owner: { resource: 'order', param: 'id' } },
   summary: 'An order (the order-details read model); its ETag is its version',
   tags: ['orders'],
   params: orderId,
@@ -133,6 +136,7 @@ export const cancelOrder = defineOperation({
   operationId: 'cancelOrder',
   method: 'post',
   path: '/orders/{id}/cancel',
+  access: { roles: ['staff'], owner: { resource: 'order', param: 'id' } },
   summary: 'Cancel an order: a pending one at once, a confirmed one by compensation',
   tags: ['orders'],
   params: orderId,
@@ -167,6 +171,7 @@ export const getOrderEvents = defineOperation({
   operationId: 'getOrderEvents',
   method: 'get',
   path: '/orders/{id}/events',
+  access: { roles: ['operator'] },
   summary: "The order's audit trail: every event with its metadata, in order",
   tags: ['orders'],
   params: orderId,
@@ -197,6 +202,7 @@ export const getOrderState = defineOperation({
   operationId: 'getOrderState',
   method: 'get',
   path: '/orders/{id}/state',
+  access: { roles: ['staff', 'operator'], owner: { resource: 'order', param: 'id' } },
   summary: 'The order as it was, rebuilt from its events (a temporal query)',
   description:
     'asOf: as it was at that instant; atVersion: as it was at that version; both: at the earlier of the two; neither: as it is now, from its events rather than the read model.',

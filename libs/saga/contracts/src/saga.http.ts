@@ -72,6 +72,7 @@ export const listSagas = defineOperation({
   operationId: 'listSagas',
   method: 'get',
   path: '/sagas',
+  access: { roles: ['operator'] },
   summary: 'The sagas in a state, oldest first (PARKED ones wait for an operator)',
   tags: ['sagas'],
   query: z.strictObject({
@@ -101,6 +102,7 @@ export const getSaga = defineOperation({
   operationId: 'getSaga',
   method: 'get',
   path: '/sagas/{id}',
+  access: { roles: ['operator'] },
   summary: 'A saga: state, step, compensating flag and timeline; its ETag is its version',
   tags: ['sagas'],
   params: sagaId,
@@ -114,6 +116,7 @@ export const retrySaga = defineOperation({
   operationId: 'retrySaga',
   method: 'post',
   path: '/sagas/{id}/retry',
+  access: { roles: ['operator'] },
   summary: 'Try a parked saga’s step again, with fresh attempts',
   tags: ['sagas'],
   params: sagaId,

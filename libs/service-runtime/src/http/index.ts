@@ -1,3 +1,4 @@
+export * from './auth';
 export * from './operation';
 export * from './problem.filter';
 export * from './request-context';

@@ -83,6 +83,11 @@ export function parseInput(operation: AnyOperation, request: Request): ParsedInp
 
 const parsedInputs = new WeakMap<Request, ParsedInput>();
 
+/** The request's input as parsed already (the guard parses it for an ownership check). */
+export function rememberInput(request: Request, input: ParsedInput): void {
+  parsedInputs.set(request, input);
+}
+
 /** Checks every routed request against its operation before the handler runs. */
 @Injectable()
 export class OperationInput implements NestInterceptor {
@@ -91,7 +96,7 @@ export class OperationInput implements NestInterceptor {
       AnyOperation | undefined;
     if (operation) {
       const request = context.switchToHttp().getRequest<Request>();
-      parsedInputs.set(request, parseInput(operation, request));
+      if (!parsedInputs.has(request)) parsedInputs.set(request, parseInput(operation, request));
     }
     return next.handle();
   }

@@ -10,6 +10,7 @@ const operation = defineOperation({
   operationId: 'put',
   method: 'post',
   path: '/things/{id}',
+  access: { open: true },
   summary: 'put',
   tags: [],
   params: z.strictObject({ id: z.string().regex(/^[a-z]+$/) }),

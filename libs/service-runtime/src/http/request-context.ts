@@ -15,6 +15,7 @@ import {
   type Header,
 } from '@es/http-api';
 import { InvalidInputError, parse, type FieldProblem } from '@es/schema';
+import { principalOf } from './auth';
 import { ProblemError } from './problem.filter';
 
 export interface CommandRequest {
@@ -74,12 +75,22 @@ export function commandRequestOf(request: Request): CommandRequest {
   // The request's server span when tracing is on (a child of the caller's traceparent), so the
   // events it writes continue this trace; else the caller's traceparent as it came.
   const traceparent = currentTraceparent() ?? header(request, 'traceparent');
-  const actor = header(request, 'x-actor');
+  // The verified principal (http/auth.ts), never a header the caller wrote.
+  const principal = principalOf(request);
   const metadata: EventMetadata = {
     correlationId: correlation ?? logContext.getStore()?.correlationId ?? requestId,
     causationId: requestId,
     ...(traceparent && TRACEPARENT.test(traceparent) ? { traceparent } : {}),
-    ...(actor && PRINTABLE_TOKEN.test(actor) ? { actor } : {}),
+    ...(principal
+      ? {
+          actor: principal.subject,
+          principal: {
+            subject: principal.subject,
+            ...(principal.client ? { client: principal.client } : {}),
+            roles: [...principal.roles],
+          },
+        }
+      : {}),
     ...(idempotencyKey ? { idempotencyKey } : {}),
   };
   const route = (request.route as { path?: string } | undefined)?.path ?? request.path;
@@ -88,7 +99,8 @@ export function commandRequestOf(request: Request): CommandRequest {
     ...(idempotencyKey
       ? {
           inbox: {
-            consumer: `http:${request.method} ${route}`,
+            // Keys are the caller's: two principals' equal keys are two requests.
+            consumer: `http:${request.method} ${route}${principal ? ` ${principal.subject}` : ''}`,
             messageId: idempotencyKey,
             fingerprint: createHash('sha256')
               .update(`${request.method} ${request.path}\n${canonical(request.body ?? null)}`)

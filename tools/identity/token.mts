@@ -1,0 +1,55 @@
+// pnpm token <user>: an access token for a user of the local identity provider's realm (alice,
+// bob: customers; sam: staff; olga: an operator), printed alone so a shell can keep it:
+//   ALICE=$(pnpm -s token alice)
+//   curl -H "Authorization: Bearer $ALICE" 127.0.0.1:3001/orders?customerId=alice
+// It asks the provider (AUTH_ISSUER, the local one by default) with the password grant of the
+// es-cli client, whose secret and the users' passwords are in the stack's secrets file
+// (ES_IDENTITY_SECRETS, else .local/stack/identity/secrets.json; 0600, never in the repo).
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const user = process.argv[2];
+const realm = JSON.parse(
+  readFileSync(join(root, 'apps', 'identity-provider', 'realm.json'), 'utf8'),
+) as { users: { username: string; roles: string[]; description: string }[] };
+
+function fail(message: string): never {
+  process.stderr.write(`token: ${message}\n`);
+  process.exit(1);
+}
+
+if (!user || user === '--help')
+  fail(
+    `usage: pnpm token <user>; the users: ${realm.users.map((u) => `${u.username} (${u.description})`).join(', ')}`,
+  );
+if (!realm.users.some((u) => u.username === user))
+  fail(`no user ${user}; the users: ${realm.users.map((u) => u.username).join(', ')}`);
+const file =
+  process.env['ES_IDENTITY_SECRETS'] ?? join(root, '.local', 'stack', 'identity', 'secrets.json');
+if (!existsSync(file)) fail(`no secrets at ${file}: start the system first (npm start)`);
+const secrets = JSON.parse(readFileSync(file, 'utf8')) as {
+  clients: Record<string, string>;
+  users: Record<string, string>;
+};
+const issuer = process.env['AUTH_ISSUER'] ?? 'http://127.0.0.1:4400';
+const response = await fetch(`${issuer}/token`, {
+  method: 'POST',
+  headers: {
+    authorization: `Basic ${Buffer.from(`es-cli:${secrets.clients['es-cli'] ?? ''}`).toString('base64')}`,
+    'content-type': 'application/x-www-form-urlencoded',
+  },
+  body: new URLSearchParams({
+    grant_type: 'password',
+    username: user,
+    password: secrets.users[user] ?? '',
+  }).toString(),
+}).catch((error: unknown) =>
+  fail(
+    `the identity provider at ${issuer} does not answer (${String(error)}); is the system started?`,
+  ),
+);
+const body = (await response.json()) as { access_token?: string; error?: string };
+if (!response.ok || !body.access_token) fail(`${response.status} ${body.error ?? ''}`);
+process.stdout.write(`${body.access_token}\n`);
