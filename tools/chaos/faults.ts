@@ -292,6 +292,7 @@ export const FAULTS: Record<string, Fault> = {
       for (const name of ORDERS_PROJECTIONS) {
         const rebuild = await post(
           system.url('projection-service', `/projections/${name}/rebuild`),
+          {},
         );
         if (rebuild.status !== 202)
           throw new Error(`rebuild of ${name}: ${rebuild.status} ${JSON.stringify(rebuild.body)}`);

@@ -17,6 +17,7 @@ import {
   createTestDatabase,
   freePort,
   identity,
+  readSideCaughtUp,
   startReadSide,
   uniqueName,
   workspaceRoot,
@@ -77,7 +78,10 @@ describe('order-service: who may call what (real identity provider)', () => {
     readSide = await startReadSide('rm_auth');
     service = await startTestService(orderServiceApi, AppModule, db.name, {
       MONGO_DATABASE: readSide.database,
+      ALLOWED_ORIGINS: 'http://shop.example',
     });
+    // The read side first replays what the topics hold already (other tests' events).
+    await readSideCaughtUp(readSide.service.url(''));
     const now = Math.floor(Date.now() / 1000);
     bad['malformed'] = 'not.a.jwt';
     bad['expired'] = await forged({ exp: now - 120 });
@@ -114,6 +118,55 @@ describe('order-service: who may call what (real identity provider)', () => {
     // Open: the probes, and the metrics on loopback.
     expect((await call('/health/live', 'anonymous')).status).toBe(200);
     expect((await call('/metrics', 'anonymous')).status).toBe(200);
+    expect(await eventCount()).toBe(before);
+  });
+
+  it('browsers: an allowed origin is answered with CORS, another origin is refused its preflight and can read nothing', async () => {
+    const preflight = (origin: string) =>
+      fetch(service.url('/orders'), {
+        method: 'OPTIONS',
+        headers: {
+          origin,
+          'access-control-request-method': 'POST',
+          'access-control-request-headers': 'authorization, content-type',
+        },
+      });
+    const allowed = await preflight('http://shop.example');
+    expect(allowed.status).toBe(204);
+    expect(allowed.headers.get('access-control-allow-origin')).toBe('http://shop.example');
+    expect(allowed.headers.get('access-control-allow-methods')).toBe('GET, POST');
+    expect(allowed.headers.get('access-control-allow-headers')).toContain('authorization');
+    expect(allowed.headers.get('vary')).toContain('Origin');
+    const other = await preflight('http://evil.example');
+    expect(other.status).toBe(403);
+    expect(other.headers.get('access-control-allow-origin')).toBeNull();
+    const read = (origin: string) =>
+      http(service.url(`/orders?customerId=${alice}`), {
+        as: { customer: alice },
+        headers: { origin },
+      });
+    expect((await read('http://shop.example')).headers.get('access-control-allow-origin')).toBe(
+      'http://shop.example',
+    );
+    expect(
+      (await read('http://evil.example')).headers.get('access-control-allow-origin'),
+    ).toBeNull();
+    // A body-less POST (what a page may send cross-origin without a preflight) is refused.
+    const before = await eventCount();
+    const bare = await fetch(service.url('/orders'), {
+      method: 'POST',
+      headers: await identity.headers({ customer: alice }),
+    });
+    expect(bare.status).toBe(415);
+    const form = await fetch(service.url('/orders'), {
+      method: 'POST',
+      headers: {
+        ...(await identity.headers({ customer: alice })),
+        'content-type': 'text/plain',
+      },
+      body: JSON.stringify({ customerId: alice, items: [{ sku: 'S', quantity: 1, unitPrice: 1 }] }),
+    });
+    expect(form.status).toBe(415);
     expect(await eventCount()).toBe(before);
   });
 

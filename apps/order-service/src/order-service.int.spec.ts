@@ -253,8 +253,18 @@ describe('order-service (real PostgreSQL and Kafka)', () => {
       status: 'CANCELLED',
       cancellationReason: 'found it cheaper',
     });
-    const twice = await http(url, { method: 'POST' });
+    const twice = await http(url, { body: {} });
     expect(twice).toMatchObject({ status: 409, body: { code: 'ORDER_ALREADY_CANCELLED' } });
+    // Without a body at all: every POST takes application/json ({} for no fields).
+    const bare = await http(url, { method: 'POST' });
+    expect(bare).toMatchObject({
+      status: 415,
+      body: {
+        detail: expect.stringMatching(
+          /^Content-Type: a POST takes an application\/json body/,
+        ) as string,
+      },
+    });
   });
 
   it('a retry racing its first request with the same key gets the same answer, not a refusal', async () => {

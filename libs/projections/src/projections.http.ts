@@ -108,6 +108,8 @@ export const rebuildProjection = defineOperation({
   summary: 'Rebuild a projection beside the live one; readers switch once it has caught up',
   tags: ['projections'],
   params: z.strictObject({ name: identifier }),
+  // No fields, but a body all the same: every POST takes application/json (docs/security.md).
+  body: { schema: z.strictObject({}), required: true },
   responses: {
     202: {
       description: 'The next generation is being built',
@@ -115,6 +117,8 @@ export const rebuildProjection = defineOperation({
     },
     400: BAD_REQUEST,
     404: problem('No projection of that name'),
+    413: problem('The body is larger than the limit'),
+    415: problem('The body is not application/json'),
     409: problem(
       'REBUILD_IN_PROGRESS: one rebuild of a projection at a time (a held one is replaced); TOPIC_TRUNCATED: a partition of its topics lost its first events and no completed republish of its store puts them back, so a rebuild would miss them',
     ),

@@ -87,6 +87,22 @@ class Reader {
     return fallback;
   }
 
+  /** Origins, comma-separated, each scheme://host[:port] (ALLOWED_ORIGINS). */
+  origins(variable: string): readonly string[] {
+    const raw = this.env[variable];
+    if (raw === undefined || raw.trim() === '') return [];
+    const items = raw.split(',').map((s) => s.trim());
+    const bad = items.filter((item) => !/^https?:\/\/[^/\s]+$/.test(item));
+    if (bad.length > 0) {
+      this.problems.push({
+        variable,
+        problem: `expected origins (scheme://host[:port], comma-separated), got '${bad.join(', ')}'`,
+      });
+      return [];
+    }
+    return items;
+  }
+
   list(variable: string, fallback: readonly string[]): readonly string[] {
     const raw = this.env[variable];
     if (raw === undefined || raw === '') return fallback;
@@ -247,13 +263,16 @@ export interface AuthConfig {
   readonly metricsOpen: boolean;
   /** /docs answers beyond loopback too. */
   readonly docsOpen: boolean;
+  /** The origins whose pages may call the API from a browser (none by default). */
+  readonly allowedOrigins: readonly string[];
 }
 
 /**
  * Who issues the tokens the services accept (docs/security.md): AUTH_ISSUER (the local
  * provider, http://127.0.0.1:4400, by default), AUTH_AUDIENCE (es-api), AUTH_JWKS_URL (the
  * issuer's /jwks; Keycloak's is <issuer>/protocol/openid-connect/certs), AUTH_CLOCK_SKEW_SECONDS
- * (30); METRICS_OPEN and DOCS_OPEN (false: loopback only).
+ * (30); METRICS_OPEN and DOCS_OPEN (false: loopback only); ALLOWED_ORIGINS (none: no browser
+ * page of another origin may call).
  */
 export function authConfig(env: Env = process.env): AuthConfig {
   const r = new Reader(env);
@@ -272,6 +291,7 @@ export function authConfig(env: Env = process.env): AuthConfig {
     clockSkewSeconds: r.seconds('AUTH_CLOCK_SKEW_SECONDS', 30),
     metricsOpen: flag('METRICS_OPEN'),
     docsOpen: flag('DOCS_OPEN'),
+    allowedOrigins: r.origins('ALLOWED_ORIGINS'),
   };
   r.done();
   return config;

@@ -15,7 +15,7 @@ import { ProblemFilter } from './http/problem.filter';
 import { OperationInput, methodNotAllowed } from './http/operation';
 import { AcceptedETag } from './http/responses';
 import { checkRoutes } from './http/route-check';
-import { strictJsonBody, strictQuery } from './http/strict-input';
+import { crossOrigin, strictJsonBody, strictQuery } from './http/strict-input';
 import { JsonLogger } from './logging';
 import { SERVICE_METRICS } from './platform.module';
 
@@ -75,10 +75,12 @@ export async function runService(
   if (options.handleSignals ?? true)
     stopGracefullyOnSignals(app, logger, definition.shutdownTimeoutMs ?? 15_000);
   app.use(httpMetrics(app.get<ServiceMetrics>(SERVICE_METRICS)));
+  const auth = authConfig();
+  // Browsers: an allowed origin's preflight is answered here, before OPTIONS' Allow below.
+  app.use(crossOrigin(auth.allowedOrigins));
   app.use(methodNotAllowed(api.operations));
   app.use(strictQuery());
   app.use(strictJsonBody());
-  const auth = authConfig();
   app.use(docsOnLoopback(auth.docsOpen));
   app.useGlobalFilters(new ProblemFilter());
   // Who may call what (http/auth.ts): before the input is checked, so a caller without a token

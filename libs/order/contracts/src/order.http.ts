@@ -140,7 +140,7 @@ export const cancelOrder = defineOperation({
   summary: 'Cancel an order: a pending one at once, a confirmed one by compensation',
   tags: ['orders'],
   params: orderId,
-  body: { schema: cancelOrderBody, required: false },
+  body: { schema: cancelOrderBody, required: true },
   ...commandExchange({
     ifMatch: true,
     body: true,

@@ -121,9 +121,11 @@ export const retrySaga = defineOperation({
   tags: ['sagas'],
   params: sagaId,
   query: sagaTypeQuery,
+  // No fields, but a body all the same: every POST takes application/json (docs/security.md).
+  body: { schema: z.strictObject({}), required: true },
   ...commandExchange({
     ifMatch: true,
-    body: false,
+    body: true,
     accepted: { description: 'Resumed', schema: acceptedSchema({ sagaId: identifier }) },
     notFound: 'No such saga',
     refusals: 'SAGA_NOT_PARKED: only a parked saga is retried; or If-Match is stale',

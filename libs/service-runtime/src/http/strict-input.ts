@@ -63,11 +63,24 @@ const hasBody = (request: Request) =>
   request.headers['transfer-encoding'] !== undefined ||
   (request.headers['content-length'] !== undefined && request.headers['content-length'] !== '0');
 
-/** Reads a request's JSON body (at most `limitBytes`) strictly; a request without one passes. */
+/**
+ * Reads a request's JSON body (at most `limitBytes`) strictly. A POST must have one (`{}` for a
+ * command without fields): a body-less POST is a request a browser sends cross-origin without
+ * asking first (a "simple" request), an application/json one it never does (docs/security.md).
+ * Any other request without a body passes.
+ */
 export function strictJsonBody({ limitBytes = 100_000 } = {}): RequestHandler {
   return (request: Request, _response: Response, next: NextFunction) => {
     if (!hasBody(request)) {
-      next();
+      if (request.method === 'POST')
+        next(
+          httpError(
+            415,
+            'entity.unsupported.media.type',
+            'Content-Type: a POST takes an application/json body ({} for a command without fields)',
+          ),
+        );
+      else next();
       return;
     }
     const type = (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
@@ -131,5 +144,59 @@ export function strictQuery(): RequestHandler {
       if (typeof value !== 'string')
         problems.push({ field: name, problem: 'must be given once, as a plain value' });
     next(problems.length > 0 ? new InvalidInputError(problems, 'query') : undefined);
+  };
+}
+
+/** The request headers a browser may send cross-origin (the API's own). */
+const CORS_HEADERS =
+  'authorization, content-type, idempotency-key, if-match, x-correlation-id, traceparent';
+/** The response headers a browser's script may read. */
+const CORS_EXPOSED = 'etag, retry-after, www-authenticate';
+
+/**
+ * Cross-origin requests (docs/security.md, Browsers): a page of an allowed origin
+ * (ALLOWED_ORIGINS) is answered with Access-Control-Allow-Origin, its preflight with the
+ * methods and headers the API takes; another origin's preflight is refused (403) and its
+ * requests carry no CORS header, so its page can read nothing. A request without an Origin
+ * (curl, a service) is not a browser's: untouched.
+ */
+export function crossOrigin(allowed: readonly string[]): RequestHandler {
+  const origins = new Set(allowed);
+  return (request: Request, response: Response, next: NextFunction) => {
+    const origin = request.headers.origin;
+    if (origin === undefined) {
+      next();
+      return;
+    }
+    response.vary('Origin');
+    const preflight =
+      request.method === 'OPTIONS' &&
+      request.headers['access-control-request-method'] !== undefined;
+    if (!origins.has(origin)) {
+      if (preflight)
+        response
+          .status(403)
+          .type('application/problem+json')
+          .json({
+            type: 'about:blank',
+            title: 'Forbidden',
+            status: 403,
+            code: 'ORIGIN_NOT_ALLOWED',
+            detail: `${origin} is not an allowed origin (ALLOWED_ORIGINS)`,
+            instance: request.path,
+          });
+      else next();
+      return;
+    }
+    response.setHeader('Access-Control-Allow-Origin', origin);
+    response.setHeader('Access-Control-Expose-Headers', CORS_EXPOSED);
+    if (!preflight) {
+      next();
+      return;
+    }
+    response.setHeader('Access-Control-Allow-Methods', 'GET, POST');
+    response.setHeader('Access-Control-Allow-Headers', CORS_HEADERS);
+    response.setHeader('Access-Control-Max-Age', '600');
+    response.status(204).end();
   };
 }
