@@ -18,7 +18,7 @@ import {
   ORDERS_EVENTS_TOPIC,
   orderEventSchemas,
 } from '@es/order-contracts';
-import { identity, workspaceRoot } from '@es/testing';
+import { eventually, identity, workspaceRoot } from '@es/testing';
 import type { Load } from './load';
 import type { ChaosSystem, InstanceName } from './system';
 
@@ -90,36 +90,29 @@ async function relayLeader(system: ChaosSystem): Promise<InstanceName> {
 const OPERATOR = { client: 'es-bench' };
 
 /** Polls `url` until `done(body)`; fails after `timeoutMs` with the last body seen. */
-async function until<T>(url: string, done: (body: T) => boolean, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
+function until<T>(url: string, done: (body: T) => boolean, timeoutMs: number): Promise<T> {
+  return eventually(
+    async () => {
       // GET /projections reads every generation's lag and size: under a rebuild's load it
       // took 30 s on FerretDB (the full profile), so it is given a minute.
       const response = await fetch(url, {
         headers: await identity.headers(OPERATOR),
         signal: AbortSignal.timeout(60_000),
       });
-      last = await response.json();
-      if (response.ok && done(last as T)) return last as T;
-    } catch (error) {
-      last = error instanceof Error ? error.message : String(error);
-    }
-    if (Date.now() > deadline)
-      throw new Error(`${url}: not there within ${timeoutMs} ms (${JSON.stringify(last)})`);
-    await sleep(500);
-  }
+      const body = (await response.json()) as T;
+      if (!response.ok || !done(body))
+        throw new Error(`${url}: not there within ${timeoutMs} ms (${JSON.stringify(body)})`);
+      return body;
+    },
+    { timeoutMs, intervalMs: 500 },
+  );
 }
 
-async function post(url: string, body?: unknown): Promise<{ status: number; body: unknown }> {
+async function post(url: string, body: unknown): Promise<{ status: number; body: unknown }> {
   const response = await fetch(url, {
     method: 'POST',
-    headers: {
-      ...(await identity.headers(OPERATOR)),
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    headers: { ...(await identity.headers(OPERATOR)), 'content-type': 'application/json' },
+    body: JSON.stringify(body),
   });
   return { status: response.status, body: await response.json() };
 }

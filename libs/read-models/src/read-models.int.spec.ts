@@ -132,6 +132,24 @@ describe('read models on Kafka and the MongoDB wire protocol', () => {
     return createHash('sha256').update(lines.join('\n')).digest('hex');
   }
 
+  /** A projection host of its own for one ledger topic, as each service instance runs one. */
+  async function startLedgerHost(topic: string) {
+    const name = `ledger-${Math.random().toString(36).slice(2, 8)}`;
+    const host = new ProjectionHost({
+      kafka,
+      db: mongo.db,
+      projections: [ledgerProjection(topic, name)],
+      reconcileIntervalMs: 200,
+      retireAfterMs: 1_500,
+    });
+    hosts.push(host);
+    await host.start();
+    /** The collection of one of its generations. */
+    const generation = (n: number) =>
+      mongo.db.collection<StoredDocument>(`${name.replaceAll('-', '_')}_g${n}`);
+    return { name, host, generation };
+  }
+
   async function startRunner(
     topic: string,
     collection: Collection<StoredDocument>,
@@ -340,17 +358,7 @@ describe('read models on Kafka and the MongoDB wire protocol', () => {
 
   it('a rebuild during live traffic serves queries throughout, switches when caught up, and ends consistent', async () => {
     const topic = await newTopic();
-    const name = `ledger-${Math.random().toString(36).slice(2, 8)}`;
-    const projection = ledgerProjection(topic, name);
-    const host = new ProjectionHost({
-      kafka,
-      db: mongo.db,
-      projections: [projection],
-      reconcileIntervalMs: 200,
-      retireAfterMs: 1_500,
-    });
-    hosts.push(host);
-    await host.start();
+    const { name, host, generation } = await startLedgerHost(topic);
     const reader = new ReadModels(mongo.db, { cacheMs: 200 });
     const prefix = uniqueName('acct');
     const history = ledger(20, 40, prefix);
@@ -412,7 +420,7 @@ describe('read models on Kafka and the MongoDB wire protocol', () => {
     await poller;
     expect(problems).toEqual([]);
     expect(reads).toBeGreaterThan(10);
-    const active = mongo.db.collection<StoredDocument>(`${name.replaceAll('-', '_')}_g2`);
+    const active = generation(2);
     await eventually(
       async () => {
         expect(await documents(active)).toEqual(expected(history));
@@ -421,7 +429,7 @@ describe('read models on Kafka and the MongoDB wire protocol', () => {
     );
     // The old generation is gone: its collection dropped.
     const collections = (await mongo.db.listCollections().toArray()).map((c) => c.name);
-    expect(collections).not.toContain(`${name.replaceAll('-', '_')}_g1`);
+    expect(collections).not.toContain(generation(1).collectionName);
     const [status] = await host.status();
     expect(status).toMatchObject({
       name,
@@ -432,19 +440,10 @@ describe('read models on Kafka and the MongoDB wire protocol', () => {
 
   it('a topic that lost its first events: a rebuild is refused, and one already running is held', async () => {
     const topic = await newTopic(1);
-    const name = `ledger-${Math.random().toString(36).slice(2, 8)}`;
-    const host = new ProjectionHost({
-      kafka,
-      db: mongo.db,
-      projections: [ledgerProjection(topic, name)],
-      reconcileIntervalMs: 200,
-      retireAfterMs: 1_500,
-    });
-    hosts.push(host);
-    await host.start();
+    const { name, host, generation } = await startLedgerHost(topic);
     const history = ledger(3, 4);
     await send(topic, history);
-    const live = mongo.db.collection<StoredDocument>(`${name.replaceAll('-', '_')}_g1`);
+    const live = generation(1);
     await eventually(
       async () => {
         expect(await documents(live)).toEqual(expected(history));
@@ -483,22 +482,12 @@ describe('read models on Kafka and the MongoDB wire protocol', () => {
 
   it('a topic that lost its first events, put back by a republish: the rebuild starts there, folds the copies first, and switches exact', async () => {
     const topic = await newTopic(2);
-    const name = `ledger-${Math.random().toString(36).slice(2, 8)}`;
-    const host = new ProjectionHost({
-      kafka,
-      db: mongo.db,
-      projections: [ledgerProjection(topic, name)],
-      reconcileIntervalMs: 200,
-      retireAfterMs: 1_500,
-    });
-    hosts.push(host);
-    await host.start();
-    const accounts = ledger(4, 4);
-    const ids = [...new Set(accounts.map((c) => c.streamId))];
+    const { name, host, generation } = await startLedgerHost(topic);
+    const history = ledger(4, 4);
+    const ids = [...new Set(history.map((c) => c.streamId))];
     const byVersion = (v: number) => ids.map((id) => credit(id, v, v * 10));
-    const history = accounts;
     await send(topic, history);
-    const live = mongo.db.collection<StoredDocument>(`${name.replaceAll('-', '_')}_g1`);
+    const live = generation(1);
     await eventually(
       async () => {
         expect(await documents(live)).toEqual(expected(history));
@@ -553,7 +542,7 @@ describe('read models on Kafka and the MongoDB wire protocol', () => {
       },
       { timeoutMs: 60_000, intervalMs: 200 },
     );
-    const g2 = mongo.db.collection<StoredDocument>(`${name.replaceAll('-', '_')}_g2`);
+    const g2 = generation(2);
     expect(await documents(g2)).toEqual(expected(all));
     // Its first pass's consumer group is gone once it ended.
     await eventually(

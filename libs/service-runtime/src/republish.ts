@@ -35,13 +35,16 @@ import { Input, Route } from './http/operation';
 export type RepublishScope = BodyOf<typeof startRepublish>;
 export type RepublishStatus = 'running' | 'publishing' | 'completed' | 'failed' | 'interrupted';
 
+/** Per topic, per partition, an offset (the end offsets a republish began at). */
+type Offsets = Readonly<Record<string, Readonly<Record<string, string>>>>;
+
 export interface RepublishView {
   readonly id: string;
   readonly scope: RepublishScope;
   readonly status: RepublishStatus;
   readonly events: number;
   readonly total: number | null;
-  readonly fromOffsets: Readonly<Record<string, Readonly<Record<string, string>>>>;
+  readonly fromOffsets: Offsets;
   readonly requestedBy: string | null;
   readonly startedAt: string;
   readonly completedAt: string | null;
@@ -145,7 +148,7 @@ export class Republisher implements OnModuleDestroy {
     );
     const started = rows[0];
     if (!started) throw new Error('the republish row was not written');
-    const job = this.run(id, scope).finally(() => this.running.delete(job));
+    const job = this.run(id, scope, fromOffsets).finally(() => this.running.delete(job));
     this.running.add(job);
     return view(started);
   }
@@ -156,7 +159,9 @@ export class Republisher implements OnModuleDestroy {
   }
 
   /** Each topic's partitions' end offsets now; Kafka away is a 503 to retry. */
-  private async endOffsets(topics: readonly string[]) {
+  private async endOffsets(
+    topics: readonly string[],
+  ): Promise<Record<string, Record<string, string>>> {
     const admin = this.kafka.admin();
     try {
       await admin.connect();
@@ -185,7 +190,7 @@ export class Republisher implements OnModuleDestroy {
     ]);
   }
 
-  private async run(id: string, scope: RepublishScope): Promise<void> {
+  private async run(id: string, scope: RepublishScope, fromOffsets: Offsets): Promise<void> {
     try {
       const options: RepublishOptions = {
         // Only the scope's stream type, when it names one.
@@ -227,7 +232,7 @@ export class Republisher implements OnModuleDestroy {
       }
       await this.update(id, "status = 'publishing', events = $2", [written]);
       await this.published(id);
-      await this.mark(id, scope);
+      await this.mark(id, scope, fromOffsets);
       await this.update(id, "status = 'completed', completed_at = now()");
       this.logger.log(`republish ${id} completed: ${written} messages`);
     } catch (error) {
@@ -241,7 +246,7 @@ export class Republisher implements OnModuleDestroy {
    * The markers of the topics this republish put back whole: every stream type published to
    * the topic was in its scope, and it was no single stream's range.
    */
-  private async mark(id: string, scope: RepublishScope): Promise<void> {
+  private async mark(id: string, scope: RepublishScope, fromOffsets: Offsets): Promise<void> {
     if (scope.streamId !== undefined) return;
     const whole = [...new Set(this.topics.values())].filter((topic) =>
       [...this.topics].every(
@@ -249,11 +254,10 @@ export class Republisher implements OnModuleDestroy {
       ),
     );
     if (whole.length === 0) return;
-    const record = await this.get(id);
     const to = await this.endOffsets(whole);
     const completedAt = new Date().toISOString();
     const markers: RepublishMarker[] = whole.flatMap((topic) => {
-      const from = record?.fromOffsets[topic];
+      const from = fromOffsets[topic];
       const end = to[topic];
       return from && end
         ? [

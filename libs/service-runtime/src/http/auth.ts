@@ -34,7 +34,7 @@ import type { AuthConfig } from '@es/runtime-config';
 import type { Pool } from 'pg';
 import { PG_POOL } from '../infrastructure';
 import { OPERATION, parseInput, rememberInput } from './operation';
-import { NotFound, ProblemError, RETRY_AFTER_SECONDS } from './problem.filter';
+import { NotFound, ProblemError, RETRY_AFTER_SECONDS, sendProblem } from './problem.filter';
 
 /** The caller, as its verified token says. */
 export interface Principal {
@@ -237,13 +237,10 @@ export function docsOnLoopback(open: boolean) {
       next();
       return;
     }
-    response.status(403).type('application/problem+json').json({
-      type: 'about:blank',
-      title: 'Forbidden',
+    sendProblem(response, request, {
       status: 403,
       code: 'FORBIDDEN',
       detail: 'the API documents are served on loopback only (DOCS_OPEN=true opens them)',
-      instance: request.path,
     });
   };
 }

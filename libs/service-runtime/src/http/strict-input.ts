@@ -6,6 +6,7 @@
 // or header and writes nothing.
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { InvalidInputError, type FieldProblem } from '@es/schema';
+import { sendProblem } from './problem.filter';
 
 /** The path of the first key that an object of this JSON text names twice; undefined if none. */
 export function duplicateKey(text: string): string | undefined {
@@ -174,17 +175,11 @@ export function crossOrigin(allowed: readonly string[]): RequestHandler {
       request.headers['access-control-request-method'] !== undefined;
     if (!origins.has(origin)) {
       if (preflight)
-        response
-          .status(403)
-          .type('application/problem+json')
-          .json({
-            type: 'about:blank',
-            title: 'Forbidden',
-            status: 403,
-            code: 'ORIGIN_NOT_ALLOWED',
-            detail: `${origin} is not an allowed origin (ALLOWED_ORIGINS)`,
-            instance: request.path,
-          });
+        sendProblem(response, request, {
+          status: 403,
+          code: 'ORIGIN_NOT_ALLOWED',
+          detail: `${origin} is not an allowed origin (ALLOWED_ORIGINS)`,
+        });
       else next();
       return;
     }
