@@ -95,8 +95,9 @@ async function operation(): Promise<() => Promise<void>> {
       };
     case 'emmett': {
       const { getPostgreSQLEventStore } = await import('@event-driven-io/emmett-postgresql');
+      const c = postgresConfig(database!);
       const store = getPostgreSQLEventStore(
-        `postgres://${process.env['PGUSER']}:${process.env['PGPASSWORD']}@${process.env['PGHOST']}:${process.env['PGPORT']}/${database}`,
+        `postgres://${c.user}:${encodeURIComponent(c.password ?? '')}@${c.host}:${c.port}/${c.database}`,
         { connectionOptions: { pool } },
       );
       await store.schema.migrate();

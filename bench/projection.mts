@@ -37,9 +37,11 @@ const tuning = {
     : {}),
 };
 
+const kafkaSettings = kafkaConfig('bench-projection');
 const kafka = new Kafka({
   clientId: 'bench-projection',
-  brokers: [...kafkaConfig('bench').brokers],
+  brokers: [...kafkaSettings.brokers],
+  ...(kafkaSettings.sasl ? { sasl: { ...kafkaSettings.sasl } } : {}),
   logLevel: logLevel.ERROR,
 });
 const admin = kafka.admin();

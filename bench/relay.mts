@@ -44,9 +44,11 @@ await other.query('CREATE TABLE held (id int)');
 const registry = new EventRegistry([
   { type: 'OrderCreated', schemaVersion: 1, validate: () => [] },
 ]);
+const kafkaSettings = kafkaConfig('bench-relay');
 const kafka = new Kafka({
   clientId: 'bench-relay',
-  brokers: [...kafkaConfig('bench').brokers],
+  brokers: [...kafkaSettings.brokers],
+  ...(kafkaSettings.sasl ? { sasl: { ...kafkaSettings.sasl } } : {}),
   logLevel: logLevel.ERROR,
 });
 const data = {

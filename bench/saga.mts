@@ -54,9 +54,11 @@ const accepted = <T,>(r: { data?: T; response: Response }, what: string): T => {
 
 /** Until every group has consumed all its topics hold (an earlier run's backlog included). */
 async function idle(timeoutMs = 600_000): Promise<void> {
+  const settings = kafkaConfig('bench-saga');
   const admin = new Kafka({
     clientId: 'bench-saga',
-    brokers: [...kafkaConfig('bench-saga').brokers],
+    brokers: [...settings.brokers],
+    ...(settings.sasl ? { sasl: { ...settings.sasl } } : {}),
     logLevel: logLevel.NOTHING,
   }).admin();
   await admin.connect();

@@ -11,6 +11,13 @@ KAFKA_VERSION="$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$STA
 KAFKA_JARS="$ES_CACHE_DIR/kafka-$KAFKA_VERSION/libs"
 KAFKA_DIR="$ES_STACK_DIR/kafka"
 KAFKA_HEAP="${ES_KAFKA_HEAP:--Xms512m -Xmx1g}"
+# Authentication (docs/security.md, Kafka): `admin`, the nodes' own super user (SASL/PLAIN), and
+# one SASL/SCRAM-SHA-256 principal per service plus `es-tools` (tests, benchmarks, the fault
+# harness), the principals of infra/kafka/access.json. Their passwords are generated into the
+# credentials file (`user:password` lines, mode 0600; KAFKA_PASSFILE) and reach Java and Node
+# through files, never as arguments.
+KAFKA_CREDENTIALS="$KAFKA_DIR/credentials"
+KAFKA_USERS=(order-service inventory-service payment-service saga-orchestrator projection-service es-tools)
 
 kafka_install() {
   [ -f "$KAFKA_JARS/.complete" ] && return
@@ -62,33 +69,101 @@ kafka_java() { # main class and args; in the foreground
   java -Dlog4j.configuration="file:$KAFKA_DIR/log4j.properties" -cp "$KAFKA_JARS/*" "$@"
 }
 
+kafka_password() { sed -n "s/^$1://p" "$KAFKA_CREDENTIALS"; }
+
+kafka_credentials() { # generates the passwords missing from the credentials file
+  local user
+  mkdir -p "$KAFKA_DIR"; chmod 700 "$KAFKA_DIR"
+  [ -f "$KAFKA_CREDENTIALS" ] || { (umask 077 && : >"$KAFKA_CREDENTIALS"); }
+  chmod 600 "$KAFKA_CREDENTIALS"
+  for user in admin "${KAFKA_USERS[@]}"; do
+    grep -q "^$user:" "$KAFKA_CREDENTIALS" || printf '%s:%s\n' "$user" "$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')" >>"$KAFKA_CREDENTIALS"
+  done
+}
+
+# The JAAS sections of a node's server.properties: `admin` for the nodes' PLAIN logins, and
+# SCRAM (whose credentials the cluster's metadata holds) for the clients.
+kafka_jaas() {
+  local pw; pw="$(kafka_password admin)"
+  local plain="org.apache.kafka.common.security.plain.PlainLoginModule required username=\"admin\" password=\"$pw\" user_admin=\"$pw\";"
+  printf '\n# SASL logins (written by infra/local/kafka.sh)\n'
+  printf 'listener.name.client.plain.sasl.jaas.config=%s\n' "$plain"
+  printf 'listener.name.client.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;\n'
+  printf 'listener.name.controller.plain.sasl.jaas.config=%s\n' "$plain"
+}
+
+# Java reads its arguments from an argument file (`java @file`): a password in it never shows
+# in the process list. The file is removed once the JVM has read it.
+kafka_java_secret_args() { # dir, then the arguments after the classpath
+  local dir="$1" file; shift
+  file="$(umask 077 && mktemp "$dir/args.XXXXXX")"
+  printf '%s\n' "$@" >"$file"
+  java -Dlog4j.configuration="file:$KAFKA_DIR/log4j.properties" -cp "$KAFKA_JARS/*" "@$file"
+  local rc=$?
+  rm -f "$file"
+  return $rc
+}
+
+# SCRAM credentials for the users the cluster lacks (formatted before a user existed), as the
+# super user; then the ACLs of infra/kafka/access.json, exactly (infra/kafka/provision.mts).
+kafka_provision() {
+  local user done_file="$KAFKA_DIR/scram-users" admin_props="$KAFKA_DIR/admin.properties" bootstrap
+  bootstrap="$ES_BIND_HOST:$(kafka_port 1)"
+  (umask 077 && {
+    echo "security.protocol=SASL_PLAINTEXT"
+    echo "sasl.mechanism=PLAIN"
+    printf 'sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="admin" password="%s";\n' "$(kafka_password admin)"
+  } >"$admin_props")
+  touch "$done_file"
+  for user in "${KAFKA_USERS[@]}"; do
+    grep -qx "$user" "$done_file" && continue
+    kafka_java_secret_args "$KAFKA_DIR" kafka.admin.ConfigCommand --bootstrap-server "$bootstrap" \
+      --command-config "$admin_props" --alter --entity-type users --entity-name "$user" \
+      --add-config "SCRAM-SHA-256=[iterations=4096,password=$(kafka_password "$user")]" \
+      >>"$LOG_DIR/kafka-provision.log" 2>&1 || die "creating Kafka user $user failed (log: $LOG_DIR/kafka-provision.log)"
+    echo "$user" >>"$done_file"
+  done
+  "$(identity_node)" --disable-warning=ExperimentalWarning "$STACK_ROOT/infra/kafka/provision.mts" \
+    "$(kafka_brokers)" "$KAFKA_CREDENTIALS" >>"$LOG_DIR/kafka-provision.log" 2>&1 \
+    || die "applying Kafka ACLs failed (log: $LOG_DIR/kafka-provision.log)"
+}
+
 kafka_node_running() { pid_alive "$RUN_DIR/$(kafka_name "$1").pid"; }
 
 kafka_up() {
   kafka_install
-  local nodes i dir cluster_id=""
+  local nodes i dir cluster_id="" user
   nodes="$(kafka_nodes)"
   if [ -f "$KAFKA_DIR/data/meta.properties" ] && [ "$(cat "$KAFKA_DIR/nodes" 2>/dev/null || echo 1)" != "$nodes" ]; then
     die "this stack's Kafka was formatted with $(cat "$KAFKA_DIR/nodes" 2>/dev/null || echo 1) node(s), not $nodes: 'stack.sh reset' first (its topics are deleted), or run it with ES_KAFKA_NODES unset"
   fi
   mkdir -p "$KAFKA_DIR" "$LOG_DIR"
   echo "$nodes" >"$KAFKA_DIR/nodes"
+  kafka_credentials
   # Every node of a cluster is formatted with the same cluster id.
   cluster_id="$(sed -n 's/^cluster.id=//p' "$KAFKA_DIR/data/meta.properties" 2>/dev/null || true)"
   [ -n "$cluster_id" ] || cluster_id="$(kafka_java kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1)"
   local -a marks=()
   for ((i = 1; i <= nodes; i++)); do
     dir="$(kafka_dir "$i")"; mkdir -p "$dir"
-    kafka_render "$STACK_ROOT/infra/kafka/server.properties.template" "$dir/server.properties" "$i" "$nodes"
+    (umask 077 && kafka_render "$STACK_ROOT/infra/kafka/server.properties.template" "$dir/server.properties" "$i" "$nodes")
+    kafka_jaas >>"$dir/server.properties"
+    chmod 600 "$dir/server.properties"
     kafka_render "$STACK_ROOT/infra/kafka/log4j.properties.template" "$dir/log4j.properties" "$i" "$nodes"
     marks[i]="$(wc -l 2>/dev/null <"$LOG_DIR/$(kafka_name "$i")-server.log" || echo 0)"
     kafka_node_running "$i" && { marks[i]=running; continue; }
     require_free_port "$(kafka_port "$i")" "Kafka node $i"
     require_free_port "$(kafka_controller_port "$i")" "the Kafka controller of node $i"
     if [ ! -f "$dir/data/meta.properties" ]; then
-      java -Dlog4j.configuration="file:$dir/log4j.properties" -cp "$KAFKA_JARS/*" kafka.tools.StorageTool \
-        format -t "$cluster_id" -c "$dir/server.properties" >"$LOG_DIR/$(kafka_name "$i")-format.log" 2>&1 \
+      # A new cluster starts with its users' SCRAM credentials in its first metadata.
+      local -a scram=()
+      for user in "${KAFKA_USERS[@]}"; do
+        scram+=(--add-scram "SCRAM-SHA-256=[name=$user,iterations=4096,password=$(kafka_password "$user")]")
+      done
+      kafka_java_secret_args "$dir" kafka.tools.StorageTool format -t "$cluster_id" -c "$dir/server.properties" \
+        "${scram[@]}" >"$LOG_DIR/$(kafka_name "$i")-format.log" 2>&1 \
         || die "formatting Kafka storage of node $i failed (log: $LOG_DIR/$(kafka_name "$i")-format.log)"
+      [ "$i" != 1 ] || printf '%s\n' "${KAFKA_USERS[@]}" >"$KAFKA_DIR/scram-users"
     fi
     # shellcheck disable=SC2086
     spawn "$(kafka_name "$i")" java $KAFKA_HEAP -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+ExitOnOutOfMemoryError \
@@ -108,6 +183,7 @@ kafka_up() {
     await_ready "Kafka node $i" 120 kafka_started kafka_down \
       "$LOG_DIR/$(kafka_name "$i")-server.log" "$LOG_DIR/$(kafka_name "$i").log"
   done
+  kafka_provision
 }
 
 # The nodes together: stopped one after another, the last two lose their quorum and wait out

@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
 # PostgreSQL 15+ from Debian's packages: a throwaway cluster in the clone (not the distribution's
-# default cluster), one database per service, a generated password for the `es` role.
+# default cluster), one database per service. Roles (docs/security.md, PostgreSQL): `es` owns the
+# databases and runs the migrations (and the tests' throwaway databases); each service logs in
+# as its own role (es_orders, ...), which may connect to its own database only and, once the
+# owner's migration granted it, append to the events but never change or delete them. Their
+# generated passwords are in a passfile (mode 600, PGPASSFILE), never on a command line.
 
 PG_DIR="$ES_STACK_DIR/postgres"
 PG_DATA="$PG_DIR/data"
 PG_SOCKET_DIR="$PG_DIR/run"
 PG_DATABASES=(orders inventory payments sagas)
 PG_ROLE=es
+PG_PASSFILE="$ES_STACK_DIR/pgpass"
+pg_service_role() { echo "es_$1"; } # the login role of the service whose database is $1
 
 pg_bindir() {
   local v
@@ -53,7 +59,46 @@ pg_configure() { # prints "changed" when the settings file was (re)written
   echo changed
 }
 
-pg_password() { sed -n 's/^export PGPASSWORD=//p' "$ES_STACK_DIR/credentials.env" 2>/dev/null; }
+# Client authentication, rewritten at every start: the superuser over the socket only (peer),
+# every other role with a password over loopback TCP, and no physical replication for anyone
+# (a role with REPLICATION, which the decoding relays need, could otherwise copy the whole
+# cluster's WAL; logical replication connections match the database lines, so CONNECT rules).
+pg_hba() {
+  cat <<CONF
+# es-cqrs: written by infra/local/postgres.sh at every start; edits here are overwritten.
+local all postgres peer
+host  all all 127.0.0.1/32 scram-sha-256
+host  all all ::1/128 scram-sha-256
+CONF
+}
+
+pg_configure_hba() { # prints "changed" when pg_hba.conf was rewritten
+  local wanted; wanted="$(pg_hba)"
+  [ "$(cat "$PG_DATA/pg_hba.conf" 2>/dev/null)" = "$wanted" ] && return
+  printf '%s\n' "$wanted" | as_user postgres tee "$PG_DATA/pg_hba.conf" >/dev/null
+  echo changed
+}
+
+pg_new_password() { od -An -N16 -tx1 /dev/urandom | tr -d ' \n'; }
+
+# The passfile: one line per role (`*:*:*:role:password`), a role's password generated once. A
+# stack made before the service roles kept the owner's password in credentials.env: taken over.
+pg_passfile() {
+  local role pw old=""
+  mkdir -p "$ES_STACK_DIR"
+  [ -f "$PG_PASSFILE" ] || { (umask 077 && : >"$PG_PASSFILE"); }
+  chmod 600 "$PG_PASSFILE"
+  [ ! -f "$ES_STACK_DIR/credentials.env" ] || old="$(sed -n 's/^export PGPASSWORD=//p' "$ES_STACK_DIR/credentials.env")"
+  for role in "$PG_ROLE" $(for db in "${PG_DATABASES[@]}"; do pg_service_role "$db"; done); do
+    grep -q "^\*:\*:\*:$role:" "$PG_PASSFILE" && continue
+    pw="$(pg_new_password)"
+    [ "$role" != "$PG_ROLE" ] || [ -z "$old" ] || pw="$old"
+    printf '*:*:*:%s:%s\n' "$role" "$pw" >>"$PG_PASSFILE"
+  done
+  rm -f "$ES_STACK_DIR/credentials.env"
+}
+
+pg_password() { sed -n "s/^\*:\*:\*:$1://p" "$PG_PASSFILE"; }
 
 pg_init() {
   [ -f "$PG_DATA/PG_VERSION" ] && return
@@ -79,11 +124,6 @@ synchronous_commit = on
 log_min_messages = warning
 log_line_prefix = '%m [%p] %q%u@%d '
 CONF
-  if [ ! -f "$ES_STACK_DIR/credentials.env" ]; then
-    umask 077
-    printf 'export PGPASSWORD=%s\n' "$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')" >"$ES_STACK_DIR/credentials.env"
-    umask 022
-  fi
 }
 
 pg_psql() { # superuser psql over the socket
@@ -91,22 +131,31 @@ pg_psql() { # superuser psql over the socket
     -v ON_ERROR_STOP=1 -qAt "$@"
 }
 
+# Passwords go to psql on its standard input, never as an argument (which `ps` shows).
 pg_provision() {
-  local pw; pw="$(pg_password)"
-  pg_psql -c "DO \$\$BEGIN
-      IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$PG_ROLE') THEN
-        CREATE ROLE $PG_ROLE LOGIN CREATEDB REPLICATION PASSWORD '$pw';
-      ELSE
-        ALTER ROLE $PG_ROLE LOGIN CREATEDB REPLICATION PASSWORD '$pw';
-      END IF;
-    END\$\$;" >/dev/null
-  # Benchmarks start each run from a checkpoint.
-  pg_psql -c "GRANT pg_checkpoint TO $PG_ROLE" >/dev/null
-  local db
+  pg_passfile
+  local db role sql
+  sql="SET client_min_messages = warning;
+    DO \$\$BEGIN
+      IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$PG_ROLE') THEN CREATE ROLE $PG_ROLE; END IF;
+    END\$\$;
+    ALTER ROLE $PG_ROLE LOGIN CREATEDB REPLICATION PASSWORD '$(pg_password "$PG_ROLE")';
+    GRANT pg_checkpoint TO $PG_ROLE; -- benchmarks start each run from a checkpoint"
+  printf '%s\n' "$sql" | pg_psql >/dev/null
   for db in "${PG_DATABASES[@]}"; do
     if [ -z "$(pg_psql -c "SELECT 1 FROM pg_database WHERE datname = '$db'")" ]; then
       pg_psql -c "CREATE DATABASE $db OWNER $PG_ROLE" >/dev/null
     fi
+    # The service's role: no superuser, no CREATEDB, no CREATEROLE; REPLICATION for its
+    # decoding relay's slot. Its table privileges come from the owner's migration.
+    role="$(pg_service_role "$db")"
+    sql="DO \$\$BEGIN
+        IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$role') THEN CREATE ROLE $role; END IF;
+      END\$\$;
+      ALTER ROLE $role LOGIN REPLICATION NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD '$(pg_password "$role")';
+      REVOKE CONNECT, TEMPORARY ON DATABASE $db FROM PUBLIC;
+      GRANT CONNECT ON DATABASE $db TO $role;"
+    printf '%s\n' "$sql" | pg_psql >/dev/null
   done
 }
 
@@ -120,6 +169,9 @@ pg_up() {
     log "PostgreSQL settings changed (infra/local/postgres.sh): restarting it"
     as_user postgres "$(pg_bindir)/pg_ctl" -D "$PG_DATA" -l "$LOG_DIR/postgres.log" -m fast -w -t 60 restart >/dev/null \
       || die "PostgreSQL did not restart (log: $LOG_DIR/postgres.log)"
+  fi
+  if [ -n "$(pg_configure_hba)" ] && pg_running; then
+    as_user postgres "$(pg_bindir)/pg_ctl" -D "$PG_DATA" reload >/dev/null
   fi
   if ! pg_running; then
     require_free_port "$ES_PG_PORT" PostgreSQL

@@ -36,9 +36,14 @@ write_env() {
     echo "# written by infra/local/stack.sh; sourced by scripts/run.sh and the test helpers"
     echo "export PGHOST=$ES_BIND_HOST"
     echo "export PGPORT=$ES_PG_PORT"
+    # The owner's role, for the tests and tools; each service runs as its own (es_<database>,
+    # libs/testing services.ts), which the passfile holds the passwords of too.
     echo "export PGUSER=$PG_ROLE"
-    [ ! -f "$ES_STACK_DIR/credentials.env" ] || cat "$ES_STACK_DIR/credentials.env"
+    echo "export PGPASSFILE=$PG_PASSFILE"
     echo "export KAFKA_BROKERS=$(kafka_brokers)"
+    # The tools' principal for the tests and tools; each service runs as its own (its name).
+    echo "export KAFKA_SASL_USERNAME=es-tools"
+    echo "export KAFKA_PASSFILE=$KAFKA_CREDENTIALS"
     echo "export MONGO_URL=mongodb://$ES_BIND_HOST:$ES_MONGO_PORT/"
     echo "export AUTH_ISSUER=http://$ES_BIND_HOST:$ES_OIDC_PORT"
     echo "export ES_IDENTITY_SECRETS=$IDENTITY_SECRETS"

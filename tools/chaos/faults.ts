@@ -9,7 +9,6 @@
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { Kafka, logLevel } from 'kafkajs';
 import { PostgresEventStore, EventRegistry, republishStream } from '@es/event-store';
 import { INVENTORY_EVENTS_TOPIC, stockItemEventSchemas } from '@es/inventory-contracts';
 import {
@@ -121,11 +120,7 @@ async function post(url: string, body: unknown): Promise<{ status: number; body:
 const ORDERS_PROJECTIONS = [ORDER_DETAILS_READ_MODEL, CUSTOMER_ORDERS_READ_MODEL, 'order-summary'];
 
 function kafkaAdmin(system: ChaosSystem) {
-  return new Kafka({
-    clientId: 'chaos',
-    brokers: [...system.kafka.brokers],
-    logLevel: logLevel.NOTHING,
-  });
+  return system.kafka.client('chaos');
 }
 
 export const FAULTS: Record<string, Fault> = {

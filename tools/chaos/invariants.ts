@@ -2,7 +2,7 @@
 // (the event stores in PostgreSQL, the topics in Kafka, the read models over the MongoDB wire
 // protocol), never from the services' answers. Each check returns its violations; a run passes
 // with none. The states are folded from the stored events with the domain's own deciders.
-import { Kafka, logLevel } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
 import { MongoClient } from 'mongodb';
 import type { Pool } from 'pg';
 import { fold } from '@es/decider';
@@ -252,11 +252,7 @@ async function messageIds(kafka: Kafka, topic: string): Promise<Set<string>> {
 
 /** Every outbox row of every store (events, saga commands, dead-letter notices) is in Kafka. */
 export async function everythingPublished(system: ChaosSystem): Promise<Check> {
-  const kafka = new Kafka({
-    clientId: 'chaos-check',
-    brokers: [...system.kafka.brokers],
-    logLevel: logLevel.NOTHING,
-  });
+  const kafka = system.kafka.client('chaos-check');
   let missing: string[] = [];
   let total = 0;
   for (let round = 0; round < 6; round++) {
@@ -316,11 +312,7 @@ export async function onlyPoisonParked(
         );
     }
   }
-  const kafka = new Kafka({
-    clientId: 'chaos-check',
-    brokers: [...system.kafka.brokers],
-    logLevel: logLevel.NOTHING,
-  });
+  const kafka = system.kafka.client('chaos-check');
   const admin = kafka.admin();
   await admin.connect();
   const topics = new Set(await admin.listTopics());

@@ -9,8 +9,10 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { MongoClient } from 'mongodb';
 import { Pool } from 'pg';
-import { mongoConfig, postgresConfig } from '@es/runtime-config';
+import { logLevel, type Kafka } from 'kafkajs';
+import { kafkaConfig, mongoConfig, postgresConfig } from '@es/runtime-config';
 import {
+  kafkaFor,
   createTestDatabase,
   dropDatabase,
   freePort,
@@ -46,6 +48,10 @@ export type InstanceName = (typeof INSTANCES)[number]['instance'];
 export interface KafkaCluster {
   readonly nodes: number;
   readonly brokers: readonly string[];
+  /** Its principals' passwords (its own, as its nodes were formatted with them). */
+  readonly passfile: string;
+  /** A client as the tools' principal (es-tools), which may do anything. */
+  client(clientId: string): Kafka;
   /** SIGKILL of one node (1-based); its data stays. */
   kill(node: number): void;
   /** Starts the nodes that are not running and waits until they serve. */
@@ -81,9 +87,21 @@ function kafkaCluster(nodes: number, port: number): KafkaCluster {
       rmSync(dir, { recursive: true, force: true });
     }
   }
+  const brokers = Array.from({ length: nodes }, (_, i) => `127.0.0.1:${port + 2 * i}`);
+  const passfile = join(dir, 'kafka', 'credentials');
   return {
     nodes,
-    brokers: Array.from({ length: nodes }, (_, i) => `127.0.0.1:${port + 2 * i}`),
+    brokers,
+    passfile,
+    client: (clientId) =>
+      kafkaFor(
+        kafkaConfig(clientId, {
+          KAFKA_BROKERS: brokers.join(','),
+          KAFKA_SASL_USERNAME: 'es-tools',
+          KAFKA_PASSFILE: passfile,
+        }),
+        logLevel.NOTHING,
+      ),
     kill: (node) => {
       const pidFile = join(dir, 'run', node === 1 ? 'kafka.pid' : `kafka-${node}.pid`);
       process.kill(Number(readFileSync(pidFile, 'utf8').trim()), 'SIGKILL');
@@ -156,6 +174,7 @@ export class ChaosSystem {
     const databases = Object.fromEntries(entries) as Record<DatabaseName, TestDatabase>;
     const system = new ChaosSystem(kafka, databases, uniqueName('chaos_rm'), {
       KAFKA_BROKERS: kafka.brokers.join(','),
+      KAFKA_PASSFILE: kafka.passfile,
       ...options.env,
     });
     try {

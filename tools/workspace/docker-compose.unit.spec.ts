@@ -257,7 +257,22 @@ describe('docker-compose.yml', () => {
       expect(env['HOST']).toBe('0.0.0.0'); // inside the container; the host side is 127.0.0.1 above
       expect(env['PGHOST']).toBe('postgres');
       expect(env['MONGO_URL']).toMatch(/^mongodb:\/\/mongo:27017\//);
-      expect(String(env['PGPASSWORD'])).toMatch(/^\$\{POSTGRES_PASSWORD:\?/); // never a literal secret
+      // Never a literal secret; each service its own role, the owner only to migrate.
+      if (name === 'projection-service') expect(env['PGUSER']).toBeUndefined();
+      else {
+        const db = {
+          'order-service': 'orders',
+          'inventory-service': 'inventory',
+          'payment-service': 'payments',
+          'saga-orchestrator': 'sagas',
+        }[name];
+        expect(env['PGUSER']).toBe(`es_${db}`);
+        expect(String(env['PGPASSWORD'])).toMatch(
+          new RegExp(`^\\$\\{ES_${db.toUpperCase()}_DB_PASSWORD:\\?`),
+        );
+        expect(env['PG_MIGRATION_USER']).toBe('es');
+        expect(String(env['PG_MIGRATION_PASSWORD'])).toMatch(/^\$\{POSTGRES_PASSWORD:\?/);
+      }
       expect(Object.keys(service.depends_on ?? {})).toEqual(
         expect.arrayContaining(['postgres', 'kafka']),
       );
@@ -278,11 +293,18 @@ describe('docker-compose.yml', () => {
       });
   });
 
-  it('creates the per-service databases of docs/architecture.md', () => {
-    const init = readFileSync(join(root, 'infra', 'postgres', 'init-databases.sql'), 'utf8');
-    const created = [String(services['postgres']?.environment?.['POSTGRES_DB'])];
-    for (const match of init.matchAll(/CREATE DATABASE (\w+)/g)) created.push(match[1]!);
-    expect(created.sort()).toEqual(['inventory', 'orders', 'payments', 'sagas']);
+  it('creates the per-service databases of docs/architecture.md, and their roles', () => {
+    const init = readFileSync(join(root, 'infra', 'postgres', 'init-databases.sh'), 'utf8');
+    const databases = /for db in ([a-z ]+); do/.exec(init)?.[1]?.split(' ');
+    expect(databases?.sort()).toEqual(['inventory', 'orders', 'payments', 'sagas']);
+    expect(init).toContain('CREATE DATABASE $db OWNER $POSTGRES_USER');
+    expect(init).toContain('CREATE ROLE es_$db LOGIN REPLICATION NOSUPERUSER');
+    expect(init).toContain('REVOKE CONNECT, TEMPORARY ON DATABASE $db FROM PUBLIC');
+    const env = services['postgres']?.environment ?? {};
+    for (const db of databases ?? [])
+      expect(String(env[`ES_${db.toUpperCase()}_DB_PASSWORD`])).toMatch(
+        /^\$\{ES_\w+_DB_PASSWORD:\?/,
+      );
   });
 
   it('agrees with the runtime table of docs/architecture.md', () => {

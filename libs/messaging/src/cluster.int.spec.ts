@@ -7,8 +7,9 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigResourceTypes, Kafka, logLevel, type Admin } from 'kafkajs';
-import { eventually, uniqueName, workspaceRoot } from '@es/testing';
+import { ConfigResourceTypes, logLevel, type Admin, type Kafka } from 'kafkajs';
+import { kafkaConfig } from '@es/runtime-config';
+import { eventually, kafkaFor, uniqueName, workspaceRoot } from '@es/testing';
 import type { OutboundMessage } from './envelope/envelope';
 import { KafkaPublisher } from './kafka-publisher';
 import { TopicSettingsError, ensureTopics, verifyTopics } from './topics';
@@ -37,7 +38,15 @@ describe('a three-node Kafka cluster (real brokers)', () => {
 
   beforeAll(() => {
     stack('up', 'kafka');
-    kafka = new Kafka({ clientId: 'cluster-int', brokers, logLevel: logLevel.NOTHING });
+    // As the tools' principal of this cluster (its nodes were formatted with its credentials).
+    kafka = kafkaFor(
+      kafkaConfig('cluster-int', {
+        KAFKA_BROKERS: brokers.join(','),
+        KAFKA_SASL_USERNAME: 'es-tools',
+        KAFKA_PASSFILE: join(stackDir, 'kafka', 'credentials'),
+      }),
+      logLevel.NOTHING,
+    );
     admin = kafka.admin();
     return admin.connect();
   }, 300_000);
@@ -50,8 +59,11 @@ describe('a three-node Kafka cluster (real brokers)', () => {
   it('gives topics three copies, two in sync, and refuses one with fewer', async () => {
     const topic = `${uniqueName('cluster')}.events`;
     await ensureTopics(admin, [topic]);
-    const [meta] = (await admin.fetchTopicMetadata({ topics: [topic] })).topics;
-    expect(meta?.partitions.map((p) => p.replicas.length)).toEqual([3, 3, 3, 3, 3, 3]);
+    // A node that has not yet heard of the new topic answers UNKNOWN_TOPIC_OR_PARTITION.
+    await eventually(async () => {
+      const [meta] = (await admin.fetchTopicMetadata({ topics: [topic] })).topics;
+      expect(meta?.partitions.map((p) => p.replicas.length)).toEqual([3, 3, 3, 3, 3, 3]);
+    });
     const { resources } = await admin.describeConfigs({
       includeSynonyms: false,
       resources: [

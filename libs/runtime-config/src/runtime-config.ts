@@ -1,6 +1,7 @@
 // Typed runtime configuration from the environment. Defaults are the local addresses in
 // docs/architecture.md (Runtime pieces), so a service started on the local stack needs no settings beyond the
 // generated Postgres password; every bad variable is named in one error.
+import { kafkaPasswordFromFile, passwordFromPassfile, type PassfileKey } from './passfile';
 
 export interface PostgresConfig {
   readonly host: string;
@@ -13,6 +14,14 @@ export interface PostgresConfig {
 export interface KafkaConfig {
   readonly brokers: readonly string[];
   readonly clientId: string;
+  /** The principal the client authenticates as (SASL/SCRAM-SHA-256), when one is set. */
+  readonly sasl?: KafkaSasl;
+}
+
+export interface KafkaSasl {
+  readonly mechanism: 'scram-sha-256';
+  readonly username: string;
+  readonly password: string;
 }
 
 export interface MongoConfig {
@@ -76,6 +85,22 @@ class Reader {
     return value;
   }
 
+  /** `variable`, else the passfile's line for `key` when PGPASSFILE names one. */
+  password(variable: string, key: PassfileKey): string | undefined {
+    const value = this.optional(variable);
+    const file = this.optional('PGPASSFILE');
+    if (value !== undefined || file === undefined) return value;
+    try {
+      return passwordFromPassfile(file, key);
+    } catch (error) {
+      this.problems.push({
+        variable: 'PGPASSFILE',
+        problem: (error as Error).message,
+      });
+      return undefined;
+    }
+  }
+
   oneOf<T extends string>(variable: string, choices: readonly T[], fallback: T): T {
     const raw = this.env[variable];
     if (raw === undefined || raw === '') return fallback;
@@ -129,17 +154,40 @@ export const LOCAL_DEFAULTS = {
   mongoDatabase: 'read_models',
 } as const;
 
+/**
+ * The service's own connection (PGHOST, PGPORT, PGUSER, PGDATABASE). Its password is
+ * PGPASSWORD, else the matching line of PGPASSFILE (passfile.ts), never a process argument.
+ */
 export function postgresConfig(database: string, env: Env = process.env): PostgresConfig {
   const r = new Reader(env);
-  const config = {
+  const address = {
     host: r.string('PGHOST', LOCAL_DEFAULTS.host),
     port: r.port('PGPORT', LOCAL_DEFAULTS.postgresPort),
     user: r.string('PGUSER', LOCAL_DEFAULTS.postgresUser),
-    password: r.optional('PGPASSWORD'),
     database: r.string('PGDATABASE', database),
   };
+  const config = { ...address, password: r.password('PGPASSWORD', address) };
   r.done();
   return config;
+}
+
+/**
+ * The role that runs the schema's migrations and owns its tables (PG_MIGRATION_USER; its
+ * password PG_MIGRATION_PASSWORD or PGPASSFILE), when it is not the service's own: the service
+ * migrates with it at start, grants its own role what it needs (events: insert and read only),
+ * then runs as its own role. Undefined when not set: the service's role migrates, if it may.
+ */
+export function postgresMigrationConfig(
+  database: string,
+  env: Env = process.env,
+): PostgresConfig | undefined {
+  const service = postgresConfig(database, env);
+  const r = new Reader(env);
+  const user = r.optional('PG_MIGRATION_USER');
+  const address = { ...service, user: user ?? service.user };
+  const password = user === undefined ? undefined : r.password('PG_MIGRATION_PASSWORD', address);
+  r.done();
+  return user === undefined || user === service.user ? undefined : { ...address, password };
 }
 
 /**
@@ -153,11 +201,32 @@ export function postgresQueryTimeoutMs(env: Env = process.env): number {
   return ms;
 }
 
+/**
+ * KAFKA_BROKERS, and the principal: KAFKA_SASL_USERNAME, its password KAFKA_SASL_PASSWORD or
+ * its line (`user:password`) of KAFKA_PASSFILE, which others may not read (docs/security.md).
+ */
 export function kafkaConfig(clientId: string, env: Env = process.env): KafkaConfig {
   const r = new Reader(env);
-  const config = { brokers: r.list('KAFKA_BROKERS', LOCAL_DEFAULTS.kafkaBrokers), clientId };
+  const brokers = r.list('KAFKA_BROKERS', LOCAL_DEFAULTS.kafkaBrokers);
+  const username = r.optional('KAFKA_SASL_USERNAME');
+  let password = r.optional('KAFKA_SASL_PASSWORD');
+  const file = r.optional('KAFKA_PASSFILE');
+  if (username !== undefined && password === undefined && file !== undefined) {
+    try {
+      password = kafkaPasswordFromFile(file, username);
+    } catch (error) {
+      r.problems.push({ variable: 'KAFKA_PASSFILE', problem: (error as Error).message });
+    }
+  }
+  if (username !== undefined && password === undefined)
+    r.problems.push({
+      variable: 'KAFKA_SASL_USERNAME',
+      problem: `no password for ${username}: set KAFKA_SASL_PASSWORD, or KAFKA_PASSFILE to a file with its line`,
+    });
   r.done();
-  return config;
+  return username === undefined || password === undefined
+    ? { brokers, clientId }
+    : { brokers, clientId, sasl: { mechanism: 'scram-sha-256', username, password } };
 }
 
 export function mongoConfig(env: Env = process.env): MongoConfig {

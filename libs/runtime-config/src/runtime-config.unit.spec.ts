@@ -1,3 +1,7 @@
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { passwordIn } from './passfile';
 import {
   ConfigError,
   httpConfig,
@@ -5,6 +9,7 @@ import {
   mongoConfig,
   orderVerdictConfig,
   postgresConfig,
+  postgresMigrationConfig,
   readModelConfig,
   relayConfig,
 } from './runtime-config';
@@ -66,5 +71,91 @@ describe('runtime config', () => {
     expect(() =>
       orderVerdictConfig({ ORDER_VERDICT_NUDGE_MS: '60000', ORDER_VERDICT_DEADLINE_MS: '60000' }),
     ).toThrow('ORDER_VERDICT_DEADLINE_MS: must be longer than ORDER_VERDICT_NUDGE_MS (60000)');
+  });
+
+  describe('PostgreSQL passwords: the environment, else the passfile, never an argument', () => {
+    const key = { host: '127.0.0.1', port: 55432, database: 'orders', user: 'es_orders' };
+
+    it('reads a passfile as libpq does: wildcards, escapes, the first matching line', () => {
+      const text = [
+        '# comment',
+        '',
+        'other:55432:orders:es_orders:no',
+        '127.0.0.1:55432:orders:es_inventory:no',
+        '*:*:orders:es_orders:pa\\:ss\\\\word',
+        '*:*:*:es_orders:later',
+      ].join('\n');
+      expect(passwordIn(text, key)).toBe('pa:ss\\word');
+      expect(passwordIn(text, { ...key, database: 'sagas' })).toBe('later');
+      expect(passwordIn(text, { ...key, user: 'nobody' })).toBeUndefined();
+      expect(passwordIn('*:*:*:short', key)).toBeUndefined();
+    });
+
+    function passfile(text: string, mode: number): string {
+      const file = join(mkdtempSync(join(tmpdir(), 'pgpass-')), 'pgpass');
+      writeFileSync(file, text);
+      chmodSync(file, mode);
+      return file;
+    }
+
+    it("gives each role its own line's password, PGPASSWORD first", () => {
+      const file = passfile('*:*:*:es_orders:service\n*:*:*:es:owner\n', 0o600);
+      const env = { PGPASSFILE: file, PGUSER: 'es_orders', PG_MIGRATION_USER: 'es' };
+      expect(postgresConfig('orders', env).password).toBe('service');
+      expect(postgresMigrationConfig('orders', env)).toMatchObject({
+        user: 'es',
+        password: 'owner',
+        database: 'orders',
+      });
+      expect(postgresConfig('orders', { ...env, PGPASSWORD: 'env' }).password).toBe('env');
+      expect(
+        postgresMigrationConfig('orders', { ...env, PG_MIGRATION_PASSWORD: 'menv' })?.password,
+      ).toBe('menv');
+      // No migration role, or the service's own: the service's role migrates.
+      expect(postgresMigrationConfig('orders', { ...env, PG_MIGRATION_USER: '' })).toBeUndefined();
+      expect(
+        postgresMigrationConfig('orders', { ...env, PG_MIGRATION_USER: 'es_orders' }),
+      ).toBeUndefined();
+    });
+
+    it('refuses a passfile others may read, and a missing one, naming PGPASSFILE', () => {
+      const open = passfile('*:*:*:es_orders:service\n', 0o644);
+      expect(() => postgresConfig('orders', { PGPASSFILE: open, PGUSER: 'es_orders' })).toThrow(
+        /PGPASSFILE: .* may be read by group or others \(mode 644\): chmod 600 it/,
+      );
+      expect(() => postgresConfig('orders', { PGPASSFILE: '/nonexistent/pgpass' })).toThrow(
+        'PGPASSFILE: cannot read /nonexistent/pgpass (ENOENT)',
+      );
+    });
+  });
+
+  describe('the Kafka principal: SASL/SCRAM-SHA-256 with a password from the environment or a file', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'kafka-')), 'credentials');
+    writeFileSync(file, 'admin:a:b\norder-service:secret\n');
+    chmodSync(file, 0o600);
+
+    it('is none without a username, and the file line of the username otherwise', () => {
+      expect(kafkaConfig('x', { KAFKA_PASSFILE: file }).sasl).toBeUndefined();
+      expect(
+        kafkaConfig('x', { KAFKA_PASSFILE: file, KAFKA_SASL_USERNAME: 'order-service' }).sasl,
+      ).toEqual({ mechanism: 'scram-sha-256', username: 'order-service', password: 'secret' });
+      expect(
+        kafkaConfig('x', { KAFKA_PASSFILE: file, KAFKA_SASL_USERNAME: 'admin' }).sasl?.password,
+      ).toBe('a:b');
+      expect(
+        kafkaConfig('x', { KAFKA_SASL_USERNAME: 'u', KAFKA_SASL_PASSWORD: 'p' }).sasl?.password,
+      ).toBe('p');
+    });
+
+    it('refuses a username without a password, naming where it looked', () => {
+      expect(() =>
+        kafkaConfig('x', { KAFKA_PASSFILE: file, KAFKA_SASL_USERNAME: 'payment-service' }),
+      ).toThrow(/KAFKA_SASL_USERNAME: no password for payment-service/);
+      chmodSync(file, 0o640);
+      expect(() =>
+        kafkaConfig('x', { KAFKA_PASSFILE: file, KAFKA_SASL_USERNAME: 'order-service' }),
+      ).toThrow(/KAFKA_PASSFILE: .* may be read by group or others \(mode 640\)/);
+      chmodSync(file, 0o600);
+    });
   });
 });

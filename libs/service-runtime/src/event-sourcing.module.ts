@@ -14,12 +14,13 @@ import {
   type OnModuleInit,
 } from '@nestjs/common';
 import type { Kafka } from 'kafkajs';
-import type { Pool } from 'pg';
+import { Pool } from 'pg';
 import {
   CommandHandler,
   EventRegistry,
   PostgresEventStore,
   createRelay,
+  MIGRATIONS,
   migrate,
   type EventSchema,
   type Relay,
@@ -27,7 +28,7 @@ import {
 } from '@es/event-store';
 import { KafkaPublisher, TopicSettingsError, ensureTopics } from '@es/messaging';
 import type { ServiceMetrics } from '@es/observability';
-import { postgresConfig, relayConfig } from '@es/runtime-config';
+import { postgresConfig, postgresMigrationConfig, relayConfig } from '@es/runtime-config';
 import { KAFKA, PG_POOL } from './infrastructure';
 import { PLATFORM_OPTIONS, SERVICE_METRICS, type PlatformOptions } from './platform.module';
 import {
@@ -69,12 +70,13 @@ class WriteSideLifecycle
     @Inject(OUTBOX_RELAY) private readonly relay: Relay,
     @Inject(KAFKA_PUBLISHER) private readonly publisher: KafkaPublisher,
     @Inject(EVENT_SOURCING_OPTIONS) private readonly options: EventSourcingOptions,
+    @Inject(PLATFORM_OPTIONS) private readonly platform: PlatformOptions,
   ) {}
 
   private stopping = false;
 
   async onModuleInit(): Promise<void> {
-    await migrate(this.pool);
+    await this.migrate();
     // Kafka may be down at start: the service still starts (live, not ready) and keeps trying;
     // until the topics exist the relay's publishes fail and are retried. With Kafka up, the
     // topics exist before the service takes requests.
@@ -93,6 +95,31 @@ class WriteSideLifecycle
       await Promise.race([ensured, new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
     } finally {
       started = true;
+    }
+  }
+
+  /**
+   * The schema, migrated by its owner when PG_MIGRATION_USER names one (who then grants this
+   * service's role what it needs, events append-only), else by the service's own role, which
+   * on an up-to-date schema only reads what is applied.
+   */
+  private async migrate(): Promise<void> {
+    const database = this.platform.postgres?.database;
+    const owner = database === undefined ? undefined : postgresMigrationConfig(database);
+    if (database === undefined || owner === undefined) {
+      await migrate(this.pool);
+      return;
+    }
+    const pool = new Pool({
+      ...owner,
+      max: 1,
+      application_name: `${this.platform.serviceName}-migrate`,
+    });
+    pool.on('error', () => undefined);
+    try {
+      await migrate(pool, MIGRATIONS, { grantTo: postgresConfig(database).user });
+    } finally {
+      await pool.end();
     }
   }
 

@@ -54,6 +54,7 @@ export function createKafka(clientId: string): Kafka {
   return new Kafka({
     clientId: config.clientId,
     brokers: [...config.brokers],
+    ...(config.sasl ? { sasl: { ...config.sasl } } : {}),
     connectionTimeout: 3_000,
     logLevel: logLevel.WARN,
     logCreator:

@@ -1,11 +1,33 @@
 import { Kafka, logLevel, type Admin } from 'kafkajs';
-import { kafkaConfig } from '@es/runtime-config';
+import { kafkaConfig, type KafkaConfig } from '@es/runtime-config';
 import { loadStackEnv } from './stack';
 
+/** A client as the stack's tools' principal (es-tools, which may do anything). */
 export function testKafka(clientId = 'test'): Kafka {
   loadStackEnv();
-  const config = kafkaConfig(clientId);
-  return new Kafka({ clientId, brokers: [...config.brokers], logLevel: logLevel.ERROR });
+  return kafkaFor(kafkaConfig(clientId));
+}
+
+/** A client as `principal` (a service's, say), its password from the stack's credentials. */
+export function kafkaAs(principal: string, clientId = principal): Kafka {
+  loadStackEnv();
+  return kafkaFor(
+    kafkaConfig(clientId, {
+      ...process.env,
+      KAFKA_SASL_USERNAME: principal,
+      KAFKA_SASL_PASSWORD: '',
+    }),
+  );
+}
+
+/** kafkajs options from a config: its brokers and principal. */
+export function kafkaFor(config: KafkaConfig, logging = logLevel.ERROR): Kafka {
+  return new Kafka({
+    clientId: config.clientId,
+    brokers: [...config.brokers],
+    ...(config.sasl ? { sasl: { ...config.sasl } } : {}),
+    logLevel: logging,
+  });
 }
 
 /** Creates a topic and waits until every partition has a leader. */

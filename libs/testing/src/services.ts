@@ -20,6 +20,33 @@ export const SERVICES = [
 
 export type ServiceName = (typeof SERVICES)[number]['name'];
 
+/**
+ * Each service's own PostgreSQL login role (infra/local/postgres.sh): a service runs as it,
+ * with the stack's owner role (PGUSER of stack.env) migrating its schema and granting it what
+ * it needs at start. The projection service has no PostgreSQL.
+ */
+export const SERVICE_DATABASE_ROLES: Readonly<Record<string, string>> = {
+  'order-service': 'es_orders',
+  'inventory-service': 'es_inventory',
+  'payment-service': 'es_payments',
+  'saga-orchestrator': 'es_sagas',
+};
+
+/**
+ * A service's own identities on the engines: its PostgreSQL role (the stack's owner role
+ * migrating for it) and its Kafka principal, its name (infra/kafka/access.json).
+ */
+function serviceIdentityEnv(service: string): Record<string, string> {
+  const role = SERVICE_DATABASE_ROLES[service];
+  const owner = process.env['PGUSER'];
+  return {
+    ...(role === undefined || owner === undefined
+      ? {}
+      : { PGUSER: role, PG_MIGRATION_USER: owner }),
+    ...(process.env['KAFKA_PASSFILE'] ? { KAFKA_SASL_USERNAME: service } : {}),
+  };
+}
+
 export class RunningService {
   private readonly exited: Promise<number | null>;
 
@@ -115,7 +142,7 @@ export async function startService(
     process.execPath,
     [join(workspaceRoot(), 'apps', spec.name, 'dist', 'main.js')],
     {
-      env: { ...process.env, PORT: String(spec.port), ...env },
+      env: { ...process.env, ...serviceIdentityEnv(spec.name), PORT: String(spec.port), ...env },
       stdio: ['ignore', fd, fd],
     },
   );

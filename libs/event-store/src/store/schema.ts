@@ -1,6 +1,6 @@
 // The event store's schema, applied by the library on start (migrate()), in order, once each,
 // under an advisory lock so that instances starting together do not race.
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 
 export interface Migration {
   readonly version: number;
@@ -242,21 +242,34 @@ export const MIGRATIONS: readonly Migration[] = [
 
 const LOCK_KEY = 'es:event-store:migrations';
 
+export interface MigrateOptions {
+  /**
+   * A service's own login role, which the migrating role (the tables' owner) then grants what a
+   * service needs and no more: connecting to this database (whose CONNECT is taken from
+   * PUBLIC), reading and writing every table but the events, which it may only read and
+   * insert into (no UPDATE, DELETE or TRUNCATE): what is written stays written.
+   */
+  readonly grantTo?: string;
+}
+
+/**
+ * Applies the migrations not applied yet, in order, under an advisory lock. A role that may not
+ * create tables (a service's least-privilege role) may call it on an up-to-date schema, which
+ * only reads es_migrations; with migrations pending it fails, saying which.
+ */
 export async function migrate(
   pool: Pool,
   migrations: readonly Migration[] = MIGRATIONS,
+  options: MigrateOptions = {},
 ): Promise<number[]> {
   const client = await pool.connect();
   try {
     await client.query('SELECT pg_advisory_lock(hashtext($1))', [LOCK_KEY]);
     try {
-      await client.query(`CREATE TABLE IF NOT EXISTS es_migrations (
-        version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
-      const { rows } = await client.query<{ version: number }>('SELECT version FROM es_migrations');
-      const applied = new Set(rows.map((r) => r.version));
+      const pending = await pendingMigrations(client, migrations);
       const done: number[] = [];
-      for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
-        if (applied.has(m.version)) continue;
+      if (pending.length > 0) await createMigrationsTable(client, pending);
+      for (const m of pending) {
         await client.query('BEGIN');
         try {
           await client.query(m.sql);
@@ -274,6 +287,7 @@ export async function migrate(
         }
         done.push(m.version);
       }
+      if (options.grantTo !== undefined) await grantServiceRole(client, options.grantTo);
       return done;
     } finally {
       await client.query('SELECT pg_advisory_unlock(hashtext($1))', [LOCK_KEY]);
@@ -281,4 +295,55 @@ export async function migrate(
   } finally {
     client.release();
   }
+}
+
+async function pendingMigrations(
+  client: PoolClient,
+  migrations: readonly Migration[],
+): Promise<Migration[]> {
+  const { rows: exists } = await client.query<{ found: boolean }>(
+    "SELECT to_regclass('es_migrations') IS NOT NULL AS found",
+  );
+  const applied = new Set<number>();
+  if (exists[0]?.found) {
+    const { rows } = await client.query<{ version: number }>('SELECT version FROM es_migrations');
+    for (const row of rows) applied.add(row.version);
+  }
+  return [...migrations]
+    .sort((a, b) => a.version - b.version)
+    .filter((m) => !applied.has(m.version));
+}
+
+async function createMigrationsTable(client: PoolClient, pending: readonly Migration[]) {
+  try {
+    await client.query(`CREATE TABLE IF NOT EXISTS es_migrations (
+      version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+  } catch (error) {
+    if ((error as { code?: string }).code !== '42501') throw error;
+    const { rows } = await client.query<{ role: string }>('SELECT current_user AS role');
+    throw new Error(
+      `the event store's schema lacks migrations ${pending.map((m) => m.version).join(', ')}, ` +
+        `which role ${rows[0]?.role} may not apply: set PG_MIGRATION_USER to the database's ` +
+        `owner (docs/security.md, PostgreSQL)`,
+      { cause: error },
+    );
+  }
+}
+
+const quoted = (name: string) => `"${name.replace(/"/g, '""')}"`;
+
+/** Idempotent: run after every migration, so a table added later is granted too. */
+async function grantServiceRole(client: PoolClient, role: string): Promise<void> {
+  const { rows } = await client.query<{ db: string }>('SELECT current_database() AS db');
+  const db = quoted(rows[0]?.db ?? '');
+  const r = quoted(role);
+  await client.query(`
+    REVOKE CONNECT, TEMPORARY ON DATABASE ${db} FROM PUBLIC;
+    GRANT CONNECT ON DATABASE ${db} TO ${r};
+    REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+    GRANT USAGE ON SCHEMA public TO ${r};
+    GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ${r};
+    REVOKE UPDATE, DELETE, TRUNCATE ON events, es_migrations FROM ${r};
+    REVOKE INSERT ON es_migrations FROM ${r};
+    GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO ${r};`);
 }
