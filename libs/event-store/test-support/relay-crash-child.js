@@ -10,6 +10,16 @@ const kafka = new Kafka({
   clientId: 'relay-crash-child',
   brokers: process.env.KAFKA_BROKERS.split(','),
   logLevel: logLevel.ERROR,
+  // The parent's principal, its password resolved by the parent (libs/testing childKafkaEnv).
+  ...(process.env.KAFKA_SASL_USERNAME
+    ? {
+        sasl: {
+          mechanism: 'scram-sha-256',
+          username: process.env.KAFKA_SASL_USERNAME,
+          password: process.env.KAFKA_SASL_PASSWORD,
+        },
+      }
+    : {}),
 });
 const inner = new KafkaPublisher(kafka);
 const publisher = {

@@ -11,6 +11,7 @@ import type { Collection } from 'mongodb';
 import { dlqTopic, publishRepublishMarkers, REPUBLISH_ID_HEADER } from '@es/messaging';
 import { mongoConfig } from '@es/runtime-config';
 import {
+  childKafkaEnv,
   collect,
   createTestMongo,
   createTopic,
@@ -315,6 +316,7 @@ describe('read models on Kafka and the MongoDB wire protocol', () => {
     const crashing = spawn(process.execPath, [child], {
       env: {
         ...process.env,
+        ...childKafkaEnv(),
         MONGO_URL: mongoConfig().url,
         MONGO_DATABASE: mongo.db.databaseName,
         LEDGER_TOPIC: topic,

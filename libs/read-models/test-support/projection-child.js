@@ -23,6 +23,16 @@ async function main() {
     clientId: 'projection-child',
     brokers: env.KAFKA_BROKERS.split(','),
     logLevel: logLevel.ERROR,
+    // The parent's principal, its password resolved by the parent (libs/testing childKafkaEnv).
+    ...(process.env.KAFKA_SASL_USERNAME
+      ? {
+          sasl: {
+            mechanism: 'scram-sha-256',
+            username: process.env.KAFKA_SASL_USERNAME,
+            password: process.env.KAFKA_SASL_PASSWORD,
+          },
+        }
+      : {}),
   });
   await new ProjectionRunner({
     kafka,

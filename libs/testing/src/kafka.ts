@@ -20,6 +20,16 @@ export function kafkaAs(principal: string, clientId = principal): Kafka {
   );
 }
 
+/**
+ * The environment of a child process that builds its own kafkajs client from KAFKA_* variables
+ * (the crash children of the tests): the principal, its password resolved here.
+ */
+export function childKafkaEnv(): Record<string, string> {
+  loadStackEnv();
+  const { sasl } = kafkaConfig('child');
+  return sasl ? { KAFKA_SASL_USERNAME: sasl.username, KAFKA_SASL_PASSWORD: sasl.password } : {};
+}
+
 /** kafkajs options from a config: its brokers and principal. */
 export function kafkaFor(config: KafkaConfig, logging = logLevel.ERROR): Kafka {
   return new Kafka({

@@ -22,6 +22,7 @@ import { counter, counterRegistry } from '../testing/counter';
 import { postgresConfig } from '@es/runtime-config';
 import {
   byKey,
+  childKafkaEnv,
   collect,
   createTestDatabase,
   eventually,
@@ -388,7 +389,13 @@ describe.each(RELAY_MODES)('the %s relay (real PostgreSQL and Kafka)', (mode) =>
         );
     }
     const crashing = spawn(process.execPath, [child], {
-      env: { ...process.env, PGDATABASE: db.name, RELAY_NAME: 'crash', RELAY_MODE: mode },
+      env: {
+        ...process.env,
+        ...childKafkaEnv(),
+        PGDATABASE: db.name,
+        RELAY_NAME: 'crash',
+        RELAY_MODE: mode,
+      },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     const exited = new Promise((resolve) => crashing.once('exit', resolve));
