@@ -12,6 +12,7 @@
 // Orders spread over BENCH_SKUS stock items (100 by default); BENCH_SKUS=1 puts every
 // reservation on one hot stream. Before the load, the bench waits until the services' consumer
 // groups have nothing left from an earlier run, so it times only its own orders.
+import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { serviceClient, type ServiceName } from '@es/api-client';
@@ -89,7 +90,7 @@ try {
     skus.map(async (sku) =>
       accepted(
         await client('inventory-service').POST('/inventory/{sku}/restock', {
-          params: { path: { sku } },
+          params: { path: { sku }, header: { 'Idempotency-Key': randomUUID() } },
           body: { quantity: 1_000_000 },
         }),
         `restock ${sku}`,
@@ -100,7 +101,7 @@ try {
   const deposit = async (customerId: string, amount: number) =>
     accepted(
       await client('payment-service').POST('/accounts/{customerId}/deposit', {
-        params: { path: { customerId } },
+        params: { path: { customerId }, header: { 'Idempotency-Key': randomUUID() } },
         body: { amount },
       }),
       `deposit ${customerId}`,
@@ -139,7 +140,7 @@ try {
             waiting.delete(id);
             if (status !== 'COMPLETED') return; // rejected (a deadline under load): nothing to cancel
             const r = await client('order-service').POST('/orders/{id}/cancel', {
-              params: { path: { id } },
+              params: { path: { id }, header: { 'Idempotency-Key': randomUUID() } },
               headers: await bench.headers({ customer: customers.get(id) ?? '' }),
               body: { reason: 'bench: changed my mind' },
             });
@@ -178,6 +179,7 @@ try {
       placing.push(
         client('order-service')
           .POST('/orders', {
+            params: { header: { 'Idempotency-Key': randomUUID() } },
             body: {
               customerId: customerId ?? '',
               items: [{ sku: skus[i % skus.length] ?? '', quantity: 1, unitPrice: 100 }],

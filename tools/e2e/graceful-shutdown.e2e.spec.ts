@@ -16,7 +16,12 @@ describe('order-service stopped with SIGTERM while orders arrive', () => {
       try {
         const response = await fetch(service.url('/orders'), {
           method: 'POST',
-          headers: { ...auth, 'content-type': 'application/json', connection: 'close' },
+          headers: {
+            ...auth,
+            'content-type': 'application/json',
+            'idempotency-key': `shutdown-${i}-${customerId}`,
+            connection: 'close',
+          },
           body: JSON.stringify({
             customerId,
             items: [{ sku: `SKU-${i}`, quantity: 1, unitPrice: 100 }],

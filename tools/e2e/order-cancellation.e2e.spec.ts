@@ -6,6 +6,7 @@
 // and stock are conserved: per SKU on hand = restocked - committed + returned, per customer
 // balance = deposits - captured + refunded, and a CANCELLED order has exactly one refund or void
 // and all its stock back (counted in the services' own event stores).
+import { randomUUID } from 'node:crypto';
 import { Pool } from 'pg';
 import { postgresConfig } from '@es/runtime-config';
 import {
@@ -59,7 +60,10 @@ describe('order cancellation across the services (real processes, real engines)'
   ) =>
     // A cancellation is the customer's own act: their token.
     client('order-service').POST('/orders/{id}/cancel', {
-      params: { path: { id: orderId }, header: headers },
+      params: {
+        path: { id: orderId },
+        header: { 'Idempotency-Key': randomUUID(), ...headers },
+      },
       headers: await asCustomerOf(orderId),
       body: reason === undefined ? {} : { reason },
     });

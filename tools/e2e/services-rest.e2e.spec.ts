@@ -91,7 +91,7 @@ describe('order, inventory and payment services over HTTP', () => {
   it('restocks a SKU and deposits funds', async () => {
     const sku = `SKU-${run}`;
     const restocked = await inventory().POST('/inventory/{sku}/restock', {
-      params: { path: { sku } },
+      params: { path: { sku }, header: { 'Idempotency-Key': `restock-${run}` } },
       body: { quantity: 9 },
     });
     expect(restocked.response.status).toBe(202);
@@ -101,7 +101,7 @@ describe('order, inventory and payment services over HTTP', () => {
     expect(stock.data).toMatchObject({ sku, onHand: 9, reserved: 0, available: 9 });
     const customerId = `cust-${run}`;
     const deposited = await payments().POST('/accounts/{customerId}/deposit', {
-      params: { path: { customerId } },
+      params: { path: { customerId }, header: { 'Idempotency-Key': `deposit-${run}` } },
       body: { amount: 2_500 },
     });
     expect(deposited.response.status).toBe(202);

@@ -2,6 +2,7 @@
 // generated from the system's OpenAPI document (libs/api-client) for each service, and the
 // steps every saga suite takes (stock in, funds in, an order placed) and the reads it checks
 // (an order, a stock item, an account, a payment), each waiting for a version when given one.
+import { randomUUID } from 'node:crypto';
 import { serviceClient, type ServiceName } from '@es/api-client';
 import { identity, withIdentity } from '@es/testing';
 
@@ -26,20 +27,21 @@ export function systemDriver(baseUrl: (service: ServiceName) => string) {
     ok,
     restock: async (sku: string, quantity: number) => {
       const r = await client('inventory-service').POST('/inventory/{sku}/restock', {
-        params: { path: { sku } },
+        params: { path: { sku }, header: { 'Idempotency-Key': randomUUID() } },
         body: { quantity },
       });
       expect(r.response.status).toBe(202);
     },
     deposit: async (customerId: string, amount: number) => {
       const r = await client('payment-service').POST('/accounts/{customerId}/deposit', {
-        params: { path: { customerId } },
+        params: { path: { customerId }, header: { 'Idempotency-Key': randomUUID() } },
         body: { amount },
       });
       expect(r.response.status).toBe(202);
     },
     place: async (customerId: string, sku: string, quantity: number, unitPrice: number) => {
       const r = await client('order-service').POST('/orders', {
+        params: { header: { 'Idempotency-Key': randomUUID() } },
         body: { customerId, items: [{ sku, quantity, unitPrice }] },
       });
       expect(r.response.status).toBe(202);

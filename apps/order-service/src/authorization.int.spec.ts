@@ -6,11 +6,11 @@
 // verify without the service restarting, and those of the old key still do.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { importJWK, SignJWT, type JWK } from 'jose';
+import type { JWK } from 'jose';
 import { orderServiceApi } from '@es/order-contracts';
 import {
   Identity,
@@ -25,7 +25,7 @@ import {
   type ReadSide,
   type TestDatabase,
 } from '@es/testing';
-import { http, startTestService, type TestService } from '@es/service-testing';
+import { forgedToken, http, startTestService, type TestService } from '@es/service-testing';
 import { AppModule } from './app.module';
 
 type As = Caller | 'anonymous' | { readonly bearer: string };
@@ -53,26 +53,6 @@ describe('order-service: who may call what (real identity provider)', () => {
   const eventCount = async () =>
     Number((await db.pool.query<{ n: string }>('SELECT count(*) AS n FROM events')).rows[0]?.n);
 
-  /** A token as the provider would sign it, with its real key, but these claims changed. */
-  async function forged(
-    claims: { iss?: string; aud?: string; exp?: number },
-    key?: { jwk: JWK; kid: string },
-  ) {
-    const secrets = JSON.parse(readFileSync(process.env['ES_IDENTITY_SECRETS'] ?? '', 'utf8')) as {
-      keys: (JWK & { kid: string })[];
-    };
-    const signing = key ?? { jwk: secrets.keys[0] as JWK, kid: secrets.keys[0]?.kid ?? '' };
-    const now = Math.floor(Date.now() / 1000);
-    return new SignJWT({ roles: ['staff', 'operator'], client_id: 'es-tests', ...claims })
-      .setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid: signing.kid })
-      .setSubject('es-tests')
-      .setIssuer(claims.iss ?? identity.issuer)
-      .setAudience(claims.aud ?? 'es-api')
-      .setIssuedAt(now - 7_200)
-      .setExpirationTime(claims.exp ?? now + 600)
-      .sign(await importJWK(signing.jwk, 'RS256'));
-  }
-
   beforeAll(async () => {
     db = await createTestDatabase('order_auth');
     readSide = await startReadSide('rm_auth');
@@ -84,13 +64,16 @@ describe('order-service: who may call what (real identity provider)', () => {
     await readSideCaughtUp(readSide.service.url(''));
     const now = Math.floor(Date.now() / 1000);
     bad['malformed'] = 'not.a.jwt';
-    bad['expired'] = await forged({ exp: now - 120 });
-    bad['for another audience'] = await forged({ aud: 'someone-else' });
-    bad['from another issuer'] = await forged({ iss: 'http://127.0.0.1:1/' });
+    bad['expired'] = await forgedToken({ exp: now - 120 });
+    bad['for another audience'] = await forgedToken({ aud: 'someone-else' });
+    bad['from another issuer'] = await forgedToken({ iss: 'http://127.0.0.1:1/' });
     const stranger = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({
       format: 'jwk',
     }) as JWK;
-    bad['signed by an unpublished key'] = await forged({}, { jwk: stranger, kid: 'not-published' });
+    bad['signed by an unpublished key'] = await forgedToken(
+      {},
+      { jwk: stranger, kid: 'not-published' },
+    );
   }, 120_000);
   afterAll(async () => {
     await service.close();

@@ -647,9 +647,9 @@ export interface operations {
   placeOrder: {
     parameters: {
       query?: never;
-      header?: {
-        /** @description A retried POST with the same key returns the first answer and writes nothing; the same key with another request is a 422 */
-        'Idempotency-Key'?: string;
+      header: {
+        /** @description Required: this command moves money or stock, and a retry after a lost answer must not do it twice. A retried POST with the same key returns the first answer and writes nothing; the same key with another request is a 422; a key is remembered for 24 hours (IDEMPOTENCY_KEY_RETENTION_HOURS) */
+        'Idempotency-Key': string;
         /** @description Carried by every event the command writes and every message it causes */
         'X-Correlation-Id'?: string;
       };
@@ -907,9 +907,9 @@ export interface operations {
   cancelOrder: {
     parameters: {
       query?: never;
-      header?: {
-        /** @description A retried POST with the same key returns the first answer and writes nothing; the same key with another request is a 422 */
-        'Idempotency-Key'?: string;
+      header: {
+        /** @description Required: this command moves money or stock, and a retry after a lost answer must not do it twice. A retried POST with the same key returns the first answer and writes nothing; the same key with another request is a 422; a key is remembered for 24 hours (IDEMPOTENCY_KEY_RETENTION_HOURS) */
+        'Idempotency-Key': string;
         /** @description Carried by every event the command writes and every message it causes */
         'X-Correlation-Id'?: string;
         /** @description The version last read (its ETag): the command is refused with 409 VERSION_CONFLICT if the resource moved on */
@@ -2145,9 +2145,9 @@ export interface operations {
   restockItem: {
     parameters: {
       query?: never;
-      header?: {
-        /** @description A retried POST with the same key returns the first answer and writes nothing; the same key with another request is a 422 */
-        'Idempotency-Key'?: string;
+      header: {
+        /** @description Required: this command moves money or stock, and a retry after a lost answer must not do it twice. A retried POST with the same key returns the first answer and writes nothing; the same key with another request is a 422; a key is remembered for 24 hours (IDEMPOTENCY_KEY_RETENTION_HOURS) */
+        'Idempotency-Key': string;
         /** @description Carried by every event the command writes and every message it causes */
         'X-Correlation-Id'?: string;
         /** @description The version last read (its ETag): the command is refused with 409 VERSION_CONFLICT if the resource moved on */
@@ -2365,9 +2365,9 @@ export interface operations {
   depositFunds: {
     parameters: {
       query?: never;
-      header?: {
-        /** @description A retried POST with the same key returns the first answer and writes nothing; the same key with another request is a 422 */
-        'Idempotency-Key'?: string;
+      header: {
+        /** @description Required: this command moves money or stock, and a retry after a lost answer must not do it twice. A retried POST with the same key returns the first answer and writes nothing; the same key with another request is a 422; a key is remembered for 24 hours (IDEMPOTENCY_KEY_RETENTION_HOURS) */
+        'Idempotency-Key': string;
         /** @description Carried by every event the command writes and every message it causes */
         'X-Correlation-Id'?: string;
         /** @description The version last read (its ETag): the command is refused with 409 VERSION_CONFLICT if the resource moved on */

@@ -4,6 +4,7 @@ export * from './handler/command-handler';
 export * from './handler/decision';
 export * from './handler/on-stream';
 export * from './handler/unit-of-work';
+export * from './inbox/idempotency-keys';
 export * from './inbox/postgres-dead-letters';
 export * from './inbox/postgres-inbox';
 export * from './outbox/outbox-message';

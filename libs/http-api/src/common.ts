@@ -34,6 +34,16 @@ export const IDEMPOTENCY_KEY: Header = {
     'A retried POST with the same key returns the first answer and writes nothing; the same key with another request is a 422',
 };
 
+/**
+ * The key required: a command that moves money or stock (an order placed or cancelled, a
+ * deposit, a restock) must be safe to retry after a lost answer, so it is a 400 without one.
+ */
+export const REQUIRED_IDEMPOTENCY_KEY: Header = {
+  ...IDEMPOTENCY_KEY,
+  required: true,
+  description: `Required: this command moves money or stock, and a retry after a lost answer must not do it twice. ${IDEMPOTENCY_KEY.description}; a key is remembered for 24 hours (IDEMPOTENCY_KEY_RETENTION_HOURS)`,
+};
+
 export const IF_MATCH: Header = {
   name: 'If-Match',
   schema: z
@@ -148,8 +158,11 @@ export function commandExchange({
   notFound,
   body,
   rules,
+  idempotencyKey = 'optional',
 }: {
   readonly ifMatch: boolean;
+  /** `required` for a command that moves money or stock (REQUIRED_IDEMPOTENCY_KEY). */
+  readonly idempotencyKey?: 'required' | 'optional';
   readonly accepted: Answer;
   /** What a 409 means for this command (state refusals, a stale If-Match). */
   readonly refusals: string;
@@ -173,7 +186,11 @@ export function commandExchange({
     responses[415] = problem('The body is not application/json');
   }
   return {
-    headers: [IDEMPOTENCY_KEY, CORRELATION_ID, ...(ifMatch ? [IF_MATCH] : [])],
+    headers: [
+      idempotencyKey === 'required' ? REQUIRED_IDEMPOTENCY_KEY : IDEMPOTENCY_KEY,
+      CORRELATION_ID,
+      ...(ifMatch ? [IF_MATCH] : []),
+    ],
     responses,
   };
 }

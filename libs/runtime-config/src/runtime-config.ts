@@ -74,6 +74,10 @@ class Reader {
     return this.integer(variable, fallback, 100, 86_400_000, 'milliseconds');
   }
 
+  hours(variable: string, fallback: number): number {
+    return this.integer(variable, fallback, 1, 8_760, 'hours');
+  }
+
   private integer(variable: string, fallback: number, min: number, max: number, what: string) {
     const raw = this.env[variable];
     if (raw === undefined || raw === '') return fallback;
@@ -361,6 +365,24 @@ export function authConfig(env: Env = process.env): AuthConfig {
     metricsOpen: flag('METRICS_OPEN'),
     docsOpen: flag('DOCS_OPEN'),
     allowedOrigins: r.origins('ALLOWED_ORIGINS'),
+  };
+  r.done();
+  return config;
+}
+
+export interface IdempotencyConfig {
+  /** How long an HTTP command's Idempotency-Key answers a retry with the first outcome. */
+  readonly retentionMs: number;
+  /** How often each instance deletes the keys past it. */
+  readonly purgeEveryMs: number;
+}
+
+/** IDEMPOTENCY_KEY_RETENTION_HOURS (24) and IDEMPOTENCY_PURGE_EVERY_MS (10 min). */
+export function idempotencyConfig(env: Env = process.env): IdempotencyConfig {
+  const r = new Reader(env);
+  const config = {
+    retentionMs: r.hours('IDEMPOTENCY_KEY_RETENTION_HOURS', 24) * 3_600_000,
+    purgeEveryMs: r.milliseconds('IDEMPOTENCY_PURGE_EVERY_MS', 600_000),
   };
   r.done();
   return config;

@@ -22,14 +22,21 @@ import {
   createRelay,
   MIGRATIONS,
   migrate,
+  purgeIdempotencyKeys,
   type EventSchema,
   type Relay,
   type Upcaster,
 } from '@es/event-store';
 import { KafkaPublisher, TopicSettingsError, ensureTopics } from '@es/messaging';
 import type { ServiceMetrics } from '@es/observability';
-import { postgresConfig, postgresMigrationConfig, relayConfig } from '@es/runtime-config';
+import {
+  idempotencyConfig,
+  postgresConfig,
+  postgresMigrationConfig,
+  relayConfig,
+} from '@es/runtime-config';
 import { KAFKA, PG_POOL } from './infrastructure';
+import { Periodic } from './periodic';
 import { PLATFORM_OPTIONS, SERVICE_METRICS, type PlatformOptions } from './platform.module';
 import {
   REPUBLISH_EVENT_STORE,
@@ -74,6 +81,20 @@ class WriteSideLifecycle
   ) {}
 
   private stopping = false;
+
+  /** HTTP commands' idempotency keys past their retention, deleted (docs/api.md). */
+  private readonly keyPurge = (() => {
+    const { retentionMs, purgeEveryMs } = idempotencyConfig();
+    return new Periodic(
+      'idempotency key purge',
+      purgeEveryMs,
+      async () => {
+        const purged = await purgeIdempotencyKeys(this.pool, retentionMs);
+        if (purged > 0) this.logger.log(`purged ${purged} idempotency keys past their retention`);
+      },
+      this.logger,
+    );
+  })();
 
   async onModuleInit(): Promise<void> {
     await this.migrate();
@@ -144,10 +165,12 @@ class WriteSideLifecycle
 
   onApplicationBootstrap(): void {
     this.relay.start();
+    this.keyPurge.start();
   }
 
   async beforeApplicationShutdown(): Promise<void> {
     this.stopping = true; // not awaited: with Kafka down, an attempt can take its whole timeout
+    await this.keyPurge.stop();
     try {
       const drained = await this.relay.drain(this.options.drainTimeoutMs ?? 5_000);
       if (!drained)

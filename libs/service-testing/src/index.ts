@@ -1,1 +1,2 @@
 export * from './nest-app';
+export * from './forged-token';

@@ -1,6 +1,7 @@
 // A service's NestJS application in the test process, on its own fresh database and a free
 // port: for integration tests that drive one service's REST and buses on the real engines.
 // The stack's addresses come from the environment (the Jest setup loads them).
+import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { INestApplication, Type } from '@nestjs/common';
@@ -64,14 +65,24 @@ export async function http<Body = unknown>(
     body?: unknown;
     headers?: Record<string, string>;
     as?: Caller | 'anonymous';
+    /**
+     * A POST carries a fresh Idempotency-Key unless its headers name one, as a careful client's
+     * does (the commands that move money or stock require one); false sends none.
+     */
+    idempotencyKey?: false;
   } = {},
 ): Promise<{ status: number; headers: Headers; body: Body }> {
   const caller = init.as ?? callerFor(init.body);
+  const method = init.method ?? (init.body === undefined ? 'GET' : 'POST');
+  const keyed = Object.keys(init.headers ?? {}).some((h) => h.toLowerCase() === 'idempotency-key');
   const response = await fetch(url, {
-    method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
+    method,
     headers: {
       ...(caller === 'anonymous' ? {} : await identity.headers(caller)),
       ...(init.body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...(method === 'POST' && !keyed && init.idempotencyKey !== false
+        ? { 'idempotency-key': randomUUID() }
+        : {}),
       ...init.headers,
     },
     ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),

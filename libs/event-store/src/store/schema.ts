@@ -238,6 +238,16 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 9,
+    name: 'the purge of HTTP idempotency keys',
+    sql: `
+      -- An HTTP command's Idempotency-Key is an inbox row of consumer 'http:...', kept for a
+      -- retention (IDEMPOTENCY_KEY_RETENTION_HOURS) and then purged (idempotency-keys.ts): this
+      -- index finds the old ones without reading the consumers' marks, which stay.
+      CREATE INDEX inbox_http_processed_at ON inbox (processed_at) WHERE consumer LIKE 'http:%';
+    `,
+  },
 ];
 
 const LOCK_KEY = 'es:event-store:migrations';

@@ -26,6 +26,7 @@ export const restockItem = defineOperation({
   params: sku,
   body: { schema: z.strictObject({ quantity: positiveInt }), required: true },
   ...commandExchange({
+    idempotencyKey: 'required',
     ifMatch: true,
     body: true,
     accepted: { description: 'Restocked', schema: acceptedSchema({ sku: identifier }) },

@@ -78,6 +78,7 @@ export const placeOrder = defineOperation({
     description: 'Prices in minor units (cents); one line per SKU',
   },
   ...commandExchange({
+    idempotencyKey: 'required',
     ifMatch: false,
     body: true,
     accepted: {
@@ -142,6 +143,7 @@ export const cancelOrder = defineOperation({
   params: orderId,
   body: { schema: cancelOrderBody, required: true },
   ...commandExchange({
+    idempotencyKey: 'required',
     ifMatch: true,
     body: true,
     accepted: {

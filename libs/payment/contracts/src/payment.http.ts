@@ -32,6 +32,7 @@ export const depositFunds = defineOperation({
     description: 'amount in minor units (cents)',
   },
   ...commandExchange({
+    idempotencyKey: 'required',
     ifMatch: true,
     body: true,
     accepted: { description: 'Deposited', schema: acceptedSchema({ customerId: identifier }) },
