@@ -1,7 +1,7 @@
 // A relay in its own process whose publisher, once Kafka has acknowledged a batch, reports it
 // and then never returns, so the rows stay unmarked: the test SIGKILLs it right there, between
 // the broker's ack and the mark (or the slot's confirmation). Runs the built code (dist);
-// settings come from the environment (PG*, KAFKA_BROKERS, RELAY_NAME, RELAY_MODE).
+// settings come from the environment (PG*, KAFKA_BROKERS, KAFKA_SASL, RELAY_NAME, RELAY_MODE).
 const { Kafka, logLevel } = require('kafkajs');
 const { EventRegistry, createRelay } = require('../dist');
 const { KafkaPublisher } = require('@es/messaging');
@@ -10,16 +10,8 @@ const kafka = new Kafka({
   clientId: 'relay-crash-child',
   brokers: process.env.KAFKA_BROKERS.split(','),
   logLevel: logLevel.ERROR,
-  // The parent's principal, its password resolved by the parent (libs/testing childKafkaEnv).
-  ...(process.env.KAFKA_SASL_USERNAME
-    ? {
-        sasl: {
-          mechanism: 'scram-sha-256',
-          username: process.env.KAFKA_SASL_USERNAME,
-          password: process.env.KAFKA_SASL_PASSWORD,
-        },
-      }
-    : {}),
+  // The parent's principal, resolved by the parent (libs/testing childKafkaEnv).
+  ...(process.env.KAFKA_SASL ? { sasl: JSON.parse(process.env.KAFKA_SASL) } : {}),
 });
 const inner = new KafkaPublisher(kafka);
 const publisher = {

@@ -1,6 +1,6 @@
 // A projection runner in its own process, for the SIGKILL test: it projects the ledger topic into
 // a collection with small chunks and reports each write, so the test can kill it mid-stream.
-// Runs the built code (dist); settings come from the environment (KAFKA_BROKERS, MONGO_URL,
+// Runs the built code (dist); settings come from the environment (KAFKA_BROKERS, KAFKA_SASL, MONGO_URL,
 // MONGO_DATABASE, LEDGER_TOPIC, LEDGER_COLLECTION, LEDGER_GROUP).
 const { Kafka, logLevel } = require('kafkajs');
 const { MongoClient } = require('mongodb');
@@ -23,16 +23,8 @@ async function main() {
     clientId: 'projection-child',
     brokers: env.KAFKA_BROKERS.split(','),
     logLevel: logLevel.ERROR,
-    // The parent's principal, its password resolved by the parent (libs/testing childKafkaEnv).
-    ...(process.env.KAFKA_SASL_USERNAME
-      ? {
-          sasl: {
-            mechanism: 'scram-sha-256',
-            username: process.env.KAFKA_SASL_USERNAME,
-            password: process.env.KAFKA_SASL_PASSWORD,
-          },
-        }
-      : {}),
+    // The parent's principal, resolved by the parent (libs/testing childKafkaEnv).
+    ...(process.env.KAFKA_SASL ? { sasl: JSON.parse(process.env.KAFKA_SASL) } : {}),
   });
   await new ProjectionRunner({
     kafka,

@@ -22,12 +22,13 @@ export function kafkaAs(principal: string, clientId = principal): Kafka {
 
 /**
  * The environment of a child process that builds its own kafkajs client from KAFKA_* variables
- * (the crash children of the tests): the principal, its password resolved here.
+ * (the crash children of the tests): the principal and its password, resolved here, as the
+ * JSON of kafkajs' `sasl` option (KAFKA_SASL).
  */
 export function childKafkaEnv(): Record<string, string> {
   loadStackEnv();
   const { sasl } = kafkaConfig('child');
-  return sasl ? { KAFKA_SASL_USERNAME: sasl.username, KAFKA_SASL_PASSWORD: sasl.password } : {};
+  return sasl ? { KAFKA_SASL: JSON.stringify(sasl) } : {};
 }
 
 /** kafkajs options from a config: its brokers and principal. */
