@@ -8,10 +8,11 @@
 //    from a topic holding them all, with the same runner: events/s;
 // 3. the ceiling: the same final documents inserted by plain unordered bulkWrites of 1,000,
 //    without reading, folding or guarding: documents/s (and events/s at 2 events a document).
-import { Kafka, Partitioners, logLevel, type Producer } from 'kafkajs';
+import { Partitioners, type Producer } from 'kafkajs';
 import { MongoClient, type Collection } from 'mongodb';
 import { ProjectionRunner, type Projection, type StoredDocument } from '@es/read-models';
 import { kafkaConfig, mongoConfig } from '@es/runtime-config';
+import { kafkaFor } from '@es/testing';
 import { orderDetails } from '@es/projections';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -37,13 +38,7 @@ const tuning = {
     : {}),
 };
 
-const kafkaSettings = kafkaConfig('bench-projection');
-const kafka = new Kafka({
-  clientId: 'bench-projection',
-  brokers: [...kafkaSettings.brokers],
-  ...(kafkaSettings.sasl ? { sasl: { ...kafkaSettings.sasl } } : {}),
-  logLevel: logLevel.ERROR,
-});
+const kafka = kafkaFor(kafkaConfig('bench-projection'));
 const admin = kafka.admin();
 await admin.connect();
 const producer = kafka.producer({

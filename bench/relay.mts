@@ -6,7 +6,6 @@
 // runs (does the slot cost the writers anything?). The latency is measured in this process
 // from the append's commit to the broker's ack of that message (one clock).
 import pg from 'pg';
-import { Kafka, logLevel } from 'kafkajs';
 import {
   EventRegistry,
   PostgresEventStore,
@@ -18,6 +17,7 @@ import {
 } from '@es/event-store';
 import { KafkaPublisher, ensureTopics, type OutboundMessage } from '@es/messaging';
 import { kafkaConfig, postgresConfig } from '@es/runtime-config';
+import { kafkaFor } from '@es/testing';
 import { machine, ms, percentile, writeSection } from './lib.mts';
 
 const rates = (process.env['BENCH_RATES'] ?? '1000,10000').split(',').map(Number);
@@ -44,13 +44,7 @@ await other.query('CREATE TABLE held (id int)');
 const registry = new EventRegistry([
   { type: 'OrderCreated', schemaVersion: 1, validate: () => [] },
 ]);
-const kafkaSettings = kafkaConfig('bench-relay');
-const kafka = new Kafka({
-  clientId: 'bench-relay',
-  brokers: [...kafkaSettings.brokers],
-  ...(kafkaSettings.sasl ? { sasl: { ...kafkaSettings.sasl } } : {}),
-  logLevel: logLevel.ERROR,
-});
+const kafka = kafkaFor(kafkaConfig('bench-relay'));
 const data = {
   customerId: 'customer-0000123456',
   items: [{ sku: 'SKU-000123', quantity: 2, unitPrice: 1999 }],

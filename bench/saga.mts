@@ -13,12 +13,12 @@
 // reservation on one hot stream. Before the load, the bench waits until the services' consumer
 // groups have nothing left from an earlier run, so it times only its own orders.
 import { randomUUID } from 'node:crypto';
-import { Kafka, logLevel } from 'kafkajs';
+import { logLevel } from 'kafkajs';
 import pg from 'pg';
 import { serviceClient, type ServiceName } from '@es/api-client';
 import { consumerLag } from '@es/messaging';
 import { kafkaConfig, postgresConfig } from '@es/runtime-config';
-import { Identity, SERVICES, startServices, withIdentity } from '@es/testing';
+import { Identity, SERVICES, kafkaFor, startServices, withIdentity } from '@es/testing';
 import { machine, ms, percentile, writeSection } from './lib.mts';
 
 const rate = Number(process.env['BENCH_RATE'] ?? 150);
@@ -55,13 +55,7 @@ const accepted = <T,>(r: { data?: T; response: Response }, what: string): T => {
 
 /** Until every group has consumed all its topics hold (an earlier run's backlog included). */
 async function idle(timeoutMs = 600_000): Promise<void> {
-  const settings = kafkaConfig('bench-saga');
-  const admin = new Kafka({
-    clientId: 'bench-saga',
-    brokers: [...settings.brokers],
-    ...(settings.sasl ? { sasl: { ...settings.sasl } } : {}),
-    logLevel: logLevel.NOTHING,
-  }).admin();
+  const admin = kafkaFor(kafkaConfig('bench-saga'), logLevel.NOTHING).admin();
   await admin.connect();
   try {
     const groups = [

@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 // Its types, from where libs/messaging has it (this file is in no package of its own).
 import type * as KafkaJs from '../../libs/messaging/node_modules/kafkajs/types/index.d.ts';
+import { kafkaPasswordFromFile } from '../../libs/runtime-config/src/passfile.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 // kafkajs is a dependency of libs/messaging, resolved from there.
@@ -34,12 +35,8 @@ if (!brokerList || !credentialsFile) {
   process.exit(2);
 }
 const brokers = brokerList.split(',');
-const credentials = new Map(
-  readFileSync(credentialsFile, 'utf8')
-    .split('\n')
-    .filter((line) => line.includes(':'))
-    .map((line) => [line.slice(0, line.indexOf(':')), line.slice(line.indexOf(':') + 1)]),
-);
+/** A principal's password, as the services read theirs (libs/runtime-config's passfile.ts). */
+const passwordOf = (user: string) => kafkaPasswordFromFile(credentialsFile, user) ?? '';
 const access = JSON.parse(
   readFileSync(join(root, 'infra', 'kafka', 'access.json'), 'utf8'),
 ) as Access;
@@ -114,7 +111,7 @@ async function propagated(): Promise<void> {
     sasl: {
       mechanism: 'scram-sha-256',
       username: 'es-tools',
-      password: credentials.get('es-tools') ?? '',
+      password: passwordOf('es-tools'),
     },
     logLevel: kafkajs.logLevel.NOTHING,
   }).admin();
@@ -144,7 +141,7 @@ async function propagated(): Promise<void> {
 const kafka = new kafkajs.Kafka({
   clientId: 'es-provision',
   brokers,
-  sasl: { mechanism: 'plain', username: 'admin', password: credentials.get('admin') ?? '' },
+  sasl: { mechanism: 'plain', username: 'admin', password: passwordOf('admin') },
   logLevel: kafkajs.logLevel.ERROR,
   retry: { retries: 10 },
 });

@@ -123,7 +123,9 @@ kafka_provision() {
       >>"$LOG_DIR/kafka-provision.log" 2>&1 || die "creating Kafka user $user failed (log: $LOG_DIR/kafka-provision.log)"
     echo "$user" >>"$done_file"
   done
-  "$(identity_node)" --disable-warning=ExperimentalWarning "$STACK_ROOT/infra/kafka/provision.mts" \
+  # Node reads passfile.ts, of a package without "type", as the ES module it is: no warning.
+  "$(identity_node)" --disable-warning=ExperimentalWarning --disable-warning=MODULE_TYPELESS_PACKAGE_JSON \
+    "$STACK_ROOT/infra/kafka/provision.mts" \
     "$(kafka_brokers)" "$KAFKA_CREDENTIALS" >>"$LOG_DIR/kafka-provision.log" 2>&1 \
     || die "applying Kafka ACLs failed (log: $LOG_DIR/kafka-provision.log)"
 }

@@ -12,7 +12,8 @@ import { accountDecider, type AccountState } from '@es/payment-domain';
 import { mongoConfig } from '@es/runtime-config';
 import { readTopic } from '@es/messaging';
 import type { Ledger } from './load';
-import { DATABASES, type ChaosSystem, type DatabaseName } from './system';
+import type { DatabaseName } from '@es/testing';
+import { DATABASES, type ChaosSystem } from './system';
 
 export interface Check {
   readonly name: string;

@@ -9,10 +9,13 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { MongoClient } from 'mongodb';
 import { Pool } from 'pg';
-import { logLevel, type Kafka } from 'kafkajs';
-import { kafkaConfig, mongoConfig, postgresConfig } from '@es/runtime-config';
+import type { Kafka } from 'kafkajs';
+import { mongoConfig, postgresConfig } from '@es/runtime-config';
 import {
-  kafkaFor,
+  SERVICE_DATABASES,
+  clusterKafka,
+  kafkaPassfile,
+  type DatabaseName,
   createTestDatabase,
   dropDatabase,
   freePort,
@@ -26,13 +29,7 @@ import {
 } from '@es/testing';
 
 /** A service's database on the local PostgreSQL (the saga orchestrator's is `sagas`). */
-export const DATABASES = {
-  'order-service': 'orders',
-  'inventory-service': 'inventory',
-  'payment-service': 'payments',
-  'saga-orchestrator': 'sagas',
-} as const;
-export type DatabaseName = (typeof DATABASES)[keyof typeof DATABASES];
+export const DATABASES = SERVICE_DATABASES;
 
 /** What runs: an instance name, its service, and whether it takes HTTP load. */
 export const INSTANCES = [
@@ -88,20 +85,11 @@ function kafkaCluster(nodes: number, port: number): KafkaCluster {
     }
   }
   const brokers = Array.from({ length: nodes }, (_, i) => `127.0.0.1:${port + 2 * i}`);
-  const passfile = join(dir, 'kafka', 'credentials');
   return {
     nodes,
     brokers,
-    passfile,
-    client: (clientId) =>
-      kafkaFor(
-        kafkaConfig(clientId, {
-          KAFKA_BROKERS: brokers.join(','),
-          KAFKA_SASL_USERNAME: 'es-tools',
-          KAFKA_PASSFILE: passfile,
-        }),
-        logLevel.NOTHING,
-      ),
+    passfile: kafkaPassfile(dir),
+    client: (clientId) => clusterKafka(clientId, { stackDir: dir, brokers }),
     kill: (node) => {
       const pidFile = join(dir, 'run', node === 1 ? 'kafka.pid' : `kafka-${node}.pid`);
       process.kill(Number(readFileSync(pidFile, 'utf8').trim()), 'SIGKILL');

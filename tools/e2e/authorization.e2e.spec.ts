@@ -16,6 +16,7 @@ import { postgresConfig } from '@es/runtime-config';
 import { sagaOrchestratorApi } from '@es/saga-contracts';
 import { forgedToken } from '@es/service-testing';
 import {
+  SERVICE_DATABASES,
   eventually,
   identity,
   readSideCaughtUp,
@@ -257,7 +258,7 @@ describe('who may call what, on every operation of every service (real provider,
    */
   async function written(): Promise<string> {
     const counts: string[] = [];
-    for (const database of ['orders', 'inventory', 'payments', 'sagas']) {
+    for (const database of Object.values(SERVICE_DATABASES)) {
       const client = new pg.Client(postgresConfig(database));
       await client.connect();
       try {

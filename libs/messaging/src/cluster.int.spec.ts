@@ -7,9 +7,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigResourceTypes, logLevel, type Admin, type Kafka } from 'kafkajs';
-import { kafkaConfig } from '@es/runtime-config';
-import { eventually, kafkaFor, uniqueName, workspaceRoot } from '@es/testing';
+import { ConfigResourceTypes, type Admin, type Kafka } from 'kafkajs';
+import { clusterKafka, eventually, uniqueName, workspaceRoot } from '@es/testing';
 import type { OutboundMessage } from './envelope/envelope';
 import { KafkaPublisher } from './kafka-publisher';
 import { TopicSettingsError, ensureTopics, verifyTopics } from './topics';
@@ -39,14 +38,7 @@ describe('a three-node Kafka cluster (real brokers)', () => {
   beforeAll(() => {
     stack('up', 'kafka');
     // As the tools' principal of this cluster (its nodes were formatted with its credentials).
-    kafka = kafkaFor(
-      kafkaConfig('cluster-int', {
-        KAFKA_BROKERS: brokers.join(','),
-        KAFKA_SASL_USERNAME: 'es-tools',
-        KAFKA_PASSFILE: join(stackDir, 'kafka', 'credentials'),
-      }),
-      logLevel.NOTHING,
-    );
+    kafka = clusterKafka('cluster-int', { stackDir, brokers });
     admin = kafka.admin();
     return admin.connect();
   }, 300_000);

@@ -89,18 +89,22 @@ class Reader {
     return value;
   }
 
-  /** `variable`, else the passfile's line for `key` when PGPASSFILE names one. */
-  password(variable: string, key: PassfileKey): string | undefined {
+  /**
+   * A secret: `variable`, else what `lookup` finds in the file `fileVariable` names (a file
+   * that cannot be read, or that others may, is a problem of `fileVariable`).
+   */
+  secret(
+    variable: string,
+    fileVariable: string,
+    lookup: (file: string) => string | undefined,
+  ): string | undefined {
     const value = this.optional(variable);
-    const file = this.optional('PGPASSFILE');
+    const file = this.optional(fileVariable);
     if (value !== undefined || file === undefined) return value;
     try {
-      return passwordFromPassfile(file, key);
+      return lookup(file);
     } catch (error) {
-      this.problems.push({
-        variable: 'PGPASSFILE',
-        problem: (error as Error).message,
-      });
+      this.problems.push({ variable: fileVariable, problem: (error as Error).message });
       return undefined;
     }
   }
@@ -158,21 +162,28 @@ export const LOCAL_DEFAULTS = {
   mongoDatabase: 'read_models',
 } as const;
 
-/**
- * The service's own connection (PGHOST, PGPORT, PGUSER, PGDATABASE). Its password is
- * PGPASSWORD, else the matching line of PGPASSFILE (passfile.ts), never a process argument.
- */
-export function postgresConfig(database: string, env: Env = process.env): PostgresConfig {
-  const r = new Reader(env);
-  const address = {
+/** Where the service's connection goes, and as whom (PGHOST, PGPORT, PGUSER, PGDATABASE). */
+function postgresAddress(r: Reader, database: string): PassfileKey {
+  return {
     host: r.string('PGHOST', LOCAL_DEFAULTS.host),
     port: r.port('PGPORT', LOCAL_DEFAULTS.postgresPort),
     user: r.string('PGUSER', LOCAL_DEFAULTS.postgresUser),
     database: r.string('PGDATABASE', database),
   };
-  const config = { ...address, password: r.password('PGPASSWORD', address) };
+}
+
+/**
+ * The service's own connection. Its password is PGPASSWORD, else the matching line of
+ * PGPASSFILE (passfile.ts), never a process argument.
+ */
+export function postgresConfig(database: string, env: Env = process.env): PostgresConfig {
+  const r = new Reader(env);
+  const address = postgresAddress(r, database);
+  const password = r.secret('PGPASSWORD', 'PGPASSFILE', (file) =>
+    passwordFromPassfile(file, address),
+  );
   r.done();
-  return config;
+  return { ...address, password };
 }
 
 /**
@@ -185,13 +196,19 @@ export function postgresMigrationConfig(
   database: string,
   env: Env = process.env,
 ): PostgresConfig | undefined {
-  const service = postgresConfig(database, env);
   const r = new Reader(env);
+  const service = postgresAddress(r, database);
   const user = r.optional('PG_MIGRATION_USER');
-  const address = { ...service, user: user ?? service.user };
-  const password = user === undefined ? undefined : r.password('PG_MIGRATION_PASSWORD', address);
+  if (user === undefined || user === service.user) {
+    r.done();
+    return undefined;
+  }
+  const address = { ...service, user };
+  const password = r.secret('PG_MIGRATION_PASSWORD', 'PGPASSFILE', (file) =>
+    passwordFromPassfile(file, address),
+  );
   r.done();
-  return user === undefined || user === service.user ? undefined : { ...address, password };
+  return { ...address, password };
 }
 
 /**
@@ -213,15 +230,12 @@ export function kafkaConfig(clientId: string, env: Env = process.env): KafkaConf
   const r = new Reader(env);
   const brokers = r.list('KAFKA_BROKERS', LOCAL_DEFAULTS.kafkaBrokers);
   const username = r.optional('KAFKA_SASL_USERNAME');
-  let password = r.optional('KAFKA_SASL_PASSWORD');
-  const file = r.optional('KAFKA_PASSFILE');
-  if (username !== undefined && password === undefined && file !== undefined) {
-    try {
-      password = kafkaPasswordFromFile(file, username);
-    } catch (error) {
-      r.problems.push({ variable: 'KAFKA_PASSFILE', problem: (error as Error).message });
-    }
-  }
+  const password =
+    username === undefined
+      ? undefined
+      : r.secret('KAFKA_SASL_PASSWORD', 'KAFKA_PASSFILE', (file) =>
+          kafkaPasswordFromFile(file, username),
+        );
   if (username !== undefined && password === undefined)
     r.problems.push({
       variable: 'KAFKA_SASL_USERNAME',

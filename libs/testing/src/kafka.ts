@@ -1,6 +1,6 @@
 import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { kafkaConfig, type KafkaConfig } from '@es/runtime-config';
-import { loadStackEnv } from './stack';
+import { kafkaPassfile, loadStackEnv } from './stack';
 
 /** A client as the stack's tools' principal (es-tools, which may do anything). */
 export function testKafka(clientId = 'test'): Kafka {
@@ -17,6 +17,24 @@ export function kafkaAs(principal: string, clientId = principal): Kafka {
       KAFKA_SASL_USERNAME: principal,
       KAFKA_SASL_PASSWORD: '',
     }),
+  );
+}
+
+/**
+ * A client as the tools' principal of a cluster started in its own stack directory (the fault
+ * harness's, the cluster test's), whose nodes were formatted with that directory's credentials.
+ */
+export function clusterKafka(
+  clientId: string,
+  cluster: { readonly stackDir: string; readonly brokers: readonly string[] },
+): Kafka {
+  return kafkaFor(
+    kafkaConfig(clientId, {
+      KAFKA_BROKERS: cluster.brokers.join(','),
+      KAFKA_SASL_USERNAME: 'es-tools',
+      KAFKA_PASSFILE: kafkaPassfile(cluster.stackDir),
+    }),
+    logLevel.NOTHING,
   );
 }
 

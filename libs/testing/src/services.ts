@@ -20,24 +20,25 @@ export const SERVICES = [
 
 export type ServiceName = (typeof SERVICES)[number]['name'];
 
-/**
- * Each service's own PostgreSQL login role (infra/local/postgres.sh): a service runs as it,
- * with the stack's owner role (PGUSER of stack.env) migrating its schema and granting it what
- * it needs at start. The projection service has no PostgreSQL.
- */
-export const SERVICE_DATABASE_ROLES: Readonly<Record<string, string>> = {
-  'order-service': 'es_orders',
-  'inventory-service': 'es_inventory',
-  'payment-service': 'es_payments',
-  'saga-orchestrator': 'es_sagas',
-};
+/** Each service's PostgreSQL database (the projection service has none). */
+export const SERVICE_DATABASES = {
+  'order-service': 'orders',
+  'inventory-service': 'inventory',
+  'payment-service': 'payments',
+  'saga-orchestrator': 'sagas',
+} as const;
+
+export type DatabaseName = (typeof SERVICE_DATABASES)[keyof typeof SERVICE_DATABASES];
 
 /**
- * A service's own identities on the engines: its PostgreSQL role (the stack's owner role
- * migrating for it) and its Kafka principal, its name (infra/kafka/access.json).
+ * A service's own identities on the engines: its PostgreSQL login role, es_<database> as
+ * infra/local/postgres.sh makes it (the stack's owner role, PGUSER of stack.env, migrating its
+ * schema and granting it what it needs at start), and its Kafka principal, its name
+ * (infra/kafka/access.json).
  */
 function serviceIdentityEnv(service: string): Record<string, string> {
-  const role = SERVICE_DATABASE_ROLES[service];
+  const database = (SERVICE_DATABASES as Record<string, DatabaseName | undefined>)[service];
+  const role = database === undefined ? undefined : `es_${database}`;
   const owner = process.env['PGUSER'];
   return {
     ...(role === undefined || owner === undefined

@@ -18,6 +18,11 @@ export function stackDir(): string {
   return process.env['ES_STACK_DIR'] ?? join(workspaceRoot(), '.local', 'stack');
 }
 
+/** The Kafka principals' passwords of the stack in `dir` (infra/local/kafka.sh). */
+export function kafkaPassfile(dir = stackDir()): string {
+  return join(dir, 'kafka', 'credentials');
+}
+
 /** Parses the `export KEY=value` lines stack.sh writes. */
 export function parseStackEnv(text: string): Record<string, string> {
   const env: Record<string, string> = {};
