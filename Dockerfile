@@ -10,6 +10,8 @@ WORKDIR /workspace
 COPY package.json pnpm-lock.yaml pnpm-workspace.yaml .npmrc nx.json tsconfig.base.json ./
 COPY apps apps
 COPY libs libs
+# For docker-compose's kafka-acls job, which runs infra/kafka/provision.mts from this stage.
+COPY infra/kafka infra/kafka
 RUN pnpm install --frozen-lockfile
 RUN NX_DAEMON=false pnpm exec nx run "@es/${APP}:build" --outputStyle=static
 RUN pnpm --filter "@es/${APP}" deploy --prod --legacy /out

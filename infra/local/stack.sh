@@ -8,7 +8,8 @@
 #   stack.sh reset              stop and delete all data, logs and credentials
 #   stack.sh crash-restart postgres   a crash (immediate stop) and a start: for the fault harness
 #   stack.sh rotate-keys        a new signing key for the identity provider, which restarts
-# engines: postgres kafka ferretdb identity (default: all)
+# engines: postgres kafka ferretdb identity (default: these four), keycloak (only when named:
+# docker-compose's identity provider, natively, with the same realm)
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=common.sh
@@ -17,6 +18,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$HERE/kafka.sh"
 . "$HERE/ferretdb.sh"
 . "$HERE/identity.sh"
+. "$HERE/keycloak.sh"
 
 ENGINES=(postgres kafka ferretdb identity)
 
@@ -26,7 +28,8 @@ engine_fn() { # $1 = engine, $2 = verb
     kafka) echo "kafka_$2" ;;
     ferretdb|mongo) echo "ferret_$2" ;;
     identity|oidc) echo "identity_$2" ;;
-    *) die "unknown engine '$1' (expected: ${ENGINES[*]})" ;;
+    keycloak) echo "keycloak_$2" ;;
+    *) die "unknown engine '$1' (expected: ${ENGINES[*]} keycloak)" ;;
   esac
 }
 
@@ -96,9 +99,10 @@ case "$cmd" in
     cat "$ES_STACK_DIR/stack.env"
     ;;
   reset)
+    keycloak_down
     for ((i = ${#ENGINES[@]} - 1; i >= 0; i--)); do "$(engine_fn "${ENGINES[$i]}" down)"; done
     rm -rf "$ES_STACK_DIR"
     log "deleted $ES_STACK_DIR"
     ;;
-  *) die "usage: stack.sh up|down|status|env|reset|crash-restart|rotate-keys [postgres|kafka|ferretdb|identity...]" ;;
+  *) die "usage: stack.sh up|down|status|env|reset|crash-restart|rotate-keys [postgres|kafka|ferretdb|identity|keycloak...]" ;;
 esac

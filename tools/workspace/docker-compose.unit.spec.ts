@@ -74,8 +74,10 @@ describe('docker-compose.yml', () => {
       [
         'postgres',
         ...KAFKA_NODES,
+        'kafka-users',
+        'kafka-acls',
         'mongo',
-        'identity',
+        'keycloak',
         ...SERVICES.map((s) => s.name),
         ...observability,
       ].sort(),
@@ -87,11 +89,18 @@ describe('docker-compose.yml', () => {
       });
   });
 
-  it('has every service take tokens of the identity provider: the issuer the host sees, its keys in the network', () => {
-    expect(services['identity']?.environment?.['OIDC_ISSUER']).toBe('http://127.0.0.1:4400');
+  it("has every service take Keycloak's tokens: the issuer the host sees, its keys in the network", () => {
+    expect(services['keycloak']?.environment?.['KC_HOSTNAME']).toBe('http://127.0.0.1:4400');
+    expect(published('keycloak')).toEqual([
+      { host: '127.0.0.1', hostPort: 4400, containerPort: 8080 },
+    ]);
     for (const s of SERVICES) {
-      expect(services[s.name]?.environment?.['AUTH_ISSUER']).toBe('http://127.0.0.1:4400');
-      expect(services[s.name]?.environment?.['AUTH_JWKS_URL']).toBe('http://identity:4400/jwks');
+      expect(services[s.name]?.environment?.['AUTH_ISSUER']).toBe(
+        'http://127.0.0.1:4400/realms/es-cqrs',
+      );
+      expect(services[s.name]?.environment?.['AUTH_JWKS_URL']).toBe(
+        'http://keycloak:8080/realms/es-cqrs/protocol/openid-connect/certs',
+      );
     }
   });
 
@@ -273,9 +282,11 @@ describe('docker-compose.yml', () => {
         expect(env['PG_MIGRATION_USER']).toBe('es');
         expect(String(env['PG_MIGRATION_PASSWORD'])).toMatch(/^\$\{POSTGRES_PASSWORD:\?/);
       }
-      expect(Object.keys(service.depends_on ?? {})).toEqual(
-        expect.arrayContaining(['postgres', 'kafka']),
-      );
+      // Kafka's nodes, users and ACLs are ready once the kafka-acls job has run.
+      expect(service.depends_on?.['kafka-acls']).toEqual({
+        condition: 'service_completed_successfully',
+      });
+      expect(service.depends_on?.['keycloak']).toEqual({ condition: 'service_healthy' });
       expect(service.healthcheck?.test.join(' ')).toContain('/health/ready');
     },
   );

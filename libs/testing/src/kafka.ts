@@ -1,4 +1,7 @@
 import { Kafka, logLevel, type Admin } from 'kafkajs';
+
+/** kafkajs' log levels, for kafkaFor's second argument where kafkajs itself does not resolve. */
+export { logLevel as kafkaLogLevel };
 import { kafkaConfig, type KafkaConfig } from '@es/runtime-config';
 import { kafkaPassfile, loadStackEnv } from './stack';
 
