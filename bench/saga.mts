@@ -78,6 +78,76 @@ async function idle(timeoutMs = 600_000): Promise<void> {
   }
 }
 
+interface Hop {
+  readonly from: string;
+  readonly to: string;
+  /** Sorted, in ms. */
+  readonly gaps: number[];
+  /** Where the step usually comes in an order's timeline. */
+  readonly position: number;
+}
+
+/**
+ * The confirmed orders' timelines: every event carrying an order's correlation id, in the
+ * order, saga, inventory and payment stores (one Postgres clock), sorted by time; each step
+ * (an event type after another) with the gaps measured, those at least half the orders take.
+ */
+async function timeline(orders: pg.Pool, sagas: pg.Pool, orderIds: string[]): Promise<Hop[]> {
+  const { rows: confirmed } = await orders.query<{ correlation: string }>(
+    `SELECT metadata->>'correlationId' AS correlation FROM events
+      WHERE stream_type = 'order' AND stream_id = ANY($1) AND event_type = 'OrderApproved'`,
+    [orderIds],
+  );
+  const correlations = confirmed.map((r) => r.correlation);
+  const stores = { orders, sagas } as Record<string, pg.Pool>;
+  const others = ['inventory', 'payments'].map(
+    (db) => [db, new pg.Pool({ ...postgresConfig(db), max: 1 })] as const,
+  );
+  for (const [db, pool] of others) stores[db] = pool;
+  const events = new Map<string, { label: string; at: number }[]>(correlations.map((c) => [c, []]));
+  try {
+    for (const [db, pool] of Object.entries(stores)) {
+      // numeric: pg gives it as a string.
+      const { rows } = await pool.query<{ correlation: string; type: string; at: string }>(
+        `SELECT metadata->>'correlationId' AS correlation, event_type AS type,
+                extract(epoch FROM recorded_at) * 1000 AS at
+           FROM events WHERE metadata->>'correlationId' = ANY($1)`,
+        [correlations],
+      );
+      for (const r of rows)
+        events.get(r.correlation)?.push({ label: `${db}: ${r.type}`, at: Number(r.at) });
+    }
+  } finally {
+    await Promise.all(others.map(([, pool]) => pool.end()));
+  }
+  const steps = new Map<string, { gaps: number[]; positions: number[] }>();
+  for (const line of events.values()) {
+    line.sort((a, b) => a.at - b.at);
+    line.forEach((event, i) => {
+      const before = line[i - 1];
+      if (!before) return;
+      const key = `${before.label}\u0000${event.label}`;
+      const step = steps.get(key) ?? { gaps: [], positions: [] };
+      step.gaps.push(event.at - before.at);
+      step.positions.push(i);
+      steps.set(key, step);
+    });
+  }
+  return [...steps]
+    .filter(([, step]) => step.gaps.length * 2 >= correlations.length)
+    .map(([key, step]) => {
+      const [from = '', to = ''] = key.split('\u0000');
+      const positions = step.positions.sort((a, b) => a - b);
+      return {
+        from,
+        to,
+        gaps: step.gaps.sort((a, b) => a - b),
+        position: positions[Math.floor(positions.length / 2)] ?? 0,
+      };
+    })
+    .sort((a, b) => a.position - b.position);
+}
+
 try {
   const skus = Array.from({ length: skuCount }, (_, i) => `BENCH-${run}-${i}`);
   await Promise.all(
@@ -261,6 +331,7 @@ try {
         AND e.event_type = 'SagaCompleted'`,
     [cancelledIds],
   );
+  const hops = await timeline(orders, sagas, orderIds);
   await Promise.all([orders.end(), sagas.end()]);
 
   const sorted = (xs: number[]) => xs.map(Number).sort((a, b) => a - b);
@@ -303,6 +374,13 @@ ${line('cancellation: saga started -> completed', cancellationToEnd)}
     : ''
 }
 Targets (issue 5): at least 150 sagas/s, happy p99 under 1 s, compensation p99 under 2 s.
+
+Where a confirmed order's time goes: each event of its correlation in the four stores, in
+recorded order, and the time since the one before it (ms; the steps most orders take):
+
+| from | to | steps | p50 | p90 |
+|---|---|---:|---:|---:|
+${hops.map((h) => `| ${h.from} | ${h.to} | ${h.gaps.length} | ${ms(percentile(h.gaps, 50))} | ${ms(percentile(h.gaps, 90))} |`).join('\n')}
 `;
   console.log(body);
   await writeSection(

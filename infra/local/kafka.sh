@@ -104,27 +104,35 @@ kafka_java_secret_args() { # dir, then the arguments after the classpath
   return $rc
 }
 
-# SCRAM credentials for the users the cluster lacks (formatted before a user existed), as the
-# super user; then the ACLs of infra/kafka/access.json, exactly (infra/kafka/provision.mts).
+# SCRAM credentials for every user that cannot log in with the credentials file's password
+# (a user added after the cluster was formatted; or all of them, when Kafka lost them: see
+# infra/kafka/logins.mts), set as the super user; then the ACLs of infra/kafka/access.json,
+# exactly (infra/kafka/provision.mts).
 kafka_provision() {
-  local user done_file="$KAFKA_DIR/scram-users" admin_props="$KAFKA_DIR/admin.properties" bootstrap
+  local user admin_props="$KAFKA_DIR/admin.properties" bootstrap node
+  local -a lacking=()
   bootstrap="$ES_BIND_HOST:$(kafka_port 1)"
+  node="$(identity_node)"
   (umask 077 && {
     echo "security.protocol=SASL_PLAINTEXT"
     echo "sasl.mechanism=PLAIN"
     printf 'sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="admin" password="%s";\n' "$(kafka_password admin)"
   } >"$admin_props")
-  touch "$done_file"
-  for user in "${KAFKA_USERS[@]}"; do
-    grep -qx "$user" "$done_file" && continue
+  # Node reads passfile.ts, of a package without "type", as the ES module it is: no warning.
+  "$node" --disable-warning=ExperimentalWarning --disable-warning=MODULE_TYPELESS_PACKAGE_JSON \
+    "$STACK_ROOT/infra/kafka/logins.mts" "$(kafka_brokers)" "$KAFKA_CREDENTIALS" "${KAFKA_USERS[@]}" \
+    >"$KAFKA_DIR/lacking-logins" 2>>"$LOG_DIR/kafka-provision.log" \
+    || die "checking the Kafka users' logins failed (log: $LOG_DIR/kafka-provision.log)"
+  mapfile -t lacking <"$KAFKA_DIR/lacking-logins"
+  for user in "${lacking[@]}"; do
+    [ -n "$user" ] || continue
+    log "Kafka user $user cannot log in: setting its SCRAM credential"
     kafka_java_secret_args "$KAFKA_DIR" kafka.admin.ConfigCommand --bootstrap-server "$bootstrap" \
       --command-config "$admin_props" --alter --entity-type users --entity-name "$user" \
       --add-config "SCRAM-SHA-256=[iterations=4096,password=$(kafka_password "$user")]" \
       >>"$LOG_DIR/kafka-provision.log" 2>&1 || die "creating Kafka user $user failed (log: $LOG_DIR/kafka-provision.log)"
-    echo "$user" >>"$done_file"
   done
-  # Node reads passfile.ts, of a package without "type", as the ES module it is: no warning.
-  "$(identity_node)" --disable-warning=ExperimentalWarning --disable-warning=MODULE_TYPELESS_PACKAGE_JSON \
+  "$node" --disable-warning=ExperimentalWarning --disable-warning=MODULE_TYPELESS_PACKAGE_JSON \
     "$STACK_ROOT/infra/kafka/provision.mts" \
     "$(kafka_brokers)" "$KAFKA_CREDENTIALS" >>"$LOG_DIR/kafka-provision.log" 2>&1 \
     || die "applying Kafka ACLs failed (log: $LOG_DIR/kafka-provision.log)"
@@ -165,7 +173,6 @@ kafka_up() {
       kafka_java_secret_args "$dir" kafka.tools.StorageTool format -t "$cluster_id" -c "$dir/server.properties" \
         "${scram[@]}" >"$LOG_DIR/$(kafka_name "$i")-format.log" 2>&1 \
         || die "formatting Kafka storage of node $i failed (log: $LOG_DIR/$(kafka_name "$i")-format.log)"
-      [ "$i" != 1 ] || printf '%s\n' "${KAFKA_USERS[@]}" >"$KAFKA_DIR/scram-users"
     fi
     # shellcheck disable=SC2086
     spawn "$(kafka_name "$i")" java $KAFKA_HEAP -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+ExitOnOutOfMemoryError \
