@@ -1,0 +1,123 @@
+// Crypto-shredding's cipher (docs/privacy.md): AES-256-GCM everywhere. A data subject's data key
+// (32 random bytes) is kept only wrapped under the master key, bound to its id; a personal
+// field's value is sealed under its subject's data key, bound to the subject and the field, so
+// a sealed value moved to another subject or field does not open. Destroying the data key is
+// erasing every value sealed under it: what remains is ciphertext nothing can open.
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+export const KEY_BYTES = 32;
+
+/** The key the data keys are wrapped under (from configuration, or a KMS behind the KeyStore). */
+export interface MasterKey {
+  /** A fingerprint, not the key: which master key wrapped a data key. */
+  readonly id: string;
+  readonly key: Buffer;
+}
+
+export function masterKey(key: Buffer): MasterKey {
+  if (key.length !== KEY_BYTES)
+    throw new Error(`a master key is ${KEY_BYTES} bytes (AES-256), got ${key.length}`);
+  return { id: createHash('sha256').update(key).digest('hex').slice(0, 16), key };
+}
+
+/** A data subject's key, in the clear: held in memory only, never written so. */
+export interface DataKey {
+  /** `<subject>#<generation>`: what a sealed value names. */
+  readonly id: string;
+  readonly subject: string;
+  readonly key: Buffer;
+}
+
+export const dataKeyId = (subject: string, generation: number) => `${subject}#${generation}`;
+
+/** The subject of a data key's id (a subject id may itself hold '#'). */
+export function subjectOfKeyId(id: string): string {
+  const at = id.lastIndexOf('#');
+  if (at <= 0) throw new Error(`not a data key id: '${id}'`);
+  return id.slice(0, at);
+}
+
+function encrypt(key: Buffer, plain: Buffer, aad: string): Buffer {
+  const iv = randomBytes(IV_BYTES);
+  const cipher = createCipheriv('aes-256-gcm', key, iv);
+  cipher.setAAD(Buffer.from(aad, 'utf8'));
+  const body = Buffer.concat([cipher.update(plain), cipher.final()]);
+  return Buffer.concat([iv, cipher.getAuthTag(), body]);
+}
+
+function decrypt(key: Buffer, sealed: Buffer, aad: string): Buffer {
+  if (sealed.length < IV_BYTES + TAG_BYTES) throw new Error('sealed value too short');
+  const decipher = createDecipheriv('aes-256-gcm', key, sealed.subarray(0, IV_BYTES));
+  decipher.setAAD(Buffer.from(aad, 'utf8'));
+  decipher.setAuthTag(sealed.subarray(IV_BYTES, IV_BYTES + TAG_BYTES));
+  return Buffer.concat([decipher.update(sealed.subarray(IV_BYTES + TAG_BYTES)), decipher.final()]);
+}
+
+/** A new data key, and its wrapped form (under the master key, bound to the key's id). */
+export function newDataKey(
+  master: MasterKey,
+  subject: string,
+  generation: number,
+): { key: DataKey; wrapped: Buffer } {
+  const key = randomBytes(KEY_BYTES);
+  const id = dataKeyId(subject, generation);
+  return { key: { id, subject, key }, wrapped: encrypt(master.key, key, `data-key:${id}`) };
+}
+
+export function unwrapDataKey(master: MasterKey, id: string, wrapped: Buffer): DataKey {
+  return {
+    id,
+    subject: subjectOfKeyId(id),
+    key: decrypt(master.key, wrapped, `data-key:${id}`),
+  };
+}
+
+/** A personal field's value as it is stored: JSON, sealed under its subject's key. */
+export interface Sealed {
+  readonly $sealed: 'v1';
+  /** The data key's id. */
+  readonly key: string;
+  /** base64 of IV | GCM tag | ciphertext. */
+  readonly data: string;
+}
+
+/** What reads give for a field whose subject was erased: its value is gone. */
+export interface Erased {
+  readonly $erased: true;
+}
+
+export const ERASED: Erased = Object.freeze({ $erased: true });
+
+export function isSealed(value: unknown): value is Sealed {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    (value as { $sealed?: unknown }).$sealed === 'v1' &&
+    typeof (value as { key?: unknown }).key === 'string' &&
+    typeof (value as { data?: unknown }).data === 'string'
+  );
+}
+
+export function isErased(value: unknown): value is Erased {
+  return (
+    typeof value === 'object' && value !== null && (value as { $erased?: unknown }).$erased === true
+  );
+}
+
+/** `field` names where the value lives (e.g. `shippingAddress`): part of what binds it. */
+export function seal(key: DataKey, field: string, value: unknown): Sealed {
+  const plain = Buffer.from(JSON.stringify(value), 'utf8');
+  return {
+    $sealed: 'v1',
+    key: key.id,
+    data: encrypt(key.key, plain, `field:${key.id}:${field}`).toString('base64'),
+  };
+}
+
+export function open(key: DataKey, field: string, sealed: Sealed): unknown {
+  if (sealed.key !== key.id) throw new Error(`sealed under ${sealed.key}, not ${key.id}`);
+  const plain = decrypt(key.key, Buffer.from(sealed.data, 'base64'), `field:${key.id}:${field}`);
+  return JSON.parse(plain.toString('utf8')) as unknown;
+}

@@ -1,0 +1,3 @@
+export * from './envelope';
+export * from './key-store';
+export * from './shredder';

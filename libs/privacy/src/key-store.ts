@@ -1,0 +1,169 @@
+// Where data keys live (docs/privacy.md): a port, so a KMS or Vault can take the place of the
+// PostgreSQL table each service keeps in its own database. A key is made the first time its
+// subject's personal data is written, read back by the id a sealed value names, and destroyed
+// by an erasure; a destroyed key reads as `erased`, for good.
+import type { Pool } from 'pg';
+import {
+  dataKeyId,
+  newDataKey,
+  subjectOfKeyId,
+  unwrapDataKey,
+  type DataKey,
+  type MasterKey,
+} from './envelope';
+
+export interface KeyStore {
+  /** The subject's current key, made if it has none that is not erased. */
+  keyFor(subject: string): Promise<DataKey>;
+  /** The key a sealed value names, or `erased`; a key that never existed is an error. */
+  key(id: string): Promise<DataKey | 'erased'>;
+  /** Destroys every key of the subject; how many there were. */
+  erase(subject: string): Promise<number>;
+}
+
+/**
+ * The data keys' table, in each service's database (the event store's migrations create it).
+ * A row keeps its subject and generation after erasure, with the key gone: the tombstone says
+ * the values sealed under it were erased, not lost.
+ */
+export const DATA_KEYS_SQL = `
+  CREATE TABLE data_keys (
+    subject     text        NOT NULL,
+    generation  integer     NOT NULL CHECK (generation > 0),
+    -- Which master key wrapped it (a fingerprint, not the key).
+    master_key  text        NOT NULL,
+    wrapped     bytea,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    erased_at   timestamptz,
+    PRIMARY KEY (subject, generation),
+    CHECK ((wrapped IS NULL) = (erased_at IS NOT NULL))
+  );
+  -- At most one key of a subject is not erased: two writers making a subject's first key, one
+  -- of whom saw the other's row only when choosing its generation, still make one.
+  CREATE UNIQUE INDEX data_keys_live ON data_keys (subject) WHERE wrapped IS NOT NULL;
+`;
+
+export class PostgresKeyStore implements KeyStore {
+  /** `masters[0]` wraps new keys; the others still unwrap the keys they wrapped (rotation). */
+  constructor(
+    private readonly pool: Pool,
+    private readonly masters: readonly MasterKey[],
+  ) {
+    if (masters.length === 0) throw new Error('a key store needs a master key');
+  }
+
+  async keyFor(subject: string): Promise<DataKey> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const { rows } = await this.pool.query<{
+        generation: number;
+        master_key: string;
+        wrapped: Buffer;
+      }>(
+        `SELECT generation, master_key, wrapped FROM data_keys
+          WHERE subject = $1 AND wrapped IS NOT NULL ORDER BY generation DESC LIMIT 1`,
+        [subject],
+      );
+      const current = rows[0];
+      if (current)
+        return this.unwrap(
+          dataKeyId(subject, current.generation),
+          current.master_key,
+          current.wrapped,
+        );
+      const { rows: last } = await this.pool.query<{ generation: number | null }>(
+        'SELECT max(generation) AS generation FROM data_keys WHERE subject = $1',
+        [subject],
+      );
+      const generation = (last[0]?.generation ?? 0) + 1;
+      const [master] = this.masters as [MasterKey, ...MasterKey[]];
+      const made = newDataKey(master, subject, generation);
+      // Two writers for one new subject: one row wins (the primary key or data_keys_live), the
+      // other reads it on the next turn.
+      const { rowCount } = await this.pool.query(
+        `INSERT INTO data_keys (subject, generation, master_key, wrapped) VALUES ($1, $2, $3, $4)
+         ON CONFLICT DO NOTHING`,
+        [subject, generation, master.id, made.wrapped],
+      );
+      if (rowCount === 1) return made.key;
+    }
+    throw new Error(`no data key could be made for subject ${subject}`);
+  }
+
+  async key(id: string): Promise<DataKey | 'erased'> {
+    const subject = subjectOfKeyId(id);
+    const generation = Number(id.slice(subject.length + 1));
+    const { rows } = await this.pool.query<{ master_key: string; wrapped: Buffer | null }>(
+      'SELECT master_key, wrapped FROM data_keys WHERE subject = $1 AND generation = $2',
+      [subject, generation],
+    );
+    const row = rows[0];
+    if (!row) throw new Error(`data key ${id} does not exist in this store`);
+    if (row.wrapped === null) return 'erased';
+    return this.unwrap(id, row.master_key, row.wrapped);
+  }
+
+  async erase(subject: string): Promise<number> {
+    const { rowCount } = await this.pool.query(
+      `UPDATE data_keys SET wrapped = NULL, erased_at = now()
+        WHERE subject = $1 AND wrapped IS NOT NULL`,
+      [subject],
+    );
+    return rowCount ?? 0;
+  }
+
+  private unwrap(id: string, masterId: string, wrapped: Buffer): DataKey {
+    const master = this.masters.find((m) => m.id === masterId);
+    if (!master)
+      throw new Error(
+        `data key ${id} is wrapped under master key ${masterId}, which is not configured`,
+      );
+    return unwrapDataKey(master, id, wrapped);
+  }
+}
+
+/**
+ * Keys kept in memory for a while, so that reading a stream does not ask the table per event.
+ * An erasure through this cache forgets the subject's keys at once; another process's cache
+ * may still hold one for up to `ttlMs` (docs/privacy.md), which bounds how long after an
+ * erasure a read elsewhere can still open a value.
+ */
+export class CachedKeyStore implements KeyStore {
+  private readonly byId = new Map<string, { value: DataKey | 'erased'; until: number }>();
+  private readonly current = new Map<string, { value: DataKey; until: number }>();
+
+  constructor(
+    private readonly inner: KeyStore,
+    private readonly ttlMs = 60_000,
+    private readonly max = 10_000,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async keyFor(subject: string): Promise<DataKey> {
+    const hit = this.current.get(subject);
+    if (hit && hit.until > this.now()) return hit.value;
+    const value = await this.inner.keyFor(subject);
+    this.remember(this.current, subject, value);
+    this.remember(this.byId, value.id, value);
+    return value;
+  }
+
+  async key(id: string): Promise<DataKey | 'erased'> {
+    const hit = this.byId.get(id);
+    if (hit && hit.until > this.now()) return hit.value;
+    const value = await this.inner.key(id);
+    this.remember(this.byId, id, value);
+    return value;
+  }
+
+  async erase(subject: string): Promise<number> {
+    this.current.delete(subject);
+    for (const id of [...this.byId.keys()])
+      if (subjectOfKeyId(id) === subject) this.byId.delete(id);
+    return this.inner.erase(subject);
+  }
+
+  private remember<V>(map: Map<string, { value: V; until: number }>, key: string, value: V) {
+    if (map.size >= this.max) map.delete(map.keys().next().value as string);
+    map.set(key, { value, until: this.now() + this.ttlMs });
+  }
+}
