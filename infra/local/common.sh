@@ -62,6 +62,12 @@ apt_install() { # packages...
     || die "apt-get install $* failed"
 }
 
+# Java and Maven, for what comes from Maven Central (Kafka's jars, Keycloak).
+require_java_maven() {
+  command -v java >/dev/null || apt_install openjdk-17-jre-headless
+  command -v mvn >/dev/null || apt_install maven
+}
+
 # Runs a command as the given system user when root (the engines refuse to run as root), else as us.
 as_user() { # $1 = user, $2.. = command
   local user="$1"; shift

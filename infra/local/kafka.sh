@@ -21,8 +21,7 @@ KAFKA_USERS=(order-service inventory-service payment-service saga-orchestrator p
 
 kafka_install() {
   [ -f "$KAFKA_JARS/.complete" ] && return
-  command -v java >/dev/null || apt_install openjdk-17-jre-headless
-  command -v mvn >/dev/null || apt_install maven
+  require_java_maven
   log "fetching Kafka $KAFKA_VERSION broker jars from Maven Central (first run only)"
   local tmp="$KAFKA_JARS.tmp.$$"
   rm -rf "$tmp"; mkdir -p "$tmp"

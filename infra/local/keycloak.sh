@@ -16,8 +16,7 @@ KEYCLOAK_ISSUER="http://$ES_BIND_HOST:$ES_KEYCLOAK_PORT/realms/es-cqrs"
 
 keycloak_install() {
   [ -f "$KEYCLOAK_DIST/.complete" ] && return
-  command -v java >/dev/null || apt_install openjdk-17-jre-headless
-  command -v mvn >/dev/null || apt_install maven
+  require_java_maven
   log "fetching Keycloak $KEYCLOAK_VERSION from Maven Central (first run only)"
   local tmp="$KEYCLOAK_DIST.tmp.$$"
   rm -rf "$tmp"; mkdir -p "$tmp"
