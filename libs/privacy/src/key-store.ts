@@ -22,12 +22,12 @@ export interface KeyStore {
 }
 
 /**
- * The data keys' table, in each service's database (the event store's migrations create it).
- * A row keeps its subject and generation after erasure, with the key gone: the tombstone says
- * the values sealed under it were erased, not lost.
+ * The data keys' table, in the key vault's database (docs/privacy.md): made by
+ * migrateKeyStore(). A row keeps its subject and generation after erasure, with the key gone:
+ * the tombstone says the values sealed under it were erased, not lost.
  */
-export const DATA_KEYS_SQL = `
-  CREATE TABLE data_keys (
+const DATA_KEYS_SQL = `
+  CREATE TABLE IF NOT EXISTS data_keys (
     subject     text        NOT NULL,
     generation  integer     NOT NULL CHECK (generation > 0),
     -- Which master key wrapped it (a fingerprint, not the key).
@@ -40,8 +40,24 @@ export const DATA_KEYS_SQL = `
   );
   -- At most one key of a subject is not erased: two writers making a subject's first key, one
   -- of whom saw the other's row only when choosing its generation, still make one.
-  CREATE UNIQUE INDEX data_keys_live ON data_keys (subject) WHERE wrapped IS NOT NULL;
+  CREATE UNIQUE INDEX IF NOT EXISTS data_keys_live ON data_keys (subject) WHERE wrapped IS NOT NULL;
 `;
+
+/** Creates the data keys' table where it is missing; callers starting together do not race. */
+export async function migrateKeyStore(pool: Pool): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query("SELECT pg_advisory_xact_lock(hashtext('es:privacy:data-keys'))");
+    await client.query(DATA_KEYS_SQL);
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}
 
 export class PostgresKeyStore implements KeyStore {
   /** `masters[0]` wraps new keys; the others still unwrap the keys they wrapped (rotation). */

@@ -58,6 +58,15 @@ export function passwordFromPassfile(file: string, key: PassfileKey): string | u
   return passwordIn(readPrivate(file), key);
 }
 
+/** The master keys in `file`, base64 one a line, the current one first (comments with #). */
+export function masterKeysFromFile(file: string): string | undefined {
+  const keys = readPrivate(file)
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('#'));
+  return keys.length === 0 ? undefined : keys.join(',');
+}
+
 /**
  * The password of a Kafka principal in `file`, `user:password` per line (the local stack's
  * .local/stack/kafka/credentials, infra/local/kafka.sh).

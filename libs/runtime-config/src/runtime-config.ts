@@ -1,7 +1,12 @@
 // Typed runtime configuration from the environment. Defaults are the local addresses in
 // docs/architecture.md (Runtime pieces), so a service started on the local stack needs no settings beyond the
 // generated Postgres password; every bad variable is named in one error.
-import { kafkaPasswordFromFile, passwordFromPassfile, type PassfileKey } from './passfile';
+import {
+  kafkaPasswordFromFile,
+  masterKeysFromFile,
+  passwordFromPassfile,
+  type PassfileKey,
+} from './passfile';
 
 export interface PostgresConfig {
   readonly host: string;
@@ -245,6 +250,42 @@ export function kafkaConfig(clientId: string, env: Env = process.env): KafkaConf
   return username === undefined || password === undefined
     ? { brokers, clientId }
     : { brokers, clientId, sasl: { mechanism: 'scram-sha-256', username, password } };
+}
+
+export interface PrivacyConfig {
+  /**
+   * The master keys the data subjects' keys are wrapped under (docs/privacy.md), 32 bytes
+   * each: the first wraps new keys, the others still unwrap those they wrapped (a rotation).
+   */
+  readonly masterKeys: readonly Buffer[];
+}
+
+/**
+ * The master keys: PRIVACY_MASTER_KEYS (base64, comma-separated, the current first), or
+ * PRIVACY_MASTER_KEYS_FILE, one a line, a file others may not read. Required: personal data is
+ * never written in the clear for want of a key.
+ */
+export function privacyConfig(env: Env = process.env): PrivacyConfig {
+  const r = new Reader(env);
+  const text = r.secret('PRIVACY_MASTER_KEYS', 'PRIVACY_MASTER_KEYS_FILE', masterKeysFromFile);
+  const masterKeys: Buffer[] = [];
+  if (text === undefined)
+    r.problems.push({
+      variable: 'PRIVACY_MASTER_KEYS',
+      problem: 'no master key: set it, or PRIVACY_MASTER_KEYS_FILE to a file that holds them',
+    });
+  else
+    text.split(',').forEach((encoded, i) => {
+      const key = Buffer.from(encoded.trim(), 'base64');
+      if (key.length === 32 && key.toString('base64') === encoded.trim()) masterKeys.push(key);
+      else
+        r.problems.push({
+          variable: env['PRIVACY_MASTER_KEYS'] ? 'PRIVACY_MASTER_KEYS' : 'PRIVACY_MASTER_KEYS_FILE',
+          problem: `master key ${i + 1} is not 32 bytes of base64 (openssl rand -base64 32 makes one)`,
+        });
+    });
+  r.done();
+  return { masterKeys };
 }
 
 export function mongoConfig(env: Env = process.env): MongoConfig {

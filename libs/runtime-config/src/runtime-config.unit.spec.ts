@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +11,7 @@ import {
   orderVerdictConfig,
   postgresConfig,
   postgresMigrationConfig,
+  privacyConfig,
   readModelConfig,
   relayConfig,
 } from './runtime-config';
@@ -155,6 +157,38 @@ describe('runtime config', () => {
       expect(() =>
         kafkaConfig('x', { KAFKA_PASSFILE: file, KAFKA_SASL_USERNAME: 'order-service' }),
       ).toThrow(/KAFKA_PASSFILE: .* may be read by group or others \(mode 640\)/);
+      chmodSync(file, 0o600);
+    });
+  });
+
+  describe('the master keys of personal data: from the environment or a private file', () => {
+    const one = randomBytes(32).toString('base64');
+    const two = randomBytes(32).toString('base64');
+    const file = join(mkdtempSync(join(tmpdir(), 'privacy-')), 'master-keys');
+    writeFileSync(file, `# the current key first\n${two}\n\n${one}\n`);
+    chmodSync(file, 0o600);
+
+    it('reads them in order, the current one first', () => {
+      expect(privacyConfig({ PRIVACY_MASTER_KEYS: `${one},${two}` }).masterKeys).toEqual([
+        Buffer.from(one, 'base64'),
+        Buffer.from(two, 'base64'),
+      ]);
+      expect(privacyConfig({ PRIVACY_MASTER_KEYS_FILE: file }).masterKeys).toEqual([
+        Buffer.from(two, 'base64'),
+        Buffer.from(one, 'base64'),
+      ]);
+    });
+
+    it('refuses to start without one, with one of another size, or from a file others may read', () => {
+      expect(() => privacyConfig({})).toThrow(/PRIVACY_MASTER_KEYS: no master key/);
+      expect(() =>
+        privacyConfig({ PRIVACY_MASTER_KEYS: `${one},${randomBytes(16).toString('base64')}` }),
+      ).toThrow(/PRIVACY_MASTER_KEYS: master key 2 is not 32 bytes of base64/);
+      expect(() => privacyConfig({ PRIVACY_MASTER_KEYS: 'not base64!' })).toThrow(/master key 1/);
+      chmodSync(file, 0o644);
+      expect(() => privacyConfig({ PRIVACY_MASTER_KEYS_FILE: file })).toThrow(
+        /PRIVACY_MASTER_KEYS_FILE: .* may be read by group or others \(mode 644\)/,
+      );
       chmodSync(file, 0o600);
     });
   });

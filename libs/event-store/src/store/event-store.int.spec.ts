@@ -79,7 +79,7 @@ describe('PostgresEventStore (real PostgreSQL)', () => {
   beforeAll(async () => {
     db = await createTestDatabase('event_store');
     pool = db.pool;
-    expect(await migrate(pool)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(await migrate(pool)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
     expect(await migrate(pool)).toEqual([]); // idempotent
     store = new PostgresEventStore(pool, counterRegistry());
   });

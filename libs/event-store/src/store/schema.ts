@@ -1,7 +1,6 @@
 // The event store's schema, applied by the library on start (migrate()), in order, once each,
 // under an advisory lock so that instances starting together do not race.
 import type { Pool, PoolClient } from 'pg';
-import { DATA_KEYS_SQL } from '@es/privacy';
 
 export interface Migration {
   readonly version: number;
@@ -248,13 +247,6 @@ export const MIGRATIONS: readonly Migration[] = [
       -- index finds the old ones without reading the consumers' marks, which stay.
       CREATE INDEX inbox_http_processed_at ON inbox (processed_at) WHERE consumer LIKE 'http:%';
     `,
-  },
-  {
-    version: 10,
-    name: "the data subjects' keys (crypto-shredding)",
-    // @es/privacy's table: a subject's personal fields are sealed under its key; an erasure
-    // destroys the key (docs/privacy.md).
-    sql: DATA_KEYS_SQL,
   },
 ];
 

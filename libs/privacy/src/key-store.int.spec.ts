@@ -1,11 +1,16 @@
-// @es/privacy's data keys' table on the real cluster, as each service's database has it (this
-// store's migration 10), used as the service's own role uses it.
+// The key vault's data keys' table on the real cluster, used by several processes at once.
 import { randomBytes } from 'node:crypto';
 import { Pool } from 'pg';
 import { postgresConfig } from '@es/runtime-config';
 import { createTestDatabase, type TestDatabase } from '@es/testing';
-import { ERASED, PostgresKeyStore, Shredder, masterKey, type PersonalData } from '@es/privacy';
-import { MIGRATIONS, migrate } from './schema';
+import {
+  ERASED,
+  PostgresKeyStore,
+  Shredder,
+  masterKey,
+  migrateKeyStore,
+  type PersonalData,
+} from './index';
 
 const PERSONAL: PersonalData = { subject: 'customerId', fields: ['name', 'email'] };
 const person = { customerId: 'c-9q', name: 'Wendeline Oyelaran', email: 'wo@example.invalid' };
@@ -17,11 +22,10 @@ describe('PostgresKeyStore', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase('keys');
-    await migrate(db.pool, MIGRATIONS, { grantTo: 'es_orders' });
-    service = new Pool({
-      ...postgresConfig(db.name, { ...process.env, PGUSER: 'es_orders' }),
-      max: 4,
-    });
+    // Twice at once, then again: what every process does at its start.
+    await Promise.all([migrateKeyStore(db.pool), migrateKeyStore(db.pool)]);
+    await migrateKeyStore(db.pool);
+    service = new Pool({ ...postgresConfig(db.name), max: 4 });
   });
   afterAll(async () => {
     await service.end();
