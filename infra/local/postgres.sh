@@ -10,6 +10,11 @@ PG_DIR="$ES_STACK_DIR/postgres"
 PG_DATA="$PG_DIR/data"
 PG_SOCKET_DIR="$PG_DIR/run"
 PG_DATABASES=(orders inventory payments sagas)
+# The key vault (docs/privacy.md): the data subjects' keys, reached by the roles of the services
+# that write or read personal data only; es_projections is the projection service's role, which
+# reaches nothing else in PostgreSQL.
+PG_VAULT=vault
+PG_VAULT_ROLES=(es_orders es_payments es_projections)
 PG_ROLE=es
 PG_PASSFILE="$ES_STACK_DIR/pgpass"
 pg_service_role() { echo "es_$1"; } # the login role of the service whose database is $1
@@ -89,7 +94,7 @@ pg_passfile() {
   [ -f "$PG_PASSFILE" ] || { (umask 077 && : >"$PG_PASSFILE"); }
   chmod 600 "$PG_PASSFILE"
   [ ! -f "$ES_STACK_DIR/credentials.env" ] || old="$(sed -n 's/^export PGPASSWORD=//p' "$ES_STACK_DIR/credentials.env")"
-  for role in "$PG_ROLE" $(for db in "${PG_DATABASES[@]}"; do pg_service_role "$db"; done); do
+  for role in "$PG_ROLE" $(for db in "${PG_DATABASES[@]}"; do pg_service_role "$db"; done) es_projections; do
     grep -q "^\*:\*:\*:$role:" "$PG_PASSFILE" && continue
     pw="$(pg_new_password)"
     [ "$role" != "$PG_ROLE" ] || [ -z "$old" ] || pw="$old"
@@ -157,6 +162,18 @@ pg_provision() {
       GRANT CONNECT ON DATABASE $db TO $role;"
     printf '%s\n' "$sql" | pg_psql >/dev/null
   done
+  # The key vault: its table and its grants come from the owner's migration (migrateKeyStore).
+  if [ -z "$(pg_psql -c "SELECT 1 FROM pg_database WHERE datname = '$PG_VAULT'")" ]; then
+    pg_psql -c "CREATE DATABASE $PG_VAULT OWNER $PG_ROLE" >/dev/null
+  fi
+  sql="DO \$\$BEGIN
+      IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'es_projections') THEN CREATE ROLE es_projections; END IF;
+    END\$\$;
+    ALTER ROLE es_projections LOGIN NOREPLICATION NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD '$(pg_password es_projections)';
+    REVOKE CONNECT, TEMPORARY ON DATABASE $PG_VAULT FROM PUBLIC;"
+  for role in "${PG_VAULT_ROLES[@]}"; do sql="$sql
+    GRANT CONNECT ON DATABASE $PG_VAULT TO $role;"; done
+  printf '%s\n' "$sql" | pg_psql >/dev/null
 }
 
 pg_running() { [ -f "$PG_DATA/postmaster.pid" ] && as_user postgres "$(pg_bindir)/pg_ctl" -D "$PG_DATA" status >/dev/null 2>&1; }
@@ -196,6 +213,6 @@ pg_crash_restart() {
 }
 
 pg_status() {
-  if pg_running; then echo "postgres  up    $ES_BIND_HOST:$ES_PG_PORT  databases: ${PG_DATABASES[*]}"
+  if pg_running; then echo "postgres  up    $ES_BIND_HOST:$ES_PG_PORT  databases: ${PG_DATABASES[*]} $PG_VAULT"
   else echo "postgres  down"; fi
 }

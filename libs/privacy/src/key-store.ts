@@ -43,13 +43,27 @@ const DATA_KEYS_SQL = `
   CREATE UNIQUE INDEX IF NOT EXISTS data_keys_live ON data_keys (subject) WHERE wrapped IS NOT NULL;
 `;
 
-/** Creates the data keys' table where it is missing; callers starting together do not race. */
-export async function migrateKeyStore(pool: Pool): Promise<void> {
+const quoted = (name: string) => `"${name.replace(/"/g, '""')}"`;
+
+/**
+ * Creates the data keys' table where it is missing (callers starting together do not race),
+ * as the vault's owner; then grants each of `grantTo` (the services' roles) what a key store
+ * needs and no more: make, read and erase keys (INSERT, SELECT, UPDATE), never delete a row.
+ */
+export async function migrateKeyStore(
+  pool: Pool,
+  { grantTo = [] }: { readonly grantTo?: readonly string[] } = {},
+): Promise<void> {
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
     await client.query("SELECT pg_advisory_xact_lock(hashtext('es:privacy:data-keys'))");
     await client.query(DATA_KEYS_SQL);
+    for (const role of grantTo)
+      await client.query(
+        `GRANT SELECT, INSERT, UPDATE ON data_keys TO ${quoted(role)};
+         REVOKE DELETE, TRUNCATE ON data_keys FROM ${quoted(role)}`,
+      );
     await client.query('COMMIT');
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);
