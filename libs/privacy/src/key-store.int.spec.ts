@@ -55,10 +55,7 @@ describe('PostgresKeyStore', () => {
     );
     const elsewhere = new Pool({ ...postgresConfig(db.name), max: 1 });
     try {
-      const opened = await new Shredder(new PostgresKeyStore(elsewhere, [master])).open(
-        sealed,
-        PERSONAL,
-      );
+      const opened = await new Shredder(new PostgresKeyStore(elsewhere, [master])).open(sealed);
       expect(opened).toEqual(person);
     } finally {
       await elsewhere.end();
@@ -81,7 +78,7 @@ describe('PostgresKeyStore', () => {
     const text = dump.map((r) => r.row).join('\n');
     expect(text).not.toContain(wrapped.toString('hex'));
     expect(text).toContain('"subject":"c-gone","generation":1');
-    expect(await shredder.open(sealed, PERSONAL)).toEqual({
+    expect(await shredder.open(sealed)).toEqual({
       customerId: 'c-gone',
       name: ERASED,
       email: ERASED,
@@ -94,7 +91,7 @@ describe('PostgresKeyStore', () => {
     const sealed = await new Shredder(old).seal({ ...person, customerId: 'c-rot' }, PERSONAL);
     const next = masterKey(randomBytes(32));
     const rotated = new Shredder(new PostgresKeyStore(service, [next, master]));
-    expect(await rotated.open(sealed, PERSONAL)).toEqual({ ...person, customerId: 'c-rot' });
+    expect(await rotated.open(sealed)).toEqual({ ...person, customerId: 'c-rot' });
     const fresh = await new PostgresKeyStore(service, [next, master]).keyFor('c-new');
     const { rows } = await db.pool.query<{ master_key: string }>(
       "SELECT master_key FROM data_keys WHERE subject = 'c-new'",
@@ -102,7 +99,7 @@ describe('PostgresKeyStore', () => {
     expect(rows[0]?.master_key).toBe(next.id);
     expect(fresh.id).toBe('c-new#1');
     const without = new Shredder(new PostgresKeyStore(service, [next]));
-    await expect(without.open(sealed, PERSONAL)).rejects.toThrow(
+    await expect(without.open(sealed)).rejects.toThrow(
       `wrapped under master key ${master.id}, which is not configured`,
     );
   });

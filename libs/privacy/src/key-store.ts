@@ -155,11 +155,12 @@ export class PostgresKeyStore implements KeyStore {
  * Keys kept in memory for a while, so that reading a stream does not ask the table per event.
  * An erasure through this cache forgets the subject's keys at once; another process's cache
  * may still hold one for up to `ttlMs` (docs/privacy.md), which bounds how long after an
- * erasure a read elsewhere can still open a value.
+ * erasure a read elsewhere can still open a value. Lookups under way are shared: the fields
+ * of one record, opened at once, ask the store once.
  */
 export class CachedKeyStore implements KeyStore {
-  private readonly byId = new Map<string, { value: DataKey | 'erased'; until: number }>();
-  private readonly current = new Map<string, { value: DataKey; until: number }>();
+  private readonly byId = new Map<string, { value: Promise<DataKey | 'erased'>; until: number }>();
+  private readonly current = new Map<string, { value: Promise<DataKey>; until: number }>();
 
   constructor(
     private readonly inner: KeyStore,
@@ -168,20 +169,25 @@ export class CachedKeyStore implements KeyStore {
     private readonly now: () => number = Date.now,
   ) {}
 
-  async keyFor(subject: string): Promise<DataKey> {
+  keyFor(subject: string): Promise<DataKey> {
     const hit = this.current.get(subject);
     if (hit && hit.until > this.now()) return hit.value;
-    const value = await this.inner.keyFor(subject);
+    const value = this.inner.keyFor(subject).then((key) => {
+      this.remember(this.byId, key.id, Promise.resolve(key));
+      return key;
+    });
     this.remember(this.current, subject, value);
-    this.remember(this.byId, value.id, value);
+    // A failed lookup is not kept.
+    value.catch(() => this.current.delete(subject));
     return value;
   }
 
-  async key(id: string): Promise<DataKey | 'erased'> {
+  key(id: string): Promise<DataKey | 'erased'> {
     const hit = this.byId.get(id);
     if (hit && hit.until > this.now()) return hit.value;
-    const value = await this.inner.key(id);
+    const value = this.inner.key(id);
     this.remember(this.byId, id, value);
+    value.catch(() => this.byId.delete(id));
     return value;
   }
 

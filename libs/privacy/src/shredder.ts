@@ -61,17 +61,30 @@ export class Shredder {
     return sealed as T;
   }
 
-  /** A copy with every sealed field opened, or `{ $erased: true }` where its key was erased. */
-  async open<T extends Data>(data: T, personal: PersonalData): Promise<T> {
-    let opened: Data = data;
-    for (const field of personal.fields) {
-      const path = field.split('.');
-      const value = read(data, path);
-      if (!isSealed(value)) continue;
-      const key = await this.keys.key(value.key);
-      const plain: unknown = key === 'erased' ? ERASED : open(key, field, value);
-      opened = write(opened, path, plain);
-    }
-    return opened as T;
+  /**
+   * A copy with every sealed value found anywhere in `data` opened (or `{ $erased: true }`),
+   * each by the path it is found at: a reader needs no declaration, so an event of an older
+   * schema version, or a payload from another service, opens as it is.
+   */
+  async open<T>(data: T): Promise<T> {
+    const walk = async (value: unknown, path: string): Promise<unknown> => {
+      if (isSealed(value)) {
+        const key = await this.keys.key(value.key);
+        return key === 'erased' ? ERASED : open(key, path, value);
+      }
+      if (Array.isArray(value))
+        return Promise.all(value.map((item, i) => walk(item, `${path}.${i}`)));
+      if (typeof value === 'object' && value !== null) {
+        const entries = await Promise.all(
+          Object.entries(value).map(
+            async ([name, inner]) =>
+              [name, await walk(inner, path ? `${path}.${name}` : name)] as const,
+          ),
+        );
+        return Object.fromEntries(entries);
+      }
+      return value;
+    };
+    return (await walk(data, '')) as T;
   }
 }
