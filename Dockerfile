@@ -8,6 +8,8 @@ RUN test -n "$APP" || (echo "build with --build-arg APP=<service name>" && false
 RUN corepack enable
 WORKDIR /workspace
 COPY package.json pnpm-lock.yaml pnpm-workspace.yaml .npmrc nx.json tsconfig.base.json ./
+# pnpm applies these to the packages they name (patchedDependencies in pnpm-workspace.yaml).
+COPY patches patches
 COPY apps apps
 COPY libs libs
 # For docker-compose's kafka-acls job, which runs infra/kafka/provision.mts from this stage.
