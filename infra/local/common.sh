@@ -68,6 +68,17 @@ require_java_maven() {
   command -v mvn >/dev/null || apt_install maven
 }
 
+# Runs Maven quietly into a fresh `tmp` folder; on failure shows its log's end and stops, naming
+# `what`. The caller moves the folder into the cache once it holds what it wanted.
+maven_fetch() { # tmp, what, mvn arguments...
+  local tmp="$1" what="$2"; shift 2
+  require_java_maven
+  rm -rf "$tmp"; mkdir -p "$tmp"
+  mvn -q -B -Dstyle.color=never "$@" >"$tmp.log" 2>&1 \
+    || { tail -20 "$tmp.log" >&2; die "mvn could not fetch $what (log: $tmp.log)"; }
+  rm -f "$tmp.log"
+}
+
 # Runs a command as the given system user when root (the engines refuse to run as root), else as us.
 as_user() { # $1 = user, $2.. = command
   local user="$1"; shift

@@ -21,16 +21,13 @@ KAFKA_USERS=(order-service inventory-service payment-service saga-orchestrator p
 
 kafka_install() {
   [ -f "$KAFKA_JARS/.complete" ] && return
-  require_java_maven
   log "fetching Kafka $KAFKA_VERSION broker jars from Maven Central (first run only)"
   local tmp="$KAFKA_JARS.tmp.$$"
-  rm -rf "$tmp"; mkdir -p "$tmp"
-  mvn -q -B -Dstyle.color=never -f "$STACK_ROOT/infra/kafka/pom.xml" \
-    dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$tmp" \
-    >"$tmp.log" 2>&1 || { tail -20 "$tmp.log" >&2; die "mvn could not fetch the Kafka jars (log: $tmp.log)"; }
+  maven_fetch "$tmp" "the Kafka jars" -f "$STACK_ROOT/infra/kafka/pom.xml" \
+    dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$tmp"
   ls "$tmp"/kafka_2.13-"$KAFKA_VERSION".jar >/dev/null 2>&1 || die "kafka_2.13-$KAFKA_VERSION.jar missing after mvn"
   touch "$tmp/.complete"
-  rm -rf "$KAFKA_JARS"; mv "$tmp" "$KAFKA_JARS"; rm -f "$tmp.log"
+  rm -rf "$KAFKA_JARS"; mv "$tmp" "$KAFKA_JARS"
   log "Kafka jars: $(find "$KAFKA_JARS" -name '*.jar' | wc -l) in $KAFKA_JARS"
 }
 

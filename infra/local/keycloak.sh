@@ -16,16 +16,13 @@ KEYCLOAK_ISSUER="http://$ES_BIND_HOST:$ES_KEYCLOAK_PORT/realms/es-cqrs"
 
 keycloak_install() {
   [ -f "$KEYCLOAK_DIST/.complete" ] && return
-  require_java_maven
   log "fetching Keycloak $KEYCLOAK_VERSION from Maven Central (first run only)"
   local tmp="$KEYCLOAK_DIST.tmp.$$"
-  rm -rf "$tmp"; mkdir -p "$tmp"
-  mvn -q -B -Dstyle.color=never dependency:copy \
-    -Dartifact="org.keycloak:keycloak-quarkus-dist:$KEYCLOAK_VERSION:tar.gz" -DoutputDirectory="$tmp" \
-    >"$tmp.log" 2>&1 || { tail -20 "$tmp.log" >&2; die "mvn could not fetch Keycloak (log: $tmp.log)"; }
+  maven_fetch "$tmp" "Keycloak" dependency:copy \
+    -Dartifact="org.keycloak:keycloak-quarkus-dist:$KEYCLOAK_VERSION:tar.gz" -DoutputDirectory="$tmp"
   tar -xzf "$tmp/keycloak-quarkus-dist-$KEYCLOAK_VERSION.tar.gz" -C "$tmp" --strip-components=1 \
     || die "could not unpack Keycloak $KEYCLOAK_VERSION"
-  rm -f "$tmp/keycloak-quarkus-dist-$KEYCLOAK_VERSION.tar.gz" "$tmp.log"
+  rm -f "$tmp/keycloak-quarkus-dist-$KEYCLOAK_VERSION.tar.gz"
   [ -x "$tmp/bin/kc.sh" ] || die "bin/kc.sh missing from the Keycloak distribution"
   touch "$tmp/.complete"
   rm -rf "$KEYCLOAK_DIST"; mv "$tmp" "$KEYCLOAK_DIST"
