@@ -4,7 +4,7 @@
 # importing infra/keycloak/es-cqrs-realm.json at every start. Not one of the default engines
 # (the services take their tokens from apps/identity-provider): `stack.sh up keycloak` starts it
 # for the test that holds the realm file to the local provider's realm
-# (tools/identity/keycloak.int.spec.ts), or for anyone trying the services against Keycloak.
+# (tools/identity/keycloak.e2e.spec.ts), or for anyone trying the services against Keycloak.
 # The realm's client secrets and user passwords are the local provider's (its secrets file),
 # handed to Keycloak in its environment, which fills the realm file's ${...} placeholders.
 

@@ -6,7 +6,6 @@
 // health check logs in, and each service's principal may write its own topics only.
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync, chmodSync } from 'node:fs';
-import { createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROLES } from '@es/http-api';
@@ -14,7 +13,9 @@ import {
   SERVICES,
   createTopic,
   eventually,
+  freePort,
   kafkaFor,
+  kafkaJarsDir,
   kafkaLogLevel,
   workspaceRoot,
 } from '@es/testing';
@@ -37,12 +38,7 @@ const variables = readFileSync(join(root, '.env.example'), 'utf8')
   .split('\n')
   .filter((line) => /^[A-Z_]+=/.test(line))
   .map((line) => line.slice(0, line.indexOf('=')));
-const kafkaVersion = /<kafka.version>(.*)<\/kafka.version>/.exec(
-  readFileSync(join(root, 'infra', 'kafka', 'pom.xml'), 'utf8'),
-)![1]!;
-const cacheDir =
-  process.env['ES_CACHE_DIR'] ?? join(process.env['HOME'] ?? '', '.cache', 'es-cqrs');
-const kafkaJars = join(cacheDir, `kafka-${kafkaVersion}`, 'libs');
+const kafkaJars = kafkaJarsDir();
 const upper = (name: string) => name.toUpperCase().replace(/-/g, '_');
 
 let work: string;
@@ -180,25 +176,6 @@ describe('docker-compose.yml, as docker compose reads it', () => {
   });
 });
 
-/** Free loopback ports, as the OS hands them out. */
-async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: count },
-      () =>
-        new Promise<Server>((resolve) => {
-          const server = createServer();
-          server.listen(0, '127.0.0.1', () => {
-            resolve(server);
-          });
-        }),
-    ),
-  );
-  const ports = servers.map((s) => (s.address() as AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
-  return ports;
-}
-
 function properties(text: string): Record<string, string> {
   return Object.fromEntries(
     text
@@ -248,7 +225,7 @@ describe("docker-compose's Kafka, configured by Kafka's docker wrapper, run nati
     tool('kafka-broker-api-versions.sh', 'kafka.admin.BrokerApiVersionsCommand');
 
     // One node on loopback: only the addresses and the copies' counts differ from compose's.
-    const [i, e, c] = await freePorts(3);
+    const [i, e, c] = [await freePort(), await freePort(), await freePort()];
     internal = `127.0.0.1:${i}`;
     external = `127.0.0.1:${e}`;
     const local = {

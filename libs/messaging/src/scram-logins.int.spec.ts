@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { clusterKafka, workspaceRoot } from '@es/testing';
+import { clusterKafka, kafkaJarsDir, workspaceRoot } from '@es/testing';
 
 const PORT = 19_392;
 const stackDir = mkdtempSync(join(tmpdir(), 'es-kafka-logins-'));
@@ -47,15 +47,11 @@ const lacking = () =>
 
 /** Kafka's own ConfigCommand, as the super user. */
 function configs(...args: string[]): void {
-  const version = /<kafka.version>(.*)<\/kafka.version>/.exec(
-    readFileSync(join(root, 'infra', 'kafka', 'pom.xml'), 'utf8'),
-  )![1]!;
-  const cache = process.env['ES_CACHE_DIR'] ?? join(process.env['HOME'] ?? '', '.cache', 'es-cqrs');
   execFileSync(
     'java',
     [
       '-cp',
-      `${join(cache, `kafka-${version}`, 'libs')}/*`,
+      `${kafkaJarsDir()}/*`,
       'kafka.admin.ConfigCommand',
       '--bootstrap-server',
       brokers[0]!,

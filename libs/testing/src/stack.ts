@@ -23,6 +23,20 @@ export function kafkaPassfile(dir = stackDir()): string {
   return join(dir, 'kafka', 'credentials');
 }
 
+/**
+ * The Kafka broker jars infra/local/kafka.sh fetched (the version of infra/kafka/pom.xml, in the
+ * per-user cache): a classpath for Kafka's own tools (`<dir>/*`).
+ */
+export function kafkaJarsDir(): string {
+  const root = workspaceRoot();
+  const version = /<kafka.version>(.*)<\/kafka.version>/.exec(
+    readFileSync(join(root, 'infra', 'kafka', 'pom.xml'), 'utf8'),
+  )?.[1];
+  if (!version) throw new Error('infra/kafka/pom.xml names no kafka.version');
+  const cache = process.env['ES_CACHE_DIR'] ?? join(process.env['HOME'] ?? '', '.cache', 'es-cqrs');
+  return join(cache, `kafka-${version}`, 'libs');
+}
+
 /** Parses the `export KEY=value` lines stack.sh writes. */
 export function parseStackEnv(text: string): Record<string, string> {
   const env: Record<string, string> = {};
