@@ -29,3 +29,4 @@ export {
 } from './outbox/decoding-relay';
 export * from './outbox/relay-mode';
 export * from './outbox/republish';
+export * from './privacy/personal-data';

@@ -19,6 +19,8 @@ export interface KeyStore {
   key(id: string): Promise<DataKey | 'erased'>;
   /** Destroys every key of the subject; how many there were. */
   erase(subject: string): Promise<number>;
+  /** Drops what is kept in memory of the subject's keys (another process erased them). */
+  forget?(subject: string): void;
 }
 
 /**
@@ -192,10 +194,14 @@ export class CachedKeyStore implements KeyStore {
   }
 
   async erase(subject: string): Promise<number> {
+    this.forget(subject);
+    return this.inner.erase(subject);
+  }
+
+  forget(subject: string): void {
     this.current.delete(subject);
     for (const id of [...this.byId.keys()])
       if (subjectOfKeyId(id) === subject) this.byId.delete(id);
-    return this.inner.erase(subject);
   }
 
   private remember<V>(map: Map<string, { value: V; until: number }>, key: string, value: V) {

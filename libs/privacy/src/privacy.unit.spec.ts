@@ -177,6 +177,26 @@ describe('the key cache', () => {
     expect(inner.calls).toBe(2);
   });
 
+  it("drops a subject another process erased, when told: the next read is the store's", async () => {
+    const inner = new MemoryKeyStore();
+    const keys = new CachedKeyStore(inner, 60_000);
+    const shredder = new Shredder(keys);
+    const sealed = await shredder.seal(placed, ORDER);
+    expect((await shredder.open(sealed)).email).toBe(placed.email);
+    await inner.erase('c-7f3a'); // elsewhere: this cache still holds the key
+    expect((await shredder.open(sealed)).email).toBe(placed.email);
+    shredder.forget('c-7f3a');
+    expect((await shredder.open(sealed)).email).toEqual(ERASED);
+  });
+
+  it('gives back a record with nothing sealed as it is, asking no store', async () => {
+    const inner = new MemoryKeyStore();
+    const shredder = new Shredder(inner);
+    const plain = { orderId: 'o-1', items: [{ sku: 'A', quantity: 1 }] };
+    expect(await shredder.open(plain)).toBe(plain);
+    expect(inner.calls).toBe(0);
+  });
+
   it('shares a lookup under way, and keeps no failed one', async () => {
     const inner = new MemoryKeyStore();
     const keys = new CachedKeyStore(inner);

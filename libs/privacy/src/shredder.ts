@@ -64,27 +64,44 @@ export class Shredder {
   /**
    * A copy with every sealed value found anywhere in `data` opened (or `{ $erased: true }`),
    * each by the path it is found at: a reader needs no declaration, so an event of an older
-   * schema version, or a payload from another service, opens as it is.
+   * schema version, or a payload from another service, opens as it is. `data` itself when
+   * nothing in it is sealed (no copy, no lookup); each key asked for once.
    */
   async open<T>(data: T): Promise<T> {
-    const walk = async (value: unknown, path: string): Promise<unknown> => {
+    const ids = new Set<string>();
+    sealedKeys(data, ids);
+    if (ids.size === 0) return data;
+    const keys = new Map(
+      await Promise.all([...ids].map(async (id) => [id, await this.keys.key(id)] as const)),
+    );
+    const walk = (value: unknown, path: string): unknown => {
       if (isSealed(value)) {
-        const key = await this.keys.key(value.key);
-        return key === 'erased' ? ERASED : open(key, path, value);
+        const key = keys.get(value.key);
+        return key === 'erased' || key === undefined ? ERASED : open(key, path, value);
       }
-      if (Array.isArray(value))
-        return Promise.all(value.map((item, i) => walk(item, `${path}.${i}`)));
-      if (typeof value === 'object' && value !== null) {
-        const entries = await Promise.all(
-          Object.entries(value).map(
-            async ([name, inner]) =>
-              [name, await walk(inner, path ? `${path}.${name}` : name)] as const,
-          ),
+      if (Array.isArray(value)) return value.map((item, i) => walk(item, `${path}.${i}`));
+      if (typeof value === 'object' && value !== null)
+        return Object.fromEntries(
+          Object.entries(value).map(([name, inner]) => [
+            name,
+            walk(inner, path ? `${path}.${name}` : name),
+          ]),
         );
-        return Object.fromEntries(entries);
-      }
       return value;
     };
-    return (await walk(data, '')) as T;
+    return walk(data, '') as T;
   }
+
+  /** Another process erased the subject: its keys are no longer read from memory here. */
+  forget(subject: string): void {
+    this.keys.forget?.(subject);
+  }
+}
+
+/** The ids of the keys the sealed values in `value` name. */
+function sealedKeys(value: unknown, into: Set<string>): void {
+  if (isSealed(value)) into.add(value.key);
+  else if (Array.isArray(value)) for (const item of value) sealedKeys(item, into);
+  else if (typeof value === 'object' && value !== null)
+    for (const inner of Object.values(value)) sealedKeys(inner, into);
 }

@@ -126,11 +126,24 @@ export const reason = z
   .regex(/\S/, { error: 'must not be blank' })
   .trim();
 
+/**
+ * Which fields of an event are personal data and whose (docs/privacy.md): the event store seals
+ * them under the data subject's key before they are written.
+ */
+export interface PersonalFields {
+  /** The field holding the data subject's id (an opaque customer id): kept in the clear. */
+  readonly subject: string;
+  /** The personal fields, by path (`email`, `holder.name`); each sealed whole. */
+  readonly fields: readonly string[];
+}
+
 /** An event type's schema at its current version, with the check the event store runs on append. */
 export interface VersionedSchema<Type extends string = string, Data = unknown> {
   readonly type: Type;
   readonly schemaVersion: number;
   readonly schema: z.ZodType<Data>;
+  /** Its personal fields, when it has any. */
+  readonly personal?: PersonalFields;
   /** Problems with `data`, each as `field: problem`; empty when valid. */
   validate(data: unknown): readonly string[];
 }
@@ -139,11 +152,13 @@ export function versioned<Type extends string, Data>(
   type: Type,
   schemaVersion: number,
   schema: z.ZodType<Data>,
+  options: { readonly personal?: PersonalFields } = {},
 ): VersionedSchema<Type, Data> {
   return {
     type,
     schemaVersion,
     schema,
+    ...(options.personal ? { personal: options.personal } : {}),
     validate: (data) => {
       const parsed = parse(schema, data);
       return parsed.ok ? [] : parsed.problems.map((p) => `${p.field}: ${p.problem}`);

@@ -67,6 +67,11 @@ export type PreparedAppend = TextRowsItem & {
   finish(rows: TextRow[], reader: VersionReader): Promise<AppendResult>;
 };
 
+/** Validates an append's events (the check prepareAppend makes), refusing the first invalid. */
+export function validateAppend({ events }: AppendItem, registry: EventRegistry): void {
+  for (const event of events) registry.prepare(event.type, event.data);
+}
+
 function expectedToSql(expected: ExpectedVersion): number | null {
   if (expected === 'any') return null;
   if (expected === 'no_stream') return 0;
@@ -79,11 +84,15 @@ function expectedToSql(expected: ExpectedVersion): number | null {
  * Checks an append and builds its statement: every event is validated against its type's
  * schema here, so an invalid append is refused before anything is sent. `raiseOnConflict`: a
  * failed expected version raises (several appends sent together must fail together).
+ * `sealed`: the events as they are to be written, their personal fields sealed, when the
+ * caller validated them already (validateAppend) and sealed them since; the recorded events
+ * returned still hold the caller's data.
  */
 export function prepareAppend(
   { stream, events, options }: AppendItem,
   registry: EventRegistry,
   raiseOnConflict: boolean,
+  sealed?: readonly NewEvent[],
 ): PreparedAppend {
   const outbox = options.outbox ?? [];
   if (events.length > MAX_EVENTS_PER_APPEND || outbox.length > MAX_OUTBOX_PER_APPEND) {
@@ -94,15 +103,23 @@ export function prepareAppend(
   const written = events.map((event, i) => ({
     id: options.eventIds?.[i] ?? uuidv7(),
     type: event.type,
-    schemaVersion: registry.prepare(event.type, event.data),
+    schemaVersion: sealed
+      ? registry.schemaVersionOf(event.type)
+      : registry.prepare(event.type, event.data),
     data: event.data,
+    stored: sealed ? sealed[i]?.data : event.data,
   }));
   const input: AppendInput = {
     streamType: stream.type,
     streamId: stream.id,
     expected: expectedToSql(options.expectedVersion),
     metadata: JSON.stringify(options.metadata),
-    events: written.map((e) => ({ ...e, data: JSON.stringify(e.data) })),
+    events: written.map((e) => ({
+      id: e.id,
+      type: e.type,
+      schemaVersion: e.schemaVersion,
+      data: JSON.stringify(e.stored),
+    })),
     outbox: outbox.map((m) => {
       if ('eventIndex' in m) {
         // Also refuses a fractional or negative index: written[1.5] and written[-1] are undefined.

@@ -3,6 +3,7 @@
 import type { EventRegistry } from '../upcasting/registry';
 import type { EventMetadata } from '@es/messaging';
 import type { RecordedEvent } from '../store/types';
+import type { PersonalDataCipher } from '../privacy/personal-data';
 
 export interface EventRow {
   global_position: string;
@@ -41,4 +42,17 @@ export function recordedFromRow(row: EventRow, registry: EventRegistry): Recorde
     recordedAt: new Date(row.recorded_at),
     transactionId: BigInt(row.transaction_id),
   };
+}
+
+/** Rows as read, upcast; with a cipher, their personal fields opened first (upcasters see values). */
+export async function recordedFromRows(
+  rows: readonly EventRow[],
+  registry: EventRegistry,
+  cipher: PersonalDataCipher | undefined,
+): Promise<RecordedEvent[]> {
+  if (!cipher) return rows.map((r) => recordedFromRow(r, registry));
+  const opened = await Promise.all(
+    rows.map(async (r) => ({ ...r, data: await cipher.open(r.data) })),
+  );
+  return opened.map((r) => recordedFromRow(r, registry));
 }

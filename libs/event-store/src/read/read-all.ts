@@ -3,7 +3,8 @@
 // late commit).
 import type { EventRegistry } from '../upcasting/registry';
 import type { AllCheckpoint, RecordedEvent } from '../store/types';
-import { EVENT_COLUMNS, recordedFromRow, type EventRow } from './event-row';
+import { EVENT_COLUMNS, recordedFromRows, type EventRow } from './event-row';
+import type { PersonalDataCipher } from '../privacy/personal-data';
 import type { Queryable } from './queryable';
 
 /**
@@ -17,6 +18,7 @@ export async function readAll(
   registry: EventRegistry,
   after: AllCheckpoint,
   limit: number,
+  cipher?: PersonalDataCipher,
 ): Promise<{ events: RecordedEvent[]; checkpoint: AllCheckpoint }> {
   const { rows } = await db.query<EventRow>({
     name: 'es_read_all',
@@ -27,7 +29,7 @@ export async function readAll(
            LIMIT $3`,
     values: [after.transactionId.toString(), after.position.toString(), limit],
   });
-  const events = rows.map((r) => recordedFromRow(r, registry));
+  const events = await recordedFromRows(rows, registry, cipher);
   const last = events.at(-1);
   return {
     events,

@@ -3,7 +3,8 @@
 // that have a given event. Every event is upcast to its type's current schema version.
 import type { EventRegistry } from '../upcasting/registry';
 import type { RecordedEvent, StreamRef } from '../store/types';
-import { EVENT_COLUMNS, recordedFromRow, type EventRow } from './event-row';
+import { EVENT_COLUMNS, recordedFromRows, type EventRow } from './event-row';
+import type { PersonalDataCipher } from '../privacy/personal-data';
 import type { Queryable } from './queryable';
 
 export interface ReadStreamOptions {
@@ -21,6 +22,7 @@ export async function readStream(
   registry: EventRegistry,
   stream: StreamRef,
   options: ReadStreamOptions = {},
+  cipher?: PersonalDataCipher,
 ): Promise<RecordedEvent[]> {
   const { rows } = await db.query<EventRow>({
     name: 'es_read_stream',
@@ -36,7 +38,7 @@ export async function readStream(
       options.asOf ?? null,
     ],
   });
-  return rows.map((r) => recordedFromRow(r, registry));
+  return recordedFromRows(rows, registry, cipher);
 }
 
 export async function currentVersion(db: Queryable, stream: StreamRef): Promise<number> {

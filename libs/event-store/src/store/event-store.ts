@@ -6,6 +6,7 @@ import type { Pool, PoolClient } from 'pg';
 import {
   appendError,
   prepareAppend,
+  validateAppend,
   type AppendItem,
   type AppendOptions,
   type AppendResult,
@@ -32,6 +33,7 @@ import {
 } from '../read/read-stream';
 import { readFromSnapshot, type Snapshot } from '../snapshots/snapshots';
 import type { EventRegistry } from '../upcasting/registry';
+import { sealEvents, type PersonalDataCipher } from '../privacy/personal-data';
 import { streamKey } from '@es/messaging';
 import type { AllCheckpoint, NewEvent, RecordedEvent, StreamRef } from './types';
 
@@ -48,12 +50,26 @@ export interface EventStoreOptions {
    * pg's own Query (pg/plain-rows.ts), the fallback should a pg upgrade break the first.
    */
   readonly wire?: 'text-rows' | 'pg';
+  /**
+   * Seals the personal fields event types declare before they are written, and opens them for
+   * a read that asks (docs/privacy.md). Required when the registry declares any.
+   */
+  readonly privacy?: PersonalDataCipher;
+}
+
+export interface ReadPersonalOptions {
+  /**
+   * Opens the personal fields (an erased subject's read `{ $erased: true }`); the key store
+   * away fails the read. Off: they stay sealed, as stored (what a republish publishes).
+   */
+  readonly open?: boolean;
 }
 
 export class PostgresEventStore {
   private readonly group: GroupedAppends | undefined;
   private readonly reader: VersionReader;
   private readonly batch: (db: Queryable, items: readonly TextRowsItem[]) => Promise<TextRow[][]>;
+  private readonly privacy: PersonalDataCipher | undefined;
 
   constructor(
     /** The store's database: its other tables (the dead letters) are written through it too. */
@@ -61,6 +77,12 @@ export class PostgresEventStore {
     private readonly registry: EventRegistry,
     options: EventStoreOptions = {},
   ) {
+    this.privacy = options.privacy;
+    const personal = registry.personalTypes();
+    if (personal.length > 0 && !this.privacy)
+      throw new Error(
+        `event types ${personal.join(', ')} declare personal fields: the event store needs the privacy option to write them sealed`,
+      );
     this.reader = this.readerOn(pool);
     this.batch = options.wire === 'pg' ? queryPlainRowsBatch : queryTextRowsBatch;
     const { groupCommit } = options;
@@ -84,7 +106,7 @@ export class PostgresEventStore {
     const [result] =
       this.group && db === this.pool
         ? await this.grouped([item])
-        : await this.execute([item], [prepareAppend(item, this.registry, false)], db);
+        : await this.execute([item], await this.prepare([item], false), db);
     if (!result) throw new Error(`no result for the append to ${streamKey(stream)}`);
     return result;
   }
@@ -96,11 +118,29 @@ export class PostgresEventStore {
    */
   async appendAll(items: readonly AppendItem[]): Promise<AppendResult[]> {
     if (this.group) return this.grouped(items);
-    const raise = items.length > 1;
-    return this.execute(
-      items,
-      items.map((item) => prepareAppend(item, this.registry, raise)),
-      this.pool,
+    return this.execute(items, await this.prepare(items, items.length > 1), this.pool);
+  }
+
+  /**
+   * The appends' statements, their input checked: at once (no await) when no event has
+   * personal fields; else every event validated first, then the personal fields sealed (a
+   * key store away fails the append before anything is written).
+   */
+  private prepare(
+    items: readonly AppendItem[],
+    raise: boolean,
+  ): PreparedAppend[] | Promise<PreparedAppend[]> {
+    const { privacy, registry } = this;
+    const sealing =
+      privacy !== undefined &&
+      items.some((item) => item.events.some((e) => registry.personalOf(e.type)));
+    if (!sealing) return items.map((item) => prepareAppend(item, registry, raise));
+    for (const item of items) validateAppend(item, registry);
+    return Promise.all(
+      items.map(async (item) => {
+        const sealed = await sealEvents(item.events, (t) => registry.personalOf(t), privacy);
+        return prepareAppend(item, registry, raise, sealed);
+      }),
     );
   }
 
@@ -108,9 +148,11 @@ export class PostgresEventStore {
   private grouped(items: readonly AppendItem[]): Promise<AppendResult[]> {
     // A unit of several streams raises on a failed version check, so that it fails whole; one
     // stream's append answers a conflict with no rows, and fails alone in its group.
-    const raise = items.length > 1;
-    const prepared = items.map((item) => prepareAppend(item, this.registry, raise));
-    return (this.group as GroupedAppends).submit(items, prepared);
+    const prepared = this.prepare(items, items.length > 1);
+    const group = this.group as GroupedAppends;
+    return Array.isArray(prepared)
+      ? group.submit(items, prepared)
+      : prepared.then((sealed) => group.submit(items, sealed));
   }
 
   /** Runs prepared appends as one round trip and one transaction, their errors as append's. */
@@ -183,13 +225,16 @@ export class PostgresEventStore {
     return findStreams(db, streamType, eventType, match, limit);
   }
 
-  /** The stream's events in version order, upcast; `toVersion` / `asOf` read it as it was. */
+  /**
+   * The stream's events in version order, upcast; `toVersion` / `asOf` read it as it was.
+   * Personal fields stay sealed, as stored, unless `open` (then opened before upcasting).
+   */
   readStream(
     stream: StreamRef,
-    options: ReadStreamOptions = {},
+    options: ReadStreamOptions & ReadPersonalOptions = {},
     db: Queryable = this.pool,
   ): Promise<RecordedEvent[]> {
-    return readStream(db, this.registry, stream, options);
+    return readStream(db, this.registry, stream, options, this.opener(options));
   }
 
   /** Every stream's events after a checkpoint, never skipping a late commit (read-all.ts). */
@@ -197,8 +242,15 @@ export class PostgresEventStore {
     after: AllCheckpoint,
     limit: number,
     db: Queryable = this.pool,
+    options: ReadPersonalOptions = {},
   ): Promise<{ events: RecordedEvent[]; checkpoint: AllCheckpoint }> {
-    return readAll(db, this.registry, after, limit);
+    return readAll(db, this.registry, after, limit, this.opener(options));
+  }
+
+  private opener({ open }: ReadPersonalOptions): PersonalDataCipher | undefined {
+    if (!open) return undefined;
+    if (!this.privacy) throw new Error('reading personal fields opened needs the privacy option');
+    return this.privacy;
   }
 
   /** The stream's snapshot of this schema version and the events after it, in one round trip. */

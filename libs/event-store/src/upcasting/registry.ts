@@ -1,6 +1,7 @@
 // What the store knows of each event type: the schema version it writes now, how to validate
 // an event before it is appended, and the upcasters that bring older stored versions up to the
 // current one on every read path.
+import type { PersonalFields } from '@es/schema';
 import { EventValidationError } from '../store/errors';
 
 export interface EventSchema {
@@ -9,6 +10,8 @@ export interface EventSchema {
   readonly schemaVersion: number;
   /** Returns the problems with `data`, each naming its field; empty when valid. */
   validate(data: unknown): readonly string[];
+  /** Its personal fields: sealed before they are written (docs/privacy.md). */
+  readonly personal?: PersonalFields;
 }
 
 /** Turns (type, fromVersion) data into the next version's shape, possibly under a new type name. */
@@ -53,6 +56,23 @@ export class EventRegistry {
     const problems = schema.validate(data);
     if (problems.length > 0) throw new EventValidationError(type, problems);
     return schema.schemaVersion;
+  }
+
+  /** The version an event type is written with (its data validated already). */
+  schemaVersionOf(type: string): number {
+    const schema = this.schemas.get(type);
+    if (!schema) throw new EventValidationError(type, [`unknown event type '${type}'`]);
+    return schema.schemaVersion;
+  }
+
+  /** The personal fields an event type declares, if any. */
+  personalOf(type: string): PersonalFields | undefined {
+    return this.schemas.get(type)?.personal;
+  }
+
+  /** The event types that declare personal fields. */
+  personalTypes(): string[] {
+    return [...this.schemas.values()].filter((s) => s.personal).map((s) => s.type);
   }
 
   /** Applies the upcaster chain until no upcaster applies (the current version). */
