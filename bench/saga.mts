@@ -18,7 +18,7 @@ import pg from 'pg';
 import { serviceClient, type ServiceName } from '@es/api-client';
 import { consumerLag } from '@es/messaging';
 import { kafkaConfig, postgresConfig } from '@es/runtime-config';
-import { Identity, SERVICES, kafkaFor, startServices, withIdentity } from '@es/testing';
+import { Identity, SERVICES, contactFor, kafkaFor, startServices, withIdentity } from '@es/testing';
 import { machine, ms, percentile, writeSection } from './lib.mts';
 
 const rate = Number(process.env['BENCH_RATE'] ?? 150);
@@ -247,6 +247,7 @@ try {
             body: {
               customerId: customerId ?? '',
               items: [{ sku: skus[i % skus.length] ?? '', quantity: 1, unitPrice: 100 }],
+              ...contactFor(customerId ?? ''),
             },
           })
           .then((r) => {

@@ -11,10 +11,14 @@ PG_DATA="$PG_DIR/data"
 PG_SOCKET_DIR="$PG_DIR/run"
 PG_DATABASES=(orders inventory payments sagas)
 # The key vault (docs/privacy.md): the data subjects' keys, reached by the roles of the services
-# that write or read personal data only; es_projections is the projection service's role, which
-# reaches nothing else in PostgreSQL.
+# that write or read personal data only (the projection service stores them sealed, and needs
+# no key).
 PG_VAULT=vault
-PG_VAULT_ROLES=(es_orders es_payments es_projections)
+PG_VAULT_ROLES=(es_orders es_payments)
+# The master key the vault's data keys are wrapped under (PRIVACY_MASTER_KEYS_FILE, stack.env):
+# 32 random bytes in base64, made once, in a file only its owner may read. In production it
+# comes from a KMS or a secret store, never from a file beside the data.
+PRIVACY_MASTER_KEYS_FILE="$ES_STACK_DIR/privacy/master-keys"
 PG_ROLE=es
 PG_PASSFILE="$ES_STACK_DIR/pgpass"
 pg_service_role() { echo "es_$1"; } # the login role of the service whose database is $1
@@ -94,7 +98,8 @@ pg_passfile() {
   [ -f "$PG_PASSFILE" ] || { (umask 077 && : >"$PG_PASSFILE"); }
   chmod 600 "$PG_PASSFILE"
   [ ! -f "$ES_STACK_DIR/credentials.env" ] || old="$(sed -n 's/^export PGPASSWORD=//p' "$ES_STACK_DIR/credentials.env")"
-  for role in "$PG_ROLE" $(for db in "${PG_DATABASES[@]}"; do pg_service_role "$db"; done) es_projections; do
+  sed -i '/^\*:\*:\*:es_projections:/d' "$PG_PASSFILE" # a role of an earlier layout
+  for role in "$PG_ROLE" $(for db in "${PG_DATABASES[@]}"; do pg_service_role "$db"; done); do
     grep -q "^\*:\*:\*:$role:" "$PG_PASSFILE" && continue
     pw="$(pg_new_password)"
     [ "$role" != "$PG_ROLE" ] || [ -z "$old" ] || pw="$old"
@@ -166,11 +171,12 @@ pg_provision() {
   if [ -z "$(pg_psql -c "SELECT 1 FROM pg_database WHERE datname = '$PG_VAULT'")" ]; then
     pg_psql -c "CREATE DATABASE $PG_VAULT OWNER $PG_ROLE" >/dev/null
   fi
-  sql="DO \$\$BEGIN
-      IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'es_projections') THEN CREATE ROLE es_projections; END IF;
-    END\$\$;
-    ALTER ROLE es_projections LOGIN NOREPLICATION NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD '$(pg_password es_projections)';
-    REVOKE CONNECT, TEMPORARY ON DATABASE $PG_VAULT FROM PUBLIC;"
+  # An earlier layout gave the projection service a vault role: gone, with its grants.
+  if [ -n "$(pg_psql -c "SELECT 1 FROM pg_roles WHERE rolname = 'es_projections'")" ]; then
+    pg_psql -d "$PG_VAULT" -c 'DROP OWNED BY es_projections' >/dev/null
+    pg_psql -c 'DROP ROLE es_projections' >/dev/null
+  fi
+  sql="REVOKE CONNECT, TEMPORARY ON DATABASE $PG_VAULT FROM PUBLIC;"
   for role in "${PG_VAULT_ROLES[@]}"; do sql="$sql
     GRANT CONNECT ON DATABASE $PG_VAULT TO $role;"; done
   printf '%s\n' "$sql" | pg_psql >/dev/null
@@ -197,6 +203,14 @@ pg_up() {
       || die "PostgreSQL did not start (log: $LOG_DIR/postgres.log)"
   fi
   pg_provision
+  pg_master_key
+}
+
+pg_master_key() {
+  [ -s "$PRIVACY_MASTER_KEYS_FILE" ] && return 0
+  mkdir -p "$(dirname "$PRIVACY_MASTER_KEYS_FILE")"
+  (umask 077 && head -c 32 /dev/urandom | base64 >"$PRIVACY_MASTER_KEYS_FILE.tmp")
+  mv "$PRIVACY_MASTER_KEYS_FILE.tmp" "$PRIVACY_MASTER_KEYS_FILE"
 }
 
 pg_down() {

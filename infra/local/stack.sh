@@ -43,6 +43,7 @@ write_env() {
     # libs/testing services.ts), which the passfile holds the passwords of too.
     echo "export PGUSER=$PG_ROLE"
     echo "export PGPASSFILE=$PG_PASSFILE"
+    echo "export PRIVACY_MASTER_KEYS_FILE=$PRIVACY_MASTER_KEYS_FILE"
     echo "export KAFKA_BROKERS=$(kafka_brokers)"
     # The tools' principal for the tests and tools; each service runs as its own (its name).
     echo "export KAFKA_SASL_USERNAME=es-tools"

@@ -17,13 +17,11 @@ GRANT CONNECT ON DATABASE $db TO es_$db;
 SQL
 done
 # The key vault (docs/privacy.md), reached by the services that write or read personal data
-# only; es_projections, the projection service's role, reaches nothing else.
-[ -n "${ES_PROJECTIONS_DB_PASSWORD:-}" ] || { echo "ES_PROJECTIONS_DB_PASSWORD is not set" >&2; exit 1; }
+# only.
 psql -v ON_ERROR_STOP=1 -qAt -U "$POSTGRES_USER" -d postgres <<SQL
 CREATE DATABASE vault OWNER $POSTGRES_USER;
-CREATE ROLE es_projections LOGIN NOREPLICATION NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD '$ES_PROJECTIONS_DB_PASSWORD';
 REVOKE CONNECT, TEMPORARY ON DATABASE vault FROM PUBLIC;
-GRANT CONNECT ON DATABASE vault TO es_orders, es_payments, es_projections;
+GRANT CONNECT ON DATABASE vault TO es_orders, es_payments;
 SQL
 # No physical replication for anyone: a role with REPLICATION (the decoding relays') could
 # otherwise copy the whole cluster's WAL. Logical replication connections match database lines.

@@ -6,7 +6,7 @@
 // holds the stores to. A 500 is a violation (an outage must answer 503); so is a command that
 // could not be acknowledged within the give-up time.
 import { randomUUID } from 'node:crypto';
-import { Identity, callerFor, type Caller } from '@es/testing';
+import { type Caller, callerFor, contactFor, Identity } from '@es/testing';
 import type { ChaosSystem, InstanceName } from './system';
 
 export interface PlacedOrder {
@@ -192,6 +192,7 @@ export class Load {
     const answer = await this.command(`order ${seq}`, instances, '/orders', {
       customerId,
       items: lines,
+      ...contactFor(customerId),
     });
     if (answer?.status !== 202) {
       if (answer) this.refused('order', answer);

@@ -23,6 +23,7 @@ import {
   startServices,
   type Caller,
   type RunningService,
+  contactFor,
 } from '@es/testing';
 import { systemDriver } from './system-driver';
 
@@ -216,7 +217,11 @@ describe('who may call what, on every operation of every service (real provider,
    */
   const VALID: Record<string, unknown> = {
     '/inventory/{sku}/restock': { quantity: 1 },
-    '/orders': { customerId: alice, items: [{ sku, quantity: 1, unitPrice: 1 }] },
+    '/orders': {
+      customerId: alice,
+      items: [{ sku, quantity: 1, unitPrice: 1 }],
+      ...contactFor(alice),
+    },
     '/orders/{id}/cancel': { reason: 'the matrix' },
     '/accounts/{customerId}/deposit': { amount: 1 },
     '/dead-letters/{id}/discard': { reason: 'the matrix' },

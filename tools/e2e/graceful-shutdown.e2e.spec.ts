@@ -2,7 +2,7 @@
 // lets its relay publish what they wrote, and exits 0. Every order it acknowledged (202) is in
 // its event store and on Kafka; nothing acknowledged is lost.
 import { ORDERS_EVENTS_TOPIC } from '@es/order-contracts';
-import { collect, identity, startService, testKafka } from '@es/testing';
+import { collect, identity, startService, testKafka, contactFor } from '@es/testing';
 
 describe('order-service stopped with SIGTERM while orders arrive', () => {
   it('loses no acknowledged order', async () => {
@@ -25,6 +25,7 @@ describe('order-service stopped with SIGTERM while orders arrive', () => {
           body: JSON.stringify({
             customerId,
             items: [{ sku: `SKU-${i}`, quantity: 1, unitPrice: 100 }],
+            ...contactFor(customerId),
           }),
         });
         if (response.status === 202)

@@ -9,6 +9,7 @@ import {
   startServices,
   withIdentity,
   type RunningService,
+  contactFor,
 } from '@es/testing';
 import { serviceClient, type ServiceName } from '@es/api-client';
 
@@ -44,6 +45,7 @@ describe('order, inventory and payment services over HTTP', () => {
       body: {
         customerId: `cust-${run}`,
         items: [{ sku: `SKU-${run}`, quantity: 3, unitPrice: 500 }],
+        ...contactFor(`cust-${run}`),
       },
       params: { header: { 'Idempotency-Key': `e2e-${run}` } },
     });

@@ -4,7 +4,7 @@
 // (an order, a stock item, an account, a payment), each waiting for a version when given one.
 import { randomUUID } from 'node:crypto';
 import { serviceClient, type ServiceName } from '@es/api-client';
-import { identity, withIdentity } from '@es/testing';
+import { contactFor, identity, withIdentity } from '@es/testing';
 
 export function systemDriver(baseUrl: (service: ServiceName) => string) {
   // Each request with a token (as the customer its body names, else as the test client).
@@ -42,7 +42,7 @@ export function systemDriver(baseUrl: (service: ServiceName) => string) {
     place: async (customerId: string, sku: string, quantity: number, unitPrice: number) => {
       const r = await client('order-service').POST('/orders', {
         params: { header: { 'Idempotency-Key': randomUUID() } },
-        body: { customerId, items: [{ sku, quantity, unitPrice }] },
+        body: { customerId, items: [{ sku, quantity, unitPrice }], ...contactFor(customerId) },
       });
       expect(r.response.status).toBe(202);
       if (r.data === undefined) throw new Error('an accepted order without its answer');

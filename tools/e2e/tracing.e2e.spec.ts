@@ -12,6 +12,7 @@ import {
   readSideCaughtUp,
   startServices,
   type RunningService,
+  contactFor,
 } from '@es/testing';
 
 interface OtlpSpan {
@@ -87,7 +88,11 @@ describe('tracing: one order is one trace across the five services', () => {
     const traceId = randomBytes(16).toString('hex');
     const callerSpan = randomBytes(8).toString('hex');
     const placed = await http<{ orderId: string; token: string }>(url('order-service', '/orders'), {
-      body: { customerId: customer, items: [{ sku, quantity: 2, unitPrice: 300 }] },
+      body: {
+        customerId: customer,
+        items: [{ sku, quantity: 2, unitPrice: 300 }],
+        ...contactFor(customer),
+      },
       headers: { traceparent: `00-${traceId}-${callerSpan}-01` },
     });
     expect(placed.status).toBe(202);

@@ -19,6 +19,7 @@ import {
   startService,
   workspaceRoot,
   type RunningService,
+  contactFor,
 } from '@es/testing';
 
 interface Realm {
@@ -193,6 +194,7 @@ describe('Keycloak with the realm docker-compose imports', () => {
       const order = {
         customerId: 'alice',
         items: [{ sku: `kc-${randomUUID().slice(0, 8)}`, quantity: 1, unitPrice: 5 }],
+        ...contactFor('alice'),
       };
       const placed = await http<{ orderId: string }>(service.url('/orders'), {
         as: 'anonymous',

@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync, chmodSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROLES } from '@es/http-api';
+import { privacyConfig } from '@es/runtime-config';
 import {
   SERVICES,
   createTopic,
@@ -124,6 +125,16 @@ describe('docker-compose.yml, as docker compose reads it', () => {
     const read = readCompose(without);
     expect(read.status).not.toBe(0);
     expect(read.stderr).toContain(`set ${name} in .env`);
+  });
+
+  it('gives the services that handle personal data a master key their configuration takes, and no other one', () => {
+    for (const name of ['order-service', 'payment-service']) {
+      const { masterKeys } = privacyConfig(envOf(name));
+      expect(masterKeys).toHaveLength(1);
+      expect(masterKeys[0]).toHaveLength(32);
+    }
+    for (const name of ['inventory-service', 'saga-orchestrator', 'projection-service'])
+      expect(envOf(name)).not.toHaveProperty('PRIVACY_MASTER_KEYS');
   });
 
   it('gives each service its own Kafka principal, with the password the kafka-users job sets', () => {

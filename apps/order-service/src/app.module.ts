@@ -5,6 +5,7 @@ import {
   ORDERS_COMMANDS_TOPIC,
   ORDERS_EVENTS_TOPIC,
   orderEventSchemas,
+  orderUpcasters,
 } from '@es/order-contracts';
 import { SAGA_REPLIES_TOPIC } from '@es/saga-contracts';
 import {
@@ -35,9 +36,11 @@ import {
       postgres: { database: 'orders' },
       kafka: true,
       mongo: true,
+      personalData: true,
     }),
     EventSourcingModule.forRoot({
       schemas: orderEventSchemas,
+      upcasters: orderUpcasters,
       topics: [ORDERS_EVENTS_TOPIC, ORDERS_COMMANDS_TOPIC, SAGA_REPLIES_TOPIC],
       streams: [orderAggregate],
     }),

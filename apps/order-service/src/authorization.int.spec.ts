@@ -24,6 +24,7 @@ import {
   type Caller,
   type ReadSide,
   type TestDatabase,
+  contactFor,
 } from '@es/testing';
 import { forgedToken, http, startTestService, type TestService } from '@es/service-testing';
 import { AppModule } from './app.module';
@@ -83,7 +84,11 @@ describe('order-service: who may call what (real identity provider)', () => {
 
   it('no token, or one that is not valid here: 401 with WWW-Authenticate, nothing written', async () => {
     const before = await eventCount();
-    const body = { customerId: alice, items: [{ sku: 'SKU-1', quantity: 1, unitPrice: 100 }] };
+    const body = {
+      customerId: alice,
+      items: [{ sku: 'SKU-1', quantity: 1, unitPrice: 100 }],
+      ...contactFor(alice),
+    };
     const none = await call('/orders', 'anonymous', { body });
     expect(none).toMatchObject({ status: 401, body: { code: 'UNAUTHENTICATED' } });
     expect(none.headers.get('www-authenticate')).toBe('Bearer realm="es"');
@@ -147,7 +152,11 @@ describe('order-service: who may call what (real identity provider)', () => {
         ...(await identity.headers({ customer: alice })),
         'content-type': 'text/plain',
       },
-      body: JSON.stringify({ customerId: alice, items: [{ sku: 'S', quantity: 1, unitPrice: 1 }] }),
+      body: JSON.stringify({
+        customerId: alice,
+        items: [{ sku: 'S', quantity: 1, unitPrice: 1 }],
+        ...contactFor(alice),
+      }),
     });
     expect(form.status).toBe(415);
     expect(await eventCount()).toBe(before);
@@ -158,7 +167,11 @@ describe('order-service: who may call what (real identity provider)', () => {
       '/orders',
       { customer: alice },
       {
-        body: { customerId: alice, items: [{ sku: 'SKU-1', quantity: 1, unitPrice: 100 }] },
+        body: {
+          customerId: alice,
+          items: [{ sku: 'SKU-1', quantity: 1, unitPrice: 100 }],
+          ...contactFor(alice),
+        },
       },
     );
     expect(placed.status).toBe(202);
@@ -170,19 +183,37 @@ describe('order-service: who may call what (real identity provider)', () => {
       [
         '/orders',
         { customer: bob },
-        { body: { customerId: alice, items: [{ sku: 'S', quantity: 1, unitPrice: 1 }] } },
+        {
+          body: {
+            customerId: alice,
+            items: [{ sku: 'S', quantity: 1, unitPrice: 1 }],
+            ...contactFor(alice),
+          },
+        },
         403,
       ],
       [
         '/orders',
         staff,
-        { body: { customerId: alice, items: [{ sku: 'S', quantity: 1, unitPrice: 1 }] } },
+        {
+          body: {
+            customerId: alice,
+            items: [{ sku: 'S', quantity: 1, unitPrice: 1 }],
+            ...contactFor(alice),
+          },
+        },
         403,
       ],
       [
         '/orders',
         operator,
-        { body: { customerId: alice, items: [{ sku: 'S', quantity: 1, unitPrice: 1 }] } },
+        {
+          body: {
+            customerId: alice,
+            items: [{ sku: 'S', quantity: 1, unitPrice: 1 }],
+            ...contactFor(alice),
+          },
+        },
         403,
       ],
       [order, { customer: alice }, {}, 200],

@@ -21,6 +21,7 @@ import {
   uniqueName,
   type ReadSide,
   type TestDatabase,
+  contactFor,
 } from '@es/testing';
 import { http, startTestService, type TestService } from '@es/service-testing';
 import { AppModule } from './app.module';
@@ -31,9 +32,11 @@ describe('order-service with an engine gone (real PostgreSQL and MongoDB behind 
   let service: TestService;
   let postgres: TcpProxy;
   let mongo: TcpProxy;
+  let vault: TcpProxy;
   const body = () => ({
     customerId: uniqueName('cust'),
     items: [{ sku: 'SKU-1', quantity: 1, unitPrice: 100 }],
+    ...contactFor('c'),
   });
   const eventCount = async () =>
     Number((await db.pool.query<{ n: string }>('SELECT count(*) AS n FROM events')).rows[0]!.n);
@@ -47,6 +50,8 @@ describe('order-service with an engine gone (real PostgreSQL and MongoDB behind 
     const mongoUrl = new URL(mongoConfig().url);
     mongo = await TcpProxy.start({ host: mongoUrl.hostname, port: Number(mongoUrl.port) });
     mongoUrl.port = String(mongo.port);
+    // The key vault on its own path, so that it can go while PostgreSQL stays.
+    vault = await TcpProxy.start({ host: pg.host, port: pg.port });
     service = await startTestService(orderServiceApi, AppModule, db.name, {
       PGPORT: String(postgres.port),
       MONGO_URL: mongoUrl.toString(),
@@ -54,11 +59,14 @@ describe('order-service with an engine gone (real PostgreSQL and MongoDB behind 
       CONSISTENCY_WAIT_MS: '30000',
       MONGO_OPERATION_TIMEOUT_MS: '1000',
       PG_QUERY_TIMEOUT_MS: '2000',
+      PRIVACY_VAULT_PORT: String(vault.port),
+      // Keys kept in memory briefly: a read soon after finds the vault gone, not a cached key.
+      PRIVACY_KEY_CACHE_MS: '100',
     });
   }, 120_000);
   afterAll(async () => {
     await service.close();
-    await Promise.all([postgres.stop(), mongo.stop()]);
+    await Promise.all([postgres.stop(), mongo.stop(), vault.stop()]);
     await readSide.stop();
     await db.drop();
   });
@@ -259,6 +267,49 @@ describe('order-service with an engine gone (real PostgreSQL and MongoDB behind 
     expect(JSON.stringify(marks[0]?.result ?? null)).not.toContain('deadLettered');
     const { rows: dead } = await db.pool.query(`SELECT 1 FROM outbox WHERE topic LIKE '%.dlq'`);
     expect(dead).toEqual([]);
+  }, 60_000);
+
+  it('the key vault gone: what needs a key is a 503 and writes nothing, what does not goes on', async () => {
+    const placed = await http<{ orderId: string; token: string }>(service.url('/orders'), {
+      body: body(),
+    });
+    const { orderId, token } = placed.body;
+    const read = (consistentWith: string) =>
+      http<Record<string, unknown>>(
+        service.url(`/orders/${orderId}?consistentWith=${consistentWith}`),
+      );
+    expect((await read(token)).body).toMatchObject({ contact: { name: 'Customer c' } });
+    const before = await eventCount();
+    await vault.cut();
+    try {
+      // A new customer's order needs their key made: refused, nothing written in the clear.
+      const refused = await http<Record<string, unknown>>(service.url('/orders'), {
+        body: body(),
+      });
+      expect(refused).toMatchObject({ status: 503, body: { code: 'ENGINE_UNAVAILABLE' } });
+      expect(refused.headers.get('retry-after')).toBe('1');
+      expect(await eventCount()).toBe(before);
+      // A cancellation seals nothing and reads no personal field: it goes on.
+      const cancelled = await http<{ token: string }>(service.url(`/orders/${orderId}/cancel`), {
+        body: { reason: 'no key needed' },
+      });
+      expect(cancelled.status).toBe(202);
+      // Reads that open personal fields fail closed once the cached key is gone (100 ms here).
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(await read(cancelled.body.token)).toMatchObject({
+        status: 503,
+        body: { code: 'ENGINE_UNAVAILABLE' },
+      });
+      expect((await http(service.url(`/orders/${orderId}/events`))).status).toBe(503);
+    } finally {
+      await vault.restore();
+    }
+    await eventually(async () => {
+      expect((await read(token)).body).toMatchObject({
+        status: 'CANCELLED',
+        contact: { name: 'Customer c' },
+      });
+    });
   }, 60_000);
 
   it('MongoDB gone: a read-model GET is a 503; back, it answers', async () => {

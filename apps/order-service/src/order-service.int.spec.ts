@@ -11,6 +11,8 @@ import {
   type ReadSide,
   type TestDatabase,
   callerFor,
+  contactFor,
+  dumpMongoDatabase,
   identity,
 } from '@es/testing';
 import { http, startTestService, type TestService } from '@es/service-testing';
@@ -33,7 +35,10 @@ describe('order-service (real PostgreSQL and Kafka)', () => {
   let service: TestService;
   let readSide: ReadSide;
   const place = (customerId: string, headers: Record<string, string> = {}) =>
-    http<Accepted>(service.url('/orders'), { body: { customerId, items }, headers });
+    http<Accepted>(service.url('/orders'), {
+      body: { customerId, items, ...contactFor(customerId) },
+      headers,
+    });
   const eventCount = async () =>
     Number((await db.pool.query<{ n: string }>('SELECT count(*) AS n FROM events')).rows[0]!.n);
 
@@ -88,6 +93,16 @@ describe('order-service (real PostgreSQL and Kafka)', () => {
       },
     });
     expect(JSON.stringify(rows[0]?.metadata)).not.toContain('alice');
+    // The customer's contact is stored sealed under their key, and nowhere in the clear.
+    const contact = contactFor(customerId);
+    const sealedAs = { sealed: 'v1', key: `${customerId}#1` };
+    expect(rows[0]?.data).toMatchObject({
+      name: sealedAs,
+      email: sealedAs,
+      shippingAddress: sealedAs,
+    });
+    const plain = [contact.name, contact.email, contact.shippingAddress.line1];
+    for (const value of plain) expect(JSON.stringify(rows[0]?.data)).not.toContain(value);
 
     const messages = await collect(kafka, ORDERS_EVENTS_TOPIC, (m) =>
       m.some((x) => x.key === orderId),
@@ -99,7 +114,11 @@ describe('order-service (real PostgreSQL and Kafka)', () => {
       traceparent,
       'stream-version': '1',
     });
-    expect(JSON.parse(message.value)).toMatchObject({ streamId: orderId, data: { total: 2_599 } });
+    expect(JSON.parse(message.value)).toMatchObject({
+      streamId: orderId,
+      data: { total: 2_599, name: sealedAs, email: sealedAs, shippingAddress: sealedAs },
+    });
+    for (const value of plain) expect(message.value).not.toContain(value);
 
     const read = await http(consistentWith(`/orders/${orderId}`, placed.body.token));
     expect(read.status).toBe(200);
@@ -110,7 +129,17 @@ describe('order-service (real PostgreSQL and Kafka)', () => {
       status: 'PENDING',
       total: 2_599,
       version: 1,
+      // Opened for the answer; the read model holds it sealed.
+      contact,
     });
+    const readModels = await dumpMongoDatabase(readSide.database);
+    expect(readModels).toContain(`"key":"${customerId}#1"`);
+    for (const value of plain) expect(readModels).not.toContain(value);
+    // The operator's audit trail opens it.
+    const trail = await http<{ events: { data: unknown }[] }>(
+      service.url(`/orders/${orderId}/events`),
+    );
+    expect(trail.body.events[0]?.data).toMatchObject(contact);
   });
 
   it('a retried POST with the same Idempotency-Key returns the first answer and writes nothing', async () => {
@@ -123,7 +152,7 @@ describe('order-service (real PostgreSQL and Kafka)', () => {
     expect(await eventCount()).toBe(before);
     // The same key for another request is refused, and writes nothing either.
     const other = await http(service.url('/orders'), {
-      body: { customerId, items: items.slice(1) },
+      body: { customerId, items: items.slice(1), ...contactFor(customerId) },
       headers: { 'Idempotency-Key': key },
     });
     expect(other).toMatchObject({ status: 422, body: { code: 'IDEMPOTENCY_KEY_REUSED' } });
@@ -350,15 +379,22 @@ describe('order-service (real PostgreSQL and Kafka)', () => {
         'items[1].sku',
         'items[1].unitPrice',
         'coupon',
+        'name',
+        'email',
+        'shippingAddress',
       ]),
     );
     expect(
-      (await http(service.url('/orders'), { body: { customerId: 'c', items: [] } })).body,
+      (
+        await http(service.url('/orders'), {
+          body: { customerId: 'c', items: [], ...contactFor('c') },
+        })
+      ).body,
     ).toMatchObject({
       fields: [{ field: 'items', problem: 'must hold at least one line' }],
     });
     const duplicate = await http(service.url('/orders'), {
-      body: { customerId: 'c', items: [items[0], items[0]] },
+      body: { customerId: 'c', items: [items[0], items[0]], ...contactFor('c') },
     });
     // Well-formed by the document, but against a rule it cannot state: 422, naming the line.
     expect(duplicate).toMatchObject({
@@ -374,7 +410,11 @@ describe('order-service (real PostgreSQL and Kafka)', () => {
       },
     });
     const tooLarge = await http(service.url('/orders'), {
-      body: { customerId: 'c', items: [{ sku: 'X', quantity: 2 ** 30, unitPrice: 2 ** 30 }] },
+      body: {
+        customerId: 'c',
+        items: [{ sku: 'X', quantity: 2 ** 30, unitPrice: 2 ** 30 }],
+        ...contactFor('c'),
+      },
     });
     expect(tooLarge).toMatchObject({
       status: 400,

@@ -10,7 +10,7 @@ import {
   type Decision,
 } from '@es/event-store';
 import { ORDER_STREAM_TYPE, type OrderLine } from '@es/order-contracts';
-import type { OrderCommand } from '@es/order-domain';
+import type { OrderCommand, OrderContact } from '@es/order-domain';
 import { COMMAND_HANDLER, accepted, type Accepted, type CommandRequest } from '@es/service-runtime';
 import { orderAggregate } from './order.aggregate';
 
@@ -27,6 +27,7 @@ export class PlaceOrder extends Command<OrderAccepted> {
   constructor(
     readonly customerId: string,
     readonly items: readonly OrderLine[],
+    readonly contact: OrderContact,
     readonly request: CommandRequest,
   ) {
     super();
@@ -47,13 +48,13 @@ export class CancelOrder extends Command<OrderAccepted> {
 export class PlaceOrderHandler implements ICommandHandler<PlaceOrder> {
   constructor(@Inject(COMMAND_HANDLER) private readonly handler: EventStoreCommandHandler) {}
 
-  async execute({ customerId, items, request }: PlaceOrder): Promise<OrderAccepted> {
+  async execute({ customerId, items, contact, request }: PlaceOrder): Promise<OrderAccepted> {
     // A retried request returns the first order's id: the inbox answers before this one is used.
     const orderId = uuidv7();
     const result = await this.handler.handle(
       orderAggregate,
       orderId,
-      { type: 'CreateOrder', orderId, customerId, items, at: new Date().toISOString() },
+      { type: 'CreateOrder', orderId, customerId, items, contact, at: new Date().toISOString() },
       request,
       // A fresh id: nothing to load. A retry is caught by the append's inbox mark.
       { assumeNew: true },

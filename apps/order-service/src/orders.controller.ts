@@ -15,7 +15,7 @@ import {
   listCustomerOrders,
   placeOrder,
   type CustomerOrderDocument,
-  type OrderDetailsDocument,
+  type OrderDetailsAnswer,
 } from '@es/order-contracts';
 import {
   CommandContext,
@@ -43,7 +43,10 @@ export class OrdersController {
     @Input('body') body: BodyOf<typeof placeOrder>,
     @CommandContext() request: CommandRequest,
   ): Promise<OrderAccepted> {
-    return this.commands.execute(new PlaceOrder(body.customerId, body.items, request));
+    const { customerId, items, name, email, shippingAddress } = body;
+    return this.commands.execute(
+      new PlaceOrder(customerId, items, { name, email, shippingAddress }, request),
+    );
   }
 
   @Route(listCustomerOrders)
@@ -64,7 +67,7 @@ export class OrdersController {
     @ConsistentWith({ streamType: ORDER_STREAM_TYPE, idParam: 'id' })
     token: ConsistencyToken | undefined,
     @Res({ passthrough: true }) response: Response,
-  ): Promise<OrderDetailsDocument> {
+  ): Promise<OrderDetailsAnswer> {
     return foundWithETag(
       await this.queries.execute(new GetOrder(id, token)),
       response,

@@ -1,6 +1,8 @@
 // The order service's queries: an order and a customer's orders from the read models the
 // projection service builds (waiting for a consistency token when given one); an order's history
-// and its state at a time or version from the event store, which alone has the past.
+// and its state at a time or version from the event store, which alone has the past. The
+// customer's contact is stored sealed everywhere (docs/privacy.md): it is opened here, for the
+// answer, through the key vault; an erased customer's reads as erased.
 import { Inject } from '@nestjs/common';
 import { Query, QueryHandler, type IQueryHandler } from '@nestjs/cqrs';
 import type {
@@ -14,14 +16,21 @@ import {
   ORDER_DETAILS_READ_MODEL,
   ORDER_STREAM_TYPE,
   type CustomerOrderDocument,
+  type OrderDetailsAnswer,
   type OrderDetailsDocument,
 } from '@es/order-contracts';
 import type { ReadModels } from '@es/read-models';
-import { COMMAND_HANDLER, EVENT_STORE, READ_MODELS } from '@es/service-runtime';
+import {
+  COMMAND_HANDLER,
+  EVENT_STORE,
+  PERSONAL_DATA,
+  READ_MODELS,
+  type PersonalData,
+} from '@es/service-runtime';
 import { orderAggregate } from './order.aggregate';
 import { orderView, type OrderView } from './order.view';
 
-export class GetOrder extends Query<OrderDetailsDocument | undefined> {
+export class GetOrder extends Query<OrderDetailsAnswer | undefined> {
   constructor(
     readonly orderId: string,
     readonly consistentWith?: ConsistencyToken,
@@ -60,16 +69,20 @@ export class ListCustomerOrders extends Query<readonly CustomerOrderDocument[]> 
 
 @QueryHandler(GetOrder)
 export class GetOrderHandler implements IQueryHandler<GetOrder> {
-  constructor(@Inject(READ_MODELS) private readonly readModels: ReadModels) {}
+  constructor(
+    @Inject(READ_MODELS) private readonly readModels: ReadModels,
+    @Inject(PERSONAL_DATA) private readonly vault: PersonalData,
+  ) {}
 
-  async execute({ orderId, consistentWith }: GetOrder): Promise<OrderDetailsDocument | undefined> {
+  async execute({ orderId, consistentWith }: GetOrder): Promise<OrderDetailsAnswer | undefined> {
     const doc = await this.readModels.get<Partial<OrderDetailsDocument>>(
       ORDER_DETAILS_READ_MODEL,
       orderId,
       { ...(consistentWith ? { consistentWith } : {}) },
     );
     // Only the saga's progress so far (its events came before the order's): no order yet.
-    return doc?.status ? (doc as OrderDetailsDocument) : undefined;
+    if (!doc?.status) return undefined;
+    return this.vault.shredder.open(doc as OrderDetailsDocument) as Promise<OrderDetailsAnswer>;
   }
 }
 
@@ -97,8 +110,9 @@ export class GetOrderAtHandler implements IQueryHandler<GetOrderAt> {
 export class GetOrderEventsHandler implements IQueryHandler<GetOrderEvents> {
   constructor(@Inject(EVENT_STORE) private readonly store: PostgresEventStore) {}
 
+  /** The audit trail, for operators: personal fields opened (or erased). */
   execute({ orderId }: GetOrderEvents): Promise<RecordedEvent[]> {
-    return this.store.readStream({ type: ORDER_STREAM_TYPE, id: orderId });
+    return this.store.readStream({ type: ORDER_STREAM_TYPE, id: orderId }, { open: true });
   }
 }
 

@@ -13,6 +13,7 @@ import {
   uniqueName,
   type ReadSide,
   type TestDatabase,
+  contactFor,
 } from '@es/testing';
 import { http, startTestService, type TestService } from '@es/service-testing';
 import { AppModule } from './app.module';
@@ -50,6 +51,7 @@ describe('order-service republish (real PostgreSQL and Kafka)', () => {
       body: {
         customerId: uniqueName('cust'),
         items: [{ sku: 'SKU-1', quantity: 1, unitPrice: 100 }],
+        ...contactFor('c'),
       },
     });
     expect(placed.status).toBe(202);

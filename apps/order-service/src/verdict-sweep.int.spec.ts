@@ -12,6 +12,7 @@ import {
   testKafka,
   uniqueName,
   type TestDatabase,
+  contactFor,
 } from '@es/testing';
 import { http, startTestService, type TestService } from '@es/service-testing';
 import { AppModule } from './app.module';
@@ -32,6 +33,7 @@ describe('the verdict sweep (real PostgreSQL and Kafka, no orchestrator)', () =>
       body: {
         customerId: uniqueName('cust'),
         items: [{ sku: 'SKU-1', quantity: 1, unitPrice: 100 }],
+        ...contactFor('c'),
       },
     });
     expect(placed.status).toBe(202);

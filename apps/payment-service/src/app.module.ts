@@ -34,6 +34,7 @@ import { accountAggregate, paymentAggregate } from './payment.aggregates';
       postgres: { database: 'payments' },
       kafka: true,
       mongo: true,
+      personalData: true,
     }),
     EventSourcingModule.forRoot({
       schemas: [...accountEventSchemas, ...paymentEventSchemas],

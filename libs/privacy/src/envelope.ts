@@ -1,7 +1,7 @@
 // Crypto-shredding's cipher (docs/privacy.md): AES-256-GCM everywhere. A data subject's data key
 // (32 random bytes) is kept only wrapped under the master key, bound to its id; a personal
-// field's value is sealed under its subject's data key, bound to the subject and the field, so
-// a sealed value moved to another subject or field does not open. Destroying the data key is
+// field's value is sealed under its subject's data key, bound to the subject and the field's
+// name, so a sealed value moved to another subject or another field does not open. Destroying the data key is
 // erasing every value sealed under it: what remains is ciphertext nothing can open.
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 
@@ -74,9 +74,13 @@ export function unwrapDataKey(master: MasterKey, id: string, wrapped: Buffer): D
   };
 }
 
-/** A personal field's value as it is stored: JSON, sealed under its subject's key. */
+/**
+ * A personal field's value as it is stored: JSON, sealed under its subject's key. No `$` in its
+ * names, so a document store (the read models) keeps it as it is; exactly these three fields,
+ * which no contract's strict schema has for a plain value.
+ */
 export interface Sealed {
-  readonly $sealed: 'v1';
+  readonly sealed: 'v1';
   /** The data key's id. */
   readonly key: string;
   /** base64 of IV | GCM tag | ciphertext. */
@@ -85,16 +89,17 @@ export interface Sealed {
 
 /** What reads give for a field whose subject was erased: its value is gone. */
 export interface Erased {
-  readonly $erased: true;
+  readonly erased: true;
 }
 
-export const ERASED: Erased = Object.freeze({ $erased: true });
+export const ERASED: Erased = Object.freeze({ erased: true });
 
 export function isSealed(value: unknown): value is Sealed {
   return (
     typeof value === 'object' &&
     value !== null &&
-    (value as { $sealed?: unknown }).$sealed === 'v1' &&
+    Object.keys(value).length === 3 &&
+    (value as { sealed?: unknown }).sealed === 'v1' &&
     typeof (value as { key?: unknown }).key === 'string' &&
     typeof (value as { data?: unknown }).data === 'string'
   );
@@ -102,15 +107,18 @@ export function isSealed(value: unknown): value is Sealed {
 
 export function isErased(value: unknown): value is Erased {
   return (
-    typeof value === 'object' && value !== null && (value as { $erased?: unknown }).$erased === true
+    typeof value === 'object' &&
+    value !== null &&
+    Object.keys(value).length === 1 &&
+    (value as { erased?: unknown }).erased === true
   );
 }
 
-/** `field` names where the value lives (e.g. `shippingAddress`): part of what binds it. */
+/** `field` is the name of the field the value lives in (`shippingAddress`): part of what binds it. */
 export function seal(key: DataKey, field: string, value: unknown): Sealed {
   const plain = Buffer.from(JSON.stringify(value), 'utf8');
   return {
-    $sealed: 'v1',
+    sealed: 'v1',
     key: key.id,
     data: encrypt(key.key, plain, `field:${key.id}:${field}`).toString('base64'),
   };

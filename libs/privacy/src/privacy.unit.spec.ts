@@ -152,6 +152,23 @@ describe('the shredder', () => {
     expect((await shredder.open(sealed)).billing).toEqual({ phone: ERASED, vat: 'none' });
   });
 
+  it('opens a sealed value a read model keeps deeper, under the same field name', async () => {
+    const shredder = new Shredder(new MemoryKeyStore());
+    const sealed = await shredder.seal(placed, ORDER);
+    const doc = {
+      orderId: 'o-1',
+      contact: { name: sealed.name, email: sealed.email },
+      history: [{ contact: { name: sealed.name } }],
+    };
+    expect(await shredder.open(doc)).toEqual({
+      orderId: 'o-1',
+      contact: { name: placed.name, email: placed.email },
+      history: [{ contact: { name: placed.name } }],
+    });
+    // Under another field's name it does not: an email is not a name.
+    await expect(shredder.open({ contact: { name: sealed.email } })).rejects.toThrow();
+  });
+
   it('seals a field once: sealing a sealed record changes nothing', async () => {
     const shredder = new Shredder(new MemoryKeyStore());
     const sealed = await shredder.seal(placed, ORDER);

@@ -13,6 +13,17 @@ export interface PersonalData {
 
 type Data = Readonly<Record<string, unknown>>;
 
+/**
+ * What a sealed value is bound to besides its key: the name of the field it lies in (the last
+ * name of its path, array indexes aside). A read model may keep it deeper (`contact.name`,
+ * `orders.3.contact.name`) and it still opens; in a field of another name (an `email` sealed
+ * as `name`) it does not.
+ */
+export function fieldNameOf(path: string): string {
+  const names = path.split('.').filter((name) => !/^[0-9]+$/.test(name));
+  return names.at(-1) ?? '';
+}
+
 function read(data: unknown, path: readonly string[]): unknown {
   let at = data;
   for (const name of path) {
@@ -57,13 +68,17 @@ export class Shredder {
     const key = await this.keys.keyFor(this.subjectOf(data, personal));
     let sealed: Data = data;
     for (const field of present)
-      sealed = write(sealed, field.split('.'), seal(key, field, read(data, field.split('.'))));
+      sealed = write(
+        sealed,
+        field.split('.'),
+        seal(key, fieldNameOf(field), read(data, field.split('.'))),
+      );
     return sealed as T;
   }
 
   /**
-   * A copy with every sealed value found anywhere in `data` opened (or `{ $erased: true }`),
-   * each by the path it is found at: a reader needs no declaration, so an event of an older
+   * A copy with every sealed value found anywhere in `data` opened (or `{ erased: true }`),
+   * each by the name of the field it is found in: a reader needs no declaration, so an event of an older
    * schema version, or a payload from another service, opens as it is. `data` itself when
    * nothing in it is sealed (no copy, no lookup); each key asked for once.
    */
@@ -77,7 +92,9 @@ export class Shredder {
     const walk = (value: unknown, path: string): unknown => {
       if (isSealed(value)) {
         const key = keys.get(value.key);
-        return key === 'erased' || key === undefined ? ERASED : open(key, path, value);
+        return key === 'erased' || key === undefined
+          ? ERASED
+          : open(key, fieldNameOf(path), value);
       }
       if (Array.isArray(value)) return value.map((item, i) => walk(item, `${path}.${i}`));
       if (typeof value === 'object' && value !== null)

@@ -7,7 +7,7 @@ import { postgresConfig } from '@es/runtime-config';
 import { loadStackEnv } from '@es/testing';
 import { PostgresKeyStore, masterKey, migrateKeyStore } from './index';
 
-const VAULT_ROLES = ['es_orders', 'es_payments', 'es_projections'];
+const VAULT_ROLES = ['es_orders', 'es_payments'];
 
 function poolAs(user: string): Pool {
   const pool = new Pool({ ...postgresConfig('vault', { ...process.env, PGUSER: user }), max: 2 });

@@ -3,6 +3,7 @@ import {
   CUSTOMER_ORDERS_READ_MODEL,
   ORDERS_EVENTS_TOPIC,
   orderEventSchemas,
+  orderUpcasters,
   type CustomerOrderDocument,
   type OrderStatus,
 } from '@es/order-contracts';
@@ -19,6 +20,7 @@ export const customerOrders = defineProjection({
   description: "A customer's orders, newest first",
   topics: [ORDERS_EVENTS_TOPIC],
   schemas: orderEventSchemas,
+  upcasters: orderUpcasters,
   indexes: [{ name: 'by_customer_newest_first', keys: { customerId: 1, createdAt: -1 } }],
   documentId: (event) => event.data.orderId,
   evolve(doc: CustomerOrderDocument | null, event): CustomerOrderDocument | null {

@@ -7,6 +7,7 @@ import {
   ORDERS_EVENTS_TOPIC,
   ORDER_DETAILS_READ_MODEL,
   orderEventSchemas,
+  orderUpcasters,
   type OrderDetailsDocument,
   type OrderEvent,
   type OrderSagaProgress,
@@ -83,6 +84,7 @@ export const orderDetails = defineProjection({
   description: 'One order by id: status, lines, total, reasons, timestamps, saga step',
   topics: [ORDERS_EVENTS_TOPIC, SAGAS_EVENTS_TOPIC],
   schemas: [...orderEventSchemas, ...sagaEventSchemas],
+  upcasters: orderUpcasters,
   // The saga's id is its order's id.
   documentId: (event) => (isSagaEvent(event) ? event.streamId : event.data.orderId),
   evolve(doc: Doc | null, event): Doc | null {
@@ -93,7 +95,8 @@ export const orderDetails = defineProjection({
     }
     const at = { updatedAt: event.recordedAt, version: event.streamVersion };
     if (event.type === 'OrderCreated') {
-      const { orderId, customerId, items, total, createdAt } = event.data;
+      const { orderId, customerId, items, total, createdAt, name, email, shippingAddress } =
+        event.data;
       return {
         orderId,
         customerId,
@@ -101,6 +104,8 @@ export const orderDetails = defineProjection({
         items,
         total,
         createdAt,
+        // As the event carried it: sealed under the customer's key (the order service opens it).
+        ...(name && email && shippingAddress ? { contact: { name, email, shippingAddress } } : {}),
         ...at,
         ...(doc?.saga ? { saga: doc.saga } : {}),
         ...(doc?.cancellation ? { cancellation: doc.cancellation } : {}),

@@ -2,7 +2,12 @@
 // payment, fed by orders.events, inventory.events and payments.events. The topics are not ordered
 // with each other (a reservation may be projected before the order), so each part fills in on
 // its own. A payment's id is its order's id (the saga authorizes one payment per order).
-import { ORDERS_EVENTS_TOPIC, orderEventSchemas, type OrderStatus } from '@es/order-contracts';
+import {
+  ORDERS_EVENTS_TOPIC,
+  orderEventSchemas,
+  orderUpcasters,
+  type OrderStatus,
+} from '@es/order-contracts';
 import {
   INVENTORY_EVENTS_TOPIC,
   StockReservationCommitted,
@@ -46,6 +51,7 @@ export const orderSummary = defineProjection({
     StockReturned,
     ...paymentEventSchemas,
   ],
+  upcasters: orderUpcasters,
   documentId: (event) => ('orderId' in event.data ? event.data.orderId : event.data.paymentId),
   evolve(doc: OrderSummaryDocument | null, event): OrderSummaryDocument | null {
     const current: OrderSummaryDocument = doc ?? {

@@ -121,6 +121,26 @@ describe('order-details', () => {
     expect(outcome.documents['o-1']).toMatchObject({ status: 'PENDING', version: 1 });
   });
 
+  it("keeps the customer's contact as the event carried it, sealed or erased, never opened", () => {
+    const sealed = (n: number) => ({ sealed: 'v1', key: 'c-1#1', data: `Y2lwaGVy${n}` });
+    const v2 = (contact: object) => ({
+      ...order({ ...created, data: { ...created.data, ...contact } })[0]!,
+      schemaVersion: 2,
+    });
+    const contact = { name: sealed(1), email: sealed(2), shippingAddress: sealed(3) };
+    expect(spec.given(v2(contact)).documents['o-1']).toMatchObject({ contact });
+    const erased = { erased: true };
+    const gone = { name: erased, email: erased, shippingAddress: erased };
+    expect(spec.given(v2(gone)).documents['o-1']).toMatchObject({ contact: gone });
+    // Version 1, before contacts were taken: upcast, with none.
+    expect(spec.given(...order(created)).documents['o-1']).not.toHaveProperty('contact');
+    // A sealed value of another shape is no value of the field: poison, not stored.
+    const bent = v2({ ...contact, email: { ...sealed(2), sealed: 'v9' } });
+    expect(spec.given(bent).failures[0]?.error).toMatch(
+      /OrderCreated v2 does not match its schema: email/,
+    );
+  });
+
   it('an event for an order never created fails as poison', () => {
     const outcome = spec.given(...streamEvents('order', 'o-1', [approved], { from: 2 }));
     expect(outcome.failures[0]?.error).toMatch(

@@ -258,6 +258,18 @@ export interface PrivacyConfig {
    * each: the first wraps new keys, the others still unwrap those they wrapped (a rotation).
    */
   readonly masterKeys: readonly Buffer[];
+  /**
+   * The key vault's database (PRIVACY_VAULT_DATABASE, default `vault`), on PGHOST:PGPORT unless
+   * PRIVACY_VAULT_HOST / PRIVACY_VAULT_PORT say elsewhere; the service's own role logs in.
+   */
+  readonly vaultDatabase: string;
+  readonly vaultHost: string | undefined;
+  readonly vaultPort: number | undefined;
+  /**
+   * How long a data key is kept in memory (PRIVACY_KEY_CACHE_MS, default 60000): the bound on
+   * how long another process can still open a value after an erasure it was not told of.
+   */
+  readonly keyCacheMs: number;
 }
 
 /**
@@ -284,8 +296,12 @@ export function privacyConfig(env: Env = process.env): PrivacyConfig {
           problem: `master key ${i + 1} is not 32 bytes of base64 (openssl rand -base64 32 makes one)`,
         });
     });
+  const vaultDatabase = r.string('PRIVACY_VAULT_DATABASE', 'vault');
+  const vaultHost = r.optional('PRIVACY_VAULT_HOST');
+  const vaultPort = r.optional('PRIVACY_VAULT_PORT') ? r.port('PRIVACY_VAULT_PORT', 1) : undefined;
+  const keyCacheMs = r.milliseconds('PRIVACY_KEY_CACHE_MS', 60_000);
   r.done();
-  return { masterKeys };
+  return { masterKeys, vaultDatabase, vaultHost, vaultPort, keyCacheMs };
 }
 
 export function mongoConfig(env: Env = process.env): MongoConfig {

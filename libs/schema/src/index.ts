@@ -126,6 +126,59 @@ export const reason = z
   .regex(/\S/, { error: 'must not be blank' })
   .trim();
 
+// Personal data (docs/privacy.md): a person's name, email and address, as commands take them,
+// and a personal field as events, messages and read models hold it: sealed under its data
+// subject's key, or, once that subject is erased, the marker reads give.
+const PRINTABLE = /^[^\x00-\x1F\x7F]*$/; // eslint-disable-line no-control-regex -- the point
+
+function personalText(max: number) {
+  return z
+    .string()
+    .max(max, { error: `must be at most ${max} characters` })
+    .regex(PRINTABLE, { error: 'must not hold control characters' })
+    .regex(/\S/, { error: 'must not be blank' })
+    .trim();
+}
+
+/** A person's name as they give it: 1-200 characters. */
+export const personName = personalText(200);
+
+/** An email address: at most 254 characters (RFC 5321). */
+export const emailAddress = z
+  .email({ error: 'must be an email address' })
+  .max(254, { error: 'must be at most 254 characters' });
+
+/** A postal address; `country` an ISO 3166-1 alpha-2 code. */
+export const postalAddress = z.strictObject({
+  line1: personalText(200),
+  line2: personalText(200).optional(),
+  city: personalText(100),
+  postalCode: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9 -]{0,14}[A-Za-z0-9]$|^[A-Za-z0-9]$/, {
+    error: 'must be 1-16 letters, digits, spaces or hyphens',
+  }),
+  country: z.string().regex(/^[A-Z]{2}$/, { error: 'must be an ISO 3166-1 alpha-2 code, e.g. FR' }),
+});
+export type PostalAddress = z.output<typeof postalAddress>;
+
+/** A personal field's value sealed under its subject's key (@es/privacy's Sealed). */
+export const sealedValue = z
+  .strictObject({ sealed: z.literal('v1'), key: z.string().min(1), data: z.string().min(1) })
+  .meta({ description: "Sealed under its data subject's key (AES-256-GCM)" });
+/** What a personal field reads as once its subject is erased. */
+export const erasedValue = z
+  .strictObject({ erased: z.literal(true) })
+  .meta({ description: 'Its data subject was erased: the value is gone' });
+
+/** A personal field in an event: its value, sealed (as stored and published), or erased. */
+export function personalField<T>(schema: z.ZodType<T>) {
+  return z.union([schema, sealedValue, erasedValue]);
+}
+
+/** A personal field as a query answers it: its value, or erased. */
+export function openedField<T>(schema: z.ZodType<T>) {
+  return z.union([schema, erasedValue]);
+}
+
 /**
  * Which fields of an event are personal data and whose (docs/privacy.md): the event store seals
  * them under the data subject's key before they are written.
@@ -164,6 +217,16 @@ export function versioned<Type extends string, Data>(
       return parsed.ok ? [] : parsed.problems.map((p) => `${p.field}: ${p.problem}`);
     },
   };
+}
+
+/**
+ * Turns (type, fromVersion) data into the next version's shape, possibly under a new type name:
+ * the event store and the projections apply the chain on every read.
+ */
+export interface Upcaster {
+  readonly type: string;
+  readonly fromVersion: number;
+  upcast(data: unknown): { readonly type?: string; readonly data: unknown };
 }
 
 /** The event union of a list of versioned schemas: `{ type, data }` per schema. */

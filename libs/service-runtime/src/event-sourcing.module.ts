@@ -36,6 +36,7 @@ import {
   relayConfig,
 } from '@es/runtime-config';
 import { KAFKA, PG_POOL } from './infrastructure';
+import { PERSONAL_DATA, type PersonalData } from './personal-data';
 import { Periodic } from './periodic';
 import { PLATFORM_OPTIONS, SERVICE_METRICS, type PlatformOptions } from './platform.module';
 import {
@@ -196,12 +197,16 @@ export class EventSourcingModule {
         },
         {
           provide: EVENT_STORE,
-          inject: [PG_POOL, EVENT_REGISTRY],
-          useFactory: (pool: Pool | null, registry: EventRegistry) => {
+          inject: [PG_POOL, EVENT_REGISTRY, PERSONAL_DATA],
+          useFactory: (pool: Pool | null, registry: EventRegistry, vault: PersonalData | null) => {
             if (!pool) throw new Error('EventSourcingModule needs PlatformModule with postgres');
             // Appends made while others are on their way share their transaction and round
-            // trip (group-commit.ts): a consumer's batch of messages costs one commit.
-            return new PostgresEventStore(pool, registry, { groupCommit: true });
+            // trip (group-commit.ts): a consumer's batch of messages costs one commit. Personal
+            // fields are sealed through the key vault (PlatformModule's personalData).
+            return new PostgresEventStore(pool, registry, {
+              groupCommit: true,
+              ...(vault ? { privacy: vault.shredder } : {}),
+            });
           },
         },
         {

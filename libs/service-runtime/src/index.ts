@@ -9,3 +9,4 @@ export * from './dead-letters.controller';
 export * from './logging';
 export * from './periodic';
 export * from './republish';
+export * from './personal-data';

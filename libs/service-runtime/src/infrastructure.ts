@@ -16,12 +16,24 @@ export const PG_POOL = Symbol('PG_POOL');
 export const KAFKA = Symbol('KAFKA');
 export const MONGO_CLIENT = Symbol('MONGO_CLIENT');
 
-export function createPostgresPool(database: string, applicationName: string): Pool {
-  const config = postgresConfig(database);
+export function createPostgresPool(
+  database: string,
+  applicationName: string,
+  {
+    max = 20,
+    host,
+    port,
+  }: { readonly max?: number; readonly host?: string; readonly port?: number } = {},
+): Pool {
+  const config = {
+    ...postgresConfig(database),
+    ...(host ? { host } : {}),
+    ...(port ? { port } : {}),
+  };
   const pool = new Pool({
     ...config,
     application_name: applicationName,
-    max: 20,
+    max,
     connectionTimeoutMillis: 5_000,
     idleTimeoutMillis: 30_000,
     // A connection that went silent (a peer gone without a FIN) is found by TCP keep-alive and

@@ -30,6 +30,7 @@ import {
   createMongoClient,
   createPostgresPool,
 } from './infrastructure';
+import { PERSONAL_DATA, personalDataProviders, type PersonalData } from './personal-data';
 import {
   kafkaReadiness,
   mongoReadiness,
@@ -45,6 +46,11 @@ export interface PlatformOptions {
   readonly postgres?: { readonly database: string };
   readonly kafka?: boolean;
   readonly mongo?: boolean;
+  /**
+   * It writes or reads personal data: the key vault (personal-data.ts), migrated at start;
+   * the service does not start without the master keys (PRIVACY_MASTER_KEYS).
+   */
+  readonly personalData?: boolean;
   readonly readinessTimeoutMs?: number;
 }
 
@@ -98,12 +104,14 @@ class InfrastructureLifecycle implements OnApplicationShutdown {
     @Inject(SERVICE_METRICS) private readonly metrics: ServiceMetrics,
     @Inject(PG_POOL) private readonly pool: Pool | null,
     @Inject(MONGO_CLIENT) private readonly mongo: MongoClient | null,
+    @Inject(PERSONAL_DATA) private readonly vault: PersonalData | null,
   ) {}
 
   async onApplicationShutdown(): Promise<void> {
     await Promise.allSettled([
       ...this.checks.map((c) => c.close?.()),
       this.pool?.end(),
+      this.vault?.pool.end(),
       this.mongo?.close(),
       this.metrics.shutdown(),
     ]);
@@ -144,15 +152,22 @@ export class PlatformModule {
       },
       {
         provide: READINESS_CHECKS,
-        inject: [PG_POOL, KAFKA, MONGO_CLIENT],
-        useFactory: (pool: Pool | null, kafka: Kafka | null, mongo: MongoClient | null) => [
+        inject: [PG_POOL, KAFKA, MONGO_CLIENT, PERSONAL_DATA],
+        useFactory: (
+          pool: Pool | null,
+          kafka: Kafka | null,
+          mongo: MongoClient | null,
+          vault: PersonalData | null,
+        ) => [
           ...(pool ? [postgresReadiness(pool)] : []),
+          ...(vault ? [vault.readiness()] : []),
           // With PostgreSQL, the service has an outbox: its commands are taken while Kafka is
           // away and published when it is back, so Kafka down does not make it unready.
           ...(kafka ? [kafkaReadiness(kafka, { required: !pool })] : []),
           ...(mongo ? [mongoReadiness(mongo)] : []),
         ],
       },
+      ...personalDataProviders(options.serviceName, options.personalData === true),
       InfrastructureLifecycle,
     ];
     return {
@@ -160,7 +175,15 @@ export class PlatformModule {
       global: true,
       controllers: [HealthController, MetricsController],
       providers,
-      exports: [PLATFORM_OPTIONS, SERVICE_METRICS, PG_POOL, KAFKA, MONGO_CLIENT, READ_MODELS],
+      exports: [
+        PLATFORM_OPTIONS,
+        SERVICE_METRICS,
+        PG_POOL,
+        KAFKA,
+        MONGO_CLIENT,
+        READ_MODELS,
+        PERSONAL_DATA,
+      ],
     };
   }
 }

@@ -6,3 +6,4 @@ export * from './postgres';
 export * from './services';
 export * from './stack';
 export * from './tcp-proxy';
+export * from './contact';

@@ -27,3 +27,24 @@ export async function createTestMongo(prefix = 'test'): Promise<TestMongo> {
     },
   };
 }
+
+/**
+ * Every document of every collection of a database on the MongoDB-wire server, as JSON text
+ * (a collection's documents one a line, after its name): what a search for a value in the
+ * read models reads.
+ */
+export async function dumpMongoDatabase(database: string): Promise<string> {
+  loadStackEnv();
+  const client = new MongoClient(mongoConfig().url, { serverSelectionTimeoutMS: 5_000 });
+  try {
+    const db = client.db(database);
+    const lines: string[] = [];
+    for (const { name } of await db.listCollections({}, { nameOnly: true }).toArray()) {
+      lines.push(`# ${name}`);
+      for await (const doc of db.collection(name).find({})) lines.push(JSON.stringify(doc));
+    }
+    return lines.join('\n');
+  } finally {
+    await client.close();
+  }
+}

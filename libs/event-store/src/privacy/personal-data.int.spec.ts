@@ -114,14 +114,14 @@ describe('personal fields in the event store (real PostgreSQL)', () => {
     });
     expect(result.events[0]?.data).toEqual(person);
     const text = await written(s.id);
-    expect(text).toContain('"$sealed"');
+    expect(text).toContain('"sealed"');
     expect(text).toContain(person.customerId); // the subject stays in the clear
     for (const plain of PLAIN) expect(text).not.toContain(plain);
 
     const [stored] = await store.readStream(s);
     expect(stored?.data).toMatchObject({
       customerId: person.customerId,
-      name: { $sealed: 'v1', key: `${person.customerId}#1` },
+      name: { sealed: 'v1', key: `${person.customerId}#1` },
     });
     const [opened] = await store.readStream(s, { open: true });
     expect(opened?.data).toEqual(person);

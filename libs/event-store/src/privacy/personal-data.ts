@@ -10,7 +10,7 @@ export type { PersonalFields };
 export interface PersonalDataCipher {
   /** A copy of `data` with the declared fields sealed under the subject's key. */
   seal<T extends Readonly<Record<string, unknown>>>(data: T, personal: PersonalFields): Promise<T>;
-  /** A copy with every sealed value opened (an erased subject's as `{ $erased: true }`). */
+  /** A copy with every sealed value opened (an erased subject's as `{ erased: true }`). */
   open<T>(data: T): Promise<T>;
 }
 

@@ -59,7 +59,7 @@ export interface EventStoreOptions {
 
 export interface ReadPersonalOptions {
   /**
-   * Opens the personal fields (an erased subject's read `{ $erased: true }`); the key store
+   * Opens the personal fields (an erased subject's read `{ erased: true }`); the key store
    * away fails the read. Off: they stay sealed, as stored (what a republish publishes).
    */
   readonly open?: boolean;

@@ -1,7 +1,7 @@
 // What the store knows of each event type: the schema version it writes now, how to validate
 // an event before it is appended, and the upcasters that bring older stored versions up to the
 // current one on every read path.
-import type { PersonalFields } from '@es/schema';
+import type { PersonalFields, Upcaster } from '@es/schema';
 import { EventValidationError } from '../store/errors';
 
 export interface EventSchema {
@@ -14,12 +14,7 @@ export interface EventSchema {
   readonly personal?: PersonalFields;
 }
 
-/** Turns (type, fromVersion) data into the next version's shape, possibly under a new type name. */
-export interface Upcaster {
-  readonly type: string;
-  readonly fromVersion: number;
-  upcast(data: unknown): { readonly type?: string; readonly data: unknown };
-}
+export type { Upcaster };
 
 export interface StoredShape {
   readonly type: string;

@@ -17,11 +17,21 @@ import {
   queryIntegerOr,
   type ServiceApi,
 } from '@es/http-api';
-import { identifier, isoInstant, money, reason, z, type FieldProblem } from '@es/schema';
+import {
+  emailAddress,
+  identifier,
+  isoInstant,
+  money,
+  personName,
+  postalAddress,
+  reason,
+  z,
+  type FieldProblem,
+} from '@es/schema';
 import { ORDER_STREAM_TYPE, orderLineSchema } from './order.events';
 import {
   customerOrderDocumentSchema,
-  orderDetailsDocumentSchema,
+  orderDetailsAnswerSchema,
   orderStatusSchema,
 } from './order.read-models';
 
@@ -46,6 +56,13 @@ export const placeOrderBody = z.strictObject({
     )
     .min(1, { error: 'must hold at least one line' })
     .max(100, { error: 'must hold at most 100 lines' }),
+  // The customer's contact for this order: personal data, sealed under the customer's key
+  // wherever it is stored or published (docs/privacy.md).
+  name: personName.meta({ description: "The customer's name (personal data)" }),
+  email: emailAddress.meta({ description: "The customer's email (personal data)" }),
+  shippingAddress: postalAddress.meta({
+    description: 'Where the order goes (personal data); country as ISO 3166-1 alpha-2',
+  }),
 });
 
 /** One line per SKU: a SKU given twice is a 422 naming the later line. */
@@ -123,7 +140,10 @@ export const getOrder = defineOperation({
   params: orderId,
   query: z.strictObject(consistentRead(ORDER_STREAM_TYPE)),
   responses: consistentReadAnswers(
-    { description: 'The order', schema: orderDetailsDocumentSchema },
+    {
+      description: "The order; its contact opened, or marked erased once the customer's data is",
+      schema: orderDetailsAnswerSchema,
+    },
     'No such order',
   ),
 });

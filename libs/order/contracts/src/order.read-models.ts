@@ -2,7 +2,17 @@
 // reads them (docs/decisions.md, Read models). A field change here is a projection change: rebuild.
 // Each is a schema first: the HTTP documents publish it and the API's answers are checked with it.
 import { sagaStateSchema } from '@es/saga-contracts';
-import { identifier, isoInstant, money, z } from '@es/schema';
+import {
+  emailAddress,
+  identifier,
+  isoInstant,
+  money,
+  openedField,
+  personName,
+  personalField,
+  postalAddress,
+  z,
+} from '@es/schema';
 import { orderLineSchema } from './order.events';
 
 export const orderStatusSchema = z.enum(['PENDING', 'CONFIRMED', 'REJECTED', 'CANCELLED']);
@@ -19,6 +29,23 @@ export const orderSagaProgressSchema = z.strictObject({
   version: z.number().int().positive(),
 });
 export type OrderSagaProgress = Readonly<z.output<typeof orderSagaProgressSchema>>;
+
+/**
+ * The customer's contact for an order as the read model stores it: each field sealed under the
+ * customer's key, as the event carried it (the projection service holds no key and sees no
+ * value), or erased.
+ */
+export const storedContactSchema = z.strictObject({
+  name: personalField(personName),
+  email: personalField(emailAddress),
+  shippingAddress: personalField(postalAddress),
+});
+/** The contact as a query answers it, opened by the order service: each value, or erased. */
+export const contactSchema = z.strictObject({
+  name: openedField(personName),
+  email: openedField(emailAddress),
+  shippingAddress: openedField(postalAddress),
+});
 
 /** One order, by order id. */
 export const ORDER_DETAILS_READ_MODEL = 'order-details';
@@ -47,8 +74,15 @@ export const orderDetailsDocumentSchema = z.strictObject({
    * unless one was requested. `step` names the last command it sent (RefundPayment, ...).
    */
   cancellation: orderSagaProgressSchema.optional(),
+  /** Absent on orders placed before contacts were taken (OrderCreated version 1). */
+  contact: storedContactSchema.optional(),
 });
 export type OrderDetailsDocument = Readonly<z.output<typeof orderDetailsDocumentSchema>>;
+/** An order as GET /orders/{id} answers it: its contact opened. */
+export const orderDetailsAnswerSchema = orderDetailsDocumentSchema.extend({
+  contact: contactSchema.optional(),
+});
+export type OrderDetailsAnswer = Readonly<z.output<typeof orderDetailsAnswerSchema>>;
 
 /** A customer's orders, newest first: one small document per order, indexed by customer. */
 export const CUSTOMER_ORDERS_READ_MODEL = 'customer-orders';

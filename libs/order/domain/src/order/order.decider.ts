@@ -34,6 +34,9 @@ function createdEvent(command: Extract<OrderCommand, { type: 'CreateOrder' }>): 
       items: command.items.map((l) => ({ ...l })),
       total,
       createdAt: command.at,
+      name: command.contact.name,
+      email: command.contact.email,
+      shippingAddress: { ...command.contact.shippingAddress },
     },
   };
 }
@@ -134,6 +137,7 @@ function cancel(
 
 function evolve(state: OrderState, event: OrderEvent): OrderState {
   if (event.type === 'OrderCreated') {
+    // The contact is not kept: no decision needs it, and the state is what snapshots hold.
     const { orderId, customerId, items, total, createdAt } = event.data;
     const order: OrderDetails = { orderId, customerId, items, total, createdAt };
     return { status: 'PENDING', order };
