@@ -92,9 +92,7 @@ export class Shredder {
     const walk = (value: unknown, path: string): unknown => {
       if (isSealed(value)) {
         const key = keys.get(value.key);
-        return key === 'erased' || key === undefined
-          ? ERASED
-          : open(key, fieldNameOf(path), value);
+        return key === 'erased' || key === undefined ? ERASED : open(key, fieldNameOf(path), value);
       }
       if (Array.isArray(value)) return value.map((item, i) => walk(item, `${path}.${i}`));
       if (typeof value === 'object' && value !== null)
