@@ -1,9 +1,16 @@
 // One contender at one concurrency, in its own process (Emmett changes pg's type parsers for
 // the whole process, so contenders never share one). Prints a JSON summary on stdout.
 //   node bench/append-worker.mts <contender> <writers> <warmupSeconds> <seconds> <database>
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { EventRegistry, PostgresEventStore, uuidv7 } from '@es/event-store';
+import {
+  CachedKeyStore,
+  PostgresKeyStore,
+  Shredder,
+  masterKey,
+  migrateKeyStore,
+} from '@es/privacy';
 import { postgresConfig } from '@es/runtime-config';
 import { summarize } from './lib.mts';
 
@@ -22,6 +29,26 @@ const data = () => ({
   ],
   total: 4548,
 });
+// With the customer's contact, as POST /orders now takes it (~150 bytes more).
+const CUSTOMERS = 1_000;
+let sequence = 0;
+const withContact = (newCustomer: boolean) => {
+  const customerId = newCustomer
+    ? `customer-${uuidv7()}`
+    : `customer-${String(sequence++ % CUSTOMERS).padStart(10, '0')}`;
+  return {
+    ...data(),
+    customerId,
+    name: 'Alexandra Montgomery-Fairweather',
+    email: 'alexandra.mf@example.invalid',
+    shippingAddress: {
+      line1: '221B Baker Street',
+      city: 'London',
+      postalCode: 'NW1 6XE',
+      country: 'GB',
+    },
+  };
+};
 const metadata = () => ({
   correlationId: randomUUID(),
   causationId: null,
@@ -30,9 +57,60 @@ const metadata = () => ({
 });
 
 const pool = new pg.Pool({ ...postgresConfig(database!), max: writers });
+/** Pools a contender opens besides `pool`, ended with it. */
+const pools: pg.Pool[] = [pool];
 
 async function operation(): Promise<() => Promise<void>> {
   switch (contender ?? '') {
+    case 'store-contact':
+    case 'store-sealed':
+    case 'store-sealed-new': {
+      // Group commit, as the services run; the contact in the clear, or declared personal and
+      // sealed (returning customers, their keys cached; or a new customer each time, a key made
+      // in the vault per append), the vault on a pool of its own as in the services.
+      const sealed = contender !== 'store-contact';
+      const vault = new pg.Pool({ ...postgresConfig(database!), max: 5 });
+      pools.push(vault);
+      await migrateKeyStore(vault);
+      const registry = new EventRegistry([
+        {
+          type: 'OrderCreated',
+          schemaVersion: 1,
+          validate: (d) =>
+            typeof (d as { orderId?: unknown }).orderId === 'string' ? [] : ['orderId: required'],
+          ...(sealed
+            ? {
+                personal: {
+                  subject: 'customerId',
+                  fields: ['name', 'email', 'shippingAddress'],
+                },
+              }
+            : {}),
+        },
+      ]);
+      const store = new PostgresEventStore(pool, registry, {
+        groupCommit: true,
+        ...(sealed
+          ? {
+              privacy: new Shredder(
+                new CachedKeyStore(new PostgresKeyStore(vault, [masterKey(randomBytes(32))])),
+              ),
+            }
+          : {}),
+      });
+      const newCustomer = contender === 'store-sealed-new';
+      return async () => {
+        await store.append(
+          { type: 'order', id: uuidv7() },
+          [{ type: 'OrderCreated', data: withContact(newCustomer) }],
+          {
+            expectedVersion: 'no_stream',
+            metadata: metadata(),
+            outbox: [{ eventIndex: 0, topic: 'orders.events' }],
+          },
+        );
+      };
+    }
     case 'store':
     case 'store-plain':
     case 'store-grouped': {
@@ -132,5 +210,5 @@ await Promise.all(
     }
   }),
 );
-await pool.end();
+await Promise.all(pools.map((p) => p.end()));
 process.stdout.write(JSON.stringify({ contender, writers, ...summarize(latencies, seconds) }));

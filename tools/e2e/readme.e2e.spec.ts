@@ -62,10 +62,12 @@ describe('the README', () => {
       .filter((line) => line.startsWith('{'))
       .map((line) => JSON.parse(line) as Record<string, unknown>);
     // restock, deposit, (the order, taken by jq), the order, the list, events, state, saga,
-    // the order confirmed, the cancel, the order cancelled, the cancellation, the account
-    expect(answers).toHaveLength(12);
+    // the order confirmed, the cancel, the order cancelled, the cancellation, the account, the
+    // erasure, the audit trail after it
+    expect(answers).toHaveLength(14);
     const [, , order, list, events, state, saga, confirmed, cancel, cancelled, cancellation] =
       answers;
+    const [erased, trail] = answers.slice(12);
     // At least the version placed (the saga may already have confirmed it).
     expect(order).toMatchObject({ customerId: 'alice', total: 2_500 });
     expect(['PENDING', 'CONFIRMED']).toContain(order?.['status']);
@@ -79,6 +81,13 @@ describe('the README', () => {
     expect(cancel).toMatchObject({ orderId: order?.['orderId'], version: 3 });
     expect(cancelled).toMatchObject({ status: 'CANCELLED', cancellationReason: 'changed my mind' });
     expect(cancellation).toMatchObject({ type: 'order-cancellation', state: 'COMPLETED' });
+    // Her order's contact was hers (opened for the answer), then erased: the payment service
+    // destroyed her key; the audit trail reads the marker once the order service's cache lets
+    // go of it (a minute at most; maybe at once).
+    expect(confirmed).toMatchObject({ contact: { name: 'Alice Liddell' } });
+    expect(erased).toMatchObject({ customerId: 'alice', keysErased: 1 });
+    const contact = (trail?.['events'] as { data: Record<string, unknown> }[])[0]?.data;
+    expect([{ erased: true }, 'Alice Liddell']).toContainEqual(contact?.['name']);
   });
 
   it('after it, the refund is on the account', async () => {

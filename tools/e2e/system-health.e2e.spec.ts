@@ -5,9 +5,10 @@ import { SERVICES, startService, startServices, type RunningService } from '@es/
 
 const dependencies: Record<string, string[]> = {
   // Their GETs answer from the read models, in MongoDB.
-  'order-service': ['postgres', 'kafka', 'mongodb'],
+  // The order and payment services seal and open personal data: the key vault too.
+  'order-service': ['postgres', 'kafka', 'mongodb', 'vault'],
   'inventory-service': ['postgres', 'kafka', 'mongodb'],
-  'payment-service': ['postgres', 'kafka', 'mongodb'],
+  'payment-service': ['postgres', 'kafka', 'mongodb', 'vault'],
   'saga-orchestrator': ['postgres', 'kafka'],
   'projection-service': ['kafka', 'mongodb'],
 };

@@ -5,6 +5,7 @@ import {
   PAYMENTS_COMMANDS_TOPIC,
   PAYMENTS_EVENTS_TOPIC,
   accountEventSchemas,
+  dataSubjectEventSchemas,
   paymentEventSchemas,
 } from '@es/payment-contracts';
 import { SAGA_REPLIES_TOPIC } from '@es/saga-contracts';
@@ -19,13 +20,15 @@ import {
 import {
   AuthorizePaymentHandler,
   DepositFundsHandler,
+  EraseCustomerHandler,
+  RecordAccountHolderHandler,
   SettlePaymentHandler,
 } from './payments.commands';
 import { PaymentsController } from './payments.controller';
 import { participantProvider } from '@es/saga-participant';
 import { paymentsParticipant } from './payments.participant';
 import { GetAccountHandler, GetPaymentHandler } from './payments.queries';
-import { accountAggregate, paymentAggregate } from './payment.aggregates';
+import { accountAggregate, dataSubjectAggregate, paymentAggregate } from './payment.aggregates';
 
 @Module({
   imports: [
@@ -37,15 +40,17 @@ import { accountAggregate, paymentAggregate } from './payment.aggregates';
       personalData: true,
     }),
     EventSourcingModule.forRoot({
-      schemas: [...accountEventSchemas, ...paymentEventSchemas],
+      schemas: [...accountEventSchemas, ...paymentEventSchemas, ...dataSubjectEventSchemas],
       topics: [PAYMENTS_EVENTS_TOPIC, PAYMENTS_COMMANDS_TOPIC, SAGA_REPLIES_TOPIC],
-      streams: [accountAggregate, paymentAggregate],
+      streams: [accountAggregate, paymentAggregate, dataSubjectAggregate],
     }),
     CqrsModule.forRoot(),
   ],
   controllers: [PaymentsController, DeadLettersController, RepublishController],
   providers: [
     DepositFundsHandler,
+    RecordAccountHolderHandler,
+    EraseCustomerHandler,
     AuthorizePaymentHandler,
     SettlePaymentHandler,
     GetAccountHandler,

@@ -8,12 +8,15 @@ import {
   collect,
   createTestDatabase,
   startReadSide,
+  eventually,
   testKafka,
   uniqueName,
   type ReadSide,
   type TestDatabase,
 } from '@es/testing';
 import { http, startTestService, type TestService } from '@es/service-testing';
+import type { PostgresEventStore } from '@es/event-store';
+import { EVENT_STORE } from '@es/service-runtime';
 import { AppModule } from './app.module';
 import { AuthorizePayment, SettlePayment } from './payments.commands';
 
@@ -227,6 +230,82 @@ describe('payment-service (real PostgreSQL and Kafka)', () => {
       'FundsReserved',
       'FundsReleased',
     ]);
+  });
+
+  it("records an account's holder sealed, answers it opened, and erases it for good", async () => {
+    const customerId = uniqueName('cust');
+    const holder = { name: 'Philippa Quenby-Strathearn', email: 'pqs.erasable@example.invalid' };
+    const recorded = await http<{ version: number }>(
+      service.url(`/accounts/${customerId}/holder`),
+      { body: holder },
+    );
+    expect(recorded).toMatchObject({ status: 202, body: { customerId, version: 1 } });
+    await deposit(customerId, 500);
+    const stored = async () =>
+      (
+        await db.pool.query<{ text: string }>(
+          `SELECT string_agg(data::text, ' ') AS text FROM events WHERE stream_id = $1`,
+          [customerId],
+        )
+      ).rows[0]?.text ?? '';
+    expect(await stored()).toContain(`"key": "${customerId}#1"`);
+    for (const value of Object.values(holder)) expect(await stored()).not.toContain(value);
+    expect((await account(customerId, 2)).body).toMatchObject({ balance: 500, holder });
+
+    // A customer may not erase anyone, themselves included: it is an operator's act.
+    const asCustomer = await http(service.url(`/customers/${customerId}/erase`), {
+      body: {},
+      as: { customer: customerId },
+    });
+    expect(asCustomer.status).toBe(403);
+    const key = uniqueName('erase');
+    const erase = () =>
+      http<Record<string, unknown>>(service.url(`/customers/${customerId}/erase`), {
+        body: {},
+        headers: { 'Idempotency-Key': key },
+      });
+    const erased = await erase();
+    expect(erased).toMatchObject({
+      status: 202,
+      body: { customerId, keysErased: 1, version: 1, token: `data-subject/${customerId}@1` },
+    });
+    // Retried, it answers as it first did and records nothing more.
+    expect(await erase()).toMatchObject({ status: 202, body: erased.body });
+    const { rows } = await db.pool.query<{ data: Record<string, unknown>; metadata: object }>(
+      `SELECT data, metadata FROM events WHERE stream_type = 'data-subject' AND stream_id = $1`,
+      [customerId],
+    );
+    expect(rows).toHaveLength(1);
+    expect(rows[0]?.data).toMatchObject({ customerId, keysErased: 1 });
+    for (const value of Object.values(holder)) expect(JSON.stringify(rows[0])).not.toContain(value);
+
+    // The read model blanks the holder on DataSubjectErased; the account itself stays.
+    await eventually(async () => {
+      expect((await account(customerId)).body).toMatchObject({
+        balance: 500,
+        version: 2,
+        holder: { name: { erased: true }, email: { erased: true } },
+      });
+    });
+    // The events are as they were, and no longer open: every read gives the marker.
+    const store = service.app.get<PostgresEventStore>(EVENT_STORE);
+    const [named] = await store.readStream({ type: 'account', id: customerId }, { open: true });
+    expect(named?.data).toEqual({
+      customerId,
+      name: { erased: true },
+      email: { erased: true },
+      recordedAt: expect.any(String) as string,
+    });
+    const rekeyed = await http(service.url(`/accounts/${customerId}/holder`), {
+      body: { name: 'P. Q.-S.', email: 'new@example.invalid' },
+    });
+    // Coming back, they get a new key: what was sealed under the old stays erased.
+    expect(rekeyed.status).toBe(202);
+    expect(await stored()).toContain(`"key": "${customerId}#2"`);
+    const { rowCount } = await db.pool.query('SELECT 1 FROM events WHERE stream_id = $1', [
+      customerId,
+    ]);
+    expect(rowCount).toBe(4);
   });
 
   it('answers 400 naming each bad field and 404 for unknown ids', async () => {

@@ -1,5 +1,5 @@
-// Payments' commands: deposits (REST), and a payment's authorization, capture, void and refund
-// (the saga's steps). Each payment step changes the payment and the customer's account together,
+// Payments' commands: deposits and account holders (REST), a customer's erasure (REST, for
+// operators), and a payment's authorization, capture, void and refund (the saga's steps). Each payment step changes the payment and the customer's account together,
 // in one transaction: a hold is never without its authorization, nor a debit without its capture.
 import { Inject } from '@nestjs/common';
 import { Command, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
@@ -11,12 +11,21 @@ import {
   type CommandHandler as EventStoreCommandHandler,
   type Decision,
   type HandleContext,
+  type PostgresEventStore,
   type Refusal,
 } from '@es/event-store';
-import { ACCOUNT_STREAM_TYPE } from '@es/payment-contracts';
+import { ACCOUNT_STREAM_TYPE, DATA_SUBJECT_STREAM_TYPE } from '@es/payment-contracts';
 import { type AccountCommand, type PaymentCommand, type PaymentDetails } from '@es/payment-domain';
-import { COMMAND_HANDLER, accepted, type Accepted, type CommandRequest } from '@es/service-runtime';
-import { accountAggregate, paymentAggregate } from './payment.aggregates';
+import {
+  COMMAND_HANDLER,
+  EVENT_STORE,
+  PERSONAL_DATA,
+  accepted,
+  type Accepted,
+  type CommandRequest,
+  type PersonalData,
+} from '@es/service-runtime';
+import { accountAggregate, dataSubjectAggregate, paymentAggregate } from './payment.aggregates';
 
 export interface AccountAccepted extends Accepted {
   readonly customerId: string;
@@ -245,5 +254,88 @@ export class SettlePaymentHandler implements ICommandHandler<SettlePayment> {
 
   execute({ paymentId, action, context }: SettlePayment): Promise<SettlementOutcome> {
     return this.handler.carryOut(settlement(paymentId, action), context);
+  }
+}
+
+export class RecordAccountHolder extends Command<AccountAccepted> {
+  constructor(
+    readonly customerId: string,
+    readonly name: string,
+    readonly email: string,
+    readonly request: CommandRequest,
+  ) {
+    super();
+  }
+}
+
+@CommandHandler(RecordAccountHolder)
+export class RecordAccountHolderHandler implements ICommandHandler<RecordAccountHolder> {
+  constructor(@Inject(COMMAND_HANDLER) private readonly handler: EventStoreCommandHandler) {}
+
+  async execute({
+    customerId,
+    name,
+    email,
+    request,
+  }: RecordAccountHolder): Promise<AccountAccepted> {
+    // Sealed under the customer's key by the event store: a key vault away is a 503 here.
+    const result = await this.handler.handle(
+      accountAggregate,
+      customerId,
+      { type: 'RecordHolder', customerId, name, email, at: new Date().toISOString() },
+      request,
+    );
+    return { customerId, ...accepted(ACCOUNT_STREAM_TYPE, customerId, result.version) };
+  }
+}
+
+export interface ErasureAccepted extends Accepted {
+  readonly customerId: string;
+  readonly keysErased: number;
+}
+
+export class EraseCustomer extends Command<ErasureAccepted> {
+  constructor(
+    readonly customerId: string,
+    readonly request: CommandRequest,
+  ) {
+    super();
+  }
+}
+
+/**
+ * The right to erasure (docs/privacy.md): the customer's keys destroyed first, the irreversible
+ * act, then recorded (DataSubjectErased, published to every consumer). A failure between the
+ * two leaves the keys destroyed and no record yet: the retry, with the same Idempotency-Key,
+ * destroys nothing more and records it. A retry after the record answers the first outcome.
+ */
+@CommandHandler(EraseCustomer)
+export class EraseCustomerHandler implements ICommandHandler<EraseCustomer> {
+  constructor(
+    @Inject(COMMAND_HANDLER) private readonly handler: EventStoreCommandHandler,
+    @Inject(EVENT_STORE) private readonly store: PostgresEventStore,
+    @Inject(PERSONAL_DATA) private readonly vault: PersonalData,
+  ) {}
+
+  async execute({ customerId, request }: EraseCustomer): Promise<ErasureAccepted> {
+    const keysErased = await this.vault.keys.erase(customerId);
+    const result = await this.handler.handle(
+      dataSubjectAggregate,
+      customerId,
+      { type: 'RecordErasure', customerId, keysErased, at: new Date().toISOString() },
+      request,
+    );
+    // A retry answers as the first did: its count is the recorded one.
+    const [recorded] = result.duplicate
+      ? await this.store.readStream(
+          { type: DATA_SUBJECT_STREAM_TYPE, id: customerId },
+          { afterVersion: result.version - 1, toVersion: result.version },
+        )
+      : [];
+    return {
+      customerId,
+      keysErased: recorded ? (recorded.data as { keysErased: number }).keysErased : keysErased,
+      ...accepted(DATA_SUBJECT_STREAM_TYPE, customerId, result.version),
+    };
   }
 }

@@ -8,9 +8,11 @@ import type { BodyOf, ParamsOf } from '@es/http-api';
 import {
   ACCOUNT_STREAM_TYPE,
   depositFunds,
+  eraseCustomer,
   getAccount,
   getPayment,
-  type CustomerAccountDocument,
+  recordAccountHolder,
+  type CustomerAccountAnswer,
 } from '@es/payment-contracts';
 import {
   CommandContext,
@@ -21,7 +23,13 @@ import {
   foundWithETag,
   type CommandRequest,
 } from '@es/service-runtime';
-import { DepositFunds, type AccountAccepted } from './payments.commands';
+import {
+  DepositFunds,
+  EraseCustomer,
+  RecordAccountHolder,
+  type AccountAccepted,
+  type ErasureAccepted,
+} from './payments.commands';
 import { GetAccount, GetPayment, type PaymentView } from './payments.queries';
 
 @Controller()
@@ -40,13 +48,30 @@ export class PaymentsController {
     return this.commands.execute(new DepositFunds(customerId, body.amount, request));
   }
 
+  @Route(recordAccountHolder)
+  holder(
+    @Input('params') { customerId }: ParamsOf<typeof recordAccountHolder>,
+    @Input('body') { name, email }: BodyOf<typeof recordAccountHolder>,
+    @CommandContext() request: CommandRequest,
+  ): Promise<AccountAccepted> {
+    return this.commands.execute(new RecordAccountHolder(customerId, name, email, request));
+  }
+
+  @Route(eraseCustomer)
+  erase(
+    @Input('params') { customerId }: ParamsOf<typeof eraseCustomer>,
+    @CommandContext() request: CommandRequest,
+  ): Promise<ErasureAccepted> {
+    return this.commands.execute(new EraseCustomer(customerId, request));
+  }
+
   @Route(getAccount)
   async account(
     @Input('params') { customerId }: ParamsOf<typeof getAccount>,
     @ConsistentWith({ streamType: ACCOUNT_STREAM_TYPE, idParam: 'customerId' })
     token: ConsistencyToken | undefined,
     @Res({ passthrough: true }) response: Response,
-  ): Promise<CustomerAccountDocument> {
+  ): Promise<CustomerAccountAnswer> {
     return foundWithETag(
       await this.queries.execute(new GetAccount(customerId, token)),
       response,

@@ -6,18 +6,24 @@ import { Query, QueryHandler, type IQueryHandler } from '@nestjs/cqrs';
 import type { CommandHandler as EventStoreCommandHandler, ConsistencyToken } from '@es/event-store';
 import {
   CUSTOMER_ACCOUNT_READ_MODEL,
+  type CustomerAccountAnswer,
   type CustomerAccountDocument,
   type paymentSchema,
 } from '@es/payment-contracts';
 import type { z } from '@es/schema';
 import type { ReadModels } from '@es/read-models';
-import { COMMAND_HANDLER, READ_MODELS } from '@es/service-runtime';
+import {
+  COMMAND_HANDLER,
+  PERSONAL_DATA,
+  READ_MODELS,
+  type PersonalData,
+} from '@es/service-runtime';
 import { paymentAggregate } from './payment.aggregates';
 
 /** Its schema is the contract's (`paymentSchema`, GET /payments/{id}). */
 export type PaymentView = Readonly<z.output<typeof paymentSchema>>;
 
-export class GetAccount extends Query<CustomerAccountDocument | undefined> {
+export class GetAccount extends Query<CustomerAccountAnswer | undefined> {
   constructor(
     readonly customerId: string,
     readonly consistentWith?: ConsistencyToken,
@@ -34,15 +40,22 @@ export class GetPayment extends Query<PaymentView | undefined> {
 
 @QueryHandler(GetAccount)
 export class GetAccountHandler implements IQueryHandler<GetAccount> {
-  constructor(@Inject(READ_MODELS) private readonly readModels: ReadModels) {}
+  constructor(
+    @Inject(READ_MODELS) private readonly readModels: ReadModels,
+    @Inject(PERSONAL_DATA) private readonly vault: PersonalData,
+  ) {}
 
-  execute({
+  /** The holder is stored sealed (docs/privacy.md): opened for the answer, or erased. */
+  async execute({
     customerId,
     consistentWith,
-  }: GetAccount): Promise<CustomerAccountDocument | undefined> {
-    return this.readModels.get<CustomerAccountDocument>(CUSTOMER_ACCOUNT_READ_MODEL, customerId, {
-      ...(consistentWith ? { consistentWith } : {}),
-    });
+  }: GetAccount): Promise<CustomerAccountAnswer | undefined> {
+    const doc = await this.readModels.get<CustomerAccountDocument>(
+      CUSTOMER_ACCOUNT_READ_MODEL,
+      customerId,
+      { ...(consistentWith ? { consistentWith } : {}) },
+    );
+    return doc && (this.vault.shredder.open(doc) as Promise<CustomerAccountAnswer>);
   }
 }
 

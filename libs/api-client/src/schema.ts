@@ -366,6 +366,50 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/accounts/{customerId}/holder': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Record who holds a customer's account: their name and email (personal data)
+     * @description Sealed under the customer's key wherever it is stored or published (docs/privacy.md); a new account starts with it.
+     *
+     *     Who: staff, a customer, for themself (params.customerId).
+     */
+    post: operations['recordAccountHolder'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/customers/{customerId}/erase': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Erase a customer's personal data everywhere: their keys destroyed (GDPR art. 17)
+     * @description Every key their personal data was sealed under is destroyed, so every copy of it (events, snapshots, outbox rows, Kafka messages, dead letters, read models) is ciphertext nothing opens; reads give { erased: true }. Recorded as DataSubjectErased, which holds no personal data. Their orders, payments and balances stay. Irreversible.
+     *
+     *     Who: operators.
+     */
+    post: operations['eraseCustomer'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/accounts/{customerId}': {
     parameters: {
       query?: never;
@@ -666,6 +710,21 @@ export interface operations {
             quantity: number;
             unitPrice: number;
           }[];
+          /** @description The customer's name (personal data) */
+          name: string & (unknown & unknown);
+          /**
+           * Format: email
+           * @description The customer's email (personal data)
+           */
+          email: string;
+          /** @description Where the order goes (personal data); country as ISO 3166-1 alpha-2 */
+          shippingAddress: {
+            line1: string & (unknown & unknown);
+            line2?: string & (unknown & unknown);
+            city: string & (unknown & unknown);
+            postalCode: string;
+            country: string;
+          };
         };
       };
     };
@@ -780,7 +839,7 @@ export interface operations {
     };
     requestBody?: never;
     responses: {
-      /** @description The order */
+      /** @description The order; its contact opened, or marked erased once the customer's data is */
       200: {
         headers: {
           /** @description The resource's version, for a later If-Match */
@@ -833,6 +892,32 @@ export interface operations {
               /** Format: date-time */
               updatedAt: string;
               version: number;
+            };
+            contact?: {
+              name:
+                | (string & (unknown & unknown))
+                | {
+                    /** @constant */
+                    erased: true;
+                  };
+              email:
+                | string
+                | {
+                    /** @constant */
+                    erased: true;
+                  };
+              shippingAddress:
+                | {
+                    line1: string & (unknown & unknown);
+                    line2?: string & (unknown & unknown);
+                    city: string & (unknown & unknown);
+                    postalCode: string;
+                    country: string;
+                  }
+                | {
+                    /** @constant */
+                    erased: true;
+                  };
             };
           };
         };
@@ -2483,6 +2568,250 @@ export interface operations {
       };
     };
   };
+  recordAccountHolder: {
+    parameters: {
+      query?: never;
+      header: {
+        /** @description Required: this command moves money or stock, and a retry after a lost answer must not do it twice. A retried POST with the same key returns the first answer and writes nothing; the same key with another request is a 422; a key is remembered for 24 hours (IDEMPOTENCY_KEY_RETENTION_HOURS) */
+        'Idempotency-Key': string;
+        /** @description Carried by every event the command writes and every message it causes */
+        'X-Correlation-Id'?: string;
+        /** @description The version last read (its ETag): the command is refused with 409 VERSION_CONFLICT if the resource moved on */
+        'If-Match'?: string;
+      };
+      path: {
+        customerId: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          /** @description The holder's name (personal data) */
+          name: string & (unknown & unknown);
+          /**
+           * Format: email
+           * @description The holder's email (personal data)
+           */
+          email: string;
+        };
+      };
+    };
+    responses: {
+      /** @description Recorded */
+      202: {
+        headers: {
+          /** @description The resource's version, for a later If-Match */
+          ETag: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            customerId: string;
+            /** @description The stream's version after it */
+            version: number;
+            /**
+             * @description Give it to a query (consistentWith) to read this write
+             * @example order/o-1@2
+             */
+            token: string;
+          };
+        };
+      };
+      /** @description A bad parameter, header or body field; `fields` names each */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description UNAUTHENTICATED: no bearer token, or one that is not valid here (signature, issuer, audience, expiry); WWW-Authenticate says which */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description FORBIDDEN: the token's principal may not do this; the detail names what is missing */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description If-Match is stale */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The body is larger than the limit */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The body is not application/json */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description IDEMPOTENCY_KEY_REUSED: the key was first used for another request */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description ENGINE_UNAVAILABLE: a storage engine it needs is unavailable; OVERLOADED: the service holds as many waiting writes as it queues; retry after Retry-After seconds (with the same Idempotency-Key, for a command) */
+      503: {
+        headers: {
+          /** @description Seconds to wait before retrying */
+          'Retry-After': string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  eraseCustomer: {
+    parameters: {
+      query?: never;
+      header: {
+        /** @description Required: this command moves money or stock, and a retry after a lost answer must not do it twice. A retried POST with the same key returns the first answer and writes nothing; the same key with another request is a 422; a key is remembered for 24 hours (IDEMPOTENCY_KEY_RETENTION_HOURS) */
+        'Idempotency-Key': string;
+        /** @description Carried by every event the command writes and every message it causes */
+        'X-Correlation-Id'?: string;
+      };
+      path: {
+        customerId: string;
+      };
+      cookie?: never;
+    };
+    /** @description {}: nothing to say but who it is, which the path says */
+    requestBody: {
+      content: {
+        'application/json': Record<string, never>;
+      };
+    };
+    responses: {
+      /** @description Erased: how many keys were destroyed (0 when there were none left) */
+      202: {
+        headers: {
+          /** @description The resource's version, for a later If-Match */
+          ETag: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            customerId: string;
+            keysErased: number;
+            /** @description The stream's version after it */
+            version: number;
+            /**
+             * @description Give it to a query (consistentWith) to read this write
+             * @example order/o-1@2
+             */
+            token: string;
+          };
+        };
+      };
+      /** @description A bad parameter, header or body field; `fields` names each */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description UNAUTHENTICATED: no bearer token, or one that is not valid here (signature, issuer, audience, expiry); WWW-Authenticate says which */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description FORBIDDEN: the token's principal may not do this; the detail names what is missing */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Not refused: an erasure of someone already erased erases nothing more */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The body is larger than the limit */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The body is not application/json */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description IDEMPOTENCY_KEY_REUSED: the key was first used for another request */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description ENGINE_UNAVAILABLE: a storage engine it needs is unavailable; OVERLOADED: the service holds as many waiting writes as it queues; retry after Retry-After seconds (with the same Idempotency-Key, for a command) */
+      503: {
+        headers: {
+          /** @description Seconds to wait before retrying */
+          'Retry-After': string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
   getAccount: {
     parameters: {
       query?: {
@@ -2497,7 +2826,7 @@ export interface operations {
     };
     requestBody?: never;
     responses: {
-      /** @description Balance, funds held and recent payments */
+      /** @description Balance, funds held, recent payments and its holder (opened, or erased) */
       200: {
         headers: {
           /** @description The resource's version, for a later If-Match */
@@ -2521,6 +2850,20 @@ export interface operations {
             /** Format: date-time */
             updatedAt: string;
             version: number;
+            holder?: {
+              name:
+                | (string & (unknown & unknown))
+                | {
+                    /** @constant */
+                    erased: true;
+                  };
+              email:
+                | string
+                | {
+                    /** @constant */
+                    erased: true;
+                  };
+            };
           };
         };
       };

@@ -44,7 +44,9 @@ export const SERVICES = {
     paths: [
       '/accounts/{customerId}',
       '/accounts/{customerId}/deposit',
+      '/accounts/{customerId}/holder',
       '/consumers/{consumer}/dead-letters/redrive',
+      '/customers/{customerId}/erase',
       '/dead-letters',
       '/dead-letters/{id}',
       '/dead-letters/{id}/discard',

@@ -1,6 +1,10 @@
-// A customer's account: balance, funds held for authorized payments, the latest payments.
+// A customer's account: balance, funds held for authorized payments, the latest payments, and
+// who holds it, sealed as the event carried it (the payment service opens it); blanked when the
+// customer's data is erased (DataSubjectErased, on the same topic and key as the account's
+// events), which a rebuild gives too: sealed under a destroyed key, it would read erased anyway.
 import {
   CUSTOMER_ACCOUNT_READ_MODEL,
+  DataSubjectErased,
   PAYMENTS_EVENTS_TOPIC,
   RECENT_PAYMENTS_KEPT,
   accountEventSchemas,
@@ -9,6 +13,8 @@ import {
   type RecentPaymentStatus,
 } from '@es/payment-contracts';
 import { defineProjection } from '@es/read-models';
+
+const ERASED = { erased: true } as const;
 
 const paymentStatusAfter = {
   FundsReserved: 'AUTHORIZED',
@@ -28,9 +34,30 @@ export const customerAccount = defineProjection({
   name: CUSTOMER_ACCOUNT_READ_MODEL,
   description: 'A customer account: balance, reserved, available, recent payments',
   topics: [PAYMENTS_EVENTS_TOPIC],
-  schemas: accountEventSchemas,
+  schemas: [...accountEventSchemas, DataSubjectErased],
   documentId: (event) => event.data.customerId,
   evolve(doc: CustomerAccountDocument | null, event): CustomerAccountDocument | null {
+    if (event.type === 'DataSubjectErased') {
+      // Not the account's own stream: its version and time stay the account's.
+      if (!doc?.holder) return doc;
+      return { ...doc, holder: { name: ERASED, email: ERASED } };
+    }
+    if (event.type === 'AccountHolderRecorded') {
+      const { customerId, name, email } = event.data;
+      const base = doc ?? {
+        customerId,
+        balance: 0,
+        reserved: 0,
+        available: 0,
+        recentPayments: [],
+      };
+      return {
+        ...base,
+        holder: { name, email },
+        updatedAt: event.recordedAt,
+        version: event.streamVersion,
+      };
+    }
     const current = doc ?? {
       customerId: event.data.customerId,
       balance: 0,
@@ -72,6 +99,7 @@ export const customerAccount = defineProjection({
       recentPayments,
       updatedAt: event.recordedAt,
       version: event.streamVersion,
+      ...(doc?.holder ? { holder: doc.holder } : {}),
     };
   },
 });

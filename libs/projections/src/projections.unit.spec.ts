@@ -401,6 +401,38 @@ describe('customer-account', () => {
     });
   });
 
+  it('keeps its holder sealed as it came, and blanks it when the customer is erased', () => {
+    const sealed = (n: number) => ({ sealed: 'v1', key: 'c-1#1', data: `c2VhbGVk${n}` });
+    const account = streamEvents('account', 'c-1', [
+      {
+        type: 'AccountHolderRecorded',
+        data: { customerId: 'c-1', name: sealed(1), email: sealed(2), recordedAt: at0 },
+      },
+      { type: 'FundsDeposited', data: { customerId: 'c-1', amount: 100 } },
+    ]);
+    const [erased] = streamEvents('data-subject', 'c-1', [
+      { type: 'DataSubjectErased', data: { customerId: 'c-1', keysErased: 1, erasedAt: at0 } },
+    ]);
+    expect(spec.given(...account).documents['c-1']).toMatchObject({
+      balance: 100,
+      version: 2,
+      holder: { name: sealed(1), email: sealed(2) },
+    });
+    const after = spec.given(...account, erased!).documents['c-1'];
+    // Blanked; the account's own version (its ETag) untouched by another stream's event.
+    expect(after).toMatchObject({
+      balance: 100,
+      version: 2,
+      holder: { name: { erased: true }, email: { erased: true } },
+    });
+    expect(JSON.stringify(after)).not.toContain('c2VhbGVk');
+    // An erasure of someone with no account makes none.
+    const [alone] = streamEvents('data-subject', 'c-2', [
+      { type: 'DataSubjectErased', data: { customerId: 'c-2', keysErased: 0, erasedAt: at0 } },
+    ]);
+    expect(spec.given(alone!).documents['c-2'] ?? null).toBeNull();
+  });
+
   it('keeps only the ten latest payments', () => {
     const holds = Array.from({ length: 12 }, (_, i) => ({
       type: 'FundsReserved',

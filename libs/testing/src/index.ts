@@ -7,3 +7,4 @@ export * from './services';
 export * from './stack';
 export * from './tcp-proxy';
 export * from './contact';
+export * from './dumps';

@@ -12,9 +12,9 @@ import {
   platformOperations,
   type ServiceApi,
 } from '@es/http-api';
-import { identifier, money, positiveInt, z } from '@es/schema';
+import { emailAddress, identifier, money, personName, positiveInt, z } from '@es/schema';
 import { ACCOUNT_STREAM_TYPE } from './payment.events';
-import { customerAccountDocumentSchema } from './payment.read-models';
+import { customerAccountAnswerSchema } from './payment.read-models';
 
 const customer = z.strictObject({ customerId: identifier });
 
@@ -40,6 +40,62 @@ export const depositFunds = defineOperation({
   }),
 });
 
+export const recordAccountHolder = defineOperation({
+  operationId: 'recordAccountHolder',
+  method: 'post',
+  path: '/accounts/{customerId}/holder',
+  access: { roles: ['staff'], owner: { in: 'params', field: 'customerId' } },
+  summary: "Record who holds a customer's account: their name and email (personal data)",
+  description:
+    "Sealed under the customer's key wherever it is stored or published (docs/privacy.md); a new account starts with it.",
+  tags: ['payments'],
+  params: customer,
+  body: {
+    schema: z.strictObject({
+      name: personName.meta({ description: "The holder's name (personal data)" }),
+      email: emailAddress.meta({ description: "The holder's email (personal data)" }),
+    }),
+    required: true,
+  },
+  ...commandExchange({
+    idempotencyKey: 'required',
+    ifMatch: true,
+    body: true,
+    accepted: { description: 'Recorded', schema: acceptedSchema({ customerId: identifier }) },
+    refusals: 'If-Match is stale',
+  }),
+});
+
+export const eraseCustomer = defineOperation({
+  operationId: 'eraseCustomer',
+  method: 'post',
+  path: '/customers/{customerId}/erase',
+  access: { roles: ['operator'] },
+  summary: "Erase a customer's personal data everywhere: their keys destroyed (GDPR art. 17)",
+  description:
+    'Every key their personal data was sealed under is destroyed, so every copy of it (events, snapshots, outbox rows, Kafka messages, dead letters, read models) is ciphertext nothing opens; reads give { erased: true }. Recorded as DataSubjectErased, which holds no personal data. Their orders, payments and balances stay. Irreversible.',
+  tags: ['payments'],
+  params: customer,
+  body: {
+    schema: z.strictObject({}),
+    required: true,
+    description: '{}: nothing to say but who it is, which the path says',
+  },
+  ...commandExchange({
+    idempotencyKey: 'required',
+    ifMatch: false,
+    body: true,
+    accepted: {
+      description: 'Erased: how many keys were destroyed (0 when there were none left)',
+      schema: acceptedSchema({
+        customerId: identifier,
+        keysErased: z.number().int().nonnegative(),
+      }),
+    },
+    refusals: 'Not refused: an erasure of someone already erased erases nothing more',
+  }),
+});
+
 export const getAccount = defineOperation({
   operationId: 'getAccount',
   method: 'get',
@@ -51,8 +107,8 @@ export const getAccount = defineOperation({
   query: z.strictObject(consistentRead(ACCOUNT_STREAM_TYPE)),
   responses: consistentReadAnswers(
     {
-      description: 'Balance, funds held and recent payments',
-      schema: customerAccountDocumentSchema,
+      description: 'Balance, funds held, recent payments and its holder (opened, or erased)',
+      schema: customerAccountAnswerSchema,
     },
     'The customer never deposited',
   ),
@@ -86,6 +142,8 @@ export const paymentServiceApi: ServiceApi = {
   defaultPort: 3003,
   operations: [
     depositFunds,
+    recordAccountHolder,
+    eraseCustomer,
     getAccount,
     getPayment,
     ...deadLetterOperations,

@@ -1,6 +1,15 @@
 // The payment context's read model as the projection service writes it and the payment service
 // reads it.
-import { identifier, isoInstant, money, z } from '@es/schema';
+import {
+  emailAddress,
+  identifier,
+  isoInstant,
+  money,
+  openedField,
+  personName,
+  personalField,
+  z,
+} from '@es/schema';
 
 export const recentPaymentStatusSchema = z.enum(['AUTHORIZED', 'VOIDED', 'CAPTURED', 'REFUNDED']);
 export type RecentPaymentStatus = z.output<typeof recentPaymentStatusSchema>;
@@ -26,5 +35,19 @@ export const customerAccountDocumentSchema = z.strictObject({
   updatedAt: isoInstant,
   /** The account stream's version this document reflects. */
   version: z.number().int().positive(),
+  /**
+   * Who holds it, as AccountHolderRecorded carried it: sealed under the customer's key (the
+   * payment service opens it), erased once the customer is. Absent until recorded.
+   */
+  holder: z
+    .strictObject({ name: personalField(personName), email: personalField(emailAddress) })
+    .optional(),
 });
 export type CustomerAccountDocument = Readonly<z.output<typeof customerAccountDocumentSchema>>;
+/** The account as GET /accounts/{customerId} answers it: its holder opened, or erased. */
+export const customerAccountAnswerSchema = customerAccountDocumentSchema.extend({
+  holder: z
+    .strictObject({ name: openedField(personName), email: openedField(emailAddress) })
+    .optional(),
+});
+export type CustomerAccountAnswer = Readonly<z.output<typeof customerAccountAnswerSchema>>;

@@ -7,6 +7,14 @@ import type { AccountEvent } from '@es/payment-contracts';
 
 export type AccountCommand =
   | { readonly type: 'DepositFunds'; readonly customerId: string; readonly amount: number }
+  /** Who holds it: personal data, sealed by the event store; not kept in the state. */
+  | {
+      readonly type: 'RecordHolder';
+      readonly customerId: string;
+      readonly name: string;
+      readonly email: string;
+      readonly at: string;
+    }
   | { readonly type: 'ReserveFunds'; readonly paymentId: string; readonly amount: number }
   /** Give a hold back (void); nothing held is nothing to do. */
   | { readonly type: 'ReleaseFunds'; readonly paymentId: string }
@@ -42,6 +50,10 @@ function decide(command: AccountCommand, state: AccountState): readonly AccountE
         data: { customerId: command.customerId, amount: command.amount },
       },
     ];
+  }
+  if (command.type === 'RecordHolder') {
+    const { customerId, name, email, at } = command;
+    return [{ type: 'AccountHolderRecorded', data: { customerId, name, email, recordedAt: at } }];
   }
   if (command.type === 'ReserveFunds') {
     const held = state.status === 'OPEN' ? state.holds[command.paymentId] : undefined;
@@ -106,6 +118,13 @@ function evolve(state: AccountState, event: AccountEvent): AccountState {
           holds: {},
           reserved: 0,
         };
+  }
+  if (event.type === 'AccountHolderRecorded') {
+    // A new account starts with its holder; the holder is not kept (no decision needs it, and
+    // snapshots are written from the state).
+    return state.status === 'OPEN'
+      ? state
+      : { status: 'OPEN', customerId: event.data.customerId, balance: 0, holds: {}, reserved: 0 };
   }
   if (state.status !== 'OPEN') return state;
   const { paymentId, amount } = event.data;

@@ -7,8 +7,15 @@ const deposited = (amount: number): AccountEvent => ({
   type: 'FundsDeposited',
   data: { customerId, amount },
 });
-const hold = (type: Exclude<AccountEvent['type'], 'FundsDeposited'>, amount = 300) =>
-  ({ type, data: { customerId, paymentId: 'p-1', amount } }) as AccountEvent;
+const at = '2026-12-05T10:00:00.000Z';
+const holder: AccountEvent = {
+  type: 'AccountHolderRecorded',
+  data: { customerId, name: 'Grace Hopper', email: 'grace@example.invalid', recordedAt: at },
+};
+const hold = (
+  type: Exclude<AccountEvent['type'], 'FundsDeposited' | 'AccountHolderRecorded'>,
+  amount = 300,
+) => ({ type, data: { customerId, paymentId: 'p-1', amount } }) as AccountEvent;
 
 const commands = {
   deposit: { type: 'DepositFunds', customerId, amount: 500 },
@@ -16,6 +23,13 @@ const commands = {
   release: { type: 'ReleaseFunds', paymentId: 'p-1' },
   debit: { type: 'DebitFunds', paymentId: 'p-1' },
   credit: { type: 'CreditFunds', paymentId: 'p-1', amount: 300 },
+  name: {
+    type: 'RecordHolder',
+    customerId,
+    name: 'Grace Hopper',
+    email: 'grace@example.invalid',
+    at,
+  },
 } satisfies Record<string, AccountCommand>;
 
 const histories = {
@@ -23,6 +37,7 @@ const histories = {
   funded: [deposited(1_000)],
   held: [deposited(1_000), hold('FundsReserved')],
   short: [deposited(200)],
+  named: [holder],
 } satisfies Record<string, AccountEvent[]>;
 
 const table: Record<
@@ -35,6 +50,7 @@ const table: Record<
     release: { error: 'ACCOUNT_NOT_FOUND' },
     debit: { error: 'ACCOUNT_NOT_FOUND' },
     credit: { error: 'ACCOUNT_NOT_FOUND' },
+    name: { events: [holder] },
   },
   funded: {
     deposit: { events: [deposited(500)] },
@@ -42,6 +58,7 @@ const table: Record<
     release: { events: [] },
     debit: { events: [] },
     credit: { events: [hold('FundsCredited')] },
+    name: { events: [holder] },
   },
   held: {
     deposit: { events: [deposited(500)] },
@@ -49,6 +66,7 @@ const table: Record<
     release: { events: [hold('FundsReleased')] },
     debit: { events: [hold('FundsDebited')] },
     credit: { events: [hold('FundsCredited')] },
+    name: { events: [holder] },
   },
   short: {
     deposit: { events: [deposited(500)] },
@@ -56,6 +74,16 @@ const table: Record<
     release: { events: [] },
     debit: { events: [] },
     credit: { events: [hold('FundsCredited')] },
+    name: { events: [holder] },
+  },
+  // Named before any deposit: open, with nothing in it.
+  named: {
+    deposit: { events: [deposited(500)] },
+    reserve: { error: 'INSUFFICIENT_FUNDS' },
+    release: { events: [] },
+    debit: { events: [] },
+    credit: { events: [hold('FundsCredited')] },
+    name: { events: [holder] },
   },
 };
 
@@ -106,6 +134,17 @@ describe('account decider: rules and state', () => {
       [1_000, 100, 900],
       [1_000, 0, 1_000],
     ]);
+  });
+
+  it('keeps no holder in the state: an account named is open and empty, and stays as it was', () => {
+    expect(spec.given([holder]).state).toEqual({
+      status: 'OPEN',
+      customerId,
+      balance: 0,
+      holds: {},
+      reserved: 0,
+    });
+    expect(spec.given([deposited(700), holder]).state).toEqual(spec.given([deposited(700)]).state);
   });
 
   it('holds nothing for a zero amount, and refuses a balance beyond safe integers', () => {
