@@ -60,7 +60,7 @@ describe('erasure: a person forgotten in every store (real processes, real engin
   ];
   const sku = `SKU-ERASE-${run}`;
   const orders: string[] = [];
-  let vault: Pool;
+  let vault: Pool | undefined;
 
   /** Every store the system has, as text: databases, topics, read models, logs. */
   async function everything(): Promise<Record<string, string>> {
@@ -111,7 +111,9 @@ describe('erasure: a person forgotten in every store (real processes, real engin
 
   it('leaves their data nowhere in the clear, then nowhere at all, and a rebuild agrees', async () => {
     const t0 = Date.now();
-    const lap = (what: string) => console.log(`erasure: ${what} at ${Date.now() - t0} ms`);
+    const lap = (what: string) => {
+      console.log(`erasure: ${what} at ${Date.now() - t0} ms`);
+    };
     // Their account, named; stock; two orders confirmed; one cancelled (refund, stock back).
     const named = await client('payment-service').POST('/accounts/{customerId}/holder', {
       params: { path: { customerId }, header: { 'Idempotency-Key': randomUUID() } },
@@ -134,9 +136,12 @@ describe('erasure: a person forgotten in every store (real processes, real engin
       body: { reason: 'changed my mind' },
     });
     expect(cancelled.response.status).toBe(202);
-    await eventually(async () => expect((await order(orders[0]!)).status).toBe('CANCELLED'), {
-      timeoutMs: 60_000,
-    });
+    await eventually(
+      async () => {
+        expect((await order(orders[0]!)).status).toBe('CANCELLED');
+      },
+      { timeoutMs: 60_000 },
+    );
 
     // A message of theirs dead-lettered: their OrderCreated again, with a total no consumer
     // takes (the saga and the projections each give it up to their dead letters).
@@ -163,8 +168,9 @@ describe('erasure: a person forgotten in every store (real processes, real engin
     });
     await producer.disconnect();
     await eventually(
-      async () => {
+      () => {
         expect(dumpKafkaTopics({ topics: ['orders.events.dlq'] })).toContain(poison.eventId);
+        return Promise.resolve();
       },
       { timeoutMs: 60_000 },
     );
@@ -222,7 +228,7 @@ describe('erasure: a person forgotten in every store (real processes, real engin
     await readSideCaughtUp(url('projection-service'));
     const after = await everything();
     expectNowhere(after);
-    const { rows: keys } = await vault.query(
+    const { rows: keys } = await vault!.query(
       'SELECT generation FROM data_keys WHERE subject = $1 AND wrapped IS NOT NULL',
       [customerId],
     );
@@ -233,7 +239,7 @@ describe('erasure: a person forgotten in every store (real processes, real engin
       .filter((v): v is Sealed => isSealed(v) && v.key.startsWith(`${customerId}#`));
     expect(values.length).toBeGreaterThan(0);
     const fresh = new Shredder(
-      new CachedKeyStore(new PostgresKeyStore(vault, privacyConfig().masterKeys.map(masterKey))),
+      new CachedKeyStore(new PostgresKeyStore(vault!, privacyConfig().masterKeys.map(masterKey))),
     );
     expect(await fresh.open({ name: values[0] })).toEqual({ name: gone });
     // The record of the act names nobody.
