@@ -72,6 +72,8 @@ async function operation(): Promise<() => Promise<void>> {
       const vault = new pg.Pool({ ...postgresConfig(database!), max: 5 });
       pools.push(vault);
       await migrateKeyStore(vault);
+      // Keys of an earlier round are under another (random) master key: each round starts empty.
+      await vault.query('TRUNCATE data_keys');
       const registry = new EventRegistry([
         {
           type: 'OrderCreated',

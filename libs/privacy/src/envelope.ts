@@ -39,8 +39,27 @@ export function subjectOfKeyId(id: string): string {
   return id.slice(0, at);
 }
 
+/**
+ * Random IVs (96 bits, GCM's size: random ones are safe for far more messages per key than a
+ * data subject will ever have) taken from a pool filled 4 KiB at a time: one call to the
+ * system's generator per 341 IVs instead of one each, which cost a tenth of an append's CPU.
+ */
+const IV_POOL_BYTES = IV_BYTES * 341;
+let ivPool = Buffer.alloc(0);
+let ivOffset = IV_POOL_BYTES;
+function randomIv(): Buffer {
+  if (ivOffset + IV_BYTES > ivPool.length) {
+    ivPool = randomBytes(IV_POOL_BYTES);
+    ivOffset = 0;
+  }
+  // A copy: the pool's bytes are never handed out twice, nor kept by the caller.
+  const iv = Buffer.from(ivPool.subarray(ivOffset, ivOffset + IV_BYTES));
+  ivOffset += IV_BYTES;
+  return iv;
+}
+
 function encrypt(key: Buffer, plain: Buffer, aad: string): Buffer {
-  const iv = randomBytes(IV_BYTES);
+  const iv = randomIv();
   const cipher = createCipheriv('aes-256-gcm', key, iv);
   cipher.setAAD(Buffer.from(aad, 'utf8'));
   const body = Buffer.concat([cipher.update(plain), cipher.final()]);

@@ -21,6 +21,8 @@ export interface KeyStore {
   erase(subject: string): Promise<number>;
   /** Drops what is kept in memory of the subject's keys (another process erased them). */
   forget?(subject: string): void;
+  /** The subject's current key if it is in memory now (a cache), without waiting for one. */
+  keyForNow?(subject: string): DataKey | undefined;
 }
 
 /**
@@ -102,11 +104,17 @@ export class PostgresKeyStore implements KeyStore {
           current.master_key,
           current.wrapped,
         );
-      const { rows: last } = await this.pool.query<{ generation: number | null }>(
-        'SELECT max(generation) AS generation FROM data_keys WHERE subject = $1',
-        [subject],
-      );
-      const generation = (last[0]?.generation ?? 0) + 1;
+      // A new subject's key is generation 1 (one round trip more, not two); a subject erased
+      // before has rows already, and the next generation after them.
+      const generation =
+        attempt === 0
+          ? 1
+          : ((
+              await this.pool.query<{ generation: number | null }>(
+                'SELECT max(generation) AS generation FROM data_keys WHERE subject = $1',
+                [subject],
+              )
+            ).rows[0]?.generation ?? 0) + 1;
       const [master] = this.masters as [MasterKey, ...MasterKey[]];
       const made = newDataKey(master, subject, generation);
       // Two writers for one new subject: one row wins (the primary key or data_keys_live), the
@@ -162,7 +170,10 @@ export class PostgresKeyStore implements KeyStore {
  */
 export class CachedKeyStore implements KeyStore {
   private readonly byId = new Map<string, { value: Promise<DataKey | 'erased'>; until: number }>();
-  private readonly current = new Map<string, { value: Promise<DataKey>; until: number }>();
+  private readonly current = new Map<
+    string,
+    { value: Promise<DataKey>; until: number; resolved?: DataKey }
+  >();
 
   constructor(
     private readonly inner: KeyStore,
@@ -176,6 +187,8 @@ export class CachedKeyStore implements KeyStore {
     if (hit && hit.until > this.now()) return hit.value;
     const value = this.inner.keyFor(subject).then((key) => {
       this.remember(this.byId, key.id, Promise.resolve(key));
+      const entry = this.current.get(subject);
+      if (entry?.value === value) entry.resolved = key;
       return key;
     });
     this.remember(this.current, subject, value);
@@ -191,6 +204,11 @@ export class CachedKeyStore implements KeyStore {
     this.remember(this.byId, id, value);
     value.catch(() => this.byId.delete(id));
     return value;
+  }
+
+  keyForNow(subject: string): DataKey | undefined {
+    const hit = this.current.get(subject);
+    return hit && hit.until > this.now() ? hit.resolved : undefined;
   }
 
   async erase(subject: string): Promise<number> {

@@ -13,6 +13,7 @@ import {
   type DataKey,
   type KeyStore,
   type PersonalData,
+  type Sealed,
 } from './index';
 
 /** The port kept in memory: wrapped keys, as the table keeps them. */
@@ -167,6 +168,35 @@ describe('the shredder', () => {
     });
     // Under another field's name it does not: an email is not a name.
     await expect(shredder.open({ contact: { name: sealed.email } })).rejects.toThrow();
+  });
+
+  it('seals at once when the key is in memory, and says so when it is not', async () => {
+    const inner = new MemoryKeyStore();
+    const shredder = new Shredder(new CachedKeyStore(inner));
+    expect(shredder.sealNow(placed, ORDER)).toBeUndefined(); // not made yet: seal() must ask
+    const first = await shredder.seal(placed, ORDER);
+    inner.calls = 0;
+    const now = shredder.sealNow(placed, ORDER);
+    expect(inner.calls).toBe(0);
+    expect(now?.email).toMatchObject({ sealed: 'v1', key: (first.email as unknown as Sealed).key });
+    expect(await shredder.open(now)).toEqual(placed);
+    // A store that keeps nothing in memory never seals at once.
+    expect(new Shredder(inner).sealNow(placed, ORDER)).toBeUndefined();
+  });
+
+  it('never gives two sealed values the same IV, however many are sealed', async () => {
+    const shredder = new Shredder(new MemoryKeyStore());
+    const ivs = new Set<string>();
+    for (let i = 0; i < 1_500; i++) {
+      const sealed = await shredder.seal(placed, ORDER);
+      for (const field of ['name', 'email'] as const)
+        ivs.add(
+          Buffer.from((sealed[field] as unknown as Sealed).data, 'base64')
+            .subarray(0, 12)
+            .toString('hex'),
+        );
+    }
+    expect(ivs.size).toBe(3_000);
   });
 
   it('seals a field once: sealing a sealed record changes nothing', async () => {

@@ -2,6 +2,7 @@
 // event schema declares which of its fields are personal and which field names their data
 // subject; the rule lives with the contract, and nothing else need know about keys.
 import { ERASED, isSealed, open, seal } from './envelope';
+import type { DataKey } from './envelope';
 import type { KeyStore } from './key-store';
 
 export interface PersonalData {
@@ -60,20 +61,22 @@ export class Shredder {
 
   /** A copy with every personal field present sealed (absent ones stay absent). */
   async seal<T extends Data>(data: T, personal: PersonalData): Promise<T> {
-    const present = personal.fields.filter((f) => {
-      const value = read(data, f.split('.'));
-      return value !== undefined && !isSealed(value);
-    });
+    const present = unsealed(data, personal);
     if (present.length === 0) return data;
-    const key = await this.keys.keyFor(this.subjectOf(data, personal));
-    let sealed: Data = data;
-    for (const field of present)
-      sealed = write(
-        sealed,
-        field.split('.'),
-        seal(key, fieldNameOf(field), read(data, field.split('.'))),
-      );
-    return sealed as T;
+    return sealFields(await this.keys.keyFor(this.subjectOf(data, personal)), data, present);
+  }
+
+  /**
+   * The same, at once, when the subject's key is in memory (a cache that has it: see
+   * KeyStore.keyForNow); undefined when it is not, and seal() must ask the store. A caller that
+   * batches what is submitted in one turn (the event store's group commit) keeps its batches
+   * whole this way.
+   */
+  sealNow<T extends Data>(data: T, personal: PersonalData): T | undefined {
+    const present = unsealed(data, personal);
+    if (present.length === 0) return data;
+    const key = this.keys.keyForNow?.(this.subjectOf(data, personal));
+    return key && sealFields(key, data, present);
   }
 
   /**
@@ -111,6 +114,23 @@ export class Shredder {
   forget(subject: string): void {
     this.keys.forget?.(subject);
   }
+}
+
+/** The declared personal fields present in `data` and not sealed yet. */
+function unsealed(data: Data, personal: PersonalData): string[] {
+  return personal.fields.filter((f) => {
+    const value = read(data, f.split('.'));
+    return value !== undefined && !isSealed(value);
+  });
+}
+
+function sealFields<T extends Data>(key: DataKey, data: T, fields: readonly string[]): T {
+  let sealed: Data = data;
+  for (const field of fields) {
+    const path = field.split('.');
+    sealed = write(sealed, path, seal(key, fieldNameOf(field), read(data, path)));
+  }
+  return sealed as T;
 }
 
 /** The ids of the keys the sealed values in `value` name. */

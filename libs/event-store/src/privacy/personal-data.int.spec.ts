@@ -144,6 +144,29 @@ describe('personal fields in the event store (real PostgreSQL)', () => {
     }
   });
 
+  it('seals at once once the key is in memory: the same sealed form, on the grouped path too', async () => {
+    const cached = new PostgresEventStore(pool, new EventRegistry([Registered, Moved]), {
+      privacy: new Shredder(new CachedKeyStore(keys)),
+      groupCommit: true,
+    });
+    const someone = { ...person, customerId: 'c-cached' };
+    const options = { expectedVersion: 'no_stream' as const, metadata };
+    const streams = [stream(), stream(), stream(), stream()];
+    // The first makes the key (waits for the vault); the others seal at once, together.
+    await cached.append(streams[0]!, [{ type: 'PersonRegistered', data: someone }], options);
+    await Promise.all(
+      streams
+        .slice(1)
+        .map((s) => cached.append(s, [{ type: 'PersonRegistered', data: someone }], options)),
+    );
+    for (const s of streams) {
+      const text = await written(s.id);
+      expect(text).toContain('c-cached#1');
+      for (const plain of PLAIN) expect(text).not.toContain(plain);
+      expect((await store.readStream(s, { open: true }))[0]?.data).toEqual(someone);
+    }
+  });
+
   it('reads a stream as it was, opened (a temporal read), and reads all opened', async () => {
     const s = stream();
     await store.append(s, [{ type: 'PersonRegistered', data: person }], {

@@ -33,7 +33,7 @@ import {
 } from '../read/read-stream';
 import { readFromSnapshot, type Snapshot } from '../snapshots/snapshots';
 import type { EventRegistry } from '../upcasting/registry';
-import { sealEvents, type PersonalDataCipher } from '../privacy/personal-data';
+import { sealEvents, sealEventsNow, type PersonalDataCipher } from '../privacy/personal-data';
 import { streamKey } from '@es/messaging';
 import type { AllCheckpoint, NewEvent, RecordedEvent, StreamRef } from './types';
 
@@ -123,8 +123,9 @@ export class PostgresEventStore {
 
   /**
    * The appends' statements, their input checked: at once (no await) when no event has
-   * personal fields; else every event validated first, then the personal fields sealed (a
-   * key store away fails the append before anything is written).
+   * personal fields, or when their subjects' keys are in memory; else every event validated
+   * first, then the personal fields sealed once the keys are read or made (a key store away
+   * fails the append before anything is written).
    */
   private prepare(
     items: readonly AppendItem[],
@@ -136,6 +137,10 @@ export class PostgresEventStore {
       items.some((item) => item.events.some((e) => registry.personalOf(e.type)));
     if (!sealing) return items.map((item) => prepareAppend(item, registry, raise));
     for (const item of items) validateAppend(item, registry);
+    const personalOf = (type: string) => registry.personalOf(type);
+    const now = items.map((item) => sealEventsNow(item.events, personalOf, privacy));
+    if (now.every((sealed) => sealed !== undefined))
+      return items.map((item, i) => prepareAppend(item, registry, raise, now[i]));
     return Promise.all(
       items.map(async (item) => {
         const sealed = await sealEvents(item.events, (t) => registry.personalOf(t), privacy);
