@@ -8,6 +8,7 @@
 #   run.sh bench   the benchmarks (results in docs/benchmarks.md)
 #   run.sh chaos   the fault harness's full profile (results in docs/reliability.md)
 #   run.sh token <user>   an access token for a realm user (alice, bob, sam, olga), alone on stdout
+#   run.sh es <command>   the operator's CLI (apps/cli; ES_TOKEN=$(pnpm -s token olga))
 set -euo pipefail
 LOG_TAG=run
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -141,5 +142,6 @@ case "${1:-}" in
   chaos) cmd_chaos ;;
   openapi) cmd_openapi ;;
   token) shift; node --disable-warning=ExperimentalWarning tools/identity/token.mts "$@" ;;
-  *) die "usage: run.sh start|test|contract|chaos|openapi|token <user>|bench [append|relay|saga|projection|sweep]" ;;
+  es) shift; node --disable-warning=ExperimentalWarning apps/cli/src/es.mts "$@" ;;
+  *) die "usage: run.sh start|test|contract|chaos|openapi|token <user>|es <command>|bench [append|relay|saga|projection|sweep]" ;;
 esac
