@@ -1,6 +1,7 @@
 // Payments' commands: deposits and account holders (REST), a customer's erasure (REST, for
-// operators), and a payment's authorization, capture, void and refund (the saga's steps). Each payment step changes the payment and the customer's account together,
-// in one transaction: a hold is never without its authorization, nor a debit without its capture.
+// operators), and a payment's authorization, capture, void and refund (the saga's steps). Each
+// payment step changes the payment and the customer's account together, in one transaction: a
+// hold is never without its authorization, nor a debit without its capture.
 import { Inject } from '@nestjs/common';
 import { Command, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import {

@@ -1,9 +1,10 @@
 // Crypto-shredding's cipher (docs/privacy.md): AES-256-GCM everywhere. A data subject's data key
 // (32 random bytes) is kept only wrapped under the master key, bound to its id; a personal
 // field's value is sealed under its subject's data key, bound to the subject and the field's
-// name, so a sealed value moved to another subject or another field does not open. Destroying the data key is
-// erasing every value sealed under it: what remains is ciphertext nothing can open.
+// name, so a sealed value moved to another subject or another field does not open. Destroying
+// the data key is erasing every value sealed under it: what remains is ciphertext nothing opens.
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import type { erasedValue, sealedValue, z } from '@es/schema';
 
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
@@ -93,23 +94,11 @@ export function unwrapDataKey(master: MasterKey, id: string, wrapped: Buffer): D
   };
 }
 
-/**
- * A personal field's value as it is stored: JSON, sealed under its subject's key. No `$` in its
- * names, so a document store (the read models) keeps it as it is; exactly these three fields,
- * which no contract's strict schema has for a plain value.
- */
-export interface Sealed {
-  readonly sealed: 'v1';
-  /** The data key's id. */
-  readonly key: string;
-  /** base64 of IV | GCM tag | ciphertext. */
-  readonly data: string;
-}
+/** A personal field's value as it is stored (its shape is @es/schema's `sealedValue`). */
+export type Sealed = Readonly<z.output<typeof sealedValue>>;
 
-/** What reads give for a field whose subject was erased: its value is gone. */
-export interface Erased {
-  readonly erased: true;
-}
+/** What reads give for a field whose subject was erased (@es/schema's `erasedValue`). */
+export type Erased = Readonly<z.output<typeof erasedValue>>;
 
 export const ERASED: Erased = Object.freeze({ erased: true });
 
@@ -133,7 +122,7 @@ export function isErased(value: unknown): value is Erased {
   );
 }
 
-/** `field` is the name of the field the value lives in (`shippingAddress`): part of what binds it. */
+/** `field`: the name of the field the value lives in (`shippingAddress`), part of what binds it. */
 export function seal(key: DataKey, field: string, value: unknown): Sealed {
   const plain = Buffer.from(JSON.stringify(value), 'utf8');
   return {

@@ -4,13 +4,10 @@
 import { ERASED, isSealed, open, seal } from './envelope';
 import type { DataKey } from './envelope';
 import type { KeyStore } from './key-store';
+import type { PersonalFields } from '@es/schema';
 
-export interface PersonalData {
-  /** The field that holds the data subject's id (an opaque customer id), kept in the clear. */
-  readonly subject: string;
-  /** The personal fields, by path (`email`, `shippingAddress`, `holder.name`), sealed whole. */
-  readonly fields: readonly string[];
-}
+/** What an event schema declares personal: its subject's field and the fields to seal. */
+export type PersonalData = PersonalFields;
 
 type Data = Readonly<Record<string, unknown>>;
 
@@ -81,9 +78,9 @@ export class Shredder {
 
   /**
    * A copy with every sealed value found anywhere in `data` opened (or `{ erased: true }`),
-   * each by the name of the field it is found in: a reader needs no declaration, so an event of an older
-   * schema version, or a payload from another service, opens as it is. `data` itself when
-   * nothing in it is sealed (no copy, no lookup); each key asked for once.
+   * each by the name of the field it is found in: a reader needs no declaration, so an event
+   * of an older schema version, or a payload from another service, opens as it is. `data`
+   * itself when nothing in it is sealed (no copy, no lookup); each key asked for once.
    */
   async open<T>(data: T): Promise<T> {
     const ids = new Set<string>();

@@ -160,7 +160,12 @@ export const postalAddress = z.strictObject({
 });
 export type PostalAddress = z.output<typeof postalAddress>;
 
-/** A personal field's value sealed under its subject's key (@es/privacy's Sealed). */
+/**
+ * A personal field's value as it is stored: JSON, sealed under its subject's key (@es/privacy).
+ * No `$` in its names, so a document store (the read models) keeps it as it is; exactly these
+ * three fields, which no contract's strict schema has for a plain value. `key` is the data
+ * key's id, `data` base64 of IV | GCM tag | ciphertext.
+ */
 export const sealedValue = z
   .strictObject({ sealed: z.literal('v1'), key: z.string().min(1), data: z.string().min(1) })
   .meta({ description: "Sealed under its data subject's key (AES-256-GCM)" });

@@ -2,8 +2,9 @@
 // on the vault's database as the service's own role, its data keys' table migrated at start by
 // the owner (PG_MIGRATION_USER, who grants the service's role what a key store needs), and the
 // Shredder that seals and opens personal fields through a key cache. The event store takes it
-// (EventSourcingModule), the projection service opens what it consumes with it, and the
-// payment service erases a customer's keys through it.
+// (EventSourcingModule), the order and payment services open what they answer with it, and the
+// payment service erases a customer's keys through it. The projection service has none: read
+// models keep personal fields sealed.
 import { Inject, Injectable, Logger, type OnModuleInit, type Provider } from '@nestjs/common';
 import { Pool } from 'pg';
 import {

@@ -143,7 +143,7 @@ export class PostgresEventStore {
       return items.map((item, i) => prepareAppend(item, registry, raise, now[i]));
     return Promise.all(
       items.map(async (item) => {
-        const sealed = await sealEvents(item.events, (t) => registry.personalOf(t), privacy);
+        const sealed = await sealEvents(item.events, personalOf, privacy);
         return prepareAppend(item, registry, raise, sealed);
       }),
     );

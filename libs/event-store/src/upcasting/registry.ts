@@ -46,8 +46,7 @@ export class EventRegistry {
 
   /** Validates an event about to be appended and says which schema version it is written with. */
   prepare(type: string, data: unknown): number {
-    const schema = this.schemas.get(type);
-    if (!schema) throw new EventValidationError(type, [`unknown event type '${type}'`]);
+    const schema = this.schemaOf(type);
     const problems = schema.validate(data);
     if (problems.length > 0) throw new EventValidationError(type, problems);
     return schema.schemaVersion;
@@ -55,9 +54,13 @@ export class EventRegistry {
 
   /** The version an event type is written with (its data validated already). */
   schemaVersionOf(type: string): number {
+    return this.schemaOf(type).schemaVersion;
+  }
+
+  private schemaOf(type: string): EventSchema {
     const schema = this.schemas.get(type);
     if (!schema) throw new EventValidationError(type, [`unknown event type '${type}'`]);
-    return schema.schemaVersion;
+    return schema;
   }
 
   /** The personal fields an event type declares, if any. */
