@@ -142,6 +142,9 @@ case "${1:-}" in
   chaos) cmd_chaos ;;
   openapi) cmd_openapi ;;
   token) shift; node --disable-warning=ExperimentalWarning tools/identity/token.mts "$@" ;;
-  es) shift; node --disable-warning=ExperimentalWarning apps/cli/src/es.mts "$@" ;;
+  es) shift
+    # The CLI runs from its source, on the generated API client's build.
+    [ -f "$ROOT/libs/api-client/dist/index.js" ] || step "build" build
+    node --disable-warning=ExperimentalWarning apps/cli/src/es.mts "$@" ;;
   *) die "usage: run.sh start|test|contract|chaos|openapi|token <user>|es <command>|bench [append|relay|saga|projection|sweep]" ;;
 esac

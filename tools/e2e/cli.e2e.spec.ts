@@ -1,7 +1,8 @@
 // es, the operator's CLI (apps/cli), run as an operator runs it (`pnpm es` runs the same file)
 // against the five services as `npm start` runs them: each command's output and exit code, a
-// token missing, forged or of the wrong role, a service not reachable, and an erasure refused
-// until confirmed.
+// token missing, forged or of the wrong role, a service not reachable, an order followed across
+// the services, a stuck command found in the dead letters and brought through, a rebuild run to
+// its switch, a stream republished, and an erasure or a discard refused until confirmed.
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
@@ -24,7 +25,9 @@ describe('es, the operator CLI (real processes, real engines)', () => {
     if (!found) throw new Error(`${name} is not running`);
     return found.url('');
   };
-  const { client, restock, deposit, place, order } = systemDriver((name) => url(name));
+  const { client, restock, deposit, place, stock, stuckReservation, confirmedOrder } = systemDriver(
+    (name) => url(name),
+  );
   let operator: string;
 
   /** The CLI as a child process: its exit code, what it printed, what it complained of. */
@@ -92,14 +95,9 @@ describe('es, the operator CLI (real processes, real engines)', () => {
     expect(names).toEqual(expect.arrayContaining(['order-details', 'customer-account']));
     expect(es(['projections']).out).toMatch(/order-details\s*│\s*\d+/);
 
-    const sku = `SKU-CLI-${randomUUID().slice(0, 8)}`;
-    const customerId = `c-cli-${randomUUID().slice(0, 8)}`;
-    await restock(sku, 5);
-    await deposit(customerId, 1_000);
-    const orderId = await place(customerId, sku, 1, 100);
+    const { orderId } = await confirmedOrder('CLI', 1, 100);
     await eventually(
-      async () => {
-        expect((await order(orderId)).status).toBe('CONFIRMED');
+      () => {
         expect(JSON.parse(es(['--json', 'saga', orderId]).out)).toMatchObject({
           state: 'COMPLETED',
         });
@@ -146,5 +144,176 @@ describe('es, the operator CLI (real processes, real engines)', () => {
     await eventually(async () => {
       expect(await holder()).toEqual({ name: { erased: true }, email: { erased: true } });
     });
+  });
+
+  it('follows an order across the services: its events, its saga, its payment, stock and read models', async () => {
+    const sku = `SKU-CLI-${randomUUID().slice(0, 8)}`;
+    const customerId = `c-cli-${randomUUID().slice(0, 8)}`;
+    await restock(sku, 5);
+    await deposit(customerId, 1_000);
+    const orderId = await place(customerId, sku, 2, 150);
+    type Followed = {
+      state: { status: string } | null;
+      events: { type: string; schemaVersion: number }[];
+      sagas: { type: string; state: string }[];
+      payment: { status: string; amount: number } | null;
+      summary: { stock: { sku: string; status: string }[] } | null;
+      readModels: { projection: string; lagEvents: number }[];
+    };
+    await eventually(
+      async () => {
+        const followed = es(['--json', 'order', orderId]);
+        expect(followed.code).toBe(0);
+        expect(JSON.parse(followed.out)).toMatchObject({
+          state: { status: 'CONFIRMED' },
+          sagas: [{ type: 'order-saga', state: 'COMPLETED' }],
+          payment: { status: 'CAPTURED', amount: 300 },
+          summary: { stock: [{ sku, status: 'COMMITTED' }] },
+        });
+        return Promise.resolve();
+      },
+      { timeoutMs: 60_000 },
+    );
+    const followed = JSON.parse(es(['--json', 'order', orderId]).out) as Followed;
+    expect(followed.events.map((e) => `${e.type} v${e.schemaVersion}`)).toEqual([
+      'OrderCreated v2',
+      'OrderApproved v1',
+    ]);
+    expect(followed.readModels.map((r) => r.projection)).toContain('order-details');
+    const table = es(['order', orderId]);
+    expect(table.code).toBe(0);
+    expect(table.out).toContain(`order ${orderId}: CONFIRMED, customer ${customerId}, total 300`);
+    expect(table.out).toMatch(/1\s*│\s*OrderCreated v2\s*│/);
+    expect(table.out).toContain(`order-saga ${orderId}: COMPLETED`);
+    expect(table.out).toContain('payment (payment-service): CAPTURED, amount 300');
+    expect(table.out).toMatch(new RegExp(`${sku}\\s*│\\s*2\\s*│\\s*COMMITTED`));
+    const missing = es(['order', `no-such-${orderId}`]);
+    expect(missing.code).toBe(1);
+    expect(missing.err).toMatch(/no order no-such-/);
+    // Only a parked saga is retried: the service's refusal, said as it is.
+    const retried = es(['saga', 'retry', orderId]);
+    expect(retried.code).toBe(1);
+    expect(retried.err).toMatch(/saga-orchestrator answered 409 SAGA_NOT_PARKED/);
+  });
+
+  it('finds a stuck command in the dead letters, previews, discards the bad one and brings the one behind it through', async () => {
+    const sku = `SKU-CLI-${randomUUID().slice(0, 8)}`;
+    const orderId = `cli-dlq-${randomUUID().slice(0, 8)}`;
+    await restock(sku, 5);
+    await stuckReservation(orderId, sku, 2);
+    type Letter = { service: string; id: string; messageId: string; cause: string };
+    const parked = () => {
+      const listed = es(['--json', 'dlq', 'list', '--key', orderId]);
+      expect(listed.code).toBe(0);
+      return (JSON.parse(listed.out) as { deadLetters: Letter[] }).deadLetters;
+    };
+    await eventually(
+      () => {
+        expect(parked().map((l) => [l.service, l.messageId, l.cause])).toEqual([
+          ['inventory-service', `${orderId}/1`, 'failed'],
+          ['inventory-service', `${orderId}/1-again`, 'behind'],
+        ]);
+        return Promise.resolve();
+      },
+      { timeoutMs: 60_000 },
+    );
+    const [head, behind] = parked() as [Letter, Letter];
+    expect(es(['dlq', 'list', '--service', 'inventory', '--key', orderId]).out).toMatch(
+      new RegExp(`inventory-service\\s*│\\s*${head.id}\\s*│\\s*inventory-service\\s*│`),
+    );
+    const shown = es(['dlq', 'show', 'inventory', head.id]);
+    expect(shown.code).toBe(0);
+    expect(shown.out).toContain(`inventory-service dead letter ${head.id}: parked (failed)`);
+    expect(shown.out).toMatch(/error: .*lines/);
+    expect(shown.out).toContain(`"sagaId": "${orderId}"`);
+    expect(es(['dlq', 'show', 'nowhere', head.id])).toMatchObject({ code: 2 });
+
+    // The one behind cannot go alone; a preview of the consumer's letters does nothing.
+    const early = es(['dlq', 'redrive', 'inventory', behind.id]);
+    expect(early.code).toBe(1);
+    expect(early.err).toMatch(/inventory-service answered 409 NOT_SEQUENCE_HEAD/);
+    const preview = es([
+      'dlq',
+      'redrive',
+      'inventory',
+      '--consumer',
+      'inventory-service',
+      '--key',
+      orderId,
+      '--dry-run',
+    ]);
+    expect(preview.code).toBe(0);
+    expect(preview.out).toMatch(/would-redrive[\s\S]*would-redrive/);
+    expect(preview.out).toContain('dry run: nothing was done (2 letter(s) looked at)');
+    expect(parked()).toHaveLength(2);
+
+    // The malformed one given up on: only when confirmed, a dry run first.
+    const reason = 'malformed: the saga sent it again whole';
+    const discard = ['dlq', 'discard', 'inventory', head.id, '--reason', reason];
+    const unconfirmed = es(discard);
+    expect(unconfirmed.code).toBe(2);
+    expect(unconfirmed.err).toMatch(/not confirmed \(give --yes\)/);
+    const dry = es([...discard, '--dry-run']);
+    expect(dry.code).toBe(0);
+    expect(dry.out).toContain(`dry run: would discard inventory-service dead letter ${head.id}`);
+    expect(parked()).toHaveLength(2);
+    const discarded = es([...discard, '--yes']);
+    expect(discarded.code).toBe(0);
+    expect(discarded.out).toMatch(
+      new RegExp(`discarded inventory-service dead letter ${head.id} .* by \\S+: ${reason}`),
+    );
+
+    // The good one brought through: the stock is reserved, nothing is left parked.
+    const redriven = es([
+      '--json',
+      'dlq',
+      'redrive',
+      'inventory',
+      '--consumer',
+      'inventory-service',
+      '--key',
+      orderId,
+    ]);
+    expect(redriven.code).toBe(0);
+    expect(JSON.parse(redriven.out)).toMatchObject({
+      dryRun: false,
+      letters: [{ id: behind.id, outcome: 'handled' }],
+    });
+    expect(await stock(sku)).toMatchObject({ onHand: 5, reserved: 2 });
+    expect(parked()).toEqual([]);
+  });
+
+  it('rebuilds a projection to its switch, and republishes a stream until it is all in Kafka', async () => {
+    const before = JSON.parse(es(['--json', 'projections']).out) as {
+      projections: { name: string; active: { generation: number } }[];
+    };
+    const live = before.projections.find((p) => p.name === 'order-details')!.active.generation;
+    const rebuilt = es(['rebuild', 'order-details', '--timeout', '300']);
+    expect(rebuilt).toMatchObject({ code: 0 });
+    expect(rebuilt.out).toMatch(
+      new RegExp(`order-details: generation ${live + 1} took over \\(\\d+ documents`),
+    );
+    // Its progress on stderr, a line a second at most away from a terminal.
+    for (const line of rebuilt.err.split('\n').filter(Boolean))
+      expect(line).toMatch(
+        /^order-details generation \d+ \[[█░]{24}\]\s+\d+% \d+\/(\d+|\?), \d+\/s/,
+      );
+    const after = JSON.parse(es(['--json', 'projections']).out) as typeof before;
+    expect(after.projections.find((p) => p.name === 'order-details')!.active.generation).toBe(
+      live + 1,
+    );
+    expect(es(['rebuild', 'no-such-projection']).code).toBe(1);
+
+    const { orderId } = await confirmedOrder('CLI', 1, 100);
+    const republished = es([
+      'republish',
+      'order',
+      '--stream-type',
+      'order',
+      '--stream-id',
+      orderId,
+    ]);
+    expect(republished.code).toBe(0);
+    expect(republished.out).toMatch(/order-service: republished 2 event\(s\), every one in Kafka/);
   });
 });

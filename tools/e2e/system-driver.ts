@@ -4,7 +4,8 @@
 // (an order, a stock item, an account, a payment), each waiting for a version when given one.
 import { randomUUID } from 'node:crypto';
 import { serviceClient, type ServiceName } from '@es/api-client';
-import { contactFor, identity, withIdentity } from '@es/testing';
+import { INVENTORY_COMMANDS_TOPIC } from '@es/inventory-contracts';
+import { contactFor, eventually, identity, kafkaAs, withIdentity } from '@es/testing';
 
 export function systemDriver(baseUrl: (service: ServiceName) => string) {
   // Each request with a token (as the customer its body names, else as the test client).
@@ -22,7 +23,7 @@ export function systemDriver(baseUrl: (service: ServiceName) => string) {
   const reflecting = (stream: string, version?: number) =>
     version ? { consistentWith: `${stream}@${version}` } : {};
 
-  return {
+  const driver = {
     client,
     ok,
     restock: async (sku: string, quantity: number) => {
@@ -79,5 +80,57 @@ export function systemDriver(baseUrl: (service: ServiceName) => string) {
     /** The payment's answer as it is (a test may expect its 404). */
     payment: (orderId: string) =>
       client('payment-service').GET('/payments/{id}', { params: { path: { id: orderId } } }),
+    /**
+     * A stuck reservation for an operator to find: a malformed ReserveStock of saga `sagaId`
+     * (no lines: the inventory service parks it, cause failed, message `<sagaId>/1`) and a good
+     * one of the same saga behind it (parked too, cause behind, message `<sagaId>/1-again`),
+     * sent to inventory.commands as the tools' principal.
+     */
+    stuckReservation: async (sagaId: string, sku: string, quantity: number) => {
+      const command = (data: object) =>
+        JSON.stringify({ type: 'ReserveStock', version: 1, sagaId, data });
+      const producer = kafkaAs('es-tools').producer();
+      await producer.connect();
+      try {
+        await producer.send({
+          topic: INVENTORY_COMMANDS_TOPIC,
+          messages: [
+            {
+              key: sagaId,
+              value: command({ orderId: sagaId }),
+              headers: { 'message-id': `${sagaId}/1` },
+            },
+            {
+              key: sagaId,
+              value: command({ orderId: sagaId, lines: [{ sku, quantity }] }),
+              headers: { 'message-id': `${sagaId}/1-again` },
+            },
+          ],
+        });
+      } finally {
+        await producer.disconnect();
+      }
+    },
+  };
+  return {
+    ...driver,
+    /**
+     * An order of `quantity` at `unitPrice` for a new customer with funds, of a new SKU with
+     * stock, placed and waited for until CONFIRMED; `tag` names them (SKU-<tag>-..., c-<tag>-...).
+     */
+    confirmedOrder: async (tag: string, quantity: number, unitPrice: number) => {
+      const sku = `SKU-${tag}-${randomUUID().slice(0, 8)}`;
+      const customerId = `c-${tag.toLowerCase()}-${randomUUID().slice(0, 8)}`;
+      await driver.restock(sku, 5);
+      await driver.deposit(customerId, 1_000);
+      const orderId = await driver.place(customerId, sku, quantity, unitPrice);
+      await eventually(
+        async () => {
+          expect((await driver.order(orderId)).status).toBe('CONFIRMED');
+        },
+        { timeoutMs: 60_000 },
+      );
+      return { orderId, sku, customerId };
+    },
   };
 }

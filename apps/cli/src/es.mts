@@ -1,23 +1,33 @@
-// es, the operator's CLI (README, "The operator's CLI"): every command an authorized call to a service's
-// API, as the operator whose token it carries (ES_TOKEN, e.g. ES_TOKEN=$(pnpm -s token olga)),
-// recorded in the services' audit trail under that identity. Human tables by default, --json
-// for scripts. Exit codes: 0 done; 1 the service refused or failed (its problem printed);
-// 2 a usage error (a missing token, a destructive command not confirmed); 3 a service not
-// reachable.
+// es, the operator's CLI (README, "The operator's CLI"): every command an authorized call to a
+// service's API through the typed client generated from the system's OpenAPI document
+// (@es/api-client), as the operator whose token it carries (ES_TOKEN, e.g.
+// ES_TOKEN=$(pnpm -s token olga)), recorded in the services' audit trail under that identity.
+// Human tables by default, --json for scripts; progress on stderr. Exit codes: 0 done; 1 the
+// service refused or failed (its problem printed), or what was asked for did not happen (a
+// redrive that failed, a rebuild or republish that did not finish); 2 a usage error (a missing
+// token, a destructive command not confirmed); 3 a service not reachable.
 //   pnpm es sagas --state PARKED        pnpm es saga <id> [--type order-cancellation]
-//   pnpm es projections                 pnpm es erase <customerId> [--yes]
+//   pnpm es saga retry <id>             pnpm es order <id>
+//   pnpm es dlq list [--service inventory]
+//   pnpm es dlq show <service> <id>     pnpm es dlq redrive <service> [<id>] [--consumer c] [--dry-run]
+//   pnpm es dlq discard <service> <id> --reason "..." [--dry-run] [--yes]
+//   pnpm es projections                 pnpm es rebuild <projection> [--no-wait]
+//   pnpm es republish <service> [--stream-type order --stream-id <id>] [--no-wait]
+//   pnpm es erase <customerId> [--yes]
+import { randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline/promises';
 import { Command, Option } from 'commander';
 import Table from 'cli-table3';
-
-const PORTS = {
-  'order-service': 3001,
-  'inventory-service': 3002,
-  'payment-service': 3003,
-  'saga-orchestrator': 3004,
-  'projection-service': 3005,
-} as const;
-type Service = keyof typeof PORTS;
+import {
+  SERVICES,
+  ServiceRefusal,
+  ServiceUnreachable,
+  answerOf,
+  answerOrMissing,
+  clientAs,
+  serviceUrl,
+  type ServiceName,
+} from '@es/api-client';
 
 /** A failure with the exit code it means. */
 class Exit extends Error {
@@ -29,10 +39,7 @@ class Exit extends Error {
 }
 
 /** ES_<SERVICE>_URL (e.g. ES_PAYMENT_SERVICE_URL), else the port `npm start` gives it. */
-function baseUrl(service: Service): string {
-  const variable = `ES_${service.toUpperCase().replace(/-/g, '_')}_URL`;
-  return process.env[variable] ?? `http://127.0.0.1:${PORTS[service]}`;
-}
+const baseUrl = (service: ServiceName) => serviceUrl(service);
 
 function token(): string {
   const value = process.env['ES_TOKEN'];
@@ -44,96 +51,108 @@ function token(): string {
   return value;
 }
 
-/** One call to a service's API; its JSON answer, or an Exit that says what went wrong. */
-async function call<T>(
-  service: Service,
-  path: string,
-  init: { method?: 'GET' | 'POST'; body?: unknown } = {},
-): Promise<T> {
-  const url = `${baseUrl(service)}${path}`;
-  let response: Response;
-  try {
-    response = await fetch(url, {
-      method: init.method ?? 'GET',
-      headers: {
-        authorization: `Bearer ${token()}`,
-        ...(init.body === undefined
-          ? {}
-          : { 'content-type': 'application/json', 'idempotency-key': crypto.randomUUID() }),
-      },
-      ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
-      signal: AbortSignal.timeout(30_000),
-    });
-  } catch (error) {
-    if (error instanceof Exit) throw error;
-    throw new Exit(`${service} is not reachable at ${baseUrl(service)}: ${String(error)}`, 3);
-  }
-  const text = await response.text();
-  const body = text ? (JSON.parse(text) as Record<string, unknown>) : {};
-  const said = (fallback: string) =>
-    typeof body['detail'] === 'string'
-      ? body['detail']
-      : typeof body['title'] === 'string'
-        ? body['title']
-        : fallback;
-  if (response.ok) return body as T;
-  if (response.status === 401)
+/** A service by its name or its first word: `inventory` is inventory-service, `saga` the orchestrator. */
+function serviceNamed(name: string): ServiceName {
+  const found = (Object.keys(SERVICES) as ServiceName[]).find(
+    (s) => s === name || s.split('-')[0] === name,
+  );
+  if (!found)
     throw new Exit(
-      `${service} refused the token (401): it has expired or is not one of this system's; get a new one (pnpm -s token <user>)`,
-      1,
+      `no service '${name}': one of ${Object.keys(SERVICES).join(', ')} (or its first word)`,
+      2,
     );
-  if (response.status === 403)
-    throw new Exit(`${service} refused (403): ${said("the token's roles do not allow it")}`, 1);
-  const code = typeof body['code'] === 'string' ? ` ${body['code']}` : '';
-  throw new Exit(`${service} answered ${response.status}${code}: ${said(text)}`, 1);
+  return found;
 }
+
+/** The services that park dead letters (their API has /dead-letters). */
+const DEAD_LETTER_SERVICES = (Object.keys(SERVICES) as ServiceName[]).filter((s) =>
+  (SERVICES[s].paths as readonly string[]).includes('/dead-letters'),
+);
+
+/** A typed client of one service, as the operator whose token ES_TOKEN holds. */
+const client = <S extends ServiceName>(service: S) => clientAs(service, baseUrl(service), token());
+
+type Answer = { data?: unknown; error?: unknown; response: Response };
+
+/** What a call answered (a 404 is a refusal here). */
+const answer = <R extends Answer>(service: ServiceName, pending: Promise<R>) =>
+  answerOf(service, baseUrl(service), pending);
+
+/** What a call answered, undefined for a 404. */
+const found = <R extends Answer>(service: ServiceName, pending: Promise<R>) =>
+  answerOrMissing(service, baseUrl(service), pending);
 
 function print(json: boolean, value: unknown, table: () => string): void {
   process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${table()}\n`);
 }
 
-function tableOf(head: string[], rows: (string | number | null | undefined)[][]): string {
+type Cell = string | number | boolean | null | undefined;
+
+function tableOf(head: string[], rows: Cell[][]): string {
   const table = new Table({ head, style: { head: [], border: [] } });
   for (const row of rows)
     table.push(row.map((cell) => (cell === null || cell === undefined ? '' : String(cell))));
   return table.toString();
 }
 
+const clip = (text: string | null | undefined, max = 60) =>
+  text && text.length > max ? `${text.slice(0, max - 1)}…` : text;
+
 /** A destructive action goes on only when confirmed: --yes, or "yes" typed at a terminal. */
 async function confirm(what: string, yes: boolean): Promise<void> {
   if (yes) return;
   if (!process.stdin.isTTY) throw new Exit(`${what}: not confirmed (give --yes)`, 2);
   const prompt = createInterface({ input: process.stdin, output: process.stderr });
-  const answer = await prompt.question(`${what}. Type yes to go on: `);
+  const answered = await prompt.question(`${what}. Type yes to go on: `);
   prompt.close();
-  if (answer.trim() !== 'yes') throw new Exit(`${what}: not confirmed`, 2);
+  if (answered.trim() !== 'yes') throw new Exit(`${what}: not confirmed`, 2);
 }
 
-interface SagaView {
-  sagaId: string;
-  type: string;
-  state: string;
-  step: string | null;
-  compensating: boolean;
-  deadlineAt: string | null;
-  problem: string | null;
-  startedAt: string;
-  endedAt: string | null;
-  version: number;
-  timeline: {
-    at: string;
-    event: string;
-    step?: string;
-    command?: string;
-    outcome?: string;
-    detail?: string;
-  }[];
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * A live progress line on stderr: redrawn in place at a terminal; elsewhere (a log, a test) a
+ * line each second at most. Rate and ETA from what was done since it started.
+ */
+class Progress {
+  // Undefined when stderr is no terminal, whatever its type says.
+  private readonly tty = (process.stderr.isTTY as boolean | undefined) === true;
+  private readonly started = Date.now();
+  private firstDone: number | undefined;
+  private lastLine = '';
+  private lastAt = 0;
+
+  /** `done` of `total` units (events, messages); `note` after the figures. */
+  show(label: string, done: number, total: number | null, note = ''): void {
+    this.firstDone ??= done;
+    const seconds = (Date.now() - this.started) / 1000;
+    const rate = seconds > 0 ? (done - this.firstDone) / seconds : 0;
+    const fraction = total ? Math.min(1, done / total) : 0;
+    const width = 24;
+    const full = Math.round(fraction * width);
+    const bar = `[${'█'.repeat(full)}${'░'.repeat(width - full)}] ${String(Math.floor(fraction * 100)).padStart(3)}%`;
+    const eta =
+      total !== null && rate > 0 && done < total ? `, ETA ${duration((total - done) / rate)}` : '';
+    const line = `${label} ${bar} ${done}/${total ?? '?'}, ${Math.round(rate)}/s${eta}${note ? `; ${note}` : ''}`;
+    if (this.tty) process.stderr.write(`\r\x1b[2K${line}`);
+    else if (line !== this.lastLine && Date.now() - this.lastAt >= 1000) {
+      process.stderr.write(`${line}\n`);
+      this.lastAt = Date.now();
+    }
+    this.lastLine = line;
+  }
+
+  end(): void {
+    if (this.tty && this.lastLine) process.stderr.write('\n');
+  }
 }
 
-interface ProjectionStatus {
-  name: string;
-  active: { generation: number; lagEvents: number; activatedAt: string };
-  rebuilding?: { generation: number; lagEvents: number };
+function duration(seconds: number): string {
+  if (seconds < 60) return `${Math.ceil(seconds)} s`;
+  const minutes = Math.floor(seconds / 60);
+  return minutes < 60
+    ? `${minutes} min ${Math.round(seconds % 60)} s`
+    : `${(minutes / 60).toFixed(1)} h`;
 }
 
 const program = new Command('es')
@@ -144,22 +163,28 @@ const program = new Command('es')
   .showHelpAfterError();
 const json = () => program.opts<{ json?: boolean }>().json === true;
 
+const SAGA_STATES = ['RUNNING', 'WAITING', 'COMPENSATING', 'PARKED', 'COMPLETED', 'COMPENSATED'];
+const SAGA_TYPES = ['order-saga', 'order-cancellation'] as const;
+type SagaType = (typeof SAGA_TYPES)[number];
+
 program
   .command('sagas')
   .description('The sagas in a state, oldest first')
-  .addOption(
-    new Option('--state <state>', 'their state')
-      .choices(['RUNNING', 'WAITING', 'COMPENSATING', 'PARKED', 'COMPLETED', 'COMPENSATED'])
-      .default('PARKED'),
-  )
-  .option('--type <type>', 'order-saga or order-cancellation (both when absent)')
+  .addOption(new Option('--state <state>', 'their state').choices(SAGA_STATES).default('PARKED'))
+  .addOption(new Option('--type <type>', 'one type (both when absent)').choices(SAGA_TYPES))
   .option('--limit <n>', 'at most this many', '100')
-  .action(async (options: { state: string; type?: string; limit: string }) => {
-    const query = new URLSearchParams({ state: options.state, limit: options.limit });
-    if (options.type) query.set('type', options.type);
-    const { sagas } = await call<{ sagas: { sagaId: string; type: string; version: number }[] }>(
+  .action(async (options: { state: string; type?: SagaType; limit: string }) => {
+    const { sagas } = await answer(
       'saga-orchestrator',
-      `/sagas?${query.toString()}`,
+      client('saga-orchestrator').GET('/sagas', {
+        params: {
+          query: {
+            state: options.state as 'PARKED',
+            limit: Number(options.limit),
+            ...(options.type ? { type: options.type } : {}),
+          },
+        },
+      }),
     );
     print(json(), { sagas }, () =>
       sagas.length === 0
@@ -171,36 +196,366 @@ program
     );
   });
 
-program
+async function sagaOf(id: string, type: SagaType = 'order-saga') {
+  return found(
+    'saga-orchestrator',
+    client('saga-orchestrator').GET('/sagas/{id}', {
+      params: { path: { id }, query: { type } },
+    }),
+  );
+}
+type SagaView = NonNullable<Awaited<ReturnType<typeof sagaOf>>>;
+
+const sagaHeadline = (saga: SagaView) =>
+  `${saga.type} ${saga.sagaId}: ${saga.state}${saga.step ? ` at ${saga.step}` : ''}${saga.compensating ? ' (compensating)' : ''}, version ${saga.version}`;
+
+const timelineTable = (saga: SagaView) =>
+  tableOf(
+    ['at', 'event', 'step', 'command', 'outcome', 'detail'],
+    saga.timeline.map((t) => [t.at, t.event, t.step, t.command, t.outcome, t.detail]),
+  );
+
+const saga = program
   .command('saga')
-  .description('A saga: its state and its timeline')
+  .description('A saga: its state and its timeline (and `saga retry <id>`)')
   .argument('<id>', "the saga's id (its order's)")
-  .option('--type <type>', 'order-saga (default) or order-cancellation')
-  .action(async (id: string, options: { type?: string }) => {
-    const query = options.type ? `?type=${encodeURIComponent(options.type)}` : '';
-    const saga = await call<SagaView>(
-      'saga-orchestrator',
-      `/sagas/${encodeURIComponent(id)}${query}`,
-    );
-    print(json(), saga, () =>
+  .addOption(new Option('--type <type>', 'its type').choices(SAGA_TYPES).default('order-saga'))
+  .action(async (id: string, options: { type: SagaType }) => {
+    const view = await sagaOf(id, options.type);
+    if (!view) throw new Exit(`saga-orchestrator answered 404: no ${options.type} ${id}`, 1);
+    print(json(), view, () =>
       [
-        `${saga.type} ${saga.sagaId}: ${saga.state}${saga.step ? ` at ${saga.step}` : ''}${saga.compensating ? ' (compensating)' : ''}, version ${saga.version}`,
-        `started ${saga.startedAt}${saga.endedAt ? `, ended ${saga.endedAt}` : ''}${saga.problem ? `; problem: ${saga.problem}` : ''}`,
-        tableOf(
-          ['at', 'event', 'step', 'command', 'outcome', 'detail'],
-          saga.timeline.map((t) => [t.at, t.event, t.step, t.command, t.outcome, t.detail]),
-        ),
+        sagaHeadline(view),
+        `started ${view.startedAt}${view.endedAt ? `, ended ${view.endedAt}` : ''}${view.problem ? `; problem: ${view.problem}` : ''}`,
+        timelineTable(view),
       ].join('\n'),
     );
   });
+
+saga
+  .command('retry')
+  .description('Resume a parked saga from the step it stopped at')
+  .argument('<id>', "the saga's id")
+  .addOption(new Option('--type <type>', 'its type').choices(SAGA_TYPES).default('order-saga'))
+  .action(async (id: string, options: { type: SagaType }) => {
+    const resumed = await answer(
+      'saga-orchestrator',
+      client('saga-orchestrator').POST('/sagas/{id}/retry', {
+        params: { path: { id }, query: { type: options.type } },
+        body: {},
+      }),
+    );
+    print(
+      json(),
+      resumed,
+      () => `resumed ${options.type} ${resumed.sagaId}: now at version ${resumed.version}`,
+    );
+  });
+
+program
+  .command('order')
+  .description(
+    'One order across the services: its events, its sagas, its payment and stock, its read models and their lag',
+  )
+  .argument('<id>', "the order's id")
+  .action(async (id: string) => {
+    const [events, state, placed, cancellation, payment, summary, projections] = await Promise.all([
+      found(
+        'order-service',
+        client('order-service').GET('/orders/{id}/events', { params: { path: { id } } }),
+      ),
+      found(
+        'order-service',
+        client('order-service').GET('/orders/{id}/state', { params: { path: { id } } }),
+      ),
+      sagaOf(id, 'order-saga'),
+      sagaOf(id, 'order-cancellation'),
+      found(
+        'payment-service',
+        client('payment-service').GET('/payments/{id}', { params: { path: { id } } }),
+      ),
+      found(
+        'projection-service',
+        client('projection-service').GET('/order-summaries/{orderId}', {
+          params: { path: { orderId: id } },
+        }),
+      ),
+      answer('projection-service', client('projection-service').GET('/projections')),
+    ]);
+    if (!events || events.events.length === 0)
+      throw new Exit(`order-service answered 404: no order ${id}`, 1);
+    const sagas = [placed, cancellation].filter((s): s is SagaView => s !== undefined);
+    const readModels = projections.projections.map((p) => ({
+      projection: p.name,
+      generation: p.active.generation,
+      lagEvents: p.active.lagEvents,
+      lagSeconds: p.active.lagSeconds,
+    }));
+    print(
+      json(),
+      {
+        orderId: id,
+        state: state ?? null,
+        events: events.events,
+        sagas,
+        payment: payment ?? null,
+        summary: summary ?? null,
+        readModels,
+      },
+      () =>
+        [
+          state
+            ? `order ${id}: ${state.status}, customer ${state.customerId}, total ${state.total}, version ${state.version}`
+            : `order ${id}`,
+          '',
+          `events (order-service):`,
+          tableOf(
+            ['version', 'type', 'recorded', 'actor', 'correlation'],
+            events.events.map((e) => [
+              e.streamVersion,
+              `${e.type} v${e.schemaVersion}`,
+              e.recordedAt,
+              typeof e.metadata['actor'] === 'string' ? e.metadata['actor'] : '',
+              e.metadata.correlationId,
+            ]),
+          ),
+          ...sagas.flatMap((s) => ['', sagaHeadline(s), timelineTable(s)]),
+          '',
+          payment
+            ? `payment (payment-service): ${payment.status}, amount ${payment.amount}, version ${payment.version}`
+            : 'payment (payment-service): none',
+          summary
+            ? tableOf(
+                ['stock (order-summaries)', 'quantity', 'status'],
+                summary.stock.map((s) => [s.sku, s.quantity, s.status]),
+              )
+            : 'order summary (projection-service): none yet',
+          tableOf(
+            ['read model', 'generation', 'lag (events)', 'lag (s)'],
+            readModels.map((r) => [r.projection, r.generation, r.lagEvents, r.lagSeconds]),
+          ),
+        ].join('\n'),
+    );
+  });
+
+const dlq = program.command('dlq').description('Dead letters: list, show, redrive, discard');
+
+dlq
+  .command('list')
+  .description("Dead letters of every service (or one's), oldest first")
+  .option('--service <service>', 'one service (order, inventory, payment, saga)')
+  .option('--consumer <consumer>', 'one consumer')
+  .option('--topic <topic>', 'one topic')
+  .option('--key <key>', "one key's")
+  .addOption(
+    new Option('--status <status>', 'their status')
+      .choices(['parked', 'redriven', 'discarded'])
+      .default('parked'),
+  )
+  .option('--limit <n>', 'at most this many per service', '100')
+  .action(
+    async (options: {
+      service?: string;
+      consumer?: string;
+      topic?: string;
+      key?: string;
+      status: 'parked';
+      limit: string;
+    }) => {
+      const services = options.service ? [serviceNamed(options.service)] : DEAD_LETTER_SERVICES;
+      const query = {
+        status: options.status,
+        limit: Number(options.limit),
+        ...(options.consumer ? { consumer: options.consumer } : {}),
+        ...(options.topic ? { topic: options.topic } : {}),
+        ...(options.key ? { key: options.key } : {}),
+      };
+      const lists = await Promise.all(
+        services.map(async (service) => {
+          const { deadLetters } = await answer(
+            service,
+            // Every service with dead letters serves the same operations (@es/http-api).
+            client(service as 'inventory-service').GET('/dead-letters', { params: { query } }),
+          );
+          return deadLetters.map((letter) => ({ service, ...letter }));
+        }),
+      );
+      const letters = lists.flat();
+      print(json(), { deadLetters: letters }, () =>
+        letters.length === 0
+          ? `no ${options.status} dead letters`
+          : tableOf(
+              ['service', 'id', 'consumer', 'topic', 'key', 'cause', 'attempts', 'parked', 'error'],
+              letters.map((l) => [
+                l.service,
+                l.id,
+                l.consumer,
+                l.topic,
+                l.key,
+                l.cause,
+                l.attempts,
+                l.parkedAt,
+                clip(l.error),
+              ]),
+            ),
+      );
+    },
+  );
+
+async function letterOf(service: ServiceName, id: string) {
+  return answer(
+    service,
+    client(service as 'inventory-service').GET('/dead-letters/{id}', { params: { path: { id } } }),
+  );
+}
+
+dlq
+  .command('show')
+  .description('A dead letter: where it came from, why it is parked, its headers and payload')
+  .argument('<service>', 'its service (order, inventory, payment, saga)')
+  .argument('<id>', 'its id')
+  .action(async (name: string, id: string) => {
+    const service = serviceNamed(name);
+    const letter = await letterOf(service, id);
+    print(json(), { service, ...letter }, () =>
+      [
+        `${service} dead letter ${letter.id}: ${letter.status} (${letter.cause}), ${letter.attempts} attempt(s), parked ${letter.parkedAt}`,
+        `consumer ${letter.consumer}, ${letter.topic}[${letter.partition}]@${letter.offset}, key ${letter.key}, message ${letter.messageId}`,
+        ...(letter.error ? [`error: ${letter.error}`] : []),
+        ...(letter.resolvedAt
+          ? [
+              `resolved ${letter.resolvedAt} by ${letter.resolvedBy ?? '?'}: ${letter.resolution ?? ''}`,
+            ]
+          : []),
+        `headers: ${JSON.stringify(letter.headers, null, 2)}`,
+        `payload: ${JSON.stringify(letter.payload ?? letter.raw, null, 2)}`,
+      ].join('\n'),
+    );
+  });
+
+dlq
+  .command('redrive')
+  .description(
+    "Hand parked letters to their consumer again: one by its id, or a consumer's (a key's) in order",
+  )
+  .argument('<service>', 'their service (order, inventory, payment, saga)')
+  .argument('[id]', "one letter's id (else give --consumer)")
+  .option('--consumer <consumer>', "the consumer whose letters to redrive, in their keys' order")
+  .option('--topic <topic>', 'only those of this topic')
+  .option('--key <key>', "only this key's")
+  .option('--limit <n>', 'at most this many', '100')
+  .option('--dry-run', 'say what would be done, and do nothing')
+  .action(
+    async (
+      name: string,
+      id: string | undefined,
+      options: {
+        consumer?: string;
+        topic?: string;
+        key?: string;
+        limit: string;
+        dryRun?: boolean;
+      },
+    ) => {
+      const service = serviceNamed(name) as 'inventory-service';
+      const dryRun = options.dryRun === true;
+      if (id === undefined && options.consumer === undefined)
+        throw new Exit('redrive what: give a letter id, or --consumer (with --topic, --key)', 2);
+      const outcome = await answer(
+        service,
+        id !== undefined
+          ? client(service).POST('/dead-letters/{id}/redrive', {
+              params: { path: { id } },
+              body: { dryRun },
+            })
+          : client(service).POST('/consumers/{consumer}/dead-letters/redrive', {
+              params: { path: { consumer: options.consumer ?? '' } },
+              body: {
+                dryRun,
+                limit: Number(options.limit),
+                ...(options.topic ? { topic: options.topic } : {}),
+                ...(options.key ? { key: options.key } : {}),
+              },
+            }),
+      );
+      const failed = outcome.letters.filter(
+        (l) => l.outcome === 'failed' || l.outcome === 'would-fail',
+      );
+      print(json(), { service, ...outcome }, () =>
+        [
+          outcome.letters.length === 0
+            ? 'no parked letters to redrive'
+            : tableOf(
+                ['id', 'consumer', 'key', 'event', 'outcome', 'error'],
+                outcome.letters.map((l) => [
+                  l.id,
+                  l.consumer,
+                  l.key,
+                  l.eventType
+                    ? `${l.eventType} v${l.schemaVersion}${l.upcastTo ? ` -> v${l.upcastTo}` : ''}`
+                    : '',
+                  l.outcome,
+                  clip(l.error),
+                ]),
+              ),
+          dryRun
+            ? `dry run: nothing was done (${outcome.letters.length} letter(s) looked at)`
+            : `${outcome.letters.length - failed.length} handled, ${failed.length} failed`,
+        ].join('\n'),
+      );
+      if (failed.length > 0) process.exitCode = 1;
+    },
+  );
+
+dlq
+  .command('discard')
+  .description('Give up on a parked letter, with a reason: its message will never be handled')
+  .argument('<service>', 'its service (order, inventory, payment, saga)')
+  .argument('<id>', 'its id')
+  .requiredOption('--reason <reason>', 'why (recorded with your identity)')
+  .option('--dry-run', 'show the letter that would be discarded, and do nothing')
+  .option('--yes', 'confirmed: do not ask')
+  .action(
+    async (
+      name: string,
+      id: string,
+      options: { reason: string; dryRun?: boolean; yes?: boolean },
+    ) => {
+      const service = serviceNamed(name) as 'inventory-service';
+      if (options.dryRun === true) {
+        const letter = await letterOf(service, id);
+        print(
+          json(),
+          { dryRun: true, service, letter },
+          () =>
+            `dry run: would discard ${service} dead letter ${letter.id} (${letter.status}; ${letter.consumer}, key ${letter.key}, message ${letter.messageId}): "${options.reason}"`,
+        );
+        return;
+      }
+      await confirm(`discard ${service} dead letter ${id} for good`, options.yes === true);
+      const letter = await answer(
+        service,
+        client(service).POST('/dead-letters/{id}/discard', {
+          params: { path: { id } },
+          body: { reason: options.reason },
+        }),
+      );
+      print(
+        json(),
+        { service, ...letter },
+        () =>
+          `discarded ${service} dead letter ${letter.id} (message ${letter.messageId}) by ${letter.resolvedBy ?? '?'}: ${letter.resolution ?? ''}`,
+      );
+    },
+  );
 
 program
   .command('projections')
   .description('Each projection: its live generation, lag, and a rebuild under way')
   .action(async () => {
-    const { projections } = await call<{ projections: ProjectionStatus[] }>(
+    const { projections } = await answer(
       'projection-service',
-      '/projections',
+      client('projection-service').GET('/projections'),
     );
     print(json(), { projections }, () =>
       tableOf(
@@ -211,12 +566,149 @@ program
           p.active.lagEvents,
           p.active.activatedAt,
           p.rebuilding
-            ? `generation ${p.rebuilding.generation}, ${p.rebuilding.lagEvents} behind`
+            ? `generation ${p.rebuilding.generation}, ${Math.floor(p.rebuilding.progress * 100)}%, ${p.rebuilding.lagEvents} behind`
             : '',
         ]),
       ),
     );
   });
+
+program
+  .command('rebuild')
+  .description(
+    'Build a projection anew beside the live one, and watch it until it takes over (no downtime)',
+  )
+  .argument('<projection>', "the projection's name (es projections lists them)")
+  .option('--no-wait', 'start it, and do not watch')
+  .option('--timeout <seconds>', 'give up watching after this long', '600')
+  .action(async (name: string, options: { wait: boolean; timeout: string }) => {
+    const api = client('projection-service');
+    const started = await answer(
+      'projection-service',
+      api.POST('/projections/{name}/rebuild', { params: { path: { name } }, body: {} }),
+    );
+    const generation = started.rebuilding.generation;
+    if (!options.wait) {
+      print(json(), started, () => `${name}: generation ${generation} is being built`);
+      return;
+    }
+    const progress = new Progress();
+    const until = Date.now() + Number(options.timeout) * 1000;
+    let total: number | null = null;
+    for (;;) {
+      const { projections } = await answer('projection-service', api.GET('/projections'));
+      const projection = projections.find((p) => p.name === name);
+      if (!projection) throw new Exit(`projection-service no longer lists ${name}`, 1);
+      if (projection.active.generation >= generation) {
+        progress.end();
+        print(
+          json(),
+          projection,
+          () =>
+            `${name}: generation ${generation} took over (${projection.active.documents} documents, ${projection.active.lagEvents} events behind)`,
+        );
+        return;
+      }
+      const rebuilding = projection.rebuilding;
+      if (rebuilding?.generation !== generation) {
+        progress.end();
+        throw new Exit(
+          `${name}: generation ${generation} is no longer being built, and did not take over (generation ${projection.active.generation} is live)`,
+          1,
+        );
+      }
+      // progress is the share of the topics' events applied; with the lag, their number.
+      if (rebuilding.progress < 1)
+        total = Math.round(rebuilding.lagEvents / (1 - rebuilding.progress));
+      const done = total === null ? 0 : total - rebuilding.lagEvents;
+      progress.show(
+        `${name} generation ${generation}`,
+        done,
+        total,
+        rebuilding.held ??
+          (rebuilding.phase ? rebuilding.phase : `${rebuilding.documents} documents`),
+      );
+      if (Date.now() > until) {
+        progress.end();
+        throw new Exit(
+          `${name}: generation ${generation} had not taken over after ${options.timeout} s; it goes on (es projections)`,
+          1,
+        );
+      }
+      await sleep(500);
+    }
+  });
+
+program
+  .command('republish')
+  .description(
+    "Publish a service's events to Kafka again (the whole store, or one stream's versions), and watch until they are all in Kafka",
+  )
+  .argument('<service>', 'order, inventory, payment or saga')
+  .option('--stream-type <type>', 'only this stream type (with --stream-id: one stream)')
+  .option('--stream-id <id>', "one stream's")
+  .option('--from <version>', "the stream's first version (included)")
+  .option('--to <version>', "the stream's last version (included)")
+  .option('--no-wait', 'start it, and do not watch')
+  .option('--timeout <seconds>', 'give up watching after this long', '600')
+  .action(
+    async (
+      name: string,
+      options: {
+        streamType?: string;
+        streamId?: string;
+        from?: string;
+        to?: string;
+        wait: boolean;
+        timeout: string;
+      },
+    ) => {
+      const service = serviceNamed(name) as 'order-service';
+      const api = client(service);
+      const started = await answer(
+        service,
+        api.POST('/republish', {
+          body: {
+            ...(options.streamType ? { streamType: options.streamType } : {}),
+            ...(options.streamId ? { streamId: options.streamId } : {}),
+            ...(options.from ? { fromVersion: Number(options.from) } : {}),
+            ...(options.to ? { toVersion: Number(options.to) } : {}),
+          },
+        }),
+      );
+      if (!options.wait) {
+        print(json(), started, () => `${service}: republish ${started.id} ${started.status}`);
+        return;
+      }
+      const progress = new Progress();
+      const until = Date.now() + Number(options.timeout) * 1000;
+      for (;;) {
+        const run = await answer(
+          service,
+          api.GET('/republish/{id}', { params: { path: { id: started.id } } }),
+        );
+        if (run.status === 'completed' || run.status === 'failed' || run.status === 'interrupted') {
+          progress.end();
+          print(json(), run, () =>
+            run.status === 'completed'
+              ? `${service}: republished ${run.events} event(s), every one in Kafka (republish ${run.id})`
+              : `${service}: republish ${run.id} ${run.status} after ${run.events} event(s)${run.error ? `: ${run.error}` : ''}`,
+          );
+          if (run.status !== 'completed') process.exitCode = 1;
+          return;
+        }
+        progress.show(`${service} republish`, run.events, run.total, run.status);
+        if (Date.now() > until) {
+          progress.end();
+          throw new Exit(
+            `${service}: republish ${run.id} still ${run.status} after ${options.timeout} s; it goes on`,
+            1,
+          );
+        }
+        await sleep(500);
+      }
+    },
+  );
 
 program
   .command('erase')
@@ -230,15 +722,13 @@ program
       `erase customer ${customerId}'s personal data everywhere (irreversible)`,
       options.yes === true,
     );
-    const erased = await call<{
-      customerId: string;
-      keysErased: number;
-      version: number;
-      token: string;
-    }>('payment-service', `/customers/${encodeURIComponent(customerId)}/erase`, {
-      method: 'POST',
-      body: {},
-    });
+    const erased = await answer(
+      'payment-service',
+      client('payment-service').POST('/customers/{customerId}/erase', {
+        params: { path: { customerId }, header: { 'Idempotency-Key': randomUUID() } },
+        body: {},
+      }),
+    );
     print(
       json(),
       erased,
@@ -250,7 +740,14 @@ program
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
-  const exit = error instanceof Exit ? error : new Exit(String(error), 1);
+  const exit =
+    error instanceof Exit
+      ? error
+      : error instanceof ServiceUnreachable
+        ? new Exit(error.message, 3)
+        : error instanceof ServiceRefusal
+          ? new Exit(error.message, 1)
+          : new Exit(String(error), 1);
   process.stderr.write(`es: ${exit.message}\n`);
   process.exitCode = exit.code;
 }

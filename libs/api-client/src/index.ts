@@ -22,3 +22,13 @@ export function serviceClient<S extends ServiceName>(
 ): ServiceClient<S> {
   return createClient<PathsOf<S>>({ ...options, baseUrl });
 }
+
+export {
+  ServiceRefusal,
+  ServiceUnreachable,
+  answerOf,
+  answerOrMissing,
+  clientAs,
+  refusalOf,
+  serviceUrl,
+} from './call';

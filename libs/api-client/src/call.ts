@@ -1,0 +1,135 @@
+// One way for a tool acting as a person (the operator's CLI, the web console) to call a service
+// and read its answer: a client with their bearer token, each POST with an Idempotency-Key of
+// its own (a command sent again after a lost answer is done once), a time limit; and a failed
+// call turned into an error that says, in words, what the service said.
+import { randomUUID } from 'node:crypto';
+import { SERVICES, serviceClient, type ServiceClient, type ServiceName } from './index';
+
+/** Where a service is: ES_<SERVICE>_URL (e.g. ES_PAYMENT_SERVICE_URL), else its `npm start` port. */
+export function serviceUrl(
+  service: ServiceName,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): string {
+  return (
+    env[`ES_${service.toUpperCase().replace(/-/g, '_')}_URL`] ??
+    `http://127.0.0.1:${SERVICES[service].port}`
+  );
+}
+
+/** The service could not be reached at all (refused, reset, timed out). */
+export class ServiceUnreachable extends Error {
+  constructor(
+    readonly service: ServiceName,
+    readonly baseUrl: string,
+    cause: unknown,
+  ) {
+    super(`${service} is not reachable at ${baseUrl}: ${String(cause)}`, { cause });
+  }
+}
+
+/** The service answered, and not with what was asked for: its status and problem, in words. */
+export class ServiceRefusal extends Error {
+  constructor(
+    readonly service: ServiceName,
+    readonly status: number,
+    readonly code: string | undefined,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A client of `service` at `baseUrl` acting with `token` (an access token, without "Bearer"). */
+export function clientAs<S extends ServiceName>(
+  service: S,
+  baseUrl: string,
+  token: string,
+  timeoutMs = 30_000,
+): ServiceClient<S> {
+  const api = serviceClient(service, baseUrl, {
+    headers: { authorization: `Bearer ${token}` },
+    fetch: (request) => fetch(new Request(request, { signal: AbortSignal.timeout(timeoutMs) })),
+  });
+  api.use({
+    onRequest({ request }) {
+      if (request.method === 'POST' && !request.headers.has('idempotency-key'))
+        request.headers.set('idempotency-key', randomUUID());
+      return request;
+    },
+  });
+  return api;
+}
+
+type Answer = { data?: unknown; error?: unknown; response: Response };
+
+/** What the call answered; a ServiceRefusal (a 404 too) or ServiceUnreachable otherwise. */
+export async function answerOf<R extends Answer>(
+  service: ServiceName,
+  baseUrl: string,
+  pending: Promise<R>,
+): Promise<NonNullable<R['data']>> {
+  const found = await answerOrMissing(service, baseUrl, pending);
+  if (found === undefined) throw refusalOf(service, 404, undefined);
+  return found;
+}
+
+/** The same, undefined for a 404 (an order without a saga, a payment not made). */
+export async function answerOrMissing<R extends Answer>(
+  service: ServiceName,
+  baseUrl: string,
+  pending: Promise<R>,
+): Promise<NonNullable<R['data']> | undefined> {
+  let result: R;
+  try {
+    result = await pending;
+  } catch (error) {
+    throw new ServiceUnreachable(service, baseUrl, error);
+  }
+  const { data, error, response } = result;
+  if (response.ok && data !== undefined) return data as NonNullable<R['data']>;
+  if (response.status === 404) return undefined;
+  throw refusalOf(service, response.status, error);
+}
+
+function problemOf(error: unknown): { detail?: string; title?: string; code?: string } {
+  const problem = (typeof error === 'object' && error !== null ? error : {}) as Record<
+    string,
+    unknown
+  >;
+  const text = (name: string) => {
+    const value = problem[name];
+    return typeof value === 'string' ? value : undefined;
+  };
+  const [detail, title, code] = [text('detail'), text('title'), text('code')];
+  return {
+    ...(detail === undefined ? {} : { detail }),
+    ...(title === undefined ? {} : { title }),
+    ...(code === undefined ? {} : { code }),
+  };
+}
+
+/** A service's answer as words: an expired token says so; a refusal gives its code and detail. */
+export function refusalOf(service: ServiceName, status: number, error: unknown): ServiceRefusal {
+  const { detail, title, code } = problemOf(error);
+  const said = detail ?? title;
+  if (status === 401)
+    return new ServiceRefusal(
+      service,
+      status,
+      code,
+      `${service} refused the token (401): it has expired or is not one of this system's; sign in again`,
+    );
+  if (status === 403)
+    return new ServiceRefusal(
+      service,
+      status,
+      code,
+      `${service} refused (403): ${said ?? "the token's roles do not allow it"}`,
+    );
+  return new ServiceRefusal(
+    service,
+    status,
+    code,
+    `${service} answered ${status}${code ? ` ${code}` : ''}: ${said ?? 'no such thing here'}`,
+  );
+}
