@@ -50,7 +50,9 @@ module.exports = function preset(level) {
     roots: ['apps', 'libs', 'tools', 'infra'].map((dir) => `<rootDir>/${dir}`),
     testMatch: [`<rootDir>/{apps,libs,tools,infra}/**/*.${level}.spec.ts`],
     testPathIgnorePatterns: ['/node_modules/', '/dist/'],
-    transform: { '^.+\\.ts$': swc },
+    // .mts: the apps run from their TypeScript source by Node (the console, the CLI).
+    transform: { '^.+\\.m?ts$': swc },
+    moduleFileExtensions: ['ts', 'mts', 'js', 'mjs', 'cjs', 'json'],
     moduleNameMapper: Object.fromEntries(
       workspacePackages().map(({ dir, name }) => [`^${name}$`, `<rootDir>/${dir}/src/index.ts`]),
     ),

@@ -6,6 +6,8 @@
 // discovery document, so Keycloak too) with the password grant of the es-cli client, whose
 // secret and the users' passwords are in the stack's secrets file (ES_IDENTITY_SECRETS, else
 // .local/stack/identity/secrets.json; 0600, never in the repo).
+// With --password it prints the user's password instead (to sign in to the web console):
+//   pnpm -s token olga --password
 // With --compose it asks docker-compose's Keycloak (http://127.0.0.1:4400/realms/es-cqrs), with
 // the secrets of .env (ES_CLIENT_SECRET_ES_CLI, ES_USER_PASSWORD_<USER>):
 //   pnpm -s token alice --compose
@@ -56,6 +58,11 @@ function credentials(): { client: string; password: string } {
     users: Record<string, string>;
   };
   return { client: secrets.clients['es-cli'] ?? '', password: secrets.users[user ?? ''] ?? '' };
+}
+
+if (process.argv.includes('--password')) {
+  process.stdout.write(`${credentials().password}\n`);
+  process.exit(0);
 }
 
 const issuer = compose

@@ -5,7 +5,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { LOCAL_DEFAULTS } from '@es/runtime-config';
-import { SERVICES } from '@es/testing';
+import { CONSOLE, SERVICES } from '@es/testing';
 
 const root = join(__dirname, '..', '..');
 
@@ -16,6 +16,7 @@ interface ComposeService {
   ports?: string[];
   depends_on?: Record<string, { condition: string }>;
   healthcheck?: { test: string[] };
+  command?: string[];
   volumes?: string[];
 }
 
@@ -69,7 +70,7 @@ const KAFKA_NODES = ['kafka', 'kafka-2', 'kafka-3'];
 describe('docker-compose.yml', () => {
   const observability = ['otel-collector', 'jaeger', 'prometheus', 'grafana'];
 
-  it('has the engines, the identity provider, the five services and what observes them, nothing else', () => {
+  it("has the engines, the identity provider, the five services, the operator's console and what observes them, nothing else", () => {
     expect(Object.keys(services).sort()).toEqual(
       [
         'postgres',
@@ -79,6 +80,7 @@ describe('docker-compose.yml', () => {
         'mongo',
         'keycloak',
         ...SERVICES.map((s) => s.name),
+        CONSOLE.name,
         ...observability,
       ].sort(),
     );
@@ -290,6 +292,33 @@ describe('docker-compose.yml', () => {
       expect(service.healthcheck?.test.join(' ')).toContain('/health/ready');
     },
   );
+
+  it("builds and wires the operator's console: Keycloak as browsers see it, reached in the network, each service by its name", () => {
+    const console = services[CONSOLE.name]!;
+    expect(console.build).toEqual({
+      context: '.',
+      dockerfile: 'Dockerfile',
+      args: { APP: CONSOLE.name },
+    });
+    expect(console.command).toEqual(['node', 'dist/main.mts']);
+    expect(published(CONSOLE.name)).toEqual([
+      { host: '127.0.0.1', hostPort: CONSOLE.port, containerPort: CONSOLE.port },
+    ]);
+    const env = console.environment!;
+    expect(env['PORT']).toBe(String(CONSOLE.port));
+    // Its login callback: the address the realm registers for it.
+    expect(env['CONSOLE_URL']).toBe(`http://127.0.0.1:${CONSOLE.port}`);
+    const realm = readFileSync(join(root, 'infra', 'keycloak', 'es-cqrs-realm.json'), 'utf8');
+    expect(realm).toContain(`"http://127.0.0.1:${CONSOLE.port}/auth/callback"`);
+    expect(String(env['CONSOLE_CLIENT_SECRET'])).toMatch(/^\$\{ES_CLIENT_SECRET_ES_CONSOLE:\?/);
+    expect(env['AUTH_ISSUER']).toBe('http://127.0.0.1:4400/realms/es-cqrs');
+    expect(env['CONSOLE_AUTH_INTERNAL_URL']).toBe('http://keycloak:8080');
+    for (const s of SERVICES)
+      expect(env[`ES_${s.name.toUpperCase().replace(/-/g, '_')}_URL`]).toBe(
+        `http://${s.name}:${s.port}`,
+      );
+    expect(console.healthcheck?.test.join(' ')).toContain(`127.0.0.1:${CONSOLE.port}/health`);
+  });
 
   it('waits for MongoDB before every service that reads the read models', () => {
     for (const name of [

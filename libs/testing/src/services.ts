@@ -20,6 +20,18 @@ export const SERVICES = [
 
 export type ServiceName = (typeof SERVICES)[number]['name'];
 
+/**
+ * The operator's web console (apps/console): run from its TypeScript source, ready when it
+ * answers /health. Its port is the one its login callback is registered with at the identity
+ * provider (apps/identity-provider/realm.json).
+ */
+export const CONSOLE = {
+  name: 'console',
+  port: 3006,
+  entry: ['--disable-warning=ExperimentalWarning', 'src/main.mts'],
+  health: '/health',
+} as const;
+
 /** Each service's PostgreSQL database (the projection service has none). */
 export const SERVICE_DATABASES = {
   'order-service': 'orders',
@@ -131,7 +143,14 @@ export interface StartOptions {
 }
 
 export async function startService(
-  spec: { name: string; port: number },
+  spec: {
+    name: string;
+    port: number;
+    /** Node's arguments, the script relative to the app's folder (dist/main.js by default). */
+    entry?: readonly string[];
+    /** What answers 200 once it is up (/health/ready or /health/live by default). */
+    health?: string;
+  },
   { env = {}, readyTimeoutMs = 60_000, waitFor = 'ready' }: StartOptions = {},
 ): Promise<RunningService> {
   loadStackEnv();
@@ -139,18 +158,16 @@ export async function startService(
   mkdirSync(logDir, { recursive: true });
   const logFile = join(logDir, `${spec.name}.log`);
   const fd = openSync(logFile, 'a');
-  const child = spawn(
-    process.execPath,
-    [join(workspaceRoot(), 'apps', spec.name, 'dist', 'main.js')],
-    {
-      env: { ...process.env, ...serviceIdentityEnv(spec.name), PORT: String(spec.port), ...env },
-      stdio: ['ignore', fd, fd],
-    },
-  );
+  const app = join(workspaceRoot(), 'apps', spec.name);
+  const [script = 'dist/main.js', ...flags] = [...(spec.entry ?? ['dist/main.js'])].reverse();
+  const child = spawn(process.execPath, [...flags.reverse(), join(app, script)], {
+    env: { ...process.env, ...serviceIdentityEnv(spec.name), PORT: String(spec.port), ...env },
+    stdio: ['ignore', fd, fd],
+  });
   closeSync(fd);
   const service = new RunningService(spec.name, spec.port, child, logFile);
   const deadline = Date.now() + readyTimeoutMs;
-  while (!(await isReady(service.url(`/health/${waitFor}`)))) {
+  while (!(await isReady(service.url(spec.health ?? `/health/${waitFor}`)))) {
     if (!service.running) {
       throw new Error(`${spec.name} exited during start-up; log ${logFile}:\n${service.logTail()}`);
     }
@@ -167,7 +184,7 @@ export async function startService(
 
 /** Starts services concurrently; if one fails, the others are stopped and the error rethrown. */
 export async function startServices(
-  specs: readonly { name: string; port: number }[] = SERVICES,
+  specs: readonly Parameters<typeof startService>[0][] = SERVICES,
   options: StartOptions = {},
 ): Promise<RunningService[]> {
   const results = await Promise.allSettled(specs.map((spec) => startService(spec, options)));

@@ -1,13 +1,13 @@
-// `npm start`, after the engines are up and the code is built: runs the five services in the
-// foreground until interrupted, then stops them gracefully. A service that dies takes the
+// `npm start`, after the engines are up and the code is built: runs the five services and the
+// operator's console in the foreground until interrupted, then stops them gracefully. A service that dies takes the
 // system down with a non-zero exit, so a broken start is never mistaken for a running one.
-import { SERVICES, startServices, type RunningService } from '../services';
+import { CONSOLE, SERVICES, startServices, type RunningService } from '../services';
 
 async function run(): Promise<number> {
   const started = Date.now();
   let services: RunningService[];
   try {
-    services = await startServices(SERVICES);
+    services = await startServices([...SERVICES, CONSOLE]);
   } catch (error) {
     process.stderr.write(`[start] ${error instanceof Error ? error.message : String(error)}\n`);
     return 1;
@@ -17,7 +17,9 @@ async function run(): Promise<number> {
   );
   for (const s of services) {
     process.stdout.write(
-      `[start]   ${s.name.padEnd(20)} ${s.url()}  (docs ${s.url('/docs')}, log ${s.logFile})\n`,
+      s.name === CONSOLE.name
+        ? `[start]   ${s.name.padEnd(20)} ${s.url()}  (the operator's console: sign in as olga, her password: npm run -s token -- olga --password; log ${s.logFile})\n`
+        : `[start]   ${s.name.padEnd(20)} ${s.url()}  (docs ${s.url('/docs')}, log ${s.logFile})\n`,
     );
   }
   process.stdout.write('[start] press Ctrl-C to stop\n');
