@@ -167,6 +167,7 @@ const MATRIX: readonly Row[] = [
     { service, method: 'POST', template: '/dead-letters/{id}/discard', allowed: OPERATOR_ONLY },
     { service, method: 'POST', template: '/republish', allowed: OPERATOR_ONLY },
     { service, method: 'GET', template: '/republish/{id}', allowed: OPERATOR_ONLY },
+    { service, method: 'GET', template: '/streams/{type}/{id}', allowed: OPERATOR_ONLY },
   ]),
   ...ALL.flatMap((service): Row[] => [
     { service, method: 'GET', template: '/health/live', allowed: 'open' },
@@ -210,6 +211,7 @@ describe('who may call what, on every operation of every service (real provider,
       .replace('{sku}', sku)
       .replace('{customerId}', alice)
       .replace('{orderId}', orderId)
+      .replace('{type}', 'order')
       .replace(
         '{id}',
         row.template.startsWith('/dead-letters')

@@ -190,6 +190,37 @@ describe('es, the operator CLI (real processes, real engines)', () => {
     const missing = es(['order', `no-such-${orderId}`]);
     expect(missing.code).toBe(1);
     expect(missing.err).toMatch(/no order no-such-/);
+    // Any stream, from the service that writes its type: upcast and opened, or as stored.
+    const stream = es(['--json', 'stream', `order/${orderId}`, '--at-version', '1']);
+    expect(stream.code).toBe(0);
+    expect(JSON.parse(stream.out)).toMatchObject({
+      service: 'order-service',
+      version: 1,
+      raw: false,
+      events: [
+        { type: 'OrderCreated', schemaVersion: 2, data: { name: expect.any(String) as string } },
+      ],
+      state: { status: 'PENDING' },
+    });
+    const stored = JSON.parse(es(['--json', 'stream', `order/${orderId}`, '--raw']).out) as {
+      events: { data: { name: unknown } }[];
+      state: { status: string };
+    };
+    expect(stored.events[0]?.data.name).toMatchObject({ sealed: 'v1' });
+    expect(stored.state.status).toBe('CONFIRMED');
+    const stock = es(['stream', `stock-item/${sku}`]);
+    expect(stock.code).toBe(0);
+    expect(stock.out).toMatch(
+      new RegExp(`stock-item/${sku} \\(inventory-service\\): version \\d+`),
+    );
+    expect(stock.out).toMatch(/StockReserved v1/);
+    const unknown = es(['stream', 'nothing/x']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.err).toMatch(/no service writes streams of type 'nothing'/);
+    const none = es(['stream', `order/no-such-${orderId}`]);
+    expect(none.code).toBe(1);
+    expect(none.err).toMatch(/order-service answered 404: no stream order\/no-such-/);
+    expect(es(['stream', 'order-without-id']).code).toBe(2);
     // Only a parked saga is retried: the service's refusal, said as it is.
     const retried = es(['saga', 'retry', orderId]);
     expect(retried.code).toBe(1);

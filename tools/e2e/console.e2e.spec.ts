@@ -205,8 +205,15 @@ describe('the web console, in Chromium (real services, real engines)', () => {
     // Each event links to the stream as of its version.
     await submit(page, 'a#event-1');
     const stream = await text(page);
-    expect(stream).toContain('State at version 1');
+    expect(stream).toContain('Written by order-service; version 1 (at version 1), events upcast.');
     expect(stream).toContain('"status": "PENDING"');
+    // Any stream of any service: the stock item's, from the inventory service.
+    await page.fill('#stream-type', 'stock-item');
+    await page.fill('#stream-id', sku);
+    await page.fill('#at-version', '');
+    await submit(page, 'form.inline button');
+    expect(await text(page)).toMatch(/Written by inventory-service; version \d+, events upcast\./);
+    expect(await axeViolations(page)).toEqual([]);
   });
 
   it('finds a stuck command, previews its redrive, discards the bad one and redrives the one behind it', async () => {

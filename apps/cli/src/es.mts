@@ -6,6 +6,7 @@
 // service refused or failed (its problem printed), or what was asked for did not happen (a
 // redrive that failed, a rebuild or republish that did not finish); 2 a usage error (a missing
 // token, a destructive command not confirmed); 3 a service not reachable.
+//   pnpm es stream order/<id> [--as-of T | --at-version N] [--raw]
 //   pnpm es sagas --state PARKED        pnpm es saga <id> [--type order-cancellation]
 //   pnpm es saga retry <id>             pnpm es order <id>
 //   pnpm es dlq list [--service inventory]
@@ -26,6 +27,7 @@ import {
   answerOrMissing,
   clientAs,
   serviceUrl,
+  streamOf,
   type ServiceName,
 } from '@es/api-client';
 
@@ -162,6 +164,48 @@ const program = new Command('es')
   .option('--json', 'JSON for scripts, not tables')
   .showHelpAfterError();
 const json = () => program.opts<{ json?: boolean }>().json === true;
+
+program
+  .command('stream')
+  .description(
+    "A stream's events with their metadata (upcast, or as stored with --raw) and the state folded from them",
+  )
+  .argument(
+    '<stream>',
+    'its type and id: order/<id>, stock-item/<sku>, account/<customerId>, order-saga/<id>, ...',
+  )
+  .option('--as-of <instant>', 'as it was at this instant (ISO-8601)')
+  .option('--at-version <n>', 'as it was at this version')
+  .option('--raw', 'the events as stored: their schema versions, personal fields sealed')
+  .action(async (named: string, options: { asOf?: string; atVersion?: string; raw?: boolean }) => {
+    const at = named.indexOf('/');
+    if (at <= 0 || at === named.length - 1)
+      throw new Exit(`a stream is <type>/<id>, e.g. order/01939a5e-..., got '${named}'`, 2);
+    const type = named.slice(0, at);
+    const id = named.slice(at + 1);
+    const { service, stream } = await streamOf(baseUrl, token(), type, id, {
+      ...(options.asOf !== undefined ? { asOf: options.asOf } : {}),
+      ...(options.atVersion !== undefined ? { atVersion: Number(options.atVersion) } : {}),
+      raw: options.raw === true,
+    });
+    print(json(), { service, ...stream }, () =>
+      [
+        `${type}/${id} (${service}): version ${stream.version}${options.asOf ? ` as of ${options.asOf}` : ''}${options.atVersion ? ` at version ${options.atVersion}` : ''}${stream.raw ? ', events as stored' : ''}`,
+        tableOf(
+          ['version', 'type', 'recorded', 'actor', 'correlation', 'data'],
+          stream.events.map((e) => [
+            e.streamVersion,
+            `${e.type} v${e.schemaVersion}`,
+            e.recordedAt,
+            typeof e.metadata['actor'] === 'string' ? e.metadata['actor'] : '',
+            e.metadata.correlationId,
+            JSON.stringify(e.data),
+          ]),
+        ),
+        `state: ${JSON.stringify(stream.state, null, 2)}`,
+      ].join('\n'),
+    );
+  });
 
 const SAGA_STATES = ['RUNNING', 'WAITING', 'COMPENSATING', 'PARKED', 'COMPLETED', 'COMPENSATED'];
 const SAGA_TYPES = ['order-saga', 'order-cancellation'] as const;

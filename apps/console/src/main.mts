@@ -24,6 +24,7 @@ import {
   answerOrMissing,
   clientAs,
   serviceUrl,
+  streamOf,
   type ServiceName,
 } from '@es/api-client';
 import { authConfig } from '@es/runtime-config';
@@ -312,7 +313,7 @@ async function orderPage(op: Operator, id: string): Promise<Html> {
         events.events.map((e) => [
           html`<a
             id="event-${e.streamVersion}"
-            href="/streams?id=${encodeURIComponent(id)}&amp;atVersion=${e.streamVersion}"
+            href="/streams?type=order&amp;id=${encodeURIComponent(id)}&amp;atVersion=${e.streamVersion}"
             >${e.streamVersion}</a
           >`,
           `${e.type} v${e.schemaVersion}`,
@@ -608,65 +609,59 @@ async function projectionPage(op: Operator, name: string, generation?: number): 
 }
 
 async function streamPage(op: Operator, query: URLSearchParams): Promise<Html> {
+  const type = query.get('type') ?? 'order';
   const id = query.get('id') ?? '';
   const asOf = query.get('asOf') ?? '';
   const atVersion = query.get('atVersion') ?? '';
+  const raw = query.get('raw') === 'true';
   const form = html`<form method="get" action="/streams" class="inline">
-    <label for="stream-id">Order id</label><input id="stream-id" name="id" required value="${id}" />
-    <label for="as-of">As of</label
-    ><input id="as-of" name="asOf" placeholder="2026-12-05T10:00:00Z" value="${asOf}" />
-    <label for="at-version">At version</label
-    ><input id="at-version" name="atVersion" inputmode="numeric" size="5" value="${atVersion}" />
-    <button type="submit">Show</button>
-  </form>`;
+<label for="stream-type">Type</label><input id="stream-type" name="type" required size="14" value="${type}">
+<label for="stream-id">Id</label><input id="stream-id" name="id" required value="${id}">
+<label for="as-of">As of</label><input id="as-of" name="asOf" placeholder="2026-12-05T10:00:00Z" value="${asOf}">
+<label for="at-version">At version</label><input id="at-version" name="atVersion" inputmode="numeric" size="5" value="${atVersion}">
+<input type="checkbox" id="raw" name="raw" value="true"${raw ? html` checked` : ''}><label for="raw">as stored</label>
+<button type="submit">Show</button>
+</form>`;
   if (!id)
     return op.page({
       title: 'Streams',
       section: 'streams',
-      body: html`<p>
-          An order's stream: its events, and its state folded from them, now or at a time or
-          version.
-        </p>
-        ${form}`,
+      body: html`<p>Any stream of any service: its events with their metadata (upcast, or as stored), and the state folded from them, now or at a time or version. Types: order; stock-item, stock-return; account, payment, data-subject; order-saga, order-cancellation.</p>${form}`,
     });
-  const stateQuery = {
-    ...(asOf ? { asOf } : {}),
-    ...(atVersion ? { atVersion: Number(atVersion) } : {}),
-  };
-  const [events, state] = await Promise.all([
-    op.found(
-      'order-service',
-      op.client('order-service').GET('/orders/{id}/events', { params: { path: { id } } }),
-    ),
-    op.found(
-      'order-service',
-      op
-        .client('order-service')
-        .GET('/orders/{id}/state', { params: { path: { id }, query: stateQuery } }),
-    ),
-  ]);
-  const shown = (events?.events ?? []).filter(
-    (e) =>
-      (!atVersion || e.streamVersion <= Number(atVersion)) &&
-      (!asOf || Date.parse(e.recordedAt) <= Date.parse(asOf)),
-  );
+  let found: Awaited<ReturnType<typeof streamOf>>;
+  try {
+    found = await streamOf(url, op.session.accessToken, type, id, {
+      ...(asOf ? { asOf } : {}),
+      ...(atVersion ? { atVersion: Number(atVersion) } : {}),
+      raw,
+    });
+  } catch (error) {
+    if (!(error instanceof ServiceRefusal)) throw error;
+    return op.page({
+      title: `Stream ${type}/${id}`,
+      section: 'streams',
+      body: html`${form}${notice(error.message, true)}`,
+    });
+  }
+  const { service, stream } = found;
   return op.page({
-    title: `Stream order/${id}`,
+    title: `Stream ${type}/${id}`,
     section: 'streams',
     body: html`${form}
-      <h2>State${atVersion ? ` at version ${atVersion}` : ''}${asOf ? ` as of ${asOf}` : ''}</h2>
-      ${state ? json(state) : notice('No state: the order did not exist then (or does not exist).', true)}
-      ${table(
-        'Events up to there',
-        ['version', 'type', 'recorded', 'data', 'metadata'],
-        shown.map((e) => [
-          e.streamVersion,
-          `${e.type} v${e.schemaVersion}`,
-          when(e.recordedAt),
-          json(e.data),
-          json(e.metadata),
-        ]),
-      )}`,
+<p>Written by ${service}; version ${stream.version}${atVersion ? ` (at version ${atVersion})` : ''}${asOf ? ` (as of ${asOf})` : ''}${stream.raw ? ', events as stored' : ', events upcast'}.</p>
+<h2>State</h2>
+${json(stream.state)}
+${table(
+  'Events up to there',
+  ['version', 'type', 'recorded', 'data', 'metadata'],
+  stream.events.map((e) => [
+    html`<span id="v${e.streamVersion}">${e.streamVersion}</span>`,
+    `${e.type} v${e.schemaVersion}`,
+    when(e.recordedAt),
+    json(e.data),
+    json(e.metadata),
+  ]),
+)}`,
   });
 }
 

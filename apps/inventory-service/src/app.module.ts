@@ -10,6 +10,7 @@ import { SAGA_REPLIES_TOPIC } from '@es/saga-contracts';
 import {
   DeadLettersController,
   RepublishController,
+  StreamsController,
   EventSourcingModule,
   MessageConsumers,
   PlatformModule,
@@ -41,7 +42,7 @@ import { stockItemAggregate, stockReturnAggregate } from './stock-item.aggregate
     }),
     CqrsModule.forRoot(),
   ],
-  controllers: [InventoryController, DeadLettersController, RepublishController],
+  controllers: [InventoryController, DeadLettersController, RepublishController, StreamsController],
   providers: [
     RestockHandler,
     ReserveStockHandler,

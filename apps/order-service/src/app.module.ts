@@ -11,6 +11,7 @@ import { SAGA_REPLIES_TOPIC } from '@es/saga-contracts';
 import {
   DeadLettersController,
   RepublishController,
+  StreamsController,
   EventSourcingModule,
   MessageConsumers,
   PlatformModule,
@@ -46,7 +47,7 @@ import {
     }),
     CqrsModule.forRoot(),
   ],
-  controllers: [OrdersController, DeadLettersController, RepublishController],
+  controllers: [OrdersController, DeadLettersController, RepublishController, StreamsController],
   providers: [
     PlaceOrderHandler,
     CancelOrderHandler,

@@ -25,6 +25,7 @@ import {
   ProblemError,
   Route,
   foundWithETag,
+  recordedEventView,
   type CommandRequest,
 } from '@es/service-runtime';
 import { CancelOrder, PlaceOrder, type OrderAccepted } from './orders.commands';
@@ -91,18 +92,7 @@ export class OrdersController {
   ): Promise<{ events: unknown[] }> {
     const events = await this.queries.execute(new GetOrderEvents(id));
     if (events.length === 0) throw new NotFound('order', id);
-    return {
-      events: events.map((e) => ({
-        eventId: e.eventId,
-        type: e.type,
-        schemaVersion: e.schemaVersion,
-        streamVersion: e.streamVersion,
-        globalPosition: e.globalPosition.toString(),
-        recordedAt: e.recordedAt.toISOString(),
-        data: e.data,
-        metadata: e.metadata,
-      })),
-    };
+    return { events: events.map(recordedEventView) };
   }
 
   @Route(getOrderState)

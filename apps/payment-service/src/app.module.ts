@@ -12,6 +12,7 @@ import { SAGA_REPLIES_TOPIC } from '@es/saga-contracts';
 import {
   DeadLettersController,
   RepublishController,
+  StreamsController,
   EventSourcingModule,
   MessageConsumers,
   PlatformModule,
@@ -46,7 +47,7 @@ import { accountAggregate, dataSubjectAggregate, paymentAggregate } from './paym
     }),
     CqrsModule.forRoot(),
   ],
-  controllers: [PaymentsController, DeadLettersController, RepublishController],
+  controllers: [PaymentsController, DeadLettersController, RepublishController, StreamsController],
   providers: [
     DepositFundsHandler,
     RecordAccountHolderHandler,

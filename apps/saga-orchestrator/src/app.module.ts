@@ -7,6 +7,7 @@ import { SAGA_REPLIES_TOPIC } from '@es/saga-contracts';
 import {
   DeadLettersController,
   RepublishController,
+  StreamsController,
   EventSourcingModule,
   MessageConsumers,
   PlatformModule,
@@ -36,7 +37,7 @@ import { SAGAS } from './saga.aggregates';
       streams: [...SAGAS.values()].map((s) => s.aggregate),
     }),
   ],
-  controllers: [SagasController, DeadLettersController, RepublishController],
+  controllers: [SagasController, DeadLettersController, RepublishController, StreamsController],
   providers: [MessageConsumers, SagaConsumers, DeadlineScanner, SagaMetrics],
 })
 export class AppModule {}

@@ -68,9 +68,9 @@ export async function answerOf<R extends Answer>(
   baseUrl: string,
   pending: Promise<R>,
 ): Promise<NonNullable<R['data']>> {
-  const found = await answerOrMissing(service, baseUrl, pending);
-  if (found === undefined) throw refusalOf(service, 404, undefined);
-  return found;
+  const { data, error, response } = await settled(service, baseUrl, pending);
+  if (response.ok && data !== undefined) return data as NonNullable<R['data']>;
+  throw refusalOf(service, response.status, error);
 }
 
 /** The same, undefined for a 404 (an order without a saga, a payment not made). */
@@ -79,16 +79,22 @@ export async function answerOrMissing<R extends Answer>(
   baseUrl: string,
   pending: Promise<R>,
 ): Promise<NonNullable<R['data']> | undefined> {
-  let result: R;
-  try {
-    result = await pending;
-  } catch (error) {
-    throw new ServiceUnreachable(service, baseUrl, error);
-  }
-  const { data, error, response } = result;
+  const { data, error, response } = await settled(service, baseUrl, pending);
   if (response.ok && data !== undefined) return data as NonNullable<R['data']>;
   if (response.status === 404) return undefined;
   throw refusalOf(service, response.status, error);
+}
+
+async function settled<R extends Answer>(
+  service: ServiceName,
+  baseUrl: string,
+  pending: Promise<R>,
+): Promise<R> {
+  try {
+    return await pending;
+  } catch (error) {
+    throw new ServiceUnreachable(service, baseUrl, error);
+  }
 }
 
 function problemOf(error: unknown): { detail?: string; title?: string; code?: string } {
@@ -132,4 +138,61 @@ export function refusalOf(service: ServiceName, status: number, error: unknown):
     code,
     `${service} answered ${status}${code ? ` ${code}` : ''}: ${said ?? 'no such thing here'}`,
   );
+}
+
+/** The services that serve the stream browser (their API has /streams/{type}/{id}). */
+export const STREAM_SERVICES = (Object.keys(SERVICES) as ServiceName[]).filter((s) =>
+  (SERVICES[s].paths as readonly string[]).includes('/streams/{type}/{id}'),
+);
+
+export interface StreamQuery {
+  readonly asOf?: string;
+  readonly atVersion?: number;
+  readonly raw?: boolean;
+}
+
+/**
+ * A stream, from the service that writes its type: each service is asked, and the one that
+ * knows the type answers (the others say UNKNOWN_STREAM_TYPE). A ServiceRefusal when none
+ * writes that type (404 UNKNOWN_STREAM_TYPE), when the stream does not exist (404), or when
+ * the one that writes it refuses; ServiceUnreachable when a service cannot be asked.
+ */
+export async function streamOf(
+  baseUrl: (service: ServiceName) => string,
+  token: string,
+  type: string,
+  id: string,
+  query: StreamQuery = {},
+) {
+  const answers = await Promise.all(
+    STREAM_SERVICES.map(async (service) => {
+      const url = baseUrl(service);
+      const pending = clientAs(service as 'order-service', url, token).GET('/streams/{type}/{id}', {
+        params: {
+          path: { type, id },
+          query: {
+            ...(query.asOf !== undefined ? { asOf: query.asOf } : {}),
+            ...(query.atVersion !== undefined ? { atVersion: query.atVersion } : {}),
+            raw: query.raw ? 'true' : 'false',
+          },
+        },
+      });
+      try {
+        return { service, stream: await answerOf(service, url, pending) };
+      } catch (error) {
+        if (error instanceof ServiceRefusal && error.code === 'UNKNOWN_STREAM_TYPE')
+          return undefined;
+        throw error;
+      }
+    }),
+  );
+  const found = answers.find((a) => a !== undefined);
+  if (!found)
+    throw new ServiceRefusal(
+      STREAM_SERVICES[0] ?? 'order-service',
+      404,
+      'UNKNOWN_STREAM_TYPE',
+      `no service writes streams of type '${type}'`,
+    );
+  return found;
 }

@@ -31,4 +31,7 @@ export {
   clientAs,
   refusalOf,
   serviceUrl,
+  streamOf,
+  STREAM_SERVICES,
+  type StreamQuery,
 } from './call';

@@ -246,6 +246,28 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/streams/{type}/{id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * A stream's events with their metadata, and its state folded from them
+     * @description asOf: the events recorded up to that instant; atVersion: up to that version; both: up to the earlier; raw=true: the events as stored (their schema version, personal fields sealed), not upcast. The state is always folded from the upcast events.
+     *
+     *     Who: operators.
+     */
+    get: operations['getStream'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/health/live': {
     parameters: {
       query?: never;
@@ -2107,6 +2129,109 @@ export interface operations {
         };
       };
       /** @description No such republish */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description ENGINE_UNAVAILABLE: a storage engine it needs is unavailable; OVERLOADED: the service holds as many waiting writes as it queues; retry after Retry-After seconds (with the same Idempotency-Key, for a command) */
+      503: {
+        headers: {
+          /** @description Seconds to wait before retrying */
+          'Retry-After': string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  getStream: {
+    parameters: {
+      query?: {
+        /** @description An ISO-8601 instant */
+        asOf?: string;
+        /** @description A version */
+        atVersion?: number;
+        /** @description true: the events as stored, not upcast */
+        raw?: 'true' | 'false';
+      };
+      header?: never;
+      path: {
+        /** @description One of the stream types this service writes (e.g. 'order') */
+        type: string;
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The stream up to there */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            streamType: string;
+            streamId: string;
+            /** @description The last version shown (0: none yet then) */
+            version: number;
+            raw: boolean;
+            events: {
+              eventId: string;
+              type: string;
+              schemaVersion: number;
+              streamVersion: number;
+              /** @description A 64-bit integer, as text */
+              globalPosition: string;
+              /** Format: date-time */
+              recordedAt: string;
+              data: unknown;
+              metadata: {
+                correlationId: string;
+                causationId: string;
+              } & {
+                [key: string]: unknown;
+              };
+            }[];
+            /** @description The aggregate's state folded from the events up to there (upcast, opened) */
+            state: unknown;
+          };
+        };
+      };
+      /** @description A bad parameter, header or body field; `fields` names each */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description UNAUTHENTICATED: no bearer token, or one that is not valid here (signature, issuer, audience, expiry); WWW-Authenticate says which */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description FORBIDDEN: the token's principal may not do this; the detail names what is missing */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description No stream of that type and id; or UNKNOWN_STREAM_TYPE: this service writes no stream of that type */
       404: {
         headers: {
           [name: string]: unknown;

@@ -20,6 +20,7 @@ export const SERVICES = {
       '/orders/{id}/state',
       '/republish',
       '/republish/{id}',
+      '/streams/{type}/{id}',
     ],
   },
   'inventory-service': {
@@ -37,6 +38,7 @@ export const SERVICES = {
       '/metrics',
       '/republish',
       '/republish/{id}',
+      '/streams/{type}/{id}',
     ],
   },
   'payment-service': {
@@ -57,6 +59,7 @@ export const SERVICES = {
       '/payments/{id}',
       '/republish',
       '/republish/{id}',
+      '/streams/{type}/{id}',
     ],
   },
   'saga-orchestrator': {
@@ -75,6 +78,7 @@ export const SERVICES = {
       '/sagas',
       '/sagas/{id}',
       '/sagas/{id}/retry',
+      '/streams/{type}/{id}',
     ],
   },
   'projection-service': {

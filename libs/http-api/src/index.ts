@@ -4,3 +4,4 @@ export * from './openapi';
 export * from './platform';
 export * from './dead-letters';
 export * from './republish';
+export * from './streams';

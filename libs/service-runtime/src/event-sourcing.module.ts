@@ -246,7 +246,14 @@ export class EventSourcingModule {
         { provide: REPUBLISH_EVENT_STORE, useExisting: EVENT_STORE },
         Republisher,
       ],
-      exports: [EVENT_REGISTRY, EVENT_STORE, COMMAND_HANDLER, OUTBOX_RELAY, Republisher],
+      exports: [
+        EVENT_REGISTRY,
+        EVENT_STORE,
+        COMMAND_HANDLER,
+        OUTBOX_RELAY,
+        Republisher,
+        REPUBLISH_STREAMS,
+      ],
     };
   }
 }

@@ -10,3 +10,4 @@ export * from './logging';
 export * from './periodic';
 export * from './republish';
 export * from './personal-data';
+export * from './streams';

@@ -24,16 +24,26 @@ export const EVENT_COLUMNS = `global_position, stream_type, stream_id, stream_ve
 
 /** An event row as read, upcast to its type's current schema version. */
 export function recordedFromRow(row: EventRow, registry: EventRegistry): RecordedEvent {
-  const upcast = registry.upcast({
-    type: row.event_type,
-    schemaVersion: row.schema_version,
-    data: row.data,
-  });
+  return eventOf(
+    row,
+    registry.upcast({ type: row.event_type, schemaVersion: row.schema_version, data: row.data }),
+  );
+}
+
+/** An event row as stored: its type, schema version and data as written. */
+export function storedFromRow(row: EventRow): RecordedEvent {
+  return eventOf(row, { type: row.event_type, schemaVersion: row.schema_version, data: row.data });
+}
+
+function eventOf(
+  row: EventRow,
+  { type, schemaVersion, data }: { type: string; schemaVersion: number; data: unknown },
+): RecordedEvent {
   return {
     eventId: row.event_id,
-    type: upcast.type,
-    schemaVersion: upcast.schemaVersion,
-    data: upcast.data,
+    type,
+    schemaVersion,
+    data,
     metadata: row.metadata,
     streamType: row.stream_type,
     streamId: row.stream_id,

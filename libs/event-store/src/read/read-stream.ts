@@ -3,7 +3,7 @@
 // that have a given event. Every event is upcast to its type's current schema version.
 import type { EventRegistry } from '../upcasting/registry';
 import type { RecordedEvent, StreamRef } from '../store/types';
-import { EVENT_COLUMNS, recordedFromRows, type EventRow } from './event-row';
+import { EVENT_COLUMNS, recordedFromRows, storedFromRow, type EventRow } from './event-row';
 import type { PersonalDataCipher } from '../privacy/personal-data';
 import type { Queryable } from './queryable';
 
@@ -14,6 +14,11 @@ export interface ReadStreamOptions {
   readonly toVersion?: number;
   /** Only events recorded at or before this time (temporal read by time). */
   readonly asOf?: Date;
+  /**
+   * The events as stored: their schema versions and data as written (personal fields sealed),
+   * not upcast nor opened (the stream browser's raw view).
+   */
+  readonly raw?: boolean;
 }
 
 /** The stream's events in version order, upcast to their current schema versions. */
@@ -38,6 +43,7 @@ export async function readStream(
       options.asOf ?? null,
     ],
   });
+  if (options.raw) return rows.map(storedFromRow);
   return recordedFromRows(rows, registry, cipher);
 }
 

@@ -252,6 +252,11 @@ export class PostgresEventStore {
     return readAll(db, this.registry, after, limit, this.opener(options));
   }
 
+  /** Whether it seals personal fields (and so can open them on a read that asks). */
+  get holdsPersonalData(): boolean {
+    return this.privacy !== undefined;
+  }
+
   private opener({ open }: ReadPersonalOptions): PersonalDataCipher | undefined {
     if (!open) return undefined;
     if (!this.privacy) throw new Error('reading personal fields opened needs the privacy option');

@@ -7,6 +7,7 @@ import {
   defineOperation,
   deadLetterOperations,
   republishOperations,
+  streamOperations,
   platformOperations,
   type ServiceApi,
 } from '@es/http-api';
@@ -59,6 +60,7 @@ export const inventoryServiceApi: ServiceApi = {
     getStockItem,
     ...deadLetterOperations,
     ...republishOperations,
+    ...streamOperations,
     ...platformOperations,
   ],
 };

@@ -11,6 +11,8 @@ import {
   defineOperation,
   deadLetterOperations,
   republishOperations,
+  streamOperations,
+  recordedEventSchema,
   platformOperations,
   problem,
   queryInteger,
@@ -175,20 +177,6 @@ export const cancelOrder = defineOperation({
   }),
 });
 
-const recordedEventSchema = z.strictObject({
-  eventId: z.string(),
-  type: z.string(),
-  schemaVersion: z.number().int().positive(),
-  streamVersion: z.number().int().positive(),
-  globalPosition: z
-    .string()
-    .regex(/^[0-9]+$/)
-    .meta({ description: 'A 64-bit integer, as text' }),
-  recordedAt: isoInstant,
-  data: z.unknown(),
-  metadata: z.looseObject({ correlationId: z.string(), causationId: z.string() }),
-});
-
 export const getOrderEvents = defineOperation({
   operationId: 'getOrderEvents',
   method: 'get',
@@ -254,6 +242,7 @@ export const orderServiceApi: ServiceApi = {
     getOrderState,
     ...deadLetterOperations,
     ...republishOperations,
+    ...streamOperations,
     ...platformOperations,
   ],
 };

@@ -9,6 +9,7 @@ import {
   defineOperation,
   deadLetterOperations,
   republishOperations,
+  streamOperations,
   platformOperations,
   type ServiceApi,
 } from '@es/http-api';
@@ -148,6 +149,7 @@ export const paymentServiceApi: ServiceApi = {
     getPayment,
     ...deadLetterOperations,
     ...republishOperations,
+    ...streamOperations,
     ...platformOperations,
   ],
 };

@@ -10,6 +10,7 @@ import {
   defineOperation,
   deadLetterOperations,
   republishOperations,
+  streamOperations,
   platformOperations,
   queryIntegerOr,
   type ServiceApi,
@@ -143,6 +144,7 @@ export const sagaOrchestratorApi: ServiceApi = {
     retrySaga,
     ...deadLetterOperations,
     ...republishOperations,
+    ...streamOperations,
     ...platformOperations,
   ],
 };
