@@ -169,6 +169,7 @@ describe('es, the operator CLI (real processes, real engines)', () => {
           sagas: [{ type: 'order-saga', state: 'COMPLETED' }],
           payment: { status: 'CAPTURED', amount: 300 },
           summary: { stock: [{ sku, status: 'COMMITTED' }] },
+          documents: { 'order-details': { orderId, status: 'CONFIRMED', version: 2 } },
         });
         return Promise.resolve();
       },
@@ -186,6 +187,7 @@ describe('es, the operator CLI (real processes, real engines)', () => {
     expect(table.out).toMatch(/1\s*│\s*OrderCreated v2\s*│/);
     expect(table.out).toContain(`order-saga ${orderId}: COMPLETED`);
     expect(table.out).toContain('payment (payment-service): CAPTURED, amount 300');
+    expect(table.out).toMatch(/order-details document: CONFIRMED, version 2/);
     expect(table.out).toMatch(new RegExp(`${sku}\\s*│\\s*2\\s*│\\s*COMMITTED`));
     const missing = es(['order', `no-such-${orderId}`]);
     expect(missing.code).toBe(1);

@@ -303,29 +303,34 @@ program
   )
   .argument('<id>', "the order's id")
   .action(async (id: string) => {
-    const [events, state, placed, cancellation, payment, summary, projections] = await Promise.all([
-      found(
-        'order-service',
-        client('order-service').GET('/orders/{id}/events', { params: { path: { id } } }),
-      ),
-      found(
-        'order-service',
-        client('order-service').GET('/orders/{id}/state', { params: { path: { id } } }),
-      ),
-      sagaOf(id, 'order-saga'),
-      sagaOf(id, 'order-cancellation'),
-      found(
-        'payment-service',
-        client('payment-service').GET('/payments/{id}', { params: { path: { id } } }),
-      ),
-      found(
-        'projection-service',
-        client('projection-service').GET('/order-summaries/{orderId}', {
-          params: { path: { orderId: id } },
-        }),
-      ),
-      answer('projection-service', client('projection-service').GET('/projections')),
-    ]);
+    const [events, state, details, placed, cancellation, payment, summary, projections] =
+      await Promise.all([
+        found(
+          'order-service',
+          client('order-service').GET('/orders/{id}/events', { params: { path: { id } } }),
+        ),
+        found(
+          'order-service',
+          client('order-service').GET('/orders/{id}', { params: { path: { id } } }),
+        ),
+        found(
+          'order-service',
+          client('order-service').GET('/orders/{id}/state', { params: { path: { id } } }),
+        ),
+        sagaOf(id, 'order-saga'),
+        sagaOf(id, 'order-cancellation'),
+        found(
+          'payment-service',
+          client('payment-service').GET('/payments/{id}', { params: { path: { id } } }),
+        ),
+        found(
+          'projection-service',
+          client('projection-service').GET('/order-summaries/{orderId}', {
+            params: { path: { orderId: id } },
+          }),
+        ),
+        answer('projection-service', client('projection-service').GET('/projections')),
+      ]);
     if (!events || events.events.length === 0)
       throw new Exit(`order-service answered 404: no order ${id}`, 1);
     const sagas = [placed, cancellation].filter((s): s is SagaView => s !== undefined);
@@ -344,6 +349,7 @@ program
         sagas,
         payment: payment ?? null,
         summary: summary ?? null,
+        documents: { 'order-details': details ?? null, 'order-summaries': summary ?? null },
         readModels,
       },
       () =>
@@ -374,6 +380,9 @@ program
                 summary.stock.map((s) => [s.sku, s.quantity, s.status]),
               )
             : 'order summary (projection-service): none yet',
+          details
+            ? `order-details document: ${details.status}, version ${details.version}, total ${details.total}`
+            : 'order-details document: none yet',
           tableOf(
             ['read model', 'generation', 'lag (events)', 'lag (s)'],
             readModels.map((r) => [r.projection, r.generation, r.lagEvents, r.lagSeconds]),
