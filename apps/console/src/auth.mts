@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import * as oidc from 'openid-client';
 import type { IncomingMessage } from 'node:http';
 import type { AuthConfig } from '@es/runtime-config';
+import { localPath } from './paths.mts';
 import { TokenVerifier } from '@es/service-runtime';
 
 export interface Session {
@@ -117,7 +118,7 @@ export class Auth {
       verifier,
       state: oidc.randomState(),
       nonce: oidc.randomNonce(),
-      returnTo: returnTo.startsWith('/') && !returnTo.startsWith('//') ? returnTo : '/',
+      returnTo: localPath(returnTo),
       startedAt: Date.now(),
     };
     const loginId = newId();

@@ -1,6 +1,7 @@
 // The console's pure parts: HTML escaping, the metrics it reads, the swim lanes it draws.
 import { html, table } from './html.mts';
 import { parsePrometheus, sampleOf } from './metrics.mts';
+import { localPath } from './paths.mts';
 import { laneOfCommand, marksOf, swimLanes } from './timeline.mts';
 
 describe('html', () => {
@@ -116,5 +117,23 @@ describe('the swim lanes', () => {
     expect(svg.match(/<circle /g)).toHaveLength(8);
     expect(svg).toContain('<title>+40 ms: ReserveStock: failure (OUT_OF_STOCK: none left)</title>');
     expect(swimLanes({ orderEvents: [], sagas: [] }).text).toContain('No events to draw.');
+  });
+});
+
+describe('where a login returns to', () => {
+  it('is a path of the console, never another site', () => {
+    expect(localPath('/orders/o-1?x=1')).toBe('/orders/o-1?x=1');
+    for (const elsewhere of [
+      'https://evil.example',
+      '//evil.example',
+      '/\\evil.example',
+      '/\\/evil.example',
+      '/ok\nSet-Cookie: x',
+      '',
+      null,
+      undefined,
+      'orders',
+    ])
+      expect(localPath(elsewhere)).toBe('/');
   });
 });
