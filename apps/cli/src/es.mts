@@ -26,7 +26,9 @@ import {
   answerOf,
   answerOrMissing,
   clientAs,
+  orderAcrossServices,
   serviceUrl,
+  servicesServing,
   streamOf,
   type ServiceName,
 } from '@es/api-client';
@@ -67,9 +69,7 @@ function serviceNamed(name: string): ServiceName {
 }
 
 /** The services that park dead letters (their API has /dead-letters). */
-const DEAD_LETTER_SERVICES = (Object.keys(SERVICES) as ServiceName[]).filter((s) =>
-  (SERVICES[s].paths as readonly string[]).includes('/dead-letters'),
-);
+const DEAD_LETTER_SERVICES = servicesServing('/dead-letters');
 
 /** A typed client of one service, as the operator whose token ES_TOKEN holds. */
 const client = <S extends ServiceName>(service: S) => clientAs(service, baseUrl(service), token());
@@ -303,37 +303,11 @@ program
   )
   .argument('<id>', "the order's id")
   .action(async (id: string) => {
-    const [events, state, details, placed, cancellation, payment, summary, projections] =
-      await Promise.all([
-        found(
-          'order-service',
-          client('order-service').GET('/orders/{id}/events', { params: { path: { id } } }),
-        ),
-        found(
-          'order-service',
-          client('order-service').GET('/orders/{id}', { params: { path: { id } } }),
-        ),
-        found(
-          'order-service',
-          client('order-service').GET('/orders/{id}/state', { params: { path: { id } } }),
-        ),
-        sagaOf(id, 'order-saga'),
-        sagaOf(id, 'order-cancellation'),
-        found(
-          'payment-service',
-          client('payment-service').GET('/payments/{id}', { params: { path: { id } } }),
-        ),
-        found(
-          'projection-service',
-          client('projection-service').GET('/order-summaries/{orderId}', {
-            params: { path: { orderId: id } },
-          }),
-        ),
-        answer('projection-service', client('projection-service').GET('/projections')),
-      ]);
-    if (!events || events.events.length === 0)
-      throw new Exit(`order-service answered 404: no order ${id}`, 1);
-    const sagas = [placed, cancellation].filter((s): s is SagaView => s !== undefined);
+    const [{ events, state, details, sagas, payment, summary }, projections] = await Promise.all([
+      orderAcrossServices(baseUrl, token(), id),
+      answer('projection-service', client('projection-service').GET('/projections')),
+    ]);
+    if (events.length === 0) throw new Exit(`order-service answered 404: no order ${id}`, 1);
     const readModels = projections.projections.map((p) => ({
       projection: p.name,
       generation: p.active.generation,
@@ -345,7 +319,7 @@ program
       {
         orderId: id,
         state: state ?? null,
-        events: events.events,
+        events,
         sagas,
         payment: payment ?? null,
         summary: summary ?? null,
@@ -361,7 +335,7 @@ program
           `events (order-service):`,
           tableOf(
             ['version', 'type', 'recorded', 'actor', 'correlation'],
-            events.events.map((e) => [
+            events.map((e) => [
               e.streamVersion,
               `${e.type} v${e.schemaVersion}`,
               e.recordedAt,

@@ -23,7 +23,9 @@ import {
   answerOf,
   answerOrMissing,
   clientAs,
+  orderAcrossServices,
   serviceUrl,
+  servicesServing,
   streamOf,
   type ServiceName,
 } from '@es/api-client';
@@ -61,9 +63,7 @@ function clientSecret(): string {
 }
 
 const SERVICE_NAMES = Object.keys(SERVICES) as ServiceName[];
-const DEAD_LETTER_SERVICES = SERVICE_NAMES.filter((s) =>
-  (SERVICES[s].paths as readonly string[]).includes('/dead-letters'),
-);
+const DEAD_LETTER_SERVICES = servicesServing('/dead-letters');
 const url = (service: ServiceName) => serviceUrl(service);
 
 const auth = new Auth({
@@ -219,49 +219,17 @@ async function overview(op: Operator): Promise<Html> {
 }
 
 async function orderPage(op: Operator, id: string): Promise<Html> {
-  const [events, state, details, placed, cancellation, payment, summary] = await Promise.all([
-    op.found(
-      'order-service',
-      op.client('order-service').GET('/orders/{id}/events', { params: { path: { id } } }),
-    ),
-    op.found(
-      'order-service',
-      op.client('order-service').GET('/orders/{id}/state', { params: { path: { id } } }),
-    ),
-    op.found(
-      'order-service',
-      op.client('order-service').GET('/orders/{id}', { params: { path: { id } } }),
-    ),
-    op.found(
-      'saga-orchestrator',
-      op
-        .client('saga-orchestrator')
-        .GET('/sagas/{id}', { params: { path: { id }, query: { type: 'order-saga' } } }),
-    ),
-    op.found(
-      'saga-orchestrator',
-      op
-        .client('saga-orchestrator')
-        .GET('/sagas/{id}', { params: { path: { id }, query: { type: 'order-cancellation' } } }),
-    ),
-    op.found(
-      'payment-service',
-      op.client('payment-service').GET('/payments/{id}', { params: { path: { id } } }),
-    ),
-    op.found(
-      'projection-service',
-      op
-        .client('projection-service')
-        .GET('/order-summaries/{orderId}', { params: { path: { orderId: id } } }),
-    ),
-  ]);
-  if (!events || events.events.length === 0)
+  const { events, state, details, sagas, payment, summary } = await orderAcrossServices(
+    url,
+    op.session.accessToken,
+    id,
+  );
+  if (events.length === 0)
     return op.page({
       title: `Order ${id}`,
       section: 'orders',
       body: notice(`No order ${id} in the order service.`, true),
     });
-  const sagas = [placed, cancellation].filter((s) => s !== undefined);
   const retry = (saga: (typeof sagas)[number]) =>
     saga.state === 'PARKED'
       ? postForm(
@@ -279,7 +247,7 @@ async function orderPage(op: Operator, id: string): Promise<Html> {
     body: html` ${state ? html`<p>Status <strong>${state.status}</strong>, customer ${state.customerId}, total ${state.total}, version ${state.version}.</p>` : ''}
       <h2>Timeline</h2>
       ${swimLanes({
-        orderEvents: events.events.map((e) => ({
+        orderEvents: events.map((e) => ({
           at: e.recordedAt,
           type: e.type,
           version: e.streamVersion,
@@ -310,7 +278,7 @@ async function orderPage(op: Operator, id: string): Promise<Html> {
       ${table(
         "The order's events, as recorded",
         ['version', 'type', 'recorded', 'actor', 'correlation', 'data'],
-        events.events.map((e) => [
+        events.map((e) => [
           html`<a
             id="event-${e.streamVersion}"
             href="/streams?type=order&amp;id=${encodeURIComponent(id)}&amp;atVersion=${e.streamVersion}"

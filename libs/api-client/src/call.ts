@@ -140,10 +140,15 @@ export function refusalOf(service: ServiceName, status: number, error: unknown):
   );
 }
 
+/** The services whose API serves `path` (e.g. '/dead-letters'). */
+export function servicesServing(path: string): ServiceName[] {
+  return (Object.keys(SERVICES) as ServiceName[]).filter((s) =>
+    (SERVICES[s].paths as readonly string[]).includes(path),
+  );
+}
+
 /** The services that serve the stream browser (their API has /streams/{type}/{id}). */
-export const STREAM_SERVICES = (Object.keys(SERVICES) as ServiceName[]).filter((s) =>
-  (SERVICES[s].paths as readonly string[]).includes('/streams/{type}/{id}'),
-);
+export const STREAM_SERVICES = servicesServing('/streams/{type}/{id}');
 
 export interface StreamQuery {
   readonly asOf?: string;
@@ -195,4 +200,56 @@ export async function streamOf(
       `no service writes streams of type '${type}'`,
     );
   return found;
+}
+
+/**
+ * One order as each service knows it (the CLI's `es order`, the console's order page): its
+ * events and state in the order service, its order-details document, its sagas (the order's
+ * and its cancellation's), its payment, its order summary; each undefined (sagas: left out)
+ * where that service has none.
+ */
+export async function orderAcrossServices(
+  baseUrl: (service: ServiceName) => string,
+  token: string,
+  id: string,
+) {
+  const api = <S extends ServiceName>(service: S) => clientAs(service, baseUrl(service), token);
+  const found = <R extends Answer>(service: ServiceName, pending: Promise<R>) =>
+    answerOrMissing(service, baseUrl(service), pending);
+  const saga = (type: 'order-saga' | 'order-cancellation') =>
+    found(
+      'saga-orchestrator',
+      api('saga-orchestrator').GET('/sagas/{id}', { params: { path: { id }, query: { type } } }),
+    );
+  const [events, state, details, placed, cancellation, payment, summary] = await Promise.all([
+    found(
+      'order-service',
+      api('order-service').GET('/orders/{id}/events', { params: { path: { id } } }),
+    ),
+    found(
+      'order-service',
+      api('order-service').GET('/orders/{id}/state', { params: { path: { id } } }),
+    ),
+    found('order-service', api('order-service').GET('/orders/{id}', { params: { path: { id } } })),
+    saga('order-saga'),
+    saga('order-cancellation'),
+    found(
+      'payment-service',
+      api('payment-service').GET('/payments/{id}', { params: { path: { id } } }),
+    ),
+    found(
+      'projection-service',
+      api('projection-service').GET('/order-summaries/{orderId}', {
+        params: { path: { orderId: id } },
+      }),
+    ),
+  ]);
+  return {
+    events: events?.events ?? [],
+    state,
+    details,
+    sagas: [placed, cancellation].filter((s) => s !== undefined),
+    payment,
+    summary,
+  };
 }

@@ -31,6 +31,8 @@ export {
   clientAs,
   refusalOf,
   serviceUrl,
+  servicesServing,
+  orderAcrossServices,
   streamOf,
   STREAM_SERVICES,
   type StreamQuery,

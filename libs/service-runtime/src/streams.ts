@@ -71,12 +71,12 @@ export class StreamsController {
       ...(asOf !== undefined ? { asOf: new Date(asOf) } : {}),
     };
     const open = this.store.holdsPersonalData;
-    const [events, shown, first] = await Promise.all([
+    const [events, shown] = await Promise.all([
       this.store.readStream(ref, { ...at, open }),
       raw === 'true' ? this.store.readStream(ref, { ...at, raw: true }) : undefined,
-      this.store.readStream(ref, { toVersion: 1 }),
     ]);
-    if (first.length === 0)
+    // None up to there: a stream that began later, or none at all.
+    if (events.length === 0 && (await this.store.currentVersion(ref)) === 0)
       throw new ProblemError({ status: 404, detail: `no stream ${type}/${id} here` });
     const state = stream.decider
       ? fold(
