@@ -158,7 +158,8 @@ async function writePersonal(rows: readonly (readonly Result[])[]): Promise<void
     `## The cost of personal data on appends (issue: the right to erasure)
 
 The store's grouped appends (as the services run them) of an order-sized event that carries its
-customer's name, email and shipping address (~350 B of data), with its outbox row: in the clear
+customer's contact (name, email and shipping address, ~350 B of data, as \`OrderCreated\`
+version 3 holds it), with its outbox row: in the clear
 (no personal fields declared), sealed for returning customers (1,000 of them, round robin: each
 key made once, then cached), and sealed for a new customer every time (a data key made, wrapped
 and inserted into the vault per append: the worst case). Between the first two, the sealed
@@ -166,7 +167,8 @@ bytes without the cipher: each customer's contact sealed once before the clock s
 appended as it is, undeclared, which splits what sealing costs into the cost of larger rows
 (bytes / clear) and the cipher's (returning / bytes). Appends/s, and (p50 / p99 latency in
 ms); the same PostgreSQL, processes, warm-up, ${seconds} s measured and median of ${rounds} rounds as
-the table above, in the same run. Sealing is AES-256-GCM per field (docs/privacy.md).
+the table above, in the same run. Sealing is one AES-256-GCM operation per event, the contact
+sealed whole (docs/privacy.md).
 
 | writers | contact in the clear | sealed bytes, no cipher | sealed, returning customers | sealed, a new customer each | bytes / clear | returning / bytes | returning / clear | new / clear |
 |---|---|---|---|---|---|---|---|---|

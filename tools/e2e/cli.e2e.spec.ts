@@ -177,14 +177,14 @@ describe('es, the operator CLI (real processes, real engines)', () => {
     );
     const followed = JSON.parse(es(['--json', 'order', orderId]).out) as Followed;
     expect(followed.events.map((e) => `${e.type} v${e.schemaVersion}`)).toEqual([
-      'OrderCreated v2',
+      'OrderCreated v3',
       'OrderApproved v1',
     ]);
     expect(followed.readModels.map((r) => r.projection)).toContain('order-details');
     const table = es(['order', orderId]);
     expect(table.code).toBe(0);
     expect(table.out).toContain(`order ${orderId}: CONFIRMED, customer ${customerId}, total 300`);
-    expect(table.out).toMatch(/1\s*│\s*OrderCreated v2\s*│/);
+    expect(table.out).toMatch(/1\s*│\s*OrderCreated v3\s*│/);
     expect(table.out).toContain(`order-saga ${orderId}: COMPLETED`);
     expect(table.out).toContain('payment (payment-service): CAPTURED, amount 300');
     expect(table.out).toMatch(/order-details document: CONFIRMED, version 2/);
@@ -200,15 +200,19 @@ describe('es, the operator CLI (real processes, real engines)', () => {
       version: 1,
       raw: false,
       events: [
-        { type: 'OrderCreated', schemaVersion: 2, data: { name: expect.any(String) as string } },
+        {
+          type: 'OrderCreated',
+          schemaVersion: 3,
+          data: { contact: { name: expect.any(String) as string } },
+        },
       ],
       state: { status: 'PENDING' },
     });
     const stored = JSON.parse(es(['--json', 'stream', `order/${orderId}`, '--raw']).out) as {
-      events: { data: { name: unknown } }[];
+      events: { data: { contact: unknown } }[];
       state: { status: string };
     };
-    expect(stored.events[0]?.data.name).toMatchObject({ sealed: 'v1' });
+    expect(stored.events[0]?.data.contact).toMatchObject({ sealed: 'v1' });
     expect(stored.state.status).toBe('CONFIRMED');
     const stock = es(['stream', `stock-item/${sku}`]);
     expect(stock.code).toBe(0);

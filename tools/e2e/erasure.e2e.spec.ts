@@ -220,7 +220,7 @@ describe('erasure: a person forgotten in every store (real processes, real engin
       }),
       'audit trail',
     );
-    expect(trail.events[0]?.data).toMatchObject({ customerId, name: gone, email: gone });
+    expect(trail.events[0]?.data).toMatchObject({ customerId, contact: gone });
     // The orders, payments and balance stay.
     expect(await order(orders[1]!)).toMatchObject({ status: 'CONFIRMED', customerId });
 

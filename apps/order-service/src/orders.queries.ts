@@ -82,8 +82,22 @@ export class GetOrderHandler implements IQueryHandler<GetOrder> {
     );
     // Only the saga's progress so far (its events came before the order's): no order yet.
     if (!doc?.status) return undefined;
-    return this.vault.shredder.open(doc as OrderDetailsDocument) as Promise<OrderDetailsAnswer>;
+    const { contact, ...order } = await this.vault.shredder.open(doc as OrderDetailsDocument);
+    return contact ? { ...order, contact: contactAnswer(contact) } : order;
   }
+}
+
+/**
+ * The contact as GET /orders/{id} answers it, each field its value or erased: a contact sealed
+ * whole (OrderCreated version 3) opens to its fields, or, its customer erased, to one marker
+ * that stands for each of them.
+ */
+function contactAnswer(contact: unknown): OrderDetailsAnswer['contact'] {
+  if (typeof contact === 'object' && contact !== null && 'erased' in contact) {
+    const erased = { erased: true } as const;
+    return { name: erased, email: erased, shippingAddress: erased };
+  }
+  return contact as OrderDetailsAnswer['contact'];
 }
 
 @QueryHandler(GetOrderAt)

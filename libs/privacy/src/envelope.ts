@@ -44,27 +44,34 @@ export function subjectOfKeyId(id: string): string {
  * Random IVs (96 bits, GCM's size: random ones are safe for far more messages per key than a
  * data subject will ever have) taken from a pool filled 4 KiB at a time: one call to the
  * system's generator per 341 IVs instead of one each, which cost a tenth of an append's CPU.
+ * Each is copied out once, into the sealed value it starts, and never handed out twice.
  */
 const IV_POOL_BYTES = IV_BYTES * 341;
 let ivPool = Buffer.alloc(0);
 let ivOffset = IV_POOL_BYTES;
-function randomIv(): Buffer {
+function takeIv(): Buffer {
   if (ivOffset + IV_BYTES > ivPool.length) {
     ivPool = randomBytes(IV_POOL_BYTES);
     ivOffset = 0;
   }
-  // A copy: the pool's bytes are never handed out twice, nor kept by the caller.
-  const iv = Buffer.from(ivPool.subarray(ivOffset, ivOffset + IV_BYTES));
+  const iv = ivPool.subarray(ivOffset, ivOffset + IV_BYTES);
   ivOffset += IV_BYTES;
   return iv;
 }
 
+/** IV | tag | ciphertext, written into one buffer (no intermediate copies: this is per append). */
 function encrypt(key: Buffer, plain: Buffer, aad: string): Buffer {
-  const iv = randomIv();
+  const iv = takeIv();
   const cipher = createCipheriv('aes-256-gcm', key, iv);
   cipher.setAAD(Buffer.from(aad, 'utf8'));
-  const body = Buffer.concat([cipher.update(plain), cipher.final()]);
-  return Buffer.concat([iv, cipher.getAuthTag(), body]);
+  const body = cipher.update(plain);
+  const rest = cipher.final(); // empty for GCM, a stream cipher; kept for its contract
+  const sealed = Buffer.allocUnsafe(IV_BYTES + TAG_BYTES + body.length + rest.length);
+  iv.copy(sealed, 0);
+  cipher.getAuthTag().copy(sealed, IV_BYTES);
+  body.copy(sealed, IV_BYTES + TAG_BYTES);
+  rest.copy(sealed, IV_BYTES + TAG_BYTES + body.length);
+  return sealed;
 }
 
 function decrypt(key: Buffer, sealed: Buffer, aad: string): Buffer {

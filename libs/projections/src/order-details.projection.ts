@@ -95,8 +95,7 @@ export const orderDetails = defineProjection({
     }
     const at = { updatedAt: event.recordedAt, version: event.streamVersion };
     if (event.type === 'OrderCreated') {
-      const { orderId, customerId, items, total, createdAt, name, email, shippingAddress } =
-        event.data;
+      const { orderId, customerId, items, total, createdAt, contact } = event.data;
       return {
         orderId,
         customerId,
@@ -105,7 +104,7 @@ export const orderDetails = defineProjection({
         total,
         createdAt,
         // As the event carried it: sealed under the customer's key (the order service opens it).
-        ...(name && email && shippingAddress ? { contact: { name, email, shippingAddress } } : {}),
+        ...(contact ? { contact } : {}),
         ...at,
         ...(doc?.saga ? { saga: doc.saga } : {}),
         ...(doc?.cancellation ? { cancellation: doc.cancellation } : {}),

@@ -123,22 +123,34 @@ describe('order-details', () => {
 
   it("keeps the customer's contact as the event carried it, sealed or erased, never opened", () => {
     const sealed = (n: number) => ({ sealed: 'v1', key: 'c-1#1', data: `Y2lwaGVy${n}` });
-    const v2 = (contact: object) => ({
+    const at = (schemaVersion: number, contact: object) => ({
       ...order({ ...created, data: { ...created.data, ...contact } })[0]!,
-      schemaVersion: 2,
+      schemaVersion,
     });
-    const contact = { name: sealed(1), email: sealed(2), shippingAddress: sealed(3) };
-    expect(spec.given(v2(contact)).documents['o-1']).toMatchObject({ contact });
+    // Version 3: the contact sealed whole, or erased whole.
+    const whole = sealed(0);
+    expect(spec.given(at(3, { contact: whole })).documents['o-1']).toMatchObject({
+      contact: whole,
+    });
     const erased = { erased: true };
+    expect(spec.given(at(3, { contact: erased })).documents['o-1']).toMatchObject({
+      contact: erased,
+    });
+    // Version 2, each field sealed on its own: upcast, the three moved into `contact` as they are.
+    const fields = { name: sealed(1), email: sealed(2), shippingAddress: sealed(3) };
+    expect(spec.given(at(2, fields)).documents['o-1']).toMatchObject({ contact: fields });
     const gone = { name: erased, email: erased, shippingAddress: erased };
-    expect(spec.given(v2(gone)).documents['o-1']).toMatchObject({ contact: gone });
+    expect(spec.given(at(2, gone)).documents['o-1']).toMatchObject({ contact: gone });
     // Version 1, before contacts were taken: upcast, with none.
-    expect(spec.given(...order(created)).documents['o-1']).not.toHaveProperty('contact');
+    expect(spec.given(at(1, {})).documents['o-1']).not.toHaveProperty('contact');
     // A sealed value of another shape is no value of the field: poison, not stored.
-    const bent = v2({ ...contact, email: { ...sealed(2), sealed: 'v9' } });
+    const bent = at(3, { contact: { ...whole, sealed: 'v9' } });
     expect(spec.given(bent).failures[0]?.error).toMatch(
-      /OrderCreated v2 does not match its schema: email/,
+      /OrderCreated v3 does not match its schema: contact/,
     );
+    // Nor is a contact in the clear with a field missing.
+    const partial = at(2, { name: sealed(1), email: sealed(2) });
+    expect(spec.given(partial).failures[0]?.error).toMatch(/does not match its schema: contact/);
   });
 
   it('an event for an order never created fails as poison', () => {

@@ -2,6 +2,7 @@
 // read side and the saga consume. A field change is a new schemaVersion plus an upcaster.
 import {
   emailAddress,
+  erasedValue,
   identifier,
   isoInstant,
   money,
@@ -10,6 +11,7 @@ import {
   positiveInt,
   postalAddress,
   reason,
+  sealedValue,
   versioned,
   z,
   type EventOf,
@@ -26,25 +28,45 @@ export const orderLineSchema = z.strictObject({
 });
 export type OrderLine = z.output<typeof orderLineSchema>;
 
+/** The customer's contact for an order: personal data of the customer (docs/privacy.md). */
+export const orderContactSchema = z.strictObject({
+  name: personName,
+  email: emailAddress,
+  shippingAddress: postalAddress,
+});
+export type OrderContactData = z.output<typeof orderContactSchema>;
+
 /**
- * Version 2 added the customer's contact for the order: their name, email and shipping address,
- * personal data of the customer (docs/privacy.md), sealed under their key wherever the event is
- * stored or published. Orders placed at version 1 have none (the upcaster adds nothing).
+ * Version 2 added the customer's contact for the order (name, email and shipping address), each
+ * field sealed on its own. Version 3 holds them as one `contact`, sealed whole under the
+ * customer's key wherever the event is stored or published: one cipher operation an order
+ * instead of three, and a third of the sealed bytes (docs/privacy.md). Orders placed at version
+ * 1 have none; those placed at version 2 are brought up with their three values moved, as they
+ * are (sealed, or erased), into `contact`.
  */
+export const storedContactSchema = z.union([
+  orderContactSchema,
+  sealedValue,
+  erasedValue,
+  // A version 2 order's contact, upcast: each field as it was stored.
+  z.strictObject({
+    name: personalField(personName),
+    email: personalField(emailAddress),
+    shippingAddress: personalField(postalAddress),
+  }),
+]);
 export const OrderCreated = versioned(
   'OrderCreated',
-  2,
+  3,
   z.strictObject({
     orderId: identifier,
     customerId: identifier,
     items: z.array(orderLineSchema).min(1),
     total: money,
     createdAt: isoInstant,
-    name: personalField(personName).optional(),
-    email: personalField(emailAddress).optional(),
-    shippingAddress: personalField(postalAddress).optional(),
+    contact: storedContactSchema.optional(),
   }),
-  { personal: { subject: 'customerId', fields: ['name', 'email', 'shippingAddress'] } },
+  { personal: { subject: 'customerId', fields: ['contact'] } },
 );
 export const OrderApproved = versioned(
   'OrderApproved',
@@ -79,6 +101,19 @@ export const orderEventSchemas = [
 /** Older versions of the order's events, brought up to the current ones on every read. */
 export const orderUpcasters: readonly Upcaster[] = [
   { type: 'OrderCreated', fromVersion: 1, upcast: (data) => ({ data }) },
+  {
+    type: 'OrderCreated',
+    fromVersion: 2,
+    upcast: (data) => {
+      const { name, email, shippingAddress, ...rest } = data as Record<string, unknown>;
+      return {
+        data:
+          name === undefined && email === undefined && shippingAddress === undefined
+            ? rest
+            : { ...rest, contact: { name, email, shippingAddress } },
+      };
+    },
+  },
 ];
 
 export type OrderEvent = EventOf<(typeof orderEventSchemas)[number]>;

@@ -9,11 +9,10 @@ import {
   money,
   openedField,
   personName,
-  personalField,
   postalAddress,
   z,
 } from '@es/schema';
-import { orderLineSchema } from './order.events';
+import { orderLineSchema, storedContactSchema } from './order.events';
 
 export const orderStatusSchema = z.enum(['PENDING', 'CONFIRMED', 'REJECTED', 'CANCELLED']);
 export type OrderStatus = z.output<typeof orderStatusSchema>;
@@ -30,16 +29,6 @@ export const orderSagaProgressSchema = z.strictObject({
 });
 export type OrderSagaProgress = Readonly<z.output<typeof orderSagaProgressSchema>>;
 
-/**
- * The customer's contact for an order as the read model stores it: each field sealed under the
- * customer's key, as the event carried it (the projection service holds no key and sees no
- * value), or erased.
- */
-export const storedContactSchema = z.strictObject({
-  name: personalField(personName),
-  email: personalField(emailAddress),
-  shippingAddress: personalField(postalAddress),
-});
 /** The contact as a query answers it, opened by the order service: each value, or erased. */
 export const contactSchema = z.strictObject({
   name: openedField(personName),
@@ -74,7 +63,11 @@ export const orderDetailsDocumentSchema = z.strictObject({
    * unless one was requested. `step` names the last command it sent (RefundPayment, ...).
    */
   cancellation: orderSagaProgressSchema.optional(),
-  /** Absent on orders placed before contacts were taken (OrderCreated version 1). */
+  /**
+   * As the event carried it: sealed under the customer's key (the projection service holds no
+   * key and sees no value), or erased. Absent on orders placed before contacts were taken
+   * (OrderCreated version 1).
+   */
   contact: storedContactSchema.optional(),
 });
 export type OrderDetailsDocument = Readonly<z.output<typeof orderDetailsDocumentSchema>>;

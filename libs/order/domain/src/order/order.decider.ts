@@ -34,9 +34,11 @@ function createdEvent(command: Extract<OrderCommand, { type: 'CreateOrder' }>): 
       items: command.items.map((l) => ({ ...l })),
       total,
       createdAt: command.at,
-      name: command.contact.name,
-      email: command.contact.email,
-      shippingAddress: { ...command.contact.shippingAddress },
+      contact: {
+        name: command.contact.name,
+        email: command.contact.email,
+        shippingAddress: { ...command.contact.shippingAddress },
+      },
     },
   };
 }

@@ -22,7 +22,7 @@ const contact = {
 };
 const created: OrderEvent = {
   type: 'OrderCreated',
-  data: { orderId, customerId: 'c-1', items, total: 2_599, createdAt: at, ...contact },
+  data: { orderId, customerId: 'c-1', items, total: 2_599, createdAt: at, contact },
 };
 const approved: OrderEvent = { type: 'OrderApproved', data: { orderId, approvedAt: at } };
 const rejected: OrderEvent = {
