@@ -15,6 +15,8 @@ import {
   dumpMongoDatabase,
   identity,
 } from '@es/testing';
+import { privacyConfig } from '@es/runtime-config';
+import { PersonalData } from '@es/service-runtime';
 import { http, startTestService, type TestService } from '@es/service-testing';
 import { AppModule } from './app.module';
 
@@ -138,6 +140,33 @@ describe('order-service (real PostgreSQL and Kafka)', () => {
       service.url(`/orders/${orderId}/events`),
     );
     expect(trail.body.events[0]?.data).toMatchObject({ contact });
+  });
+
+  it('reads an order placed at OrderCreated version 2, each contact field sealed alone, upcast with its contact opened', async () => {
+    const customerId = uniqueName('cust');
+    const orderId = uniqueName('v2');
+    const contact = contactFor(customerId);
+    // As version 2 wrote it: three sealed values, under the customer's key in the service's
+    // vault (here its own database).
+    const vault = new PersonalData('order-int-v2', db.pool, privacyConfig());
+    const sealed = await vault.shredder.seal(
+      { customerId, ...contact },
+      { subject: 'customerId', fields: ['name', 'email', 'shippingAddress'] },
+    );
+    await db.pool.query(
+      `INSERT INTO events (stream_type, stream_id, stream_version, event_id, event_type, schema_version, data, metadata)
+       VALUES ('order', $1, 1, gen_random_uuid(), 'OrderCreated', 2, $2, '{"correlationId":"v2","causationId":null}')`,
+      [orderId, { orderId, items, total: 2_599, createdAt: '2026-12-01T00:00:00.000Z', ...sealed }],
+    );
+    const trail = await http<{ events: { schemaVersion: number; data: unknown }[] }>(
+      service.url(`/orders/${orderId}/events`),
+    );
+    expect(trail.status).toBe(200);
+    // Upcast to version 3 and opened: the three values in `contact`, none left beside it.
+    expect(trail.body.events[0]).toMatchObject({ schemaVersion: 3, data: { orderId, contact } });
+    expect(trail.body.events[0]?.data).not.toHaveProperty('name');
+    const then = await http(service.url(`/orders/${orderId}/state?atVersion=1`));
+    expect(then.body).toMatchObject({ status: 'PENDING', version: 1, total: 2_599 });
   });
 
   it('a retried POST with the same Idempotency-Key returns the first answer and writes nothing', async () => {
