@@ -2,7 +2,7 @@
 // section of docs/benchmarks.md (replaced in place between its markers, so reruns update it).
 import { execFileSync } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const root = join(import.meta.dirname, '..');
@@ -58,3 +58,87 @@ export async function writeSection(name: string, body: string): Promise<void> {
 }
 
 export const ms = (value: number) => value.toFixed(value < 10 ? 2 : 1);
+
+/** How a process is told apart, by its command line and name, for the CPU it uses. */
+export type Roles = Readonly<Record<string, (cmdline: string, comm: string) => boolean>>;
+
+/** CPU ticks (user + system) by process, and the machine's busy ticks, at one instant. */
+export interface CpuSample {
+  readonly processes: ReadonlyMap<number, { readonly role: string; readonly ticks: number }>;
+  readonly machineBusy: number;
+}
+
+const TICKS_PER_SECOND = 100; // USER_HZ on Linux
+
+/** Reads /proc: each process of a role, its CPU so far; and the machine's busy time so far. */
+export function cpuSample(roles: Roles): CpuSample {
+  const processes = new Map<number, { role: string; ticks: number }>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' ');
+      const role = Object.entries(roles).find(([, is]) => is(cmdline, comm))?.[0];
+      if (!role) continue;
+      // After the name: state is field 3, utime 14 and stime 15 (proc(5)).
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      processes.set(Number(entry), { role, ticks: Number(fields[11]) + Number(fields[12]) });
+    } catch {
+      // gone between the listing and the read
+    }
+  }
+  const cpu = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').split(/\s+/).slice(1);
+  const [user, nice, system, , , irq, softirq, steal] = cpu.map(Number);
+  const machineBusy = [user, nice, system, irq, softirq, steal].reduce<number>(
+    (sum, x) => sum + (x ?? 0),
+    0,
+  );
+  return { processes, machineBusy };
+}
+
+/**
+ * CPU seconds each role used between two samples, and the whole machine's busy seconds. A
+ * process that started in between counts whole; one that ended in between is not counted
+ * (pooled connections' backends live through a run).
+ */
+export function cpuBetween(before: CpuSample, after: CpuSample): Record<string, number> {
+  const seconds: Record<string, number> = {};
+  for (const [pid, { role, ticks }] of after.processes) {
+    const earlier = before.processes.get(pid)?.ticks ?? 0;
+    seconds[role] = (seconds[role] ?? 0) + (ticks - earlier) / TICKS_PER_SECOND;
+  }
+  seconds['machine'] = (after.machineBusy - before.machineBusy) / TICKS_PER_SECOND;
+  return seconds;
+}
+
+/** One side's run of the order saga at one offered rate (bench/saga-vs-temporal.mts). */
+export interface SagaSummary {
+  readonly rate: number;
+  readonly offered: number;
+  /** Sagas ended (completed or compensated) among the offered orders. */
+  readonly ended: number;
+  readonly sagasPerSecond: number;
+  /** Sorted latencies, ms: order accepted -> CONFIRMED. */
+  readonly happy: readonly number[];
+  /** Order accepted (saga started) -> the saga's end: stock committed, payment captured. */
+  readonly sagaToEnd: readonly number[];
+  /** Order accepted -> REJECTED, compensated. */
+  readonly compensation: readonly number[];
+  /** Cancellation requested -> CANCELLED (refund, stock returned). */
+  readonly cancellation: readonly number[];
+  /** CPU seconds by role over the timed orders, and the machine's (`machine`). */
+  readonly cpu: Readonly<Record<string, number>>;
+  /** Where a confirmed order's time goes: its steps, in the order they come. */
+  readonly steps: readonly Step[];
+}
+
+/** One step of a saga's timeline (between two of its recorded events), over many orders, ms. */
+export interface Step {
+  readonly step: string;
+  readonly count: number;
+  readonly p50: number;
+  readonly p90: number;
+  /** The sum of its gaps: how much of all the orders' time this step took. */
+  readonly total: number;
+}

@@ -19,7 +19,17 @@ import { serviceClient, type ServiceName } from '@es/api-client';
 import { consumerLag } from '@es/messaging';
 import { kafkaConfig, postgresConfig } from '@es/runtime-config';
 import { Identity, SERVICES, contactFor, kafkaFor, startServices, withIdentity } from '@es/testing';
-import { machine, ms, percentile, writeSection } from './lib.mts';
+import { writeFileSync } from 'node:fs';
+import {
+  cpuBetween,
+  cpuSample,
+  machine,
+  ms,
+  percentile,
+  writeSection,
+  type Roles,
+  type SagaSummary,
+} from './lib.mts';
 
 const rate = Number(process.env['BENCH_RATE'] ?? 150);
 const seconds = Number(process.env['BENCH_SECONDS'] ?? 20);
@@ -32,6 +42,16 @@ const declinedShare = 0.1;
 const cancelShare = Number(process.env['BENCH_CANCEL_SHARE'] ?? 0.1);
 const cancelEvery = cancelShare > 0 ? Math.round(1 / cancelShare) : 0;
 const run = Date.now().toString(36);
+// Set by bench/saga-vs-temporal.mts: the figures and the CPU used are written there as JSON,
+// and docs/benchmarks.md is left alone.
+const summaryFile = process.env['BENCH_SUMMARY_FILE'];
+/** This side's processes, for the CPU they use while the timed orders run. */
+const SYSTEM_ROLES: Roles = {
+  services: (cmdline) => /apps\/[a-z-]+\/dist\/main\.js/.test(cmdline),
+  postgres: (_, comm) => comm === 'postgres',
+  kafka: (cmdline) => cmdline.includes('kafka.Kafka'),
+  load: (cmdline) => cmdline.includes('bench/saga.mts'),
+};
 
 const services = await startServices(SERVICES.filter((s) => s.name !== 'projection-service'));
 const url = (name: string, path: string) => {
@@ -291,8 +311,10 @@ try {
   }
   const total = rate * seconds;
   console.log(`offering ${total} orders at ${rate}/s`);
+  const cpuBefore = cpuSample(SYSTEM_ROLES);
   const { orderIds, cancelledIds, offeredSeconds } = await offer(total);
   await allEnded({ orderIds, cancelledIds });
+  const cpu = cpuBetween(cpuBefore, cpuSample(SYSTEM_ROLES));
   const { rows: outcomes } = await orders.query<{ event_type: string; ms: number }>(
     `SELECT e.event_type, extract(epoch FROM e.recorded_at - c.recorded_at) * 1000 AS ms
        FROM events c JOIN events e ON e.stream_id = c.stream_id AND e.stream_type = 'order'
@@ -384,10 +406,31 @@ recorded order, and the time since the one before it (ms; the steps most orders 
 ${hops.map((h) => `| ${h.from} | ${h.to} | ${h.gaps.length} | ${ms(percentile(h.gaps, 50))} | ${ms(percentile(h.gaps, 90))} |`).join('\n')}
 `;
   console.log(body);
-  await writeSection(
-    `saga-${rate}${skuCount === 100 ? '' : `-${skuCount}sku`}${cancelEvery > 0 ? '' : '-nocancel'}`,
-    body,
-  );
+  if (summaryFile) {
+    const summary: SagaSummary = {
+      rate,
+      offered: orderIds.length,
+      ended: ends.length,
+      sagasPerSecond,
+      happy: confirmed,
+      sagaToEnd: completedToEnd,
+      compensation: rejected,
+      cancellation: cancelledLatency,
+      cpu,
+      steps: hops.map((h) => ({
+        step: `${h.from} -> ${h.to}`,
+        count: h.gaps.length,
+        p50: percentile(h.gaps, 50),
+        p90: percentile(h.gaps, 90),
+        total: h.gaps.reduce((sum, x) => sum + x, 0),
+      })),
+    };
+    writeFileSync(summaryFile, JSON.stringify(summary));
+  } else
+    await writeSection(
+      `saga-${rate}${skuCount === 100 ? '' : `-${skuCount}sku`}${cancelEvery > 0 ? '' : '-nocancel'}`,
+      body,
+    );
 } finally {
   await Promise.all(services.map((s) => s.stop()));
 }

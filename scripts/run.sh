@@ -146,5 +146,5 @@ case "${1:-}" in
     # The CLI runs from its source, on the generated API client's build.
     [ -f "$ROOT/libs/api-client/dist/index.js" ] || step "build" build
     node --disable-warning=ExperimentalWarning apps/cli/src/es.mts "$@" ;;
-  *) die "usage: run.sh start|test|contract|chaos|openapi|token <user>|es <command>|bench [append|relay|saga|projection|sweep]" ;;
+  *) die "usage: run.sh start|test|contract|chaos|openapi|token <user>|es <command>|bench [append|relay|saga|saga-vs-temporal|projection|sweep]" ;;
 esac
