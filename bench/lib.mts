@@ -112,6 +112,22 @@ export function cpuBetween(before: CpuSample, after: CpuSample): Record<string, 
   return seconds;
 }
 
+/**
+ * The order saga's load, as bench/saga.mts and the Temporal peer (bench/temporal/peer.mts)
+ * both take it: BENCH_RATE orders/s for BENCH_SECONDS, open loop, over BENCH_SKUS stock items,
+ * after BENCH_WARMUP_SECONDS of the same load untimed (the engines and services start cold with
+ * each run, and the JVM's and V8's compilers then take a large share of the 2 cores: Kafka's C2
+ * compiler threads alone 28% of one core in a 10 s sample of a cold run).
+ */
+export function sagaLoad(env: NodeJS.ProcessEnv = process.env) {
+  return {
+    rate: Number(env['BENCH_RATE'] ?? 150),
+    seconds: Number(env['BENCH_SECONDS'] ?? 20),
+    warmupSeconds: Number(env['BENCH_WARMUP_SECONDS'] ?? 10),
+    skuCount: Number(env['BENCH_SKUS'] ?? 100),
+  };
+}
+
 /** One side's run of the order saga at one offered rate (bench/saga-vs-temporal.mts). */
 export interface SagaSummary {
   readonly rate: number;

@@ -26,18 +26,13 @@ import {
   machine,
   ms,
   percentile,
+  sagaLoad,
   writeSection,
   type Roles,
   type SagaSummary,
 } from './lib.mts';
 
-const rate = Number(process.env['BENCH_RATE'] ?? 150);
-const seconds = Number(process.env['BENCH_SECONDS'] ?? 20);
-const skuCount = Number(process.env['BENCH_SKUS'] ?? 100);
-// The same load first, for this long, untimed: the engines and services start cold with each
-// run, and the JVM's and V8's compilers then take a large share of the 2 cores (Kafka's C2
-// compiler threads alone 28% of one core in a 10 s sample of a cold run).
-const warmupSeconds = Number(process.env['BENCH_WARMUP_SECONDS'] ?? 10);
+const { rate, seconds, skuCount, warmupSeconds } = sagaLoad();
 const declinedShare = 0.1;
 const cancelShare = Number(process.env['BENCH_CANCEL_SHARE'] ?? 0.1);
 const cancelEvery = cancelShare > 0 ? Math.round(1 / cancelShare) : 0;

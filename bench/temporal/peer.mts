@@ -19,6 +19,7 @@ import {
   cpuSample,
   percentile,
   root,
+  sagaLoad,
   type Roles,
   type SagaSummary,
   type Step,
@@ -26,10 +27,7 @@ import {
 import { APPLIED, DATABASES, SCHEMAS } from './activities.ts';
 import type { OrderInput, orderCancellation, orderSaga } from './workflows.ts';
 
-const rate = Number(process.env['BENCH_RATE'] ?? 150);
-const seconds = Number(process.env['BENCH_SECONDS'] ?? 20);
-const warmupSeconds = Number(process.env['BENCH_WARMUP_SECONDS'] ?? 10);
-const skuCount = Number(process.env['BENCH_SKUS'] ?? 100);
+const { rate, seconds, warmupSeconds, skuCount } = sagaLoad();
 const summaryFile = process.env['BENCH_SUMMARY_FILE'];
 const port = Number(process.env['TEMPORAL_PORT'] ?? 7233);
 const address = `127.0.0.1:${port}`;
