@@ -81,16 +81,20 @@ export function cpuSample(roles: Roles): CpuSample {
       const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' ');
       const role = Object.entries(roles).find(([, is]) => is(cmdline, comm))?.[0];
       if (!role) continue;
-      // After the name: state is field 3, utime 14 and stime 15 (proc(5)).
+      // After the name: state is field 3, utime 14, stime 15, and the CPU of its children that
+      // ended and were waited for, cutime 16 and cstime 17 (proc(5)): PostgreSQL's backends
+      // that close during a run count to the postmaster.
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      processes.set(Number(entry), { role, ticks: Number(fields[11]) + Number(fields[12]) });
+      const ticks = [11, 12, 13, 14].reduce((sum, i) => sum + Number(fields[i]), 0);
+      processes.set(Number(entry), { role, ticks });
     } catch {
       // gone between the listing and the read
     }
   }
   const cpu = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').split(/\s+/).slice(1);
-  const [user, nice, system, , , irq, softirq, steal] = cpu.map(Number);
-  const machineBusy = [user, nice, system, irq, softirq, steal].reduce<number>(
+  // Steal (time the hypervisor gave another guest) is not this machine's work.
+  const [user, nice, system, , , irq, softirq] = cpu.map(Number);
+  const machineBusy = [user, nice, system, irq, softirq].reduce<number>(
     (sum, x) => sum + (x ?? 0),
     0,
   );
@@ -99,8 +103,8 @@ export function cpuSample(roles: Roles): CpuSample {
 
 /**
  * CPU seconds each role used between two samples, and the whole machine's busy seconds. A
- * process that started in between counts whole; one that ended in between is not counted
- * (pooled connections' backends live through a run).
+ * process that started in between counts whole; one that ended in between counts to its parent
+ * once waited for (cutime, cstime), when the parent has a role.
  */
 export function cpuBetween(before: CpuSample, after: CpuSample): Record<string, number> {
   const seconds: Record<string, number> = {};
@@ -125,6 +129,8 @@ export function sagaLoad(env: NodeJS.ProcessEnv = process.env) {
     seconds: Number(env['BENCH_SECONDS'] ?? 20),
     warmupSeconds: Number(env['BENCH_WARMUP_SECONDS'] ?? 10),
     skuCount: Number(env['BENCH_SKUS'] ?? 100),
+    /** The share of orders cancelled by their customer once their saga completed (0: none). */
+    cancelShare: Number(env['BENCH_CANCEL_SHARE'] ?? 0.1),
   };
 }
 

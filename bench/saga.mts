@@ -32,9 +32,8 @@ import {
   type SagaSummary,
 } from './lib.mts';
 
-const { rate, seconds, skuCount, warmupSeconds } = sagaLoad();
+const { rate, seconds, skuCount, warmupSeconds, cancelShare } = sagaLoad();
 const declinedShare = 0.1;
-const cancelShare = Number(process.env['BENCH_CANCEL_SHARE'] ?? 0.1);
 const cancelEvery = cancelShare > 0 ? Math.round(1 / cancelShare) : 0;
 const run = Date.now().toString(36);
 // Set by bench/saga-vs-temporal.mts: the figures and the CPU used are written there as JSON,

@@ -18,6 +18,8 @@ export const SCHEMAS: Record<keyof typeof DATABASES, string> = {
   orders: `CREATE TABLE orders (
       order_id text PRIMARY KEY, customer_id text NOT NULL, sku text NOT NULL,
       quantity integer NOT NULL, amount bigint NOT NULL, status text NOT NULL, reason text,
+      -- accepted_at: when the client asked; created_at: the order's record, which latencies
+      -- are timed from (as this system's are from OrderCreated recorded).
       accepted_at timestamptz NOT NULL, created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
       decided_at timestamptz, ended_at timestamptz,
       cancel_requested_at timestamptz, cancelled_at timestamptz)`,
@@ -215,12 +217,7 @@ export const rejectOrder = (orderId: string, reason: string) =>
       ),
     ),
   );
-export const requestCancellation = (orderId: string, requestedAt: number) =>
-  orders((db) =>
-    done(
-      db.query(
-        `UPDATE orders SET cancel_requested_at = to_timestamp($2 / 1000.0) WHERE order_id = $1`,
-        [orderId, requestedAt],
-      ),
-    ),
-  );
+export const requestCancellation = orderUpdate(
+  `UPDATE orders SET cancel_requested_at = clock_timestamp() WHERE order_id = $1`,
+  (id) => [id],
+);

@@ -14,7 +14,7 @@ export interface OrderInput {
   readonly sku: string;
   readonly quantity: number;
   readonly amount: number;
-  /** When the client asked (ms since the epoch): "order accepted", as POST /orders answers it. */
+  /** When the client asked (ms since the epoch); the order's own record is createOrder's. */
   readonly acceptedAt: number;
 }
 
@@ -31,8 +31,13 @@ const act = proxyActivities<typeof activities>({
   },
 });
 
+/** A participant's refusal (activities.ts throws it with type `Refused`), or undefined. */
 function refusal(error: unknown): string | undefined {
-  if (error instanceof ActivityFailure && error.cause instanceof ApplicationFailure)
+  if (
+    error instanceof ActivityFailure &&
+    error.cause instanceof ApplicationFailure &&
+    error.cause.type === 'Refused'
+  )
     return error.cause.message;
   return undefined;
 }
@@ -63,8 +68,8 @@ export async function orderSaga(order: OrderInput): Promise<OrderOutcome> {
   return 'CONFIRMED';
 }
 
-export async function orderCancellation(order: OrderInput, requestedAt: number): Promise<void> {
-  await act.requestCancellation(order.orderId, requestedAt);
+export async function orderCancellation(order: OrderInput): Promise<void> {
+  await act.requestCancellation(order.orderId);
   await act.refundPayment(order.orderId);
   await act.returnStock(order);
   await act.completeCancellation(order.orderId);
