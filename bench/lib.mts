@@ -141,13 +141,13 @@ export interface SagaSummary {
   /** Sagas ended (completed or compensated) among the offered orders. */
   readonly ended: number;
   readonly sagasPerSecond: number;
-  /** Sorted latencies, ms: order accepted -> CONFIRMED. */
+  /** Sorted latencies, ms: the order's record -> CONFIRMED. */
   readonly happy: readonly number[];
-  /** Order accepted (saga started) -> the saga's end: stock committed, payment captured. */
+  /** The saga's start -> its end: stock committed, payment captured. */
   readonly sagaToEnd: readonly number[];
-  /** Order accepted -> REJECTED, compensated. */
+  /** The order's record -> REJECTED, compensated. */
   readonly compensation: readonly number[];
-  /** Cancellation requested -> CANCELLED (refund, stock returned). */
+  /** The cancellation's record -> CANCELLED (refund, stock returned). */
   readonly cancellation: readonly number[];
   /** CPU seconds by role over the timed orders, and the machine's (`machine`). */
   readonly cpu: Readonly<Record<string, number>>;
@@ -163,4 +163,15 @@ export interface Step {
   readonly p90: number;
   /** The sum of its gaps: how much of all the orders' time this step took. */
   readonly total: number;
+}
+
+/** A step from the gaps (ms, sorted) its orders took. */
+export function stepOf(step: string, sortedGaps: readonly number[]): Step {
+  return {
+    step,
+    count: sortedGaps.length,
+    p50: percentile(sortedGaps, 50),
+    p90: percentile(sortedGaps, 90),
+    total: sortedGaps.reduce((sum, x) => sum + x, 0),
+  };
 }

@@ -27,6 +27,7 @@ import {
   ms,
   percentile,
   sagaLoad,
+  stepOf,
   writeSection,
   type Roles,
   type SagaSummary,
@@ -411,13 +412,7 @@ ${hops.map((h) => `| ${h.from} | ${h.to} | ${h.gaps.length} | ${ms(percentile(h.
       compensation: rejected,
       cancellation: cancelledLatency,
       cpu,
-      steps: hops.map((h) => ({
-        step: `${h.from} -> ${h.to}`,
-        count: h.gaps.length,
-        p50: percentile(h.gaps, 50),
-        p90: percentile(h.gaps, 90),
-        total: h.gaps.reduce((sum, x) => sum + x, 0),
-      })),
+      steps: hops.map((h) => stepOf(`${h.from} -> ${h.to}`, h.gaps)),
     };
     writeFileSync(summaryFile, JSON.stringify(summary));
   } else

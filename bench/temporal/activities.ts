@@ -119,32 +119,27 @@ export const reserveStock = (o: OrderInput) =>
     return undefined;
   });
 
-export const releaseStock = (o: OrderInput) =>
+/** A reservation's end: the stock moved by `stockSql` ($1 the SKU, $2 the quantity), its status. */
+const endReservation = (stockSql: string, status: string) => (o: OrderInput) =>
   inventory(async (db) => {
-    await db.query(`UPDATE stock SET reserved = reserved - $2 WHERE sku = $1`, [o.sku, o.quantity]);
+    await db.query(stockSql, [o.sku, o.quantity]);
     return done(
-      db.query(`UPDATE reservations SET status = 'RELEASED' WHERE order_id = $1`, [o.orderId]),
+      db.query(`UPDATE reservations SET status = $2 WHERE order_id = $1`, [o.orderId, status]),
     );
   });
 
-export const commitStock = (o: OrderInput) =>
-  inventory(async (db) => {
-    await db.query(
-      `UPDATE stock SET reserved = reserved - $2, on_hand = on_hand - $2 WHERE sku = $1`,
-      [o.sku, o.quantity],
-    );
-    return done(
-      db.query(`UPDATE reservations SET status = 'COMMITTED' WHERE order_id = $1`, [o.orderId]),
-    );
-  });
-
-export const returnStock = (o: OrderInput) =>
-  inventory(async (db) => {
-    await db.query(`UPDATE stock SET on_hand = on_hand + $2 WHERE sku = $1`, [o.sku, o.quantity]);
-    return done(
-      db.query(`UPDATE reservations SET status = 'RETURNED' WHERE order_id = $1`, [o.orderId]),
-    );
-  });
+export const releaseStock = endReservation(
+  `UPDATE stock SET reserved = reserved - $2 WHERE sku = $1`,
+  'RELEASED',
+);
+export const commitStock = endReservation(
+  `UPDATE stock SET reserved = reserved - $2, on_hand = on_hand - $2 WHERE sku = $1`,
+  'COMMITTED',
+);
+export const returnStock = endReservation(
+  `UPDATE stock SET on_hand = on_hand + $2 WHERE sku = $1`,
+  'RETURNED',
+);
 
 export const authorizePayment = (o: OrderInput) =>
   payments(async (db) => {
@@ -160,37 +155,26 @@ export const authorizePayment = (o: OrderInput) =>
     return undefined;
   });
 
-export const capturePayment = (orderId: string) =>
+/** An authorized payment settled: its new status, and the account moved by `accountSql`. */
+const settlePayment = (status: string, accountSql: string) => (orderId: string) =>
   payments(async (db) => {
     const { rows } = await db.query<{ customer_id: string; amount: string }>(
-      `UPDATE payments SET status = 'CAPTURED' WHERE order_id = $1 RETURNING customer_id, amount`,
-      [orderId],
+      `UPDATE payments SET status = $2 WHERE order_id = $1 RETURNING customer_id, amount`,
+      [orderId, status],
     );
     const p = rows[0];
     if (!p) throw new Error(`no payment for order ${orderId}`);
-    return done(
-      db.query(
-        `UPDATE accounts SET held = held - $2, balance = balance - $2 WHERE customer_id = $1`,
-        [p.customer_id, p.amount],
-      ),
-    );
+    return done(db.query(accountSql, [p.customer_id, p.amount]));
   });
 
-export const refundPayment = (orderId: string) =>
-  payments(async (db) => {
-    const { rows } = await db.query<{ customer_id: string; amount: string }>(
-      `UPDATE payments SET status = 'REFUNDED' WHERE order_id = $1 RETURNING customer_id, amount`,
-      [orderId],
-    );
-    const p = rows[0];
-    if (!p) throw new Error(`no payment for order ${orderId}`);
-    return done(
-      db.query(`UPDATE accounts SET balance = balance + $2 WHERE customer_id = $1`, [
-        p.customer_id,
-        p.amount,
-      ]),
-    );
-  });
+export const capturePayment = settlePayment(
+  'CAPTURED',
+  `UPDATE accounts SET held = held - $2, balance = balance - $2 WHERE customer_id = $1`,
+);
+export const refundPayment = settlePayment(
+  'REFUNDED',
+  `UPDATE accounts SET balance = balance + $2 WHERE customer_id = $1`,
+);
 
 const orderUpdate = (sql: string, params: (id: string) => unknown[]) => (orderId: string) =>
   orders((db) => done(db.query(sql, params(orderId))));

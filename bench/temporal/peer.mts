@@ -20,6 +20,7 @@ import {
   percentile,
   root,
   sagaLoad,
+  stepOf,
   type Roles,
   type SagaSummary,
   type Step,
@@ -84,9 +85,8 @@ const EVENT_TYPES: Record<number, string> = {
 
 /**
  * Where a saga's time goes on Temporal: from the histories of up to 100 of the timed sagas
- * (spread over the run),
- * each step between two history events (by their types) with the time it took, ms. A step an
- * order takes several times (each activity's dispatch) counts each time.
+ * (spread over the run), each step between two history events (by their types) with the time
+ * it took, ms. A step an order takes several times (each activity's dispatch) counts each time.
  */
 async function historySteps(client: Client, ids: readonly string[]): Promise<Step[]> {
   const steps = new Map<string, number[]>();
@@ -100,21 +100,19 @@ async function historySteps(client: Client, ids: readonly string[]): Promise<Ste
       const at = Number(event.eventTime?.seconds ?? 0) * 1000 + (event.eventTime?.nanos ?? 0) / 1e6;
       if (before) {
         const key = `${before.type} -> ${type}`;
-        steps.set(key, [...(steps.get(key) ?? []), at - before.at]);
+        const gaps = steps.get(key) ?? [];
+        gaps.push(at - before.at);
+        steps.set(key, gaps);
       }
       before = { type, at };
     }
   }
-  return [...steps].map(([step, gaps]) => {
-    const sorted = gaps.sort((a, b) => a - b);
-    return {
+  return [...steps].map(([step, gaps]) =>
+    stepOf(
       step,
-      count: sorted.length,
-      p50: percentile(sorted, 50),
-      p90: percentile(sorted, 90),
-      total: sorted.reduce((sum, x) => sum + x, 0),
-    };
-  });
+      gaps.sort((a, b) => a - b),
+    ),
+  );
 }
 
 /** Starts a child and waits for a line of its output that says it is ready. */

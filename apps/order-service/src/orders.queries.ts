@@ -20,6 +20,7 @@ import {
   type OrderDetailsDocument,
 } from '@es/order-contracts';
 import type { ReadModels } from '@es/read-models';
+import { erasedValue } from '@es/schema';
 import {
   COMMAND_HANDLER,
   EVENT_STORE,
@@ -93,7 +94,7 @@ export class GetOrderHandler implements IQueryHandler<GetOrder> {
  * that stands for each of them.
  */
 function contactAnswer(contact: unknown): OrderDetailsAnswer['contact'] {
-  if (typeof contact === 'object' && contact !== null && 'erased' in contact) {
+  if (erasedValue.safeParse(contact).success) {
     const erased = { erased: true } as const;
     return { name: erased, email: erased, shippingAddress: erased };
   }

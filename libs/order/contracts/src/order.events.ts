@@ -34,15 +34,14 @@ export const orderContactSchema = z.strictObject({
   email: emailAddress,
   shippingAddress: postalAddress,
 });
-export type OrderContactData = z.output<typeof orderContactSchema>;
 
 /**
  * Version 2 added the customer's contact for the order (name, email and shipping address), each
  * field sealed on its own. Version 3 holds them as one `contact`, sealed whole under the
  * customer's key wherever the event is stored or published: one cipher operation an order
- * instead of three, and 155 bytes more than the clear contact instead of 325 (docs/privacy.md). Orders placed at version
- * 1 have none; those placed at version 2 are brought up with their three values moved, as they
- * are (sealed, or erased), into `contact`.
+ * instead of three, and 155 bytes more than the clear contact instead of 325 (docs/privacy.md).
+ * Orders placed at version 1 have none; those placed at version 2 are brought up with their
+ * three values moved, as they are (sealed, or erased), into `contact`.
  */
 export const storedContactSchema = z.union([
   orderContactSchema,
